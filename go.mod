@@ -1,0 +1,3 @@
+module github.com/streamgate/streamgate
+
+go 1.26
