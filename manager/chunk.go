@@ -1,0 +1,57 @@
+package manager
+
+import (
+	"context"
+	"time"
+)
+
+// Chunk is one unit of a stream. The manager sets ID (1, 2, 3, ... per stream, in push order) and
+// Time (when zero). Data is shared by every client and must be treated as read-only.
+type Chunk struct {
+	ID    uint64
+	Event string // SSE event name; "" means the default
+	Data  []byte
+	Err   *StreamError // non-nil on error chunks; Data then holds Err.JSON() and Event is "error"
+	Time  time.Time
+}
+
+// Client receives the chunks of one stream.
+//
+// SendChunk and NotifyStreamClosed are called with the stream's lock held so that every client sees
+// chunks in push order; they must not block on I/O (enqueue and return) and must not call back into
+// the Manager. Use a QueuedClient to adapt a blocking consumer.
+type Client interface {
+	ID() string
+	SendChunk(ctx context.Context, ch Chunk) error
+	NotifyStreamClosed(ctx context.Context, reason string) error
+	Active() bool
+}
+
+// Drainer is implemented by clients that deliver asynchronously. Shutdown waits for Done to close
+// (or for its context to end) before it returns.
+type Drainer interface {
+	Done() <-chan struct{}
+}
+
+// Status is the lifecycle state of a stream.
+type Status string
+
+// Stream statuses.
+const (
+	StatusActive    Status = "active"
+	StatusCompleted Status = "completed"
+	StatusError     Status = "error"
+)
+
+// StreamInfo describes a stream at one moment.
+type StreamInfo struct {
+	ID          string
+	Status      Status
+	CreatedAt   time.Time
+	ClosedAt    time.Time // zero while active
+	Clients     int
+	LastChunkID uint64
+	CloseReason string
+	Err         *StreamError // the error that ended the stream when Status is StatusError
+	Labels      map[string]string
+}

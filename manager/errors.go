@@ -1,0 +1,133 @@
+package manager
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+)
+
+// Sentinel errors. Match them with errors.Is; the manager wraps them with the stream or client ID.
+var (
+	ErrNotFound       = errors.New("stream not found")
+	ErrExists         = errors.New("stream already exists")
+	ErrTooManyStreams = errors.New("too many concurrent streams")
+	ErrTooManyClients = errors.New("too many clients on stream")
+	ErrClientExists   = errors.New("client already registered")
+	ErrClosed         = errors.New("stream closed")
+	ErrHistoryTrimmed = errors.New("requested chunks are no longer in the stream history")
+	ErrShutdown       = errors.New("manager is shut down")
+	ErrInvalidConfig  = errors.New("invalid manager config")
+	ErrInvalidID      = errors.New("invalid stream id")
+	// ErrInvalidAfterID is returned when a replay starts after a chunk the stream has not produced yet.
+	ErrInvalidAfterID = errors.New("resume point is beyond the last chunk of the stream")
+	// ErrQueueFull is returned by a QueuedClient or Subscription whose bounded queue overflowed; the
+	// client has lost a chunk and turned inactive.
+	ErrQueueFull = errors.New("client queue full")
+	// ErrSlowClient ends a QueuedClient's Run and a Subscription's Next after a queue overflow. The
+	// owner may register again from the last chunk ID it received.
+	ErrSlowClient = errors.New(ReasonSlowClient)
+)
+
+// Close reasons the manager itself uses.
+const (
+	ReasonCompleted    = "completed"
+	ReasonShuttingDown = "shutting down"
+	ReasonSlowClient   = "slow client"
+	// ReasonTerminatedPrefix starts the reason of a stream ended by HandleStreamError(terminate=true).
+	ReasonTerminatedPrefix = "Stream terminated due to error: "
+)
+
+// StreamError is an error carried in a stream: an HTTP-like Code, a Google RPC Status name such as
+// "UNAVAILABLE", and a Message. It encodes as Gemini's error body.
+type StreamError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Status  string `json:"status"`
+}
+
+// Error implements error.
+func (e *StreamError) Error() string {
+	return strconv.Itoa(e.Code) + " " + e.Status + ": " + e.Message
+}
+
+// JSON returns Gemini's error body for e: {"error":{"code":...,"message":...,"status":...}}.
+func (e *StreamError) JSON() []byte {
+	// Marshal cannot fail: the fields are an int and two strings.
+	b, _ := json.Marshal(struct {
+		Error *StreamError `json:"error"`
+	}{e})
+	return b
+}
+
+// AsStreamError returns err as a *StreamError: a *StreamError anywhere in err's chain keeps its
+// fields; any other error becomes Code 500, Status "INTERNAL" with err's text as the message.
+func AsStreamError(err error) *StreamError {
+	var se *StreamError
+	if errors.As(err, &se) {
+		return se
+	}
+	return &StreamError{Code: 500, Status: "INTERNAL", Message: err.Error()}
+}
+
+// StatusForCode returns the Google RPC status name Gemini pairs with an HTTP status code.
+func StatusForCode(code int) string {
+	switch code {
+	case 400:
+		return "INVALID_ARGUMENT"
+	case 401:
+		return "UNAUTHENTICATED"
+	case 403:
+		return "PERMISSION_DENIED"
+	case 404:
+		return "NOT_FOUND"
+	case 409:
+		return "ALREADY_EXISTS"
+	case 410, 412:
+		return "FAILED_PRECONDITION"
+	case 413:
+		return "INVALID_ARGUMENT"
+	case 429:
+		return "RESOURCE_EXHAUSTED"
+	case 499:
+		return "CANCELLED"
+	case 501:
+		return "UNIMPLEMENTED"
+	case 503:
+		return "UNAVAILABLE"
+	case 504:
+		return "DEADLINE_EXCEEDED"
+	}
+	if code >= 500 {
+		return "INTERNAL"
+	}
+	if code >= 400 {
+		return "FAILED_PRECONDITION"
+	}
+	return "UNKNOWN"
+}
+
+// ClientError reports a failed delivery to one client; PushChunk in Throw mode returns one per failure,
+// joined with errors.Join.
+type ClientError struct {
+	ClientID string
+	Err      error
+}
+
+func (e *ClientError) Error() string { return "client " + e.ClientID + ": " + e.Err.Error() }
+func (e *ClientError) Unwrap() error { return e.Err }
+
+// ClosedError ends a Subscription: Next returns it after the last chunk of a closed stream.
+// errors.Is(err, ErrClosed) holds for it.
+type ClosedError struct {
+	StreamID string
+	Reason   string
+	Status   Status
+	Err      *StreamError // set when Status is StatusError
+}
+
+func (e *ClosedError) Error() string {
+	return "stream " + e.StreamID + " closed: " + e.Reason
+}
+
+// Is makes errors.Is(err, ErrClosed) true.
+func (e *ClosedError) Is(target error) bool { return target == ErrClosed }
