@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Chunk is one unit of a stream. The manager sets ID (1, 2, 3, ... per stream, in push order) and
-// Time (when zero). Data is shared by every client and must be treated as read-only.
+// Chunk is one unit of a stream. The manager sets ID (1, 2, 3, ... per stream, in push order).
+// Time is when the chunk was produced: pushers stamp it on arrival, and the manager stamps a zero
+// Time at push. Data is shared by every client and must be treated as read-only.
 type Chunk struct {
 	ID    uint64
 	Event string // SSE event name; "" means the default

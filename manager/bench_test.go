@@ -1,0 +1,143 @@
+package manager_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/streamgate/streamgate/manager"
+)
+
+// countClient is the cheapest possible client: it measures the manager's own fan-out cost.
+type countClient struct {
+	id string
+	n  atomic.Uint64
+}
+
+func (c *countClient) ID() string                                       { return c.id }
+func (c *countClient) Active() bool                                     { return true }
+func (c *countClient) SendChunk(context.Context, manager.Chunk) error   { c.n.Add(1); return nil }
+func (c *countClient) NotifyStreamClosed(context.Context, string) error { return nil }
+
+// discard is a Sink that drops everything.
+type discard struct{ n atomic.Uint64 }
+
+func (d *discard) Deliver(_ context.Context, chunks []manager.Chunk) error {
+	d.n.Add(uint64(len(chunks)))
+	return nil
+}
+func (d *discard) Closed(context.Context, string) error { return nil }
+
+func benchManager(b *testing.B) *manager.Manager {
+	m, err := manager.New(manager.Config{MaxClientsPerStream: 20000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	return m
+}
+
+// BenchmarkPushChunkFanOut reports ns and allocations per client delivery ("ns/delivery").
+func BenchmarkPushChunkFanOut(b *testing.B) {
+	for _, clients := range []int{1, 100, 10000} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			m := benchManager(b)
+			id, _ := m.CreateStream(ctx, "")
+			for i := range clients {
+				if err := m.RegisterClient(ctx, id, &countClient{id: fmt.Sprint(i)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			benchPush(b, m, id, clients)
+		})
+	}
+}
+
+// BenchmarkPushChunkFanOutQueued is the same fan-out into QueuedClients whose Run goroutines drain
+// into a discarding sink: the cost a real subscriber adds.
+func BenchmarkPushChunkFanOutQueued(b *testing.B) {
+	for _, clients := range []int{1, 100, 10000} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			m := benchManager(b)
+			id, _ := m.CreateStream(ctx, "")
+			c, cancel := context.WithCancel(ctx)
+			done := make(chan struct{}, clients)
+			for i := range clients {
+				qc, _ := manager.NewQueuedClient(fmt.Sprint(i), &discard{}, manager.QueueConfig{Size: 1 << 20})
+				if err := m.RegisterClient(ctx, id, qc); err != nil {
+					b.Fatal(err)
+				}
+				go func() { _ = qc.Run(c); done <- struct{}{} }()
+			}
+			benchPush(b, m, id, clients)
+			b.StopTimer()
+			cancel()
+			for range clients {
+				<-done
+			}
+		})
+	}
+}
+
+func benchPush(b *testing.B, m *manager.Manager, id string, clients int) {
+	// Pushers stamp Time on arrival (the upstream runner does); the manager reads no clock then.
+	ch := manager.Chunk{Data: []byte(`{"candidates":[{"content":{"parts":[{"text":"hi"}]}}]}`), Time: time.Now()}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := m.PushChunk(ctx, id, ch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(clients), "ns/delivery")
+}
+
+// BenchmarkQueuedClientThroughput: 1 producer -> 1 queued client, reported in chunks/s.
+func BenchmarkQueuedClientThroughput(b *testing.B) {
+	m := benchManager(b)
+	id, _ := m.CreateStream(ctx, "")
+	d := &discard{}
+	qc, _ := manager.NewQueuedClient("q", d, manager.QueueConfig{Size: 1 << 20})
+	if err := m.RegisterClient(ctx, id, qc); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- qc.Run(ctx) }()
+	ch := manager.Chunk{Data: []byte("x"), Time: time.Now()}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := m.PushChunk(ctx, id, ch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = m.CloseStream(ctx, id, "completed")
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if got := d.n.Load(); got != uint64(b.N) {
+		b.Fatalf("delivered %d of %d", got, b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "chunks/s")
+}
+
+func BenchmarkCreateCloseStream(b *testing.B) {
+	m, err := manager.New(manager.Config{MaxConcurrentStreams: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = m.Shutdown(ctx) }()
+	b.ReportAllocs()
+	for b.Loop() {
+		id, err := m.CreateStream(ctx, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.CloseStream(ctx, id, "completed"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,435 @@
+package manager
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Manager owns streams and fans their chunks out to clients. It is safe for concurrent use.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.RWMutex
+	streams  map[string]*stream // active and retained closed streams
+	active   int
+	shutdown bool
+}
+
+// StreamOptions configures CreateStreamWith.
+type StreamOptions struct {
+	// ID is the requested stream ID; empty means a new UUID v4.
+	ID string
+	// Labels are free-form attributes (model, tenant, ...) returned in StreamInfo.
+	Labels map[string]string
+}
+
+// New validates cfg, fills its defaults and returns a Manager.
+func New(cfg Config) (*Manager, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream)}, nil
+}
+
+// Config returns the effective configuration, defaults filled in.
+func (m *Manager) Config() Config { return m.cfg }
+
+// CreateStream creates an active stream with the requested ID, or a new UUID v4 when it is empty.
+func (m *Manager) CreateStream(ctx context.Context, requestedID string) (string, error) {
+	return m.CreateStreamWith(ctx, StreamOptions{ID: requestedID})
+}
+
+// CreateStreamWith creates an active stream. Capacity is checked first (ErrTooManyStreams), then the
+// requested ID (ErrInvalidID, ErrExists, also for a retained closed stream).
+func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (string, error) {
+	id := opts.ID
+	if id == "" {
+		id = newID()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.shutdown:
+		return "", ErrShutdown
+	case m.active >= m.cfg.MaxConcurrentStreams:
+		return "", fmt.Errorf("create stream: %w (limit %d)", ErrTooManyStreams, m.cfg.MaxConcurrentStreams)
+	}
+	if opts.ID != "" {
+		if err := ValidateID(id); err != nil {
+			return "", err
+		}
+	}
+	for m.streams[id] != nil {
+		if opts.ID != "" {
+			return "", fmt.Errorf("create stream %s: %w", id, ErrExists)
+		}
+		id = newID()
+	}
+	s := newStream(id, opts.Labels, m.cfg.HistorySize, time.Now())
+	if m.cfg.InactivityTimeout != NoTimeout {
+		s.mu.Lock()
+		s.idle = time.AfterFunc(m.idleTick(), func() { m.checkIdle(s) })
+		s.mu.Unlock()
+	}
+	m.streams[id] = s
+	m.active++
+	return id, nil
+}
+
+// stream looks a stream up, active or retained.
+func (m *Manager) stream(id string) (*stream, error) {
+	m.mu.RLock()
+	s, down := m.streams[id], m.shutdown
+	m.mu.RUnlock()
+	switch {
+	case down:
+		return nil, ErrShutdown
+	case s == nil:
+		return nil, fmt.Errorf("stream %s: %w", id, ErrNotFound)
+	}
+	return s, nil
+}
+
+// RegisterClient registers c for the chunks pushed from now on.
+func (m *Manager) RegisterClient(ctx context.Context, streamID string, c Client) error {
+	s, err := m.stream(streamID)
+	if err != nil {
+		return err
+	}
+	return m.registerOn(ctx, s, c, 0, false)
+}
+
+// RegisterClientFrom registers c after replaying the retained chunks with an ID above afterID; no
+// chunk is missed or repeated even while pushes race the registration. ErrHistoryTrimmed means
+// chunk afterID+1 is no longer retained. On a retained closed stream it replays, then notifies c
+// closed.
+func (m *Manager) RegisterClientFrom(ctx context.Context, streamID string, c Client, afterID uint64) error {
+	s, err := m.stream(streamID)
+	if err != nil {
+		return err
+	}
+	return m.registerOn(ctx, s, c, afterID, true)
+}
+
+func (m *Manager) registerOn(ctx context.Context, s *stream, c Client, afterID uint64, replay bool) error {
+	if c.ID() == "" {
+		return fmt.Errorf("register on stream %s: %w: empty client id", s.id, ErrInvalidID)
+	}
+	s.mu.Lock()
+	if err := m.canRegister(s, c, afterID, replay); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if replay {
+		for id := afterID + 1; id <= s.hist.last; id++ {
+			if err := c.SendChunk(ctx, s.hist.get(id)); err != nil {
+				s.mu.Unlock()
+				return fmt.Errorf("replay chunk %d of stream %s to client %s: %w", id, s.id, c.ID(), err)
+			}
+		}
+	}
+	if s.status == StatusActive {
+		s.add(c)
+		s.mu.Unlock()
+		return nil
+	}
+	reason := s.reason
+	s.mu.Unlock()
+	return c.NotifyStreamClosed(ctx, reason)
+}
+
+// canRegister checks a registration; s.mu must be held.
+func (m *Manager) canRegister(s *stream, c Client, afterID uint64, replay bool) error {
+	switch {
+	case !replay && s.status != StatusActive:
+		return fmt.Errorf("register on stream %s: %w", s.id, ErrClosed)
+	case replay && afterID > s.hist.last:
+		return fmt.Errorf("register on stream %s after chunk %d (last is %d): %w", s.id, afterID, s.hist.last, ErrInvalidAfterID)
+	case replay && !s.hist.covers(afterID):
+		return fmt.Errorf("register on stream %s after chunk %d (oldest kept is %d): %w", s.id, afterID, s.hist.oldest(), ErrHistoryTrimmed)
+	case s.status != StatusActive:
+		return nil
+	}
+	if _, dup := s.index[c.ID()]; dup {
+		return fmt.Errorf("register client %s on stream %s: %w", c.ID(), s.id, ErrClientExists)
+	}
+	if len(s.clients) >= m.cfg.MaxClientsPerStream {
+		return fmt.Errorf("register on stream %s: %w (limit %d)", s.id, ErrTooManyClients, m.cfg.MaxClientsPerStream)
+	}
+	return nil
+}
+
+// DeregisterClient removes a client without notifying it. It fails with ErrNotFound when the stream
+// or the client is unknown, and with ErrClosed when the stream has closed (its clients were released).
+func (m *Manager) DeregisterClient(_ context.Context, streamID, clientID string) error {
+	s, err := m.stream(streamID)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.status != StatusActive {
+		return fmt.Errorf("deregister client %s: stream %s: %w", clientID, streamID, ErrClosed)
+	}
+	if !s.remove(clientID) {
+		return fmt.Errorf("deregister client %s from stream %s: %w", clientID, streamID, ErrNotFound)
+	}
+	return nil
+}
+
+// unregister removes a client if it is still registered.
+func (m *Manager) unregister(s *stream, clientID string) {
+	s.mu.Lock()
+	s.remove(clientID)
+	s.mu.Unlock()
+}
+
+// PushChunk assigns ch the stream's next ID and sends it to every client, in push order. It never
+// waits on a client; failures follow Config.OnClientSendError.
+func (m *Manager) PushChunk(ctx context.Context, streamID string, ch Chunk) error {
+	s, err := m.stream(streamID)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.status != StatusActive {
+		s.mu.Unlock()
+		return fmt.Errorf("push to stream %s: %w", streamID, ErrClosed)
+	}
+	ch = s.record(ch)
+	failed := s.fanOut(ctx, ch, m.cfg.OnClientSendError)
+	s.mu.Unlock()
+	return m.sendFailed(ctx, s, ch.ID, failed)
+}
+
+// sendFailed applies OnClientSendError to the failures of one push, outside the stream lock.
+func (m *Manager) sendFailed(ctx context.Context, s *stream, chunkID uint64, failed []sendFailure) error {
+	if len(failed) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, f := range failed {
+		switch m.cfg.OnClientSendError {
+		case LogAndContinue:
+			m.log.Warn("send to client failed", "stream_id", s.id, "client_id", f.client.ID(), "chunk_id", chunkID, "error", f.err)
+		case DeregisterClient:
+			m.log.Warn("send to client failed; client deregistered", "stream_id", s.id, "client_id", f.client.ID(), "chunk_id", chunkID, "error", f.err)
+			m.notifyClosed(ctx, s.id, f.client, "send failed: "+f.err.Error())
+		case Throw:
+			errs = append(errs, &ClientError{ClientID: f.client.ID(), Err: f.err})
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("push chunk %d to stream %s: %w", chunkID, s.id, errors.Join(errs...))
+}
+
+func (m *Manager) notifyClosed(ctx context.Context, streamID string, c Client, reason string) {
+	if err := c.NotifyStreamClosed(ctx, reason); err != nil {
+		m.log.Warn("notify client of close failed", "stream_id", streamID, "client_id", c.ID(), "error", err)
+	}
+}
+
+// CloseStream closes the stream with status completed after every chunk pushed before it reached
+// the clients. Closing a closed stream does nothing.
+func (m *Manager) CloseStream(ctx context.Context, streamID, reason string) error {
+	s, err := m.stream(streamID)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	clients, closed := s.closeLocked(StatusCompleted, reason, nil, time.Now())
+	s.mu.Unlock()
+	if closed {
+		m.closed(ctx, s, clients, reason)
+	}
+	return nil
+}
+
+// HandleStreamError pushes an error chunk (Event "error", Data Gemini's error JSON) made from err: a
+// *StreamError keeps its fields, any other error becomes 500 INTERNAL. With terminate it then closes
+// the stream with status error and reason "Stream terminated due to error: <message>".
+func (m *Manager) HandleStreamError(ctx context.Context, streamID string, err error, terminate bool) error {
+	if err == nil {
+		return fmt.Errorf("handle error on stream %s: nil error", streamID)
+	}
+	s, lookupErr := m.stream(streamID)
+	if lookupErr != nil {
+		return lookupErr
+	}
+	return m.fail(ctx, s, normalize(AsStreamError(err)), terminate)
+}
+
+func (m *Manager) fail(ctx context.Context, s *stream, se *StreamError, terminate bool) error {
+	s.mu.Lock()
+	if s.status != StatusActive {
+		s.mu.Unlock()
+		return fmt.Errorf("error on stream %s: %w", s.id, ErrClosed)
+	}
+	return m.failLocked(ctx, s, se, terminate)
+}
+
+// failLocked records and fans out an error chunk and, with terminate, closes the stream. s.mu must
+// be held on an active stream; failLocked releases it before applying send failures and notifying.
+func (m *Manager) failLocked(ctx context.Context, s *stream, se *StreamError, terminate bool) error {
+	ch := s.record(Chunk{Event: "error", Data: se.JSON(), Err: se})
+	failed := s.fanOut(ctx, ch, m.cfg.OnClientSendError)
+	var clients []Client
+	reason := ReasonTerminatedPrefix + se.Message
+	if terminate {
+		clients, _ = s.closeLocked(StatusError, reason, se, ch.Time)
+	}
+	s.mu.Unlock()
+	sendErr := m.sendFailed(ctx, s, ch.ID, failed)
+	if terminate {
+		m.closed(ctx, s, clients, reason)
+	}
+	return sendErr
+}
+
+// normalize fills a missing code or status so that every error chunk is complete.
+func normalize(se *StreamError) *StreamError {
+	out := *se
+	if out.Code == 0 {
+		out.Code = 500
+	}
+	if out.Status == "" {
+		out.Status = StatusForCode(out.Code)
+	}
+	return &out
+}
+
+// closed finishes a close outside the stream lock: it frees the capacity, schedules the stream to
+// be forgotten and notifies the clients.
+func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, reason string) {
+	m.mu.Lock()
+	m.active--
+	if !m.shutdown {
+		s.expire = time.AfterFunc(m.cfg.RetainClosed, func() { m.forget(s) })
+	}
+	m.mu.Unlock()
+	for _, c := range clients {
+		m.notifyClosed(ctx, s.id, c, reason)
+	}
+}
+
+func (m *Manager) forget(s *stream) {
+	m.mu.Lock()
+	if m.streams[s.id] == s {
+		delete(m.streams, s.id)
+	}
+	m.mu.Unlock()
+}
+
+// idleTicks is how many inactivity ticks make up InactivityTimeout: a stream ends between the
+// timeout and 1/idleTicks later, and PushChunk never reads the clock for it.
+const idleTicks = 8
+
+func (m *Manager) idleTick() time.Duration {
+	return max(m.cfg.InactivityTimeout/idleTicks, time.Millisecond)
+}
+
+// checkIdle runs every idleTick: it terminates a stream that saw no push for idleTicks ticks in a
+// row, or re-arms its timer.
+func (m *Manager) checkIdle(s *stream) {
+	s.mu.Lock()
+	if s.status != StatusActive {
+		s.mu.Unlock()
+		return
+	}
+	if s.hist.last != s.seenLast {
+		s.seenLast, s.quiet = s.hist.last, 0
+	} else {
+		s.quiet++
+	}
+	if s.quiet < idleTicks {
+		s.idle.Reset(m.idleTick())
+		s.mu.Unlock()
+		return
+	}
+	timeout := m.cfg.InactivityTimeout
+	m.log.Warn("stream inactive; terminating", "stream_id", s.id, "timeout", timeout)
+	se := &StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: fmt.Sprintf("no chunk for %s", timeout)}
+	if err := m.failLocked(context.Background(), s, se, true); err != nil {
+		m.log.Warn("terminate inactive stream", "stream_id", s.id, "error", err)
+	}
+}
+
+// Done returns a channel closed when the stream closes.
+func (m *Manager) Done(_ context.Context, streamID string) (<-chan struct{}, error) {
+	s, err := m.stream(streamID)
+	if err != nil {
+		return nil, err
+	}
+	return s.done, nil
+}
+
+// ActiveStreamIDs lists the active streams, sorted.
+func (m *Manager) ActiveStreamIDs(_ context.Context) ([]string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.shutdown {
+		return nil, ErrShutdown
+	}
+	ids := make([]string, 0, m.active)
+	for id, s := range m.streams {
+		s.mu.Lock()
+		if s.status == StatusActive {
+			ids = append(ids, id)
+		}
+		s.mu.Unlock()
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// ClientCount returns the number of clients registered on the stream.
+func (m *Manager) ClientCount(_ context.Context, streamID string) (int, error) {
+	s, err := m.stream(streamID)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients), nil
+}
+
+// Info describes one stream, active or retained.
+func (m *Manager) Info(_ context.Context, streamID string) (StreamInfo, error) {
+	s, err := m.stream(streamID)
+	if err != nil {
+		return StreamInfo{}, err
+	}
+	return s.info(), nil
+}
+
+// List describes every stream, active and retained, oldest first.
+func (m *Manager) List(_ context.Context) ([]StreamInfo, error) {
+	m.mu.RLock()
+	if m.shutdown {
+		m.mu.RUnlock()
+		return nil, ErrShutdown
+	}
+	streams := make([]*stream, 0, len(m.streams))
+	for _, s := range m.streams {
+		streams = append(streams, s)
+	}
+	m.mu.RUnlock()
+	infos := make([]StreamInfo, len(streams))
+	for i, s := range streams {
+		infos[i] = s.info()
+	}
+	slices.SortFunc(infos, func(a, b StreamInfo) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return infos, nil
+}

@@ -1,0 +1,104 @@
+package manager
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// queue is the bounded, non-blocking buffer behind QueuedClient and Subscription. The producer
+// (the manager, under a stream lock) appends; one consumer swaps the whole backlog out at once.
+// Two slices alternate between the roles, so a steady stream allocates nothing.
+type queue struct {
+	mu      sync.Mutex
+	pending []Chunk
+	max     int
+	closed  bool
+	reason  string
+	full    bool
+
+	wake   chan struct{} // capacity 1: "something changed"
+	active atomic.Bool
+}
+
+// queueState is the queue's end state as seen by the consumer.
+type queueState struct {
+	closed bool // the stream closed; reason says why
+	full   bool // the queue overflowed: a chunk was lost
+	reason string
+}
+
+func newQueue(max int) *queue {
+	q := &queue{max: max, wake: make(chan struct{}, 1)}
+	q.active.Store(true)
+	return q
+}
+
+// push appends ch. It fails with ErrQueueFull, once, when the queue is at its bound; from then on
+// the queue is inactive and drops everything.
+func (q *queue) push(ch Chunk) error {
+	q.mu.Lock()
+	if q.full || q.closed {
+		q.mu.Unlock()
+		return nil
+	}
+	if len(q.pending) >= q.max {
+		q.full = true
+		q.active.Store(false)
+		q.mu.Unlock()
+		q.signal()
+		return ErrQueueFull
+	}
+	q.pending = append(q.pending, ch)
+	q.mu.Unlock()
+	q.signal()
+	return nil
+}
+
+func (q *queue) close(reason string) {
+	q.mu.Lock()
+	if !q.closed {
+		q.closed, q.reason = true, reason
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *queue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// idleCap is the largest buffer, in chunks, a caught-up queue keeps; an idle client holds at most
+// two. Bursts beyond it (a long replay, a stalled consumer) give their memory back once drained.
+const idleCap = 256
+
+// take returns everything queued, handing spare (emptied by the caller) to the producer, and the
+// end state. Chunks in the batch were queued before the end state was set. When nothing is queued
+// the consumer has caught up, and buffers a burst grew are given back; under steady load the two
+// buffers keep trading places and nothing is allocated.
+func (q *queue) take(spare []Chunk) ([]Chunk, queueState) {
+	q.mu.Lock()
+	batch := q.pending
+	if len(batch) == 0 {
+		if cap(batch) > idleCap {
+			q.pending = nil
+		}
+		batch = spare[:0]
+		if cap(spare) > idleCap {
+			batch = nil
+		}
+	} else {
+		q.pending = spare[:0]
+	}
+	st := queueState{closed: q.closed, full: q.full, reason: q.reason}
+	q.mu.Unlock()
+	return batch, st
+}
+
+// recycle clears a delivered batch so it no longer pins chunk data, and returns it for reuse.
+func recycle(batch []Chunk) []Chunk {
+	clear(batch)
+	return batch[:0]
+}

@@ -1,0 +1,152 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+)
+
+// Sink is a blocking, batch-capable consumer that a QueuedClient drives from its own goroutine.
+type Sink interface {
+	// Deliver hands over chunks in order. An error ends the client's Run.
+	Deliver(ctx context.Context, chunks []Chunk) error
+	// Closed is called once, after the last chunk, when the stream closed.
+	Closed(ctx context.Context, reason string) error
+}
+
+// Queue defaults.
+const (
+	DefaultQueueSize = 8192
+	DefaultMaxBatch  = 256
+)
+
+// QueueConfig configures a QueuedClient. Zero fields take the defaults; negative values are invalid.
+type QueueConfig struct {
+	// Size is the most chunks the queue holds. It should be at least the manager's HistorySize so
+	// that a full replay fits.
+	Size int
+	// MaxBatch is the most chunks handed to one Deliver call.
+	MaxBatch int
+	// Logger receives the client's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// QueuedClient turns a blocking Sink into a non-blocking Client: SendChunk enqueues into a bounded
+// queue and returns, and Run, the one goroutine its owner starts, delivers batches to the sink.
+//
+// A queue that overflows has lost a chunk: the client turns inactive, logs that once, is removed by
+// the manager at the next push, and Run returns ErrSlowClient after delivering what was queued before
+// the overflow. The owner may then register a new client from LastID.
+type QueuedClient struct {
+	id       string
+	sink     Sink
+	maxBatch int
+	log      *slog.Logger
+	q        *queue
+	lastID   atomic.Uint64
+	running  atomic.Bool
+	done     chan struct{}
+}
+
+var (
+	_ Client  = (*QueuedClient)(nil)
+	_ Drainer = (*QueuedClient)(nil)
+)
+
+// NewQueuedClient returns a client with the given ID delivering to sink.
+func NewQueuedClient(id string, sink Sink, cfg QueueConfig) (*QueuedClient, error) {
+	if id == "" {
+		return nil, fmt.Errorf("%w: queued client needs an id", ErrInvalidConfig)
+	}
+	if sink == nil {
+		return nil, fmt.Errorf("%w: queued client %s needs a sink", ErrInvalidConfig, id)
+	}
+	if cfg.Size < 0 || cfg.MaxBatch < 0 {
+		return nil, fmt.Errorf("%w: QueueConfig Size and MaxBatch must not be negative", ErrInvalidConfig)
+	}
+	setDefault(&cfg.Size, DefaultQueueSize)
+	setDefault(&cfg.MaxBatch, DefaultMaxBatch)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &QueuedClient{
+		id:       id,
+		sink:     sink,
+		maxBatch: cfg.MaxBatch,
+		log:      cfg.Logger.With("client_id", id),
+		q:        newQueue(cfg.Size),
+		done:     make(chan struct{}),
+	}, nil
+}
+
+// ID implements Client.
+func (c *QueuedClient) ID() string { return c.id }
+
+// SendChunk implements Client: it enqueues ch, or fails with ErrQueueFull when the queue is full.
+func (c *QueuedClient) SendChunk(_ context.Context, ch Chunk) error { return c.q.push(ch) }
+
+// NotifyStreamClosed implements Client: Run calls the sink's Closed after the queued chunks.
+func (c *QueuedClient) NotifyStreamClosed(_ context.Context, reason string) error {
+	c.q.close(reason)
+	return nil
+}
+
+// Active implements Client. It turns false on overflow and when Run returns.
+func (c *QueuedClient) Active() bool { return c.q.active.Load() }
+
+// Done implements Drainer: it is closed when Run returns.
+func (c *QueuedClient) Done() <-chan struct{} { return c.done }
+
+// LastID returns the ID of the last chunk the sink accepted, 0 before the first.
+func (c *QueuedClient) LastID() uint64 { return c.lastID.Load() }
+
+// Run delivers queued chunks to the sink until the stream closes (it then returns the sink's
+// Closed error, usually nil), the queue overflows (ErrSlowClient), the sink fails, or ctx ends.
+// It must be called once.
+func (c *QueuedClient) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("queued client %s: Run called twice", c.id)
+	}
+	defer close(c.done)
+	defer c.q.active.Store(false)
+	var spare []Chunk
+	for {
+		batch, st := c.q.take(spare)
+		if err := c.deliver(ctx, batch); err != nil {
+			return err
+		}
+		spare = recycle(batch)
+		switch {
+		case len(batch) > 0:
+			continue
+		case st.full:
+			c.log.Warn("client dropped: queue full", "last_chunk_id", c.LastID())
+			return ErrSlowClient
+		case st.closed:
+			return c.sink.Closed(ctx, st.reason)
+		}
+		select {
+		case <-c.q.wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *QueuedClient) deliver(ctx context.Context, batch []Chunk) error {
+	for len(batch) > 0 {
+		n := min(len(batch), c.maxBatch)
+		if err := c.sink.Deliver(ctx, batch[:n]); err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+				return ctxErr
+			}
+			return fmt.Errorf("deliver to client %s: %w", c.id, err)
+		}
+		c.lastID.Store(batch[n-1].ID)
+		batch = batch[n:]
+	}
+	return nil
+}

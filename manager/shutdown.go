@@ -1,0 +1,53 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// shutdownErr is the error streams end with when the manager shuts down.
+var shutdownErr = &StreamError{Code: 503, Status: "UNAVAILABLE", Message: ReasonShuttingDown}
+
+// Shutdown closes every active stream at once with reason "shutting down" (status error, 503
+// UNAVAILABLE: the streams did not complete), then waits until the notified clients that implement
+// Drainer are done or ctx ends. Afterwards every method returns ErrShutdown. Calling it again
+// returns nil at once.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	if m.shutdown {
+		m.mu.Unlock()
+		return nil
+	}
+	m.shutdown = true
+	streams := m.streams
+	m.streams = nil
+	for _, s := range streams {
+		if s.expire != nil {
+			s.expire.Stop()
+		}
+	}
+	m.mu.Unlock()
+
+	var drain []Drainer
+	now := time.Now()
+	for _, s := range streams {
+		s.mu.Lock()
+		clients, _ := s.closeLocked(StatusError, ReasonShuttingDown, shutdownErr, now)
+		s.mu.Unlock()
+		for _, c := range clients {
+			m.notifyClosed(ctx, s.id, c, ReasonShuttingDown)
+			if d, ok := c.(Drainer); ok {
+				drain = append(drain, d)
+			}
+		}
+	}
+	for i, d := range drain {
+		select {
+		case <-d.Done():
+		case <-ctx.Done():
+			return fmt.Errorf("shutdown: %d of %d clients not drained: %w", len(drain)-i, len(drain), ctx.Err())
+		}
+	}
+	return nil
+}

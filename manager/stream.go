@@ -1,0 +1,143 @@
+package manager
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"time"
+)
+
+// stream is one stream's state. Everything below mu is guarded by it; clients are called with it
+// held so that chunk IDs, history and delivery order agree.
+type stream struct {
+	id      string
+	labels  map[string]string
+	created time.Time
+	done    chan struct{} // closed when the stream closes
+
+	mu       sync.Mutex
+	status   Status
+	closedAt time.Time
+	reason   string
+	err      *StreamError
+	hist     history
+	clients  []Client
+	index    map[string]int // client ID -> position in clients
+	idle     *time.Timer    // inactivity check; nil when disabled
+	seenLast uint64         // hist.last at the previous inactivity tick
+	quiet    int            // inactivity ticks in a row without a push
+	expire   *time.Timer    // forgets the stream RetainClosed after it closed; guarded by Manager.mu
+}
+
+func newStream(id string, labels map[string]string, historySize int, now time.Time) *stream {
+	return &stream{
+		id:      id,
+		labels:  maps.Clone(labels),
+		created: now,
+		done:    make(chan struct{}),
+		status:  StatusActive,
+		hist:    history{max: uint64(historySize)},
+		index:   make(map[string]int),
+	}
+}
+
+// record assigns ch the next ID, stamps a zero Time and appends it to the history. mu must be held.
+func (s *stream) record(ch Chunk) Chunk {
+	ch.ID = s.hist.last + 1
+	if ch.Time.IsZero() {
+		ch.Time = time.Now()
+	}
+	s.hist.add(ch)
+	return ch
+}
+
+// sendFailure is one failed SendChunk.
+type sendFailure struct {
+	client Client
+	err    error
+}
+
+// fanOut sends ch to every client in order, removing inactive ones. In DeregisterClient mode the
+// failed clients are removed too. mu must be held. It allocates only when a send fails.
+func (s *stream) fanOut(ctx context.Context, ch Chunk, mode SendErrorMode) []sendFailure {
+	var failed []sendFailure
+	for i := 0; i < len(s.clients); {
+		c := s.clients[i]
+		if !c.Active() {
+			s.removeAt(i)
+			continue
+		}
+		if err := c.SendChunk(ctx, ch); err != nil {
+			failed = append(failed, sendFailure{c, err})
+			if mode == DeregisterClient {
+				s.removeAt(i)
+				continue
+			}
+		}
+		i++
+	}
+	return failed
+}
+
+func (s *stream) add(c Client) {
+	s.index[c.ID()] = len(s.clients)
+	s.clients = append(s.clients, c)
+}
+
+// removeAt swaps the last client into position i. mu must be held.
+func (s *stream) removeAt(i int) {
+	last := len(s.clients) - 1
+	delete(s.index, s.clients[i].ID())
+	if i != last {
+		s.clients[i] = s.clients[last]
+		s.index[s.clients[i].ID()] = i
+	}
+	s.clients[last] = nil
+	s.clients = s.clients[:last]
+}
+
+func (s *stream) remove(clientID string) bool {
+	i, ok := s.index[clientID]
+	if ok {
+		s.removeAt(i)
+	}
+	return ok
+}
+
+// closeLocked ends the stream and returns the clients to notify. It reports false when the stream
+// was already closed. mu must be held.
+func (s *stream) closeLocked(status Status, reason string, err *StreamError, now time.Time) ([]Client, bool) {
+	if s.status != StatusActive {
+		return nil, false
+	}
+	s.status, s.reason, s.err, s.closedAt = status, reason, err, now
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	clients := s.clients
+	s.clients, s.index = nil, nil
+	close(s.done)
+	return clients, true
+}
+
+func (s *stream) info() StreamInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return StreamInfo{
+		ID:          s.id,
+		Status:      s.status,
+		CreatedAt:   s.created,
+		ClosedAt:    s.closedAt,
+		Clients:     len(s.clients),
+		LastChunkID: s.hist.last,
+		CloseReason: s.reason,
+		Err:         s.err,
+		Labels:      maps.Clone(s.labels),
+	}
+}
+
+func (s *stream) closedError(reason string) *ClosedError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &ClosedError{StreamID: s.id, Reason: reason, Status: s.status, Err: s.err}
+}
