@@ -44,7 +44,7 @@ func (g *GoogleOAuth) load(cfg GoogleOAuthConfig) error {
 	if creds.JSON == nil {
 		g.source = "application default credentials from the metadata server"
 		g.projectID = creds.ProjectID
-		g.src = oauth2.ReuseTokenSourceWithExpiry(nil, creds.TokenSource, cfg.RefreshBefore)
+		g.src = creds.TokenSource // EarlyTokenRefresh gave it the RefreshBefore margin
 		return nil
 	}
 	var head struct {

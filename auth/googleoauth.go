@@ -37,7 +37,8 @@ type GoogleOAuthConfig struct {
 	// 10 s before expiry whatever this says, and NewGoogleOAuth logs a warning.
 	RefreshBefore time.Duration
 	// HTTPClient fetches tokens; default a client with DefaultTokenTimeout. Give it a timeout: a
-	// token fetch outlives a cancelled Apply until the client gives up.
+	// token fetch outlives a cancelled Apply until the client gives up. The GCE metadata server source
+	// uses its own client (cloud.google.com/go/compute/metadata) instead.
 	HTTPClient *http.Client
 	// Logger receives a debug line per token refresh and warnings; nil discards. Tokens and keys are
 	// never logged.
@@ -61,7 +62,7 @@ type GoogleOAuth struct {
 
 // NewGoogleOAuth loads the credentials cfg names and fetches a first access token, so that a wrong key
 // or an unreachable token endpoint fails here, at startup, rather than on the first request. ctx bounds
-// that first fetch only: it is not kept (see googleTokenSource for the context the library keeps).
+// that first fetch only: it is not kept (see load for the context golang.org/x/oauth2 keeps).
 //
 // An explicit CredentialsFile must be a service-account key; anything else is ErrInvalidCredentials.
 // Errors name the file and the field at fault and never contain the private key or a token.

@@ -174,6 +174,7 @@ func TestKeyRedaction(t *testing.T) {
 	assert.Equal(t, `auth.Key{ID:"alice", Tenant:"acme", key:[REDACTED]}`, fmt.Sprintf("%+v", raw))
 	assert.Equal(t, `auth.Key{ID:"bob", Tenant:"acme", sha256:[REDACTED]}`, fmt.Sprintf("%#v", digest))
 	assert.Equal(t, `{"id":"alice","key":"[REDACTED]","tenant":"acme"}`, string(must(raw.MarshalJSON())))
+	assert.Equal(t, raw.String(), raw.GoString())
 	requireNoSecret(t, raw, aliceKey)
 	requireNoSecret(t, &raw, aliceKey)
 	requireNoSecret(t, []auth.Key{raw, digest}, aliceKey, digest.SHA256)
