@@ -1,0 +1,19 @@
+// Package auth owns who may use the gateway and how the gateway proves itself upstream.
+//
+// Gateway side: a Keyring holds the configured client keys (raw or as SHA-256 digests), each with an ID
+// and a tenant, and Authenticate matches a presented key in constant time. KeyFromRequest reads the key a
+// client presents (x-goog-api-key header, Authorization: Bearer, or the ?key= query parameter of the
+// official Gemini SDKs and browser EventSources), rejecting a request that presents two different keys.
+// IsLoopback tells the gateway whether a listen address is loopback-only, where it may run without keys.
+//
+// Upstream side: APIKey (Gemini Developer API) and GoogleOAuth (Vertex AI, from a service-account file or
+// Application Default Credentials) set the gateway's own credential on an outgoing request through one
+// method, Apply(ctx, req). The upstream package declares that one-method interface itself.
+//
+// Credentials never appear in an error message, a log line, fmt output, JSON or a response: every type
+// here that holds a key or token prints, logs and marshals as Redacted (or as a description without the
+// secret), validation errors name the entry by ID and index, never by key, and token-endpoint failures
+// report the HTTP status and OAuth2 error code only, never the response body.
+//
+// Package auth imports nothing else from streamgate, and must never import gateway or manager.
+package auth
