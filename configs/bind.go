@@ -3,6 +3,7 @@ package configs
 import (
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,9 +37,6 @@ func newBinder(fe *fieldErrors, failed map[*yaml.Node]bool) *binder {
 
 // bind decodes n into v. off is set for durations whose zero is written "off".
 func (b *binder) bind(n *yaml.Node, path string, v reflect.Value, off bool) {
-	if path != "" {
-		b.fe.lines[path] = n.Line
-	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -53,7 +51,7 @@ func (b *binder) bind(n *yaml.Node, path string, v reflect.Value, off bool) {
 	case v.Kind() == reflect.Slice:
 		b.sequence(n, path, v)
 	case v.Kind() == reflect.Map && v.Type().Elem().Kind() == reflect.Interface:
-		if m, ok := b.freeForm(n, path).(map[string]any); ok {
+		if m, ok := b.freeForm(n, path).(map[string]any); ok && len(m) > 0 {
 			v.Set(reflect.ValueOf(m))
 		} else if n.Kind != yaml.MappingNode {
 			b.fe.addAt(n.Line, path, "must be a mapping")
@@ -93,7 +91,7 @@ func (b *binder) structure(n *yaml.Node, path string, v reflect.Value) {
 }
 
 // pairs calls fn for each key and value of a mapping, reporting keys that are not strings,
-// merge keys and duplicates.
+// merge keys and duplicates. It records the line of each key as the line of its setting.
 func (b *binder) pairs(n *yaml.Node, path string, fn func(key string, keyLine int, val *yaml.Node)) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -107,6 +105,7 @@ func (b *binder) pairs(n *yaml.Node, path string, fn func(key string, keyLine in
 			b.fe.addAt(k.Line, childPath(path, k.Value), "duplicate key (first at line "+strconv.Itoa(seen[k.Value])+")")
 		default:
 			seen[k.Value] = k.Line
+			b.fe.lines[childPath(path, k.Value)] = k.Line
 			fn(k.Value, k.Line, val)
 		}
 	}
@@ -131,23 +130,33 @@ func keyNames(t reflect.Type) []string {
 	return names
 }
 
-// sequence binds a sequence onto a slice, replacing its default.
+// sequence binds a sequence onto a slice, replacing its default; an empty one gives nil.
 func (b *binder) sequence(n *yaml.Node, path string, v reflect.Value) {
 	if n.Kind != yaml.SequenceNode {
 		b.fe.addAt(n.Line, path, "must be a list")
 		return
 	}
+	if len(n.Content) == 0 {
+		v.SetZero()
+		return
+	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
+		b.fe.lines[indexPath(path, i)] = item.Line
 		b.bind(item, indexPath(path, i), s.Index(i), false)
 	}
 	v.Set(s)
 }
 
-// stringMap binds a mapping onto a map with string keys and scalar values.
+// stringMap binds a mapping onto a map with string keys and scalar values; an empty one gives
+// nil.
 func (b *binder) stringMap(n *yaml.Node, path string, v reflect.Value) {
 	if n.Kind != yaml.MappingNode {
 		b.fe.addAt(n.Line, path, "must be a mapping")
+		return
+	}
+	if len(n.Content) == 0 {
+		v.SetZero()
 		return
 	}
 	t := v.Type()
@@ -203,20 +212,11 @@ func (b *binder) scalar(n *yaml.Node, path string, v reflect.Value) {
 		panic("configs: no binding for " + v.Type().String())
 	}
 	p := reflect.New(v.Type())
-	if n.Kind != yaml.ScalarNode || !contains(want, n.ShortTag()) || n.Decode(p.Interface()) != nil {
+	if n.Kind != yaml.ScalarNode || !slices.Contains(want, n.ShortTag()) || n.Decode(p.Interface()) != nil {
 		b.fe.addAt(n.Line, path, msg)
 		return
 	}
 	v.Set(p.Elem())
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // freeForm decodes any YAML value into map[string]any, []any, string, int, uint64, float64, bool
@@ -228,7 +228,6 @@ func (b *binder) freeForm(n *yaml.Node, path string) any {
 		}
 		return nil
 	}
-	b.fe.lines[path] = n.Line
 	switch n.Kind {
 	case yaml.AliasNode:
 		if b.active[n.Alias] {
@@ -247,6 +246,7 @@ func (b *binder) freeForm(n *yaml.Node, path string) any {
 	case yaml.SequenceNode:
 		s := make([]any, len(n.Content))
 		for i, item := range n.Content {
+			b.fe.lines[indexPath(path, i)] = item.Line
 			s[i] = b.freeForm(item, indexPath(path, i))
 		}
 		return s
@@ -254,10 +254,14 @@ func (b *binder) freeForm(n *yaml.Node, path string) any {
 	return b.freeScalar(n, path)
 }
 
-// freeScalar decodes one scalar of a free-form value.
+// freeScalar decodes one scalar of a free-form value. A timestamp stays the text it was written
+// as.
 func (b *binder) freeScalar(n *yaml.Node, path string) any {
 	if b.failed[n] {
 		return nil
+	}
+	if n.ShortTag() == "!!timestamp" {
+		return n.Value
 	}
 	var x any
 	if err := n.Decode(&x); err != nil {

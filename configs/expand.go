@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -75,7 +76,8 @@ func retag(n *yaml.Node) {
 
 // expandString replaces every ${NAME} and ${NAME:-default} in s, and every $${ with a literal ${.
 // ${NAME:-default} gives default when NAME is unset or empty, as in the shell; ${NAME} with NAME
-// unset is an error. A default runs to the first } and cannot contain ${.
+// unset is an error, and so is a value that is not valid UTF-8 (a configuration is text). A
+// default runs to the first } and cannot contain ${.
 func expandString(s string, lookup func(string) (string, bool)) (string, error) {
 	var b strings.Builder
 	for {
@@ -123,6 +125,8 @@ func resolveReference(ref string, lookup func(string) (string, bool)) (string, e
 		return def, nil
 	case !ok:
 		return "", fmt.Errorf("environment variable %s is not set (write ${%s:-} to allow an empty value)", name, name)
+	case !utf8.ValidString(v):
+		return "", fmt.Errorf("environment variable %s is not valid UTF-8", name)
 	}
 	return v, nil
 }

@@ -1,6 +1,8 @@
 package configs
 
 import (
+	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strconv"
@@ -26,6 +28,12 @@ func (c Config) String() string {
 		return "configs: cannot render: " + err.Error()
 	}
 	return b.String()
+}
+
+// Format implements fmt.Formatter: every verb, %#v included, prints String, so that no verb can
+// reach a secret through the Config.
+func (c Config) Format(f fmt.State, _ rune) {
+	_, _ = io.WriteString(f, c.String())
 }
 
 // encode builds the YAML node of a Config value. off is set for durations whose zero is "off".

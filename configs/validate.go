@@ -8,8 +8,8 @@ import (
 	"net"
 	"net/url"
 	"regexp"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 )
