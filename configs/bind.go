@@ -11,9 +11,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// maxFreeFormNodes bounds the nodes of free-form values (plugin config), counted after aliases
-// are followed, so that a few lines of nested aliases cannot expand into gigabytes.
-const maxFreeFormNodes = 100_000
+// maxNodes bounds the values decoded, counted after aliases are followed, so that a few lines of
+// nested aliases cannot expand into gigabytes.
+const maxNodes = 100_000
 
 var durationType = reflect.TypeFor[time.Duration]()
 
@@ -27,12 +27,12 @@ var durationType = reflect.TypeFor[time.Duration]()
 type binder struct {
 	fe     *fieldErrors
 	failed map[*yaml.Node]bool // values whose expansion failed and was reported
-	budget int                 // free-form nodes left
+	budget int                 // nodes left to decode
 	active map[*yaml.Node]bool // alias targets being decoded, to detect cycles
 }
 
 func newBinder(fe *fieldErrors, failed map[*yaml.Node]bool) *binder {
-	return &binder{fe: fe, failed: failed, budget: maxFreeFormNodes, active: map[*yaml.Node]bool{}}
+	return &binder{fe: fe, failed: failed, budget: maxNodes, active: map[*yaml.Node]bool{}}
 }
 
 // bind decodes n into v. off is set for durations whose zero is written "off".
@@ -40,7 +40,7 @@ func (b *binder) bind(n *yaml.Node, path string, v reflect.Value, off bool) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	if b.failed[n] || isNull(n) {
+	if !b.spend(n, path) || b.failed[n] || isNull(n) {
 		return
 	}
 	switch {
@@ -61,6 +61,16 @@ func (b *binder) bind(n *yaml.Node, path string, v reflect.Value, off bool) {
 	default:
 		b.scalar(n, path, v)
 	}
+}
+
+// spend counts one node against the budget and reports whether it may be decoded. The first node
+// over the budget is reported.
+func (b *binder) spend(n *yaml.Node, path string) bool {
+	b.budget--
+	if b.budget == -1 {
+		b.fe.addAt(n.Line, path, "too many values (aliases expand beyond "+strconv.Itoa(maxNodes)+" nodes)")
+	}
+	return b.budget >= 0
 }
 
 // isNull reports whether n is a null scalar: null, ~ or nothing.
@@ -222,10 +232,7 @@ func (b *binder) scalar(n *yaml.Node, path string, v reflect.Value) {
 // freeForm decodes any YAML value into map[string]any, []any, string, int, uint64, float64, bool
 // or nil, as encoding/json would have it. It returns nil after reporting an error.
 func (b *binder) freeForm(n *yaml.Node, path string) any {
-	if b.budget--; b.budget < 0 {
-		if b.budget == -1 {
-			b.fe.addAt(n.Line, path, "too many values (aliases expand beyond "+strconv.Itoa(maxFreeFormNodes)+" nodes)")
-		}
+	if !b.spend(n, path) {
 		return nil
 	}
 	switch n.Kind {

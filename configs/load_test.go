@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -491,4 +492,14 @@ func TestParseNilLookupUsesEnvironment(t *testing.T) {
 	cfg, err := Parse([]byte("listen: ${STREAMGATE_TEST_LISTEN}\n"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:7070", cfg.Listen)
+}
+
+func TestParseAliasBudgetTyped(t *testing.T) {
+	// 400 plugins, each attached to the same 400 models: 160,000 values from a small file.
+	doc := "plugins:\n- &p {name: a, path: p, attach: {models: &m [" + strings.Repeat("m, ", 399) + "m]}}\n"
+	doc += strings.Repeat("- *p\n", 399)
+	_, err := Parse([]byte(doc), env(nil))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "too many values (aliases expand beyond 100000 nodes)")
+	assert.Len(t, fieldErrorsOf(t, err), 1)
 }
