@@ -35,7 +35,7 @@ func newBinder(fe *fieldErrors, failed map[*yaml.Node]bool) *binder {
 	return &binder{fe: fe, failed: failed, budget: maxNodes, active: map[*yaml.Node]bool{}}
 }
 
-// bind decodes n into v. off is set for durations whose zero is written "off".
+// bind decodes n into v. off is set for durations that accept off.
 func (b *binder) bind(n *yaml.Node, path string, v reflect.Value, off bool) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
@@ -96,7 +96,7 @@ func (b *binder) structure(n *yaml.Node, path string, v reflect.Value) {
 			return
 		}
 		f := t.Field(i)
-		b.bind(val, childPath(path, key), v.Field(i), f.Tag.Get("zero") == "off")
+		b.bind(val, childPath(path, key), v.Field(i), f.Tag.Get("off") == "true")
 	})
 }
 
@@ -179,26 +179,22 @@ func (b *binder) stringMap(n *yaml.Node, path string, v reflect.Value) {
 	v.Set(m)
 }
 
-// duration decodes a Go duration string such as "15s"; with off, "off" is zero and a written
-// zero is rejected.
+// duration decodes a Go duration string such as "15s", or with off the word off as Off.
 func (b *binder) duration(n *yaml.Node, path string, v reflect.Value, off bool) {
 	if n.Kind != yaml.ScalarNode {
 		b.fe.addAt(n.Line, path, "must be a duration such as 15s or 5m")
 		return
 	}
 	if off && n.Value == "off" {
-		v.SetInt(0)
+		v.SetInt(int64(Off))
 		return
 	}
 	d, err := time.ParseDuration(n.Value)
-	switch {
-	case err != nil:
+	if err != nil {
 		b.fe.addAt(n.Line, path, "must be a duration with a unit, such as 15s or 5m")
-	case off && d == 0:
-		b.fe.addAt(n.Line, path, "must not be zero: write off to disable it")
-	default:
-		v.SetInt(int64(d))
+		return
 	}
+	v.SetInt(int64(d))
 }
 
 // scalar decodes a string, integer, float or boolean.

@@ -2,8 +2,13 @@ package configs
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 )
+
+// Off is the duration of a timeout that is disabled, written off in YAML. It has the value of
+// manager.NoTimeout, so Manager.InactivityTimeout can be passed to the manager as it is.
+const Off time.Duration = math.MaxInt64
 
 // Config is the whole streamgate configuration. Every value is explicit: Default fills in the
 // defaults, so a zero never means "use the default" here. Where zero is allowed it has the meaning
@@ -153,10 +158,9 @@ type Manager struct {
 	HistorySize int `yaml:"history_size"`
 	// RetainClosed is how long a finished stream stays readable for replay.
 	RetainClosed time.Duration `yaml:"retain_closed"`
-	// InactivityTimeout ends a stream that received no chunk for this long. Zero disables it and
-	// is written "off" in YAML, where a literal zero is rejected (the manager reads zero as "use
-	// the default", so the file spells out the choice).
-	InactivityTimeout time.Duration `yaml:"inactivity_timeout" zero:"off"`
+	// InactivityTimeout ends a stream that received no chunk for this long; it is positive, or
+	// Off (written off in YAML) to disable the timeout.
+	InactivityTimeout time.Duration `yaml:"inactivity_timeout" off:"true"`
 	// OnClientSendError is one of "log", "deregister" or "throw".
 	OnClientSendError string `yaml:"on_client_send_error"`
 }

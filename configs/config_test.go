@@ -192,7 +192,7 @@ func TestStringRoundTrip(t *testing.T) {
 	c.Upstream.Kind = KindVertex
 	c.Upstream.Vertex.Project = "p"
 	c.Upstream.Simulator.Text = "${NOT_A_VAR} and $${ and \"true\"\nline two"
-	c.Manager.InactivityTimeout = 0
+	c.Manager.InactivityTimeout = Off
 	c.Limits.Rate.PerKeyRPS = 0.25
 	c.CORS.AllowedOrigins = []string{"https://a.example"}
 	c.Auth.Keys = []Key{{ID: "8080", SHA256: digestA, Tenant: "true"}}

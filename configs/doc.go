@@ -28,11 +28,11 @@
 // Defaults are filled in by Default, so zero never means "the default" in a Config: it means
 // what the setting says (heartbeat 0 disables pings, orphan_grace 0 cancels at once,
 // limits.rate.per_key_rps 0 disables rate limiting, upstream.retry.max_elapsed 0 sets no time
-// bound). Settings whose zero would be ambiguous downstream must be positive. The one exception
-// is manager.inactivity_timeout: the manager reads zero as "use the default", so the file
-// disables it with the word off (a written zero is rejected, a negative value too), and
-// Manager.InactivityTimeout holds 0 for off; the command maps that to the manager's own way of
-// disabling the timeout.
+// bound). Settings whose zero would be ambiguous downstream must be positive. That includes
+// manager.inactivity_timeout, which the manager reads as "use the default" when zero: it is
+// disabled by writing off (omitted, it is 5m; 0s and negative values are errors), which sets
+// Manager.InactivityTimeout to Off, the value of manager.NoTimeout, so it can be passed on as it
+// is.
 //
 // # Secrets
 //

@@ -36,11 +36,11 @@ func (c Config) Format(f fmt.State, _ rune) {
 	_, _ = io.WriteString(f, c.String())
 }
 
-// encode builds the YAML node of a Config value. off is set for durations whose zero is "off".
+// encode builds the YAML node of a Config value. off is set for durations that accept off.
 func encode(v reflect.Value, off bool) *yaml.Node {
 	switch {
 	case v.Type() == durationType:
-		if off && v.Int() == 0 {
+		if off && time.Duration(v.Int()) == Off {
 			return scalarNode("!!str", "off")
 		}
 		return scalarNode("!!str", formatDuration(time.Duration(v.Int())))
@@ -53,7 +53,7 @@ func encode(v reflect.Value, off bool) *yaml.Node {
 		t := v.Type()
 		for i := range t.NumField() {
 			f := t.Field(i)
-			n.Content = append(n.Content, scalarNode("!!str", f.Tag.Get("yaml")), encode(v.Field(i), f.Tag.Get("zero") == "off"))
+			n.Content = append(n.Content, scalarNode("!!str", f.Tag.Get("yaml")), encode(v.Field(i), f.Tag.Get("off") == "true"))
 		}
 		return n
 	case reflect.Slice:

@@ -325,8 +325,8 @@ func TestParseStrict(t *testing.T) {
 		{"duration without unit", "heartbeat: 15\n", []string{"line 1: heartbeat: must be a duration with a unit, such as 15s or 5m"}},
 		{"duration given a mapping", "heartbeat: {s: 1}\n", []string{"line 1: heartbeat: must be a duration such as 15s or 5m"}},
 		{"off on an ordinary duration", "heartbeat: off\n", []string{"line 1: heartbeat: must be a duration with a unit, such as 15s or 5m"}},
-		{"inactivity zero", "manager:\n  inactivity_timeout: 0s\n", []string{"line 2: manager.inactivity_timeout: must not be zero: write off to disable it"}},
-		{"inactivity negative", "manager:\n  inactivity_timeout: -1m\n", []string{"line 2: manager.inactivity_timeout: must not be negative (write off to disable it)"}},
+		{"inactivity zero", "manager:\n  inactivity_timeout: 0s\n", []string{"line 2: manager.inactivity_timeout: must be positive (write off to disable it)"}},
+		{"inactivity negative", "manager:\n  inactivity_timeout: -1m\n", []string{"line 2: manager.inactivity_timeout: must be positive (write off to disable it)"}},
 		{"infinite float in plugin config", "plugins:\n- name: a\n  path: p\n  config: {x: .inf}\n", []string{"line 4: plugins[0].config.x: must be a finite number (JSON has no infinity or NaN)"}},
 		{"alias cycle in plugin config", "plugins: &p\n- name: a\n  path: p\n  config: {x: *p}\n", []string{"line 4: plugins[0].config.x[0].config.x: alias refers to a value that contains it"}},
 		{"validation lines", "manager:\n  history_size: 0\n  retain_closed: 0s\nauth:\n  keys:\n  - id: a\n    tenant: t\n", []string{
@@ -422,7 +422,7 @@ plugins:
 	want.Upstream.SSE = SSE{Method: "GET", Headers: map[string]Secret{"Authorization": "Bearer x", "X-Trace": "1"}}
 	want.Upstream.Retry.MaxAttempts = 1
 	want.Upstream.Retry.Multiplier = 1
-	want.Manager.InactivityTimeout = 0
+	want.Manager.InactivityTimeout = Off
 	want.Auth.Keys = []Key{{ID: "alice", Key: "k1", Tenant: "acme"}, {ID: "bob", SHA256: digestA, Tenant: "globex"}}
 	want.Limits = Limits{MaxBodyBytes: 1 << 20}
 	want.CORS.AllowedOrigins = []string{"*"}

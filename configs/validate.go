@@ -125,7 +125,7 @@ func (m *Manager) validate(fe *fieldErrors) {
 	fe.check(m.MaxClientsPerStream >= 1, "manager.max_clients_per_stream", msgAtLeastOne)
 	fe.check(m.HistorySize >= 1, "manager.history_size", msgAtLeastOne)
 	fe.check(m.RetainClosed > 0, "manager.retain_closed", msgPositive)
-	fe.check(m.InactivityTimeout >= 0, "manager.inactivity_timeout", msgNotNegative+" (write off to disable it)")
+	fe.check(m.InactivityTimeout > 0, "manager.inactivity_timeout", "must be positive (write off to disable it)")
 	switch m.OnClientSendError {
 	case "log", "deregister", "throw":
 	default:
