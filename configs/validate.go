@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 )
 
 // Messages shared by several rules.
@@ -20,12 +19,14 @@ const (
 	msgPositive    = "must be positive"
 	msgAtLeastOne  = "must be at least 1"
 	msgRequired    = "is required"
-	msgNoSpace     = "must not contain whitespace or control characters"
+	msgKeyText     = "must be printable ASCII without spaces"
 	msgHex         = "must be 64 hexadecimal digits (a SHA-256 digest)"
 )
 
 var (
 	pluginNameRe = regexp.MustCompile(`^[a-z0-9_-]+$`)
+	authNameRe   = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
+	keyTextRe    = regexp.MustCompile(`^[\x21-\x7e]+$`)
 	hexDigestRe  = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 	locationRe   = regexp.MustCompile(`^[a-z0-9-]+$`)
 	projectRe    = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]*$`)
@@ -75,7 +76,7 @@ func (u *Upstream) validate(fe *fieldErrors) {
 		fe.check(kind != KindSSE, "upstream.base_url", "is required for kind sse (the full URL of the stream)")
 	}
 	if u.APIKey != "" {
-		fe.check(isPrintable(string(u.APIKey)), "upstream.api_key", msgNoSpace)
+		fe.check(keyTextRe.MatchString(string(u.APIKey)), "upstream.api_key", msgKeyText)
 	} else {
 		fe.check(kind != KindGemini, "upstream.api_key", "is required for kind gemini (set GEMINI_API_KEY, or use kind auto to fall back to the simulator)")
 	}
@@ -150,7 +151,7 @@ func (a *Auth) validate(fe *fieldErrors) {
 		case (k.Key == "") == (k.SHA256 == ""):
 			fe.add(path, "set exactly one of key and sha256")
 		case k.Key != "":
-			fe.check(isPrintable(string(k.Key)), path+".key", msgNoSpace)
+			fe.check(keyTextRe.MatchString(string(k.Key)), path+".key", msgKeyText)
 			sum := sha256.Sum256([]byte(k.Key))
 			digest = hex.EncodeToString(sum[:])
 		case hexDigestRe.MatchString(k.SHA256):
@@ -166,13 +167,13 @@ func (a *Auth) validate(fe *fieldErrors) {
 	}
 }
 
-// validateName checks a required identifier: not empty, no whitespace or control characters.
+// validateName checks a key ID or tenant by the rules of the auth package.
 func validateName(fe *fieldErrors, field, s string) {
 	if s == "" {
 		fe.add(field, msgRequired)
 		return
 	}
-	fe.check(isPrintable(s), field, msgNoSpace)
+	fe.check(authNameRe.MatchString(s), field, "must be 1 to 128 ASCII letters, digits and -_.:@")
 }
 
 func (l *Limits) validate(fe *fieldErrors) {
@@ -249,9 +250,4 @@ func isOrigin(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
 		s == u.Scheme+"://"+u.Host && s == strings.ToLower(s)
-}
-
-// isPrintable reports whether s has no whitespace and no control characters.
-func isPrintable(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) < 0
 }

@@ -88,6 +88,7 @@ func TestValidate(t *testing.T) {
 		{"auto without api_key", func(c *Config) { c.Upstream.Kind = KindAuto }, nil},
 		{"api_key with space", func(c *Config) { c.Upstream.APIKey = "AIza key" }, []string{"upstream.api_key"}},
 		{"api_key with trailing newline", func(c *Config) { c.Upstream.APIKey = "AIza-key\n" }, []string{"upstream.api_key"}},
+		{"api_key non-ASCII", func(c *Config) { c.Upstream.APIKey = "AIza-kéy" }, []string{"upstream.api_key"}},
 		{"vertex without project", func(c *Config) { c.Upstream.Kind = KindVertex }, []string{"upstream.vertex.project"}},
 		{"vertex with project", func(c *Config) { c.Upstream.Kind = KindVertex; c.Upstream.Vertex.Project = "my-proj-1" }, nil},
 		{"vertex domain-scoped project", func(c *Config) {
@@ -148,6 +149,14 @@ func TestValidate(t *testing.T) {
 		}, nil},
 		{"auth id missing", func(c *Config) { c.Auth.Keys = []Key{{Key: "k", Tenant: "t"}} }, []string{"auth.keys[0].id"}},
 		{"auth id with space", func(c *Config) { c.Auth.Keys = []Key{{ID: "a b", Key: "k", Tenant: "t"}} }, []string{"auth.keys[0].id"}},
+		{"auth id non-ASCII", func(c *Config) { c.Auth.Keys = []Key{{ID: "é", Key: "k", Tenant: "t"}} }, []string{"auth.keys[0].id"}},
+		{"auth id too long", func(c *Config) {
+			c.Auth.Keys = []Key{{ID: strings.Repeat("a", 129), Key: "k", Tenant: "t"}}
+		}, []string{"auth.keys[0].id"}},
+		{"auth id and tenant punctuation", func(c *Config) {
+			c.Auth.Keys = []Key{{ID: "svc-1_a.b:c@d", Key: "k", Tenant: strings.Repeat("t", 128)}}
+		}, nil},
+		{"auth tenant bad", func(c *Config) { c.Auth.Keys = []Key{{ID: "a", Key: "k", Tenant: "acme/eu"}} }, []string{"auth.keys[0].tenant"}},
 		{"auth duplicate id", func(c *Config) {
 			c.Auth.Keys = []Key{{ID: "a", Key: "k1", Tenant: "t"}, {ID: "a", Key: "k2", Tenant: "t"}}
 		}, []string{"auth.keys[1].id"}},
@@ -160,6 +169,7 @@ func TestValidate(t *testing.T) {
 			c.Auth.Keys = []Key{{ID: "a", SHA256: strings.Repeat("g", 64), Tenant: "t"}}
 		}, []string{"auth.keys[0].sha256"}},
 		{"auth key with space", func(c *Config) { c.Auth.Keys = []Key{{ID: "a", Key: "k k", Tenant: "t"}} }, []string{"auth.keys[0].key"}},
+		{"auth key non-ASCII", func(c *Config) { c.Auth.Keys = []Key{{ID: "a", Key: "kéy", Tenant: "t"}} }, []string{"auth.keys[0].key"}},
 		{"auth tenant missing", func(c *Config) { c.Auth.Keys = []Key{{ID: "a", Key: "k"}} }, []string{"auth.keys[0].tenant"}},
 		{"auth same key twice", func(c *Config) {
 			c.Auth.Keys = []Key{{ID: "a", Key: "k", Tenant: "t"}, {ID: "b", Key: "k", Tenant: "u"}}
