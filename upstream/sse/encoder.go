@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -64,7 +63,7 @@ func AppendComment(dst []byte, text string, nl Newline) ([]byte, error) {
 	if err := checkNewline(nl); err != nil {
 		return dst, err
 	}
-	if i := strings.IndexAny(text, "\r\n"); i >= 0 {
+	if i := indexLineBreak(text, false); i >= 0 {
 		return dst, fmt.Errorf("sse: comment has a line break at byte %d: %w", i, ErrInvalidField)
 	}
 	dst = append(dst, ':')
@@ -155,21 +154,31 @@ func checkEvent(ev Event, withID bool, nl Newline) error {
 	if err := checkNewline(nl); err != nil {
 		return err
 	}
-	if i := strings.IndexAny(ev.Type, "\r\n"); i >= 0 {
+	if i := indexLineBreak(ev.Type, false); i >= 0 {
 		return fmt.Errorf("sse: event type has a line break at byte %d: %w", i, ErrInvalidField)
 	}
 	if withID {
-		if i := strings.IndexAny(ev.LastEventID, "\r\n"); i >= 0 {
-			return fmt.Errorf("sse: event ID has a line break at byte %d: %w", i, ErrInvalidField)
-		}
-		if i := strings.IndexByte(ev.LastEventID, 0); i >= 0 {
+		if i := indexLineBreak(ev.LastEventID, true); i >= 0 && ev.LastEventID[i] == 0 {
 			return fmt.Errorf("sse: event ID has a NUL at byte %d, which readers ignore: %w", i, ErrInvalidField)
+		} else if i >= 0 {
+			return fmt.Errorf("sse: event ID has a line break at byte %d: %w", i, ErrInvalidField)
 		}
 	}
 	if i := bytes.IndexByte(ev.Data, '\r'); i >= 0 {
 		return fmt.Errorf("sse: event data has a CR at byte %d, which would read back as LF: %w", i, ErrInvalidField)
 	}
 	return nil
+}
+
+// indexLineBreak returns the index of the first CR or LF in s, or NUL if nul is set, or -1. Types,
+// IDs and comments are short: a plain loop beats strings.IndexAny on them.
+func indexLineBreak(s string, nul bool) int {
+	for i := range len(s) {
+		if c := s[i]; c == '\r' || c == '\n' || (nul && c == 0) {
+			return i
+		}
+	}
+	return -1
 }
 
 func checkNewline(nl Newline) error {
