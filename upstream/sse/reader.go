@@ -123,8 +123,8 @@ func (r *Reader) Next() (Event, error) {
 		if err != nil {
 			return Event{}, err
 		}
-		if ev, ok := r.processLine(off, n); ok {
-			return ev, nil
+		if r.processLine(off, n) {
+			return r.dispatch()
 		}
 	}
 }
@@ -237,16 +237,17 @@ func (r *Reader) dataLen() int {
 	return len(r.data)
 }
 
-// processLine interprets the line buf[off:off+n]. It returns an event when the line dispatched one.
-func (r *Reader) processLine(off, n int) (Event, bool) {
+// processLine interprets the line buf[off:off+n]. It reports whether the line is blank and
+// completes an event to dispatch.
+func (r *Reader) processLine(off, n int) bool {
 	if n == 0 {
-		return r.dispatch()
+		return r.endEvent()
 	}
 	line := r.buf[off : off+n]
 	colon := bytes.IndexByte(line, ':')
 	if colon == 0 {
 		r.ignore(line)
-		return Event{}, false
+		return false
 	}
 	name, valueOff := line, off+n
 	if colon > 0 {
@@ -270,7 +271,7 @@ func (r *Reader) processLine(off, n int) (Event, bool) {
 	default:
 		r.ignore(line)
 	}
-	return Event{}, false
+	return false
 }
 
 // appendData appends buf[from:to] and a LF to the data buffer. The first value of an event is not
@@ -320,19 +321,25 @@ func (r *Reader) ignore(line []byte) {
 	}
 }
 
-// dispatch ends the event at a blank line and returns it if its data buffer is not empty.
-func (r *Reader) dispatch() (Event, bool) {
+// endEvent handles a blank line: it sets the last event ID string and reports whether there is an
+// event to dispatch. If there is none, it empties the event type buffer.
+func (r *Reader) endEvent() bool {
 	if string(r.id) != r.lastID {
 		r.lastID = string(r.id)
 	}
-	typ := r.typeString()
-	r.eventType = r.eventType[:0]
-	if r.discard != keepAll || (!r.alias && len(r.data) == 0) {
-		r.discard = keepAll
-		r.data = r.data[:0]
-		return Event{}, false
+	if r.discard == keepAll && (r.alias || len(r.data) > 0) {
+		return true
 	}
-	ev := Event{Type: typ, LastEventID: r.lastID}
+	r.discard = keepAll
+	r.data = r.data[:0]
+	r.eventType = r.eventType[:0]
+	return false
+}
+
+// dispatch returns the event endEvent found and empties the data and event type buffers.
+func (r *Reader) dispatch() (Event, error) {
+	ev := Event{Type: r.typeString(), LastEventID: r.lastID}
+	r.eventType = r.eventType[:0]
 	if r.alias {
 		ev.Data = r.buf[r.aliasOff:r.aliasEnd:r.aliasEnd]
 		r.alias = false
@@ -341,7 +348,7 @@ func (r *Reader) dispatch() (Event, bool) {
 		ev.Data = r.data[:n:n]
 		r.data = r.data[:0]
 	}
-	return ev, true
+	return ev, nil
 }
 
 // typeString returns the event type buffer as an event's Type without allocating for a repeat.
