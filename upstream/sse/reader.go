@@ -32,8 +32,8 @@ const (
 )
 
 // Reader reads events from an event stream following the WHATWG HTML "event stream
-// interpretation". It reads incrementally, never holds more than one event plus one read, and
-// takes time linear in its input. A Reader is not safe for concurrent use.
+// interpretation". It reads incrementally, buffers one event and one read at most, and takes time
+// linear in its input. A Reader is not safe for concurrent use.
 type Reader struct {
 	rd  io.Reader
 	err error // sticky: io.EOF or the wrapped read error
