@@ -41,7 +41,7 @@ const (
 	kindFirstEvent                        // no event within Timeouts.FirstEvent
 	kindTooLarge                          // an event over the maximum event size
 	kindUpstream                          // Gemini's JSON error, as an event or as the raw body tail
-	kindCredential                        // the credential could not be applied
+	kindCredential                        // the request could not be built: its credential failed
 )
 
 // failure is one failed attempt. Nothing in it carries a credential: messages are built from
@@ -63,7 +63,7 @@ func connectFailure(u *url.URL, err error) *failure {
 }
 
 func credentialFailure(err error) *failure {
-	return &failure{kind: kindCredential, err: streamError(http.StatusInternalServerError, statusInternal, "upstream credential: "+err.Error())}
+	return &failure{kind: kindCredential, err: streamError(http.StatusInternalServerError, statusInternal, err.Error())}
 }
 
 func dropFailure(err error, forwarded bool) *failure {

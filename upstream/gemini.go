@@ -83,9 +83,7 @@ const (
 
 // modelRequest builds a Gemini or Vertex request to u and applies cred.
 func modelRequest(ctx context.Context, u *url.URL, body []byte, stream bool, cred Credential) (*http.Request, error) {
-	if stream {
-		u.RawQuery = withAltSSE(u.RawQuery)
-	}
+	u.RawQuery = withAlt(u.RawQuery, altFor(stream))
 	hreq, err := newJSONRequest(ctx, http.MethodPost, u, body, stream)
 	if err != nil {
 		return nil, err
@@ -94,6 +92,14 @@ func modelRequest(ctx context.Context, u *url.URL, body []byte, stream bool, cre
 		return nil, fmt.Errorf("apply upstream credential: %w", err)
 	}
 	return hreq, nil
+}
+
+// altFor is the alt parameter of a request: "sse" for a stream, none (JSON) otherwise.
+func altFor(stream bool) string {
+	if stream {
+		return "sse"
+	}
+	return ""
 }
 
 // validateSegment checks a configured path segment as ValidateModel checks a model name.

@@ -80,7 +80,7 @@ func (r *Runner) decide(ctx context.Context, info ErrorInfo, f *failure, seq *se
 		log.Debug("retry limit reached", "max_attempts", seq.cfg.MaxAttempts)
 		return verdict{action: ActionTerminate, err: f.err}
 	}
-	if elapsed := time.Since(seq.start); elapsed+wait > seq.cfg.MaxElapsed {
+	if elapsed := time.Since(seq.start); seq.cfg.MaxElapsed > 0 && elapsed+wait > seq.cfg.MaxElapsed {
 		log.Debug("retry time limit reached", "elapsed", elapsed, "wait", wait, "max_elapsed", seq.cfg.MaxElapsed)
 		return verdict{action: ActionTerminate, err: f.err}
 	}

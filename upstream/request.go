@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Request is one generation to run upstream.
@@ -49,11 +51,19 @@ func ValidateModel(model string) error {
 	}
 	for i := range len(model) {
 		if !isModelByte(model[i]) {
-			return fmt.Errorf("%w: model name %q has %q at byte %d (allowed: ASCII letters, digits, '-', '.', '_', '@')",
-				ErrInvalidRequest, model, model[i], i)
+			return fmt.Errorf("%w: model name %q has %s at byte %d (allowed: ASCII letters, digits, '-', '.', '_', '@')",
+				ErrInvalidRequest, model, describeByte(model[i]), i)
 		}
 	}
 	return nil
+}
+
+// describeByte quotes an ASCII byte as a Go character literal and shows any other in hex.
+func describeByte(c byte) string {
+	if c < utf8.RuneSelf {
+		return strconv.QuoteRune(rune(c))
+	}
+	return fmt.Sprintf("byte 0x%02x", c)
 }
 
 func isModelByte(c byte) bool {
@@ -61,36 +71,32 @@ func isModelByte(c byte) bool {
 		c == '-' || c == '.' || c == '_' || c == '@'
 }
 
-// withAltSSE returns rawQuery with alt=sse: an existing alt parameter is replaced in place (once;
-// later ones are dropped), otherwise alt=sse is appended. The other parameters are kept byte for
-// byte, in order.
-func withAltSSE(rawQuery string) string {
-	if rawQuery == "" {
-		return "alt=sse"
-	}
+// withAlt returns rawQuery with its alt parameter set to value, or removed when value is "": an
+// existing alt parameter is replaced in place (once; later ones are dropped), otherwise the new one
+// is appended. The other parameters are kept byte for byte, in order.
+func withAlt(rawQuery, value string) string {
 	var b strings.Builder
-	found := false
-	for param := range strings.SplitSeq(rawQuery, "&") {
-		if isAltParam(param) {
-			if found {
-				continue
-			}
-			found = true
-			param = "alt=sse"
-		}
-		if param == "" {
-			continue
-		}
+	add := func(param string) {
 		if b.Len() > 0 {
 			b.WriteByte('&')
 		}
 		b.WriteString(param)
 	}
-	if !found {
-		if b.Len() > 0 {
-			b.WriteByte('&')
+	found := false
+	for param := range strings.SplitSeq(rawQuery, "&") {
+		switch {
+		case param == "":
+		case !isAltParam(param):
+			add(param)
+		case !found:
+			found = true
+			if value != "" {
+				add("alt=" + value)
+			}
 		}
-		b.WriteString("alt=sse")
+	}
+	if !found && value != "" {
+		add("alt=" + value)
 	}
 	return b.String()
 }

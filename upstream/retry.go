@@ -21,12 +21,11 @@ const (
 	DefaultMaxElapsed      = 60 * time.Second
 )
 
-// NoJitter set as RetryConfig.Jitter disables the randomization of retry intervals.
-const NoJitter = -1.0
-
 // RetryConfig bounds the retries of one request: exponential backoff with jitter
 // (cenkalti/backoff/v4), raised to a Retry-After header or an SSE retry field when there is one.
-// Zero fields take the defaults above.
+// A zero MaxAttempts, InitialInterval, MaxInterval or Multiplier takes the default above; Jitter
+// and MaxElapsed are used as given, so that they match the configs package (0 means no jitter and
+// no time bound). DefaultRetryConfig returns every default.
 type RetryConfig struct {
 	// MaxAttempts bounds the attempts of one request, the first included: 1 disables retries. For a
 	// resumed SSE stream the count restarts at every forwarded event.
@@ -37,13 +36,25 @@ type RetryConfig struct {
 	MaxInterval time.Duration
 	// Multiplier grows the interval after each retry; at least 1.
 	Multiplier float64
-	// Jitter is the randomization factor in [0, 1): each wait is the interval times a random value
-	// in [1-Jitter, 1+Jitter]. NoJitter disables it.
+	// Jitter is the randomization factor in [0, 1]: each wait is the interval times a random value
+	// in [1-Jitter, 1+Jitter]. 0 disables it.
 	Jitter float64
 	// MaxElapsed bounds the time from the first attempt (or, when resuming an SSE stream, from the
 	// last forwarded event) to the start of the last retry: a retry that would have to wait past it
-	// is not made, so a Retry-After beyond it ends the request at once.
+	// is not made, so a Retry-After beyond it ends the request at once. 0 sets no time bound.
 	MaxElapsed time.Duration
+}
+
+// DefaultRetryConfig returns the recommended retry settings: every default above.
+func DefaultRetryConfig() RetryConfig {
+	return RetryConfig{
+		MaxAttempts:     DefaultMaxAttempts,
+		InitialInterval: DefaultInitialInterval,
+		MaxInterval:     DefaultMaxInterval,
+		Multiplier:      DefaultMultiplier,
+		Jitter:          DefaultJitter,
+		MaxElapsed:      DefaultMaxElapsed,
+	}
 }
 
 func (c RetryConfig) withDefaults() (RetryConfig, error) {
@@ -54,18 +65,13 @@ func (c RetryConfig) withDefaults() (RetryConfig, error) {
 		return c, fmt.Errorf("%w: retry intervals must not be negative", ErrInvalidConfig)
 	case c.Multiplier != 0 && (c.Multiplier < 1 || math.IsNaN(c.Multiplier) || math.IsInf(c.Multiplier, 0)):
 		return c, fmt.Errorf("%w: retry Multiplier %v must be at least 1", ErrInvalidConfig, c.Multiplier)
-	case c.Jitter != NoJitter && (c.Jitter < 0 || c.Jitter >= 1 || math.IsNaN(c.Jitter)):
-		return c, fmt.Errorf("%w: retry Jitter %v must be in [0, 1) or NoJitter", ErrInvalidConfig, c.Jitter)
+	case !(c.Jitter >= 0 && c.Jitter <= 1):
+		return c, fmt.Errorf("%w: retry Jitter %v must be in [0, 1]", ErrInvalidConfig, c.Jitter)
 	}
 	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
 	setDefault(&c.InitialInterval, DefaultInitialInterval)
 	setDefault(&c.MaxInterval, DefaultMaxInterval)
 	setDefault(&c.Multiplier, DefaultMultiplier)
-	setDefault(&c.Jitter, DefaultJitter)
-	setDefault(&c.MaxElapsed, DefaultMaxElapsed)
-	if c.Jitter == NoJitter {
-		c.Jitter = 0
-	}
 	if c.MaxInterval < c.InitialInterval {
 		return c, fmt.Errorf("%w: retry MaxInterval %s is below InitialInterval %s", ErrInvalidConfig, c.MaxInterval, c.InitialInterval)
 	}

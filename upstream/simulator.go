@@ -16,9 +16,8 @@ import (
 
 // Defaults of SimulatorConfig.
 const (
-	DefaultSimulatorChunks   = 12
-	DefaultSimulatorInterval = 80 * time.Millisecond
-	DefaultSimulatorText     = "Hello from streamgate's built-in simulator. No upstream API key is configured, " +
+	DefaultSimulatorChunks = 12
+	DefaultSimulatorText   = "Hello from streamgate's built-in simulator. No upstream API key is configured, " +
 		"so this reply is generated locally and streamed like Gemini would stream it: one chunk at a time, " +
 		"each a GenerateContentResponse, the last one with a finishReason and usage metadata. Set " +
 		"GEMINI_API_KEY or configure an upstream to talk to a real model."
@@ -30,14 +29,14 @@ const simulatorBase = "http://simulator.invalid"
 // maxSimulatorBody bounds the request body the simulator reads.
 const maxSimulatorBody = 32 << 20
 
-// SimulatorConfig configures the simulator provider. Zero fields take the defaults above.
+// SimulatorConfig configures the simulator provider.
 type SimulatorConfig struct {
 	// Chunks is how many chunks the reply is split into (at word boundaries, so a short Text may
-	// give fewer).
+	// give fewer); 0 means DefaultSimulatorChunks.
 	Chunks int
-	// Interval is the pause before each chunk after the first, and before a non-streaming reply.
+	// Interval is the pause before each chunk, and before a non-streaming reply; 0 means none.
 	Interval time.Duration
-	// Text is the reply.
+	// Text is the reply; "" means DefaultSimulatorText.
 	Text string
 }
 
@@ -70,7 +69,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 	return &Simulator{
 		base:     base,
 		pieces:   geminiwire.Split(text, cmp.Or(cfg.Chunks, DefaultSimulatorChunks)),
-		interval: cmp.Or(cfg.Interval, DefaultSimulatorInterval),
+		interval: cfg.Interval,
 		usage:    geminiwire.Usage{CandidatesTokens: geminiwire.CountTokens(text)},
 	}, nil
 }
@@ -99,9 +98,7 @@ func (s *Simulator) request(ctx context.Context, req Request, method string) (*h
 		return nil, err
 	}
 	u := joinPath(s.base, "/v1beta/models/"+req.Model+":"+method)
-	if method == methodStream {
-		u.RawQuery = withAltSSE(u.RawQuery)
-	}
+	u.RawQuery = withAlt(u.RawQuery, altFor(method == methodStream))
 	return newJSONRequest(ctx, http.MethodPost, u, req.Body, method == methodStream)
 }
 
@@ -148,7 +145,7 @@ func (s *Simulator) stream(w http.ResponseWriter, r *http.Request, model string,
 	geminiwire.StartStream(w)
 	var frame []byte
 	for i, p := range s.pieces {
-		if i > 0 && !sleep(r.Context(), s.interval) {
+		if !sleep(r.Context(), s.interval) {
 			return
 		}
 		data := geminiwire.Chunk(p, i == len(s.pieces)-1, usage, model, "")

@@ -192,7 +192,7 @@ func (f *Fake) play(w http.ResponseWriter, r *http.Request, sc Script, generate 
 		w.WriteHeader(sc.Status)
 		_, err := w.Write(body)
 		return err == nil
-	case generate:
+	case generate && sc.Body != nil:
 		setDefault(w.Header(), "Content-Type", "application/json; charset=UTF-8")
 		_, err := w.Write(sc.Body)
 		return err == nil
@@ -307,4 +307,3 @@ func setDefault(h http.Header, name, value string) {
 		h.Set(name, value)
 	}
 }
-

@@ -89,7 +89,8 @@ type Script struct {
 	// Body is the body of a non-200 answer (nil: Gemini's error JSON for Status), and of a 200
 	// answer to :generateContent.
 	Body []byte
-	// Steps make the streamed body of a 200 answer to any request but :generateContent.
+	// Steps make the streamed body of a 200 answer, also to :generateContent when Body is nil (to
+	// script its faults).
 	Steps []Step
 	// Framing is the line ending of the events.
 	Framing Framing
