@@ -4,23 +4,28 @@ import (
 	"bytes"
 	"io"
 	"strconv"
+	"time"
 )
 
 // tailSize is how many of the last body bytes a Gemini attempt keeps to find an error tail.
 const tailSize = 16 << 10
 
-// watchedBody is a response body that reports activity to the watchdog and, for the Gemini
-// dialect, keeps the last tailSize bytes read: the SSE parser ignores the lines of a raw JSON
-// error body, so the runner looks for one there when the body ends.
+// watchedBody is a response body that reports activity to the watchdog, notes when bytes last
+// arrived and, for the Gemini dialect, keeps the last tailSize bytes read: the SSE parser ignores
+// the lines of a raw JSON error body, so the runner looks for one there when the body ends.
 type watchedBody struct {
 	rc   io.Reader
 	wd   *watchdog
 	tail *tail // nil when not wanted
+	// readAt is when the last read returned bytes. The parser reads only when it needs more
+	// input, so when it returns an event this is when the event's last byte arrived.
+	readAt time.Time
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 {
+		b.readAt = time.Now()
 		b.wd.activity()
 		if b.tail != nil {
 			b.tail.write(p[:n])

@@ -115,9 +115,10 @@ func TestRunStalledUpstream(t *testing.T) {
 }
 
 func TestRunSlowButSteadyUpstreamIsNotIdle(t *testing.T) {
-	sc := upstreamtest.Gemini(upstreamtest.Texts(6, 10)...).Paced(30 * time.Millisecond)
+	// 8 chunks 100 ms apart: the stream lasts twice the idle timeout, each gap a quarter of it.
+	sc := upstreamtest.Gemini(upstreamtest.Texts(8, 10)...).Paced(100 * time.Millisecond)
 	e := newEnv(t, sc)
-	r := e.runner(e.gemini(), upstream.RunnerConfig{Timeouts: upstream.Timeouts{FirstEvent: time.Second, Idle: 100 * time.Millisecond}})
+	r := e.runner(e.gemini(), upstream.RunnerConfig{Timeouts: upstream.Timeouts{FirstEvent: 2 * time.Second, Idle: 400 * time.Millisecond}})
 	requireCompleted(t, e.run(r, geminiReq), sc.Events())
 }
 

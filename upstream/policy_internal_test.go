@@ -111,6 +111,25 @@ func TestIsFinalAndLooksLikeError(t *testing.T) {
 	require.False(t, isFinal([]byte(`{"candidates":[{"content":{"parts":[{"text":"say \"finishReason\""}]}}]}`)))
 	require.False(t, isFinal([]byte(`{"candidates":[{"content":{"parts":[{"text":"hi"}]}}]}`)))
 	require.False(t, isFinal([]byte(`{"finishReason": broken`)))
+	require.True(t, isFinal([]byte(`{"R":"Reason\"","candidates":[{"content":{"parts":[{"text":"RRR"}]},"finishReason":"SAFETY"}]}`)))
+
+	for _, tc := range []struct {
+		data string
+		want bool
+	}{
+		{`"finishReason"`, true},
+		{`"blockReason"`, true},
+		{`x"finishReason":1`, true},
+		{`finishReason"`, false},
+		{`"xfinishReason"`, false},
+		{`"finishReaso`, false},
+		{`"finishReasonX"`, false},
+		{`R`, false},
+		{`Reason"`, false},
+		{``, false},
+	} {
+		require.Equal(t, tc.want, hasReasonKey([]byte(tc.data)), tc.data)
+	}
 
 	require.True(t, looksLikeError([]byte(`{"error":{}}`)))
 	require.True(t, looksLikeError([]byte(" \n{\n  \"error\" : 1}")))

@@ -101,7 +101,7 @@ func TestRunBackoffGrows(t *testing.T) {
 func TestRunMaxElapsedBoundsRetries(t *testing.T) {
 	e := newEnv(t, upstreamtest.Error(500, "flaky"))
 	r := e.runner(e.gemini(), upstream.RunnerConfig{Retry: upstream.RetryConfig{
-		MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, Multiplier: 2, MaxElapsed: 400 * time.Millisecond,
+		MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, Multiplier: 2, MaxElapsed: 500 * time.Millisecond,
 	}})
 	requireFailed(t, e.run(r, geminiReq), nil, 500, "INTERNAL", "flaky")
 	// Attempts at about 0, 100 and 300 ms; the next would start at 700 ms, past MaxElapsed.

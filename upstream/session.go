@@ -177,7 +177,7 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			}
 			return s.ended(actx, err, body.tail, final)
 		}
-		now := time.Now()
+		now := body.readAt
 		if !started {
 			started = true
 			wd.firstEvent()
@@ -195,9 +195,10 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			typ = ""
 		}
 		err = s.r.streams.PushChunk(ctx, s.streamID, manager.Chunk{Event: typ, Data: bytes.Clone(ev.Data), Time: now})
-		if isStreamGone(err) {
-			return result{outcome: outcomeClosed}, nil
-		} else if err != nil {
+		if err != nil {
+			if isStreamGone(err) {
+				return result{outcome: outcomeClosed}, nil
+			}
 			s.log.Warn("deliver chunk", "error", err)
 		}
 		s.forwarded = true
