@@ -2,7 +2,10 @@ package upstream_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,4 +146,42 @@ func TestDeciderRetryAfterIsHonoured(t *testing.T) {
 	reqs := e.fake.Requests()
 	require.Len(t, reqs, 2)
 	require.GreaterOrEqual(t, reqs[1].Time.Sub(reqs[0].Time).Milliseconds(), int64(150))
+}
+
+// flakyCredential fails its first n uses, then sets the test key.
+type flakyCredential struct{ fails atomic.Int32 }
+
+func (c *flakyCredential) Apply(_ context.Context, req *http.Request) error {
+	if c.fails.Add(-1) >= 0 {
+		return errors.New("token endpoint unreachable")
+	}
+	req.Header.Set("x-goog-api-key", testKey)
+	return nil
+}
+
+func TestDeciderRetriesCredentialFailures(t *testing.T) {
+	sc := upstreamtest.Gemini("ok")
+	e := newEnv(t, sc)
+	cred := &flakyCredential{}
+	cred.fails.Store(2)
+	p, err := upstream.NewGemini(upstream.GeminiConfig{BaseURL: e.fake.URL(), Credential: cred})
+	require.NoError(t, err)
+	d := &recordingDecider{decide: func(info upstream.ErrorInfo) upstream.Decision {
+		if info.HTTPStatus == 0 && info.Err.Code == 500 {
+			return upstream.Decision{Action: upstream.ActionRetry}
+		}
+		return upstream.Decision{}
+	}}
+	requireCompleted(t, e.run(e.runner(p, upstream.RunnerConfig{Decider: d}), geminiReq), sc.Events())
+	require.Equal(t, 1, e.fake.RequestCount())
+	infos := d.asked()
+	require.Len(t, infos, 2)
+	require.Equal(t, "apply upstream credential: token endpoint unreachable", infos[0].Err.Message)
+	require.Equal(t, []int{1, 2}, []int{infos[0].Attempt, infos[1].Attempt})
+
+	// Without a Decider the built-in policy does not retry a credential failure.
+	cred.fails.Store(1)
+	o := e.run(e.runner(p, upstream.RunnerConfig{}), geminiReq)
+	requireFailed(t, o, nil, 500, "INTERNAL", "apply upstream credential: token endpoint unreachable")
+	require.Equal(t, 1, e.fake.RequestCount())
 }

@@ -51,15 +51,14 @@ type RunnerConfig struct {
 // Runner feeds manager streams from the configured provider. It is safe for concurrent use: one
 // Runner serves every stream of a gateway.
 type Runner struct {
-	provider  Provider
-	streams   Streams
-	decider   Decider
-	retry     RetryConfig
-	timeouts  Timeouts
-	maxEvent  int
-	log       *slog.Logger
-	client    *http.Client
-	transport *http.Transport // nil when the provider answers in-process
+	provider Provider
+	streams  Streams
+	decider  Decider
+	retry    RetryConfig
+	timeouts Timeouts
+	maxEvent int
+	log      *slog.Logger
+	client   *http.Client
 }
 
 // NewRunner validates cfg, fills its defaults and returns a Runner.
@@ -96,12 +95,9 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	r.log = r.log.With("provider", cfg.Provider.Name())
-	var rt http.RoundTripper
+	var rt http.RoundTripper = newTransport(timeouts.Connect)
 	if tp, ok := cfg.Provider.(Transporter); ok {
 		rt = tp.Transport()
-	} else {
-		r.transport = newTransport(timeouts.Connect)
-		rt = r.transport
 	}
 	r.client = &http.Client{Transport: rt, CheckRedirect: noRedirects}
 	return r, nil
@@ -163,13 +159,7 @@ func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 		case <-rctx.Done():
 		}
 	})
-	s := r.newSession(streamID, req)
-	var res result
-	if err != nil {
-		res = s.failed(rctx, credentialFailure(err))
-	} else {
-		res = s.run(rctx, first)
-	}
+	res := r.newSession(streamID, req).run(rctx, first, err)
 	r.finish(context.WithoutCancel(ctx), streamID, res)
 	return nil
 }
@@ -187,7 +177,10 @@ func (r *Runner) finish(ctx context.Context, streamID string, res result) {
 	case outcomeSkipped:
 		log.Info("upstream error skipped by decision", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
 		err = r.streams.CloseStream(ctx, streamID, ReasonSkippedPrefix+res.err.Message)
-	case outcomeFailed, outcomeCancelled:
+	case outcomeCancelled:
+		log.Info("upstream request cancelled by the caller", "code", res.err.Code, "error", res.err.Message)
+		err = r.streams.HandleStreamError(ctx, streamID, res.err, true)
+	case outcomeFailed:
 		log.Warn("upstream stream failed", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
 		err = r.streams.HandleStreamError(ctx, streamID, res.err, true)
 	}

@@ -56,11 +56,17 @@ func (r *Runner) newSession(streamID string, req Request) *session {
 }
 
 // run makes attempts until one ends the stream or a failure is not retried. first is the
-// already-built request of the first attempt.
-func (s *session) run(ctx context.Context, first *http.Request) result {
+// already-built request of the first attempt, or buildErr why it could not be built.
+func (s *session) run(ctx context.Context, first *http.Request, buildErr error) result {
 	hreq := first
 	for {
-		res, f := s.attempt(ctx, hreq)
+		var res result
+		var f *failure
+		if buildErr != nil {
+			f, buildErr = credentialFailure(buildErr), nil
+		} else {
+			res, f = s.attempt(ctx, hreq)
+		}
 		if f == nil {
 			return res
 		}

@@ -14,5 +14,6 @@
 // Server runs a Fake on a loopback httptest.Server; cmd/fakegemini serves one for load tests. The
 // JSON it sends is built by the same code as the simulator provider's (upstream/internal/geminiwire).
 //
-// Package upstreamtest imports manager and upstream/sse from streamgate, and nothing that imports it.
+// Package upstreamtest imports manager, upstream/sse and upstream/internal/geminiwire from
+// streamgate; it must never import gateway or plugins, and upstream itself does not import it.
 package upstreamtest

@@ -61,9 +61,6 @@ func ErrorTail(code int, message string) Step {
 	return Raw(geminiwire.ErrorBody(code, manager.StatusForCode(code), message))
 }
 
-// Sleep returns a step that only waits.
-func Sleep(d time.Duration) Step { return Step{Delay: d} }
-
 // Headers returns a step sending the status line and headers.
 func Headers() Step { return Step{Fault: FaultHeaders} }
 
@@ -72,12 +69,6 @@ func Reset() Step { return Step{Fault: FaultReset} }
 
 // Stall returns a step that stalls until the client gives up.
 func Stall() Step { return Step{Fault: FaultStall} }
-
-// After returns s delayed by d.
-func (s Step) After(d time.Duration) Step {
-	s.Delay = d
-	return s
-}
 
 // Script is the answer to one request.
 type Script struct {
@@ -107,12 +98,6 @@ func (s Script) With(name, value string) Script {
 		s.Header = s.Header.Clone()
 	}
 	s.Header.Add(name, value)
-	return s
-}
-
-// Then returns a copy of s with steps appended to its Steps.
-func (s Script) Then(steps ...Step) Script {
-	s.Steps = append(s.Steps[:len(s.Steps):len(s.Steps)], steps...)
 	return s
 }
 
