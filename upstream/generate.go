@@ -21,6 +21,9 @@ import (
 // a Decider terminated with a rewritten error. It wraps ErrInvalidRequest or ErrUnsupported (the
 // generic SSE provider) when the request could not be made at all. A Decider's ActionSkip counts
 // as ActionTerminate: there is no stream to end quietly.
+//
+// Timeouts.Connect applies; FirstEvent and Idle do not, since a non-streaming answer arrives whole
+// after the generation: ctx bounds the call.
 func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, error) {
 	hreq, err := r.provider.GenerateRequest(ctx, req)
 	if errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnsupported) {
