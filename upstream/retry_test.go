@@ -155,3 +155,16 @@ func TestRunContextCancelledDuringRetryWait(t *testing.T) {
 	requireFailed(t, e.outcome(id), nil, 499, "CANCELLED", "request cancelled")
 	require.Equal(t, 1, e.fake.RequestCount())
 }
+
+func TestRunErrorStatusWithStalledBodyKeepsTheStatus(t *testing.T) {
+	e := newEnv(t, upstreamtest.Script{})
+	// A 503 whose body never ends: the first-event timeout cuts the read, the status stays.
+	e.fake.SetDefault(upstreamtest.Script{Status: 503, Steps: []upstreamtest.Step{upstreamtest.Raw([]byte(`{"error":`)), upstreamtest.Stall()}})
+	r := e.runner(e.gemini(), upstream.RunnerConfig{
+		Retry:    upstream.RetryConfig{MaxAttempts: 1},
+		Timeouts: upstream.Timeouts{FirstEvent: 50 * time.Millisecond},
+	})
+	requireFailed(t, e.run(r, geminiReq), nil, 503, "UNAVAILABLE",
+		"upstream answered HTTP 503 Service Unavailable with a 9-byte application/json body that is not a Gemini error")
+	require.Eventually(t, func() bool { return e.fake.CancelledCount() == 1 }, 5*time.Second, time.Millisecond)
+}

@@ -151,8 +151,13 @@ func (s *session) attempt(ctx context.Context, hreq *http.Request) (result, *fai
 		// An event stream server answers 204 to say there is nothing more.
 		return result{outcome: outcomeCompleted}, nil
 	case resp.StatusCode != http.StatusOK:
+		// A timeout while reading the error body does not hide the status: only a closed stream or
+		// the caller's context win over it.
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return s.stopped(actx, statusFailure(resp, body, time.Now()))
+		if res, intr, ok := s.interruption(actx); ok && intr == nil {
+			return res, nil
+		}
+		return result{}, statusFailure(resp, body, time.Now())
 	}
 	return s.read(ctx, actx, wd, resp.Body)
 }
@@ -176,7 +181,9 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 		if err != nil {
 			if !gemini {
 				s.lastID = rd.LastEventID()
-				s.retry = max(s.retry, rd.Retry())
+				if retry := rd.Retry(); retry > 0 {
+					s.retry = retry
+				}
 			}
 			if started {
 				s.seq.restart(lastEvent)

@@ -182,8 +182,13 @@ func (f *Fake) play(w http.ResponseWriter, r *http.Request, sc Script, generate 
 	for name, values := range sc.Header {
 		w.Header()[name] = append([]string(nil), values...)
 	}
+	failed := sc.Status != 0 && sc.Status != http.StatusOK
 	switch {
-	case sc.Status != 0 && sc.Status != http.StatusOK:
+	case failed && sc.Steps != nil:
+		// An error status whose body is scripted, e.g. one that stalls.
+		setDefault(w.Header(), "Content-Type", "application/json; charset=UTF-8")
+		w.WriteHeader(sc.Status)
+	case failed:
 		body := sc.Body
 		if body == nil {
 			body = geminiwire.ErrorBody(sc.Status, manager.StatusForCode(sc.Status), http.StatusText(sc.Status))

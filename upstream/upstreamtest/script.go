@@ -72,8 +72,8 @@ func Stall() Step { return Step{Fault: FaultStall} }
 
 // Script is the answer to one request.
 type Script struct {
-	// Status is the response status; 0 means 200. Any other status answers with Body and ignores
-	// Steps.
+	// Status is the response status; 0 means 200. Any other status answers with Body, or with
+	// Steps when they are set (an error body that stalls, say).
 	Status int
 	// Header holds extra response headers, e.g. Retry-After.
 	Header http.Header
