@@ -1,8 +1,100 @@
 // Package upstream talks to the LLM provider and feeds the manager.
 //
-// It owns the providers (Gemini Developer API, Vertex AI, generic SSE, the embedded simulator), the
-// retry and reconnection policy, the error-decision interface that error-handler plugins fill, and the
-// runner that starts an upstream call for a manager stream and pushes every event into it.
+// It owns the providers (Gemini Developer API, Vertex AI, a generic SSE endpoint, the embedded
+// simulator), the retry and reconnection policy, the error-decision interface that error-handler
+// plugins fill (Decider), and the Runner that starts an upstream call for a manager stream and
+// pushes every event into it. Subpackage upstreamtest is a scriptable fake Gemini for tests and
+// load tests; upstream/internal/geminiwire is the Gemini wire format the simulator and the fake
+// share.
 //
-// Package upstream imports manager, upstream/sse and auth; it must never import gateway or plugins.
+// Package upstream imports manager, upstream/sse and (in tests) auth; it must never import gateway
+// or plugins. Credentials reach it as the one-method Credential interface that auth's APIKey and
+// GoogleOAuth implement.
+//
+// # Data path
+//
+//	Runner.Run(ctx, streamID, Request)
+//	  -> Provider.StreamRequest      a fresh *http.Request per attempt, credential applied
+//	  -> http.Client                 the runner's transport, or the simulator's in-process pipe
+//	  -> response body               watched: first-event and idle timeouts, last 16 KiB kept
+//	  -> sse.Reader                  one event at a time, up to RunnerConfig.MaxEventSize
+//	  -> Streams.PushChunk           Data copied once (the manager keeps it), Event "" for
+//	                                 "message", Time = when the event's last byte was read
+//	  -> Streams.CloseStream("completed") or HandleStreamError(err, terminate=true)
+//
+// Run blocks until the stream ends, and returns an error only when it cannot start (unknown stream,
+// a request the provider cannot build). A goroutine per Run watches manager.Done: when anyone else
+// closes the stream, the upstream request's context is cancelled at once and Run returns. Every
+// failure is reported into the stream, once, as an error chunk; an error before the first event is
+// therefore the stream's first chunk, which the gateway turns into an HTTP status and body.
+//
+// # Dialects
+//
+// Gemini, Vertex and the simulator speak DialectGemini: a stream is complete only when a chunk had
+// a finishReason (or the prompt a blockReason) and the body then ended cleanly with nothing but
+// white space after the last event. The SSE parser skips the lines of Gemini's mid-stream error,
+// a raw (often pretty-printed) {"error":{...}} body after some events, so the runner keeps the last
+// 16 KiB of the body and parses what follows the last blank line when the body ends; an event whose
+// data is such an error counts too. A Gemini request is never re-sent once an event was forwarded:
+// that would duplicate deltas.
+//
+// The generic SSE provider speaks DialectSSE: a clean end of the body (io.EOF) completes the
+// stream and a 204 answer ends it; an abrupt end (unexpected EOF, reset, idle timeout) is resumed
+// when the stream sent an id field, with a Last-Event-ID header, after the stream's retry field
+// (or the backoff interval when it sent none). The server is trusted to resume after that ID, as
+// EventSource does; events are never re-pushed by the runner itself.
+//
+// # Failures
+//
+// Codes and statuses of the error chunks (the Code is an HTTP status, the Status a Google RPC
+// status name, as in Gemini's error body):
+//
+//	failure                                      code  status               built-in policy
+//	connection error (dial, TLS, reset, EOF      502   UNAVAILABLE          retry before the first event
+//	  before the response headers)
+//	HTTP 408, 429, 500, 502, 503, 504            same  body's, else the     retry before the first event,
+//	                                                   status's name        after Retry-After
+//	other HTTP 4xx/5xx                           same  body's, else the     terminate
+//	                                                   status's name
+//	other HTTP status (1xx-3xx but 200;          502   INTERNAL             terminate (redirects are
+//	  204 for Gemini)                                                       never followed)
+//	body dropped (reset, unexpected EOF)         502   UNAVAILABLE          retry before the first event;
+//	                                                                        SSE: resume; Gemini: terminate
+//	Gemini body ended without a final chunk,     502   UNAVAILABLE          retry before the first event,
+//	  or with bytes that are not an event                                   else terminate
+//	Gemini error tail or error event             its   its own (and its     retry before the first event
+//	                                             own   own message)         when its code is retryable
+//	no event within Timeouts.FirstEvent          504   DEADLINE_EXCEEDED    terminate
+//	no byte for Timeouts.Idle after an event     504   DEADLINE_EXCEEDED    SSE: resume; else terminate
+//	event over MaxEventSize                      502   INTERNAL             terminate
+//	credential failed (token fetch)              500   INTERNAL             terminate
+//	caller's context cancelled / deadline        499   CANCELLED /          (no decision)
+//	                                             504   DEADLINE_EXCEEDED
+//	stream closed by someone else                -     -                    stop quietly
+//
+// A non-JSON or empty error body still gives a message naming the status, the body's size and
+// media type; the body itself is never quoted, since it may echo anything.
+//
+// # Retries and decisions
+//
+// Every failure above (but the last two) is put to the Decider as an ErrorInfo (PhaseUpstream,
+// StreamID, Attempt, Elapsed, Err, HTTPStatus, Retryable); ActionDefault falls back to the built-in
+// policy in the table. Whoever decides, two rules hold: a retry that is not safe (Retryable false:
+// an event was forwarded and the stream cannot resume) is refused and becomes a terminate, logged;
+// and retries stay within RetryConfig: at most MaxAttempts attempts and no wait that would end past
+// MaxElapsed. Waits follow exponential backoff with jitter (cenkalti/backoff/v4), raised to a
+// Retry-After header (seconds or HTTP date), to Decision.RetryAfter, and for a resumed SSE stream
+// replaced by its retry field. A cancelled context or a closed stream ends a wait at once.
+// ActionSkip ends the stream without an error chunk, closed with ReasonSkippedPrefix + message;
+// ActionTerminate with Decision.Err reports that error instead.
+//
+// Generate (non-streaming generateContent) retries the same way and then passes the last response
+// through, status, headers and body, whatever its status.
+//
+// # Credentials
+//
+// Credentials never appear in an error, a log line or a chunk: requests carry them in headers,
+// errors describe a request by host (and path) only, never by URL query or headers, and transport
+// errors are unwrapped from *url.Error, whose text would include the URL. Redirects are not
+// followed, so a credential header never travels to a host the upstream points at.
 package upstream

@@ -1,0 +1,111 @@
+package upstream
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// Defaults of GeminiConfig.
+const (
+	DefaultGeminiBaseURL    = "https://generativelanguage.googleapis.com"
+	DefaultGeminiAPIVersion = "v1beta"
+)
+
+// GeminiConfig configures the Gemini Developer API provider.
+type GeminiConfig struct {
+	// BaseURL is the API's scheme, host and optional path prefix; default DefaultGeminiBaseURL. A
+	// query it has is kept on every request.
+	BaseURL string
+	// APIVersion is the path's version segment; default DefaultGeminiAPIVersion.
+	APIVersion string
+	// Credential authenticates the requests, normally an auth.APIKey (x-goog-api-key). Required.
+	Credential Credential
+}
+
+// Gemini is the Gemini Developer API provider: POST
+// {base}/{version}/models/{model}:streamGenerateContent?alt=sse and :generateContent.
+type Gemini struct {
+	base    *url.URL
+	version string
+	cred    Credential
+}
+
+var _ Provider = (*Gemini)(nil)
+
+// NewGemini validates cfg and returns a Gemini provider.
+func NewGemini(cfg GeminiConfig) (*Gemini, error) {
+	base, err := parseBaseURL("gemini BaseURL", cmp.Or(cfg.BaseURL, DefaultGeminiBaseURL))
+	if err != nil {
+		return nil, err
+	}
+	version := cmp.Or(cfg.APIVersion, DefaultGeminiAPIVersion)
+	if err := validateSegment("gemini APIVersion", version); err != nil {
+		return nil, err
+	}
+	if cfg.Credential == nil {
+		return nil, fmt.Errorf("%w: gemini Credential is required", ErrInvalidConfig)
+	}
+	return &Gemini{base: base, version: version, cred: cfg.Credential}, nil
+}
+
+// Name returns "gemini".
+func (g *Gemini) Name() string { return "gemini" }
+
+// Dialect returns DialectGemini.
+func (g *Gemini) Dialect() Dialect { return DialectGemini }
+
+// StreamRequest implements Provider.
+func (g *Gemini) StreamRequest(ctx context.Context, req Request) (*http.Request, error) {
+	return g.request(ctx, req, methodStream)
+}
+
+// GenerateRequest implements Provider.
+func (g *Gemini) GenerateRequest(ctx context.Context, req Request) (*http.Request, error) {
+	return g.request(ctx, req, methodGenerate)
+}
+
+func (g *Gemini) request(ctx context.Context, req Request, method string) (*http.Request, error) {
+	if err := ValidateModel(req.Model); err != nil {
+		return nil, err
+	}
+	u := joinPath(g.base, "/"+g.version+"/models/"+req.Model+":"+method)
+	return modelRequest(ctx, u, req.Body, method == methodStream, g.cred)
+}
+
+// Methods of the generateContent family.
+const (
+	methodStream   = "streamGenerateContent"
+	methodGenerate = "generateContent"
+)
+
+// modelRequest builds a Gemini or Vertex request to u and applies cred.
+func modelRequest(ctx context.Context, u *url.URL, body []byte, stream bool, cred Credential) (*http.Request, error) {
+	u.RawQuery = withAlt(u.RawQuery, altFor(stream))
+	hreq, err := newJSONRequest(ctx, http.MethodPost, u, body, stream)
+	if err != nil {
+		return nil, err
+	}
+	if err := cred.Apply(ctx, hreq); err != nil {
+		return nil, fmt.Errorf("apply upstream credential: %w", err)
+	}
+	return hreq, nil
+}
+
+// altFor is the alt parameter of a request: "sse" for a stream, none (JSON) otherwise.
+func altFor(stream bool) string {
+	if stream {
+		return "sse"
+	}
+	return ""
+}
+
+// validateSegment checks a configured path segment as ValidateModel checks a model name.
+func validateSegment(field, v string) error {
+	if err := ValidateModel(v); err != nil {
+		return fmt.Errorf("%w: %s %q must be one path segment of ASCII letters, digits, '-', '.', '_', '@'", ErrInvalidConfig, field, v)
+	}
+	return nil
+}

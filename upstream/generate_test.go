@@ -1,0 +1,122 @@
+package upstream_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream"
+	"github.com/streamgate/streamgate/upstream/upstreamtest"
+)
+
+func readAll(t *testing.T, rc io.ReadCloser) []byte {
+	t.Helper()
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	require.NoError(t, err)
+	return b
+}
+
+func TestGeneratePassesTheResponseThrough(t *testing.T) {
+	sc := upstreamtest.Gemini("Hello ", "world")
+	e := newEnv(t, sc)
+	resp, err := e.runner(e.gemini(), upstream.RunnerConfig{}).Generate(ctx, geminiReq)
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, "application/json; charset=UTF-8", resp.Header.Get("Content-Type"))
+	require.Equal(t, sc.Body, readAll(t, resp.Body))
+
+	req := e.fake.Requests()[0]
+	require.Equal(t, "/v1beta/models/gemini-2.5-flash:generateContent", req.Path)
+	require.Empty(t, req.RawQuery)
+	require.Equal(t, "application/json", req.Header.Get("Accept"))
+	require.Equal(t, testKey, req.Header.Get("x-goog-api-key"))
+	require.Equal(t, geminiReq.Body, req.Body)
+}
+
+func TestGenerateRetriesTransientErrors(t *testing.T) {
+	sc := upstreamtest.Gemini("fine")
+	e := newEnv(t, sc)
+	e.fake.Enqueue(upstreamtest.Error(503, "busy"), upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Reset()}}, upstreamtest.Error(429, "quota"))
+	resp, err := e.runner(e.gemini(), upstream.RunnerConfig{}).Generate(ctx, geminiReq)
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, sc.Body, readAll(t, resp.Body))
+	require.Equal(t, 4, e.fake.RequestCount())
+}
+
+func TestGenerateReturnsErrorResponses(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		script   upstreamtest.Script
+		requests int
+	}{
+		{"not retried", upstreamtest.Error(400, "Invalid argument."), 1},
+		{"retries exhausted", upstreamtest.Error(503, "Overloaded."), fastRetry.MaxAttempts},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.script)
+			resp, err := e.runner(e.gemini(), upstream.RunnerConfig{}).Generate(ctx, geminiReq)
+			require.NoError(t, err)
+			require.Equal(t, tc.script.Status, resp.StatusCode)
+			require.Equal(t, tc.script.Body, readAll(t, resp.Body), "the error body is passed through unchanged")
+			require.Equal(t, tc.requests, e.fake.RequestCount())
+		})
+	}
+}
+
+func TestGenerateUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	e := newEnv(t, upstreamtest.Script{})
+	resp, err := e.runner(e.geminiAt("http://"+addr), upstream.RunnerConfig{}).Generate(ctx, geminiReq)
+	require.Nil(t, resp)
+	var se *manager.StreamError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, 502, se.Code)
+	require.Equal(t, "UNAVAILABLE", se.Status)
+	require.Contains(t, se.Message, "connection refused")
+}
+
+func TestGenerateDeciderRewrites(t *testing.T) {
+	e := newEnv(t, upstreamtest.Error(500, "stack trace: secret internals"))
+	d := &recordingDecider{decide: func(upstream.ErrorInfo) upstream.Decision {
+		return upstream.Decision{Action: upstream.ActionTerminate, Err: &manager.StreamError{Code: 500, Message: "Something went wrong."}}
+	}}
+	resp, err := e.runner(e.gemini(), upstream.RunnerConfig{Decider: d}).Generate(ctx, geminiReq)
+	require.Nil(t, resp)
+	require.Equal(t, &manager.StreamError{Code: 500, Status: "INTERNAL", Message: "Something went wrong."}, err)
+	infos := d.asked()
+	require.Len(t, infos, 1)
+	require.Empty(t, infos[0].StreamID)
+	require.Equal(t, 500, infos[0].HTTPStatus)
+}
+
+func TestGenerateCancelledDuringRetryWait(t *testing.T) {
+	e := newEnv(t, upstreamtest.Error(503, "busy").With("Retry-After", "30"))
+	r := e.runner(e.gemini(), upstream.RunnerConfig{})
+	c, cancel := context.WithCancel(ctx)
+	go func() {
+		for e.fake.RequestCount() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	resp, err := r.Generate(c, geminiReq)
+	require.Nil(t, resp)
+	require.Equal(t, &manager.StreamError{Code: 499, Status: "CANCELLED", Message: "request cancelled"}, err)
+	require.Equal(t, 1, e.fake.RequestCount())
+}
+
+func TestGenerateBadModel(t *testing.T) {
+	e := newEnv(t, upstreamtest.Script{})
+	_, err := e.runner(e.gemini(), upstream.RunnerConfig{}).Generate(ctx, upstream.Request{Model: "a/b"})
+	require.ErrorIs(t, err, upstream.ErrInvalidRequest)
+}

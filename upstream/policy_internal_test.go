@@ -1,0 +1,186 @@
+package upstream
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/manager"
+)
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"0", 0},
+		{"1", time.Second},
+		{" 120 ", 2 * time.Minute},
+		{"-1", 0},
+		{"1.5", 0},
+		{"soon", 0},
+		{"99999999999999999999", math.MaxInt64},
+		{"Sun, 01 Mar 2026 12:00:30 GMT", 30 * time.Second},
+		{"Sunday, 01-Mar-26 12:01:00 GMT", time.Minute},
+		{"Sun Mar  1 12:00:05 2026", 5 * time.Second},
+		{"Sun, 01 Mar 2026 11:59:00 GMT", 0},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			require.Equal(t, tc.want, parseRetryAfter(tc.in, now))
+		})
+	}
+}
+
+func TestTailLeftover(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		body  string
+		want  string
+		known bool
+	}{
+		{"nothing", "", "", true},
+		{"only events", "data: a\r\n\r\ndata: b\r\n\r\n", "", true},
+		{"pretty error", "data: a\r\n\r\n{\n  \"error\": {\n    \"code\": 500\n  }\n}\n", "{\n  \"error\": {\n    \"code\": 500\n  }\n}", true},
+		{"no newline at the end", "data: a\n\n{\"error\":{}}", `{"error":{}}`, true},
+		{"CR framing", "data: a\r\rtrailing", "trailing", true},
+		{"whole body without events", "{\"error\":{}}\n", `{"error":{}}`, true},
+		{"unfinished event", "data: a\n\ndata: b\n", "data: b", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tl tail
+			for i := range len(tc.body) { // byte by byte: the ring wraps the same way
+				tl.write([]byte{tc.body[i]})
+			}
+			rest, ok := tl.leftover()
+			require.Equal(t, tc.known, ok)
+			require.Equal(t, tc.want, string(rest))
+		})
+	}
+}
+
+func TestTailWrapsAround(t *testing.T) {
+	var tl tail
+	event := []byte("data: " + string(make([]byte, 100)) + "\n\n")
+	for range tailSize/len(event) + 3 {
+		tl.write(event)
+	}
+	tl.write([]byte(`{"error":{"code":503}}`))
+	rest, ok := tl.leftover()
+	require.True(t, ok)
+	require.Equal(t, `{"error":{"code":503}}`, string(rest))
+
+	tl = tail{}
+	tl.write(make([]byte, 3*tailSize)) // one huge line, no blank line kept
+	_, ok = tl.leftover()
+	require.False(t, ok)
+}
+
+func TestParseErrorBody(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want *manager.StreamError
+	}{
+		{`{"error":{"code":429,"message":"m","status":"RESOURCE_EXHAUSTED"}}`, &manager.StreamError{Code: 429, Message: "m", Status: "RESOURCE_EXHAUSTED"}},
+		{"  [{\"error\": {\"code\": 400, \"message\": \"x\"}}]\n", &manager.StreamError{Code: 400, Message: "x", Status: "INVALID_ARGUMENT"}},
+		{`{"error":{}}`, &manager.StreamError{Code: 500, Message: "upstream error 500 INTERNAL", Status: "INTERNAL"}},
+		{`{"error":"text"}`, nil},
+		{`{"candidates":[]}`, nil},
+		{`[]`, nil},
+		{`<html>`, nil},
+		{``, nil},
+	} {
+		t.Run(tc.body, func(t *testing.T) {
+			se, ok := parseErrorBody([]byte(tc.body))
+			require.Equal(t, tc.want != nil, ok)
+			require.Equal(t, tc.want, se)
+		})
+	}
+}
+
+func TestIsFinalAndLooksLikeError(t *testing.T) {
+	require.True(t, isFinal([]byte(`{"candidates":[{"content":{},"finishReason":"STOP"}]}`)))
+	require.True(t, isFinal([]byte(`{"candidates":[{"finishReason":"MAX_TOKENS"}],"usageMetadata":{}}`)))
+	require.True(t, isFinal([]byte(`{"promptFeedback":{"blockReason":"OTHER"}}`)))
+	require.False(t, isFinal([]byte(`{"candidates":[{"content":{"parts":[{"text":"say \"finishReason\""}]}}]}`)))
+	require.False(t, isFinal([]byte(`{"candidates":[{"content":{"parts":[{"text":"hi"}]}}]}`)))
+	require.False(t, isFinal([]byte(`{"finishReason": broken`)))
+	require.True(t, isFinal([]byte(`{"R":"Reason\"","candidates":[{"content":{"parts":[{"text":"RRR"}]},"finishReason":"SAFETY"}]}`)))
+
+	for _, tc := range []struct {
+		data string
+		want bool
+	}{
+		{`"finishReason"`, true},
+		{`"blockReason"`, true},
+		{`x"finishReason":1`, true},
+		{`finishReason"`, false},
+		{`"xfinishReason"`, false},
+		{`"finishReaso`, false},
+		{`"finishReasonX"`, false},
+		{`R`, false},
+		{`Reason"`, false},
+		{``, false},
+	} {
+		require.Equal(t, tc.want, hasReasonKey([]byte(tc.data)), tc.data)
+	}
+
+	require.True(t, looksLikeError([]byte(`{"error":{}}`)))
+	require.True(t, looksLikeError([]byte(" \n{\n  \"error\" : 1}")))
+	require.False(t, looksLikeError([]byte(`{"candidates":[{"error":1}]}`)))
+	require.False(t, looksLikeError([]byte(`["error"]`)))
+	require.False(t, looksLikeError(nil))
+}
+
+func TestBuiltinPolicy(t *testing.T) {
+	se := &manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "m"}
+	for _, tc := range []struct {
+		name      string
+		f         *failure
+		retryable bool
+		want      Action
+	}{
+		{"connect", connectFailure(mustURL("http://h"), context.Canceled), true, ActionRetry},
+		{"503", &failure{kind: kindStatus, status: 503, err: se, transient: retryableStatus(503)}, true, ActionRetry},
+		{"400", &failure{kind: kindStatus, status: 400, err: se, transient: retryableStatus(400)}, true, ActionTerminate},
+		{"drop after events", dropFailure(context.Canceled, true), false, ActionTerminate},
+		{"first event timeout", firstEventFailure(time.Second), true, ActionTerminate},
+		{"too large", tooLargeFailure(10), true, ActionTerminate},
+		{"credential", credentialFailure(context.Canceled), true, ActionTerminate},
+		{"Gemini 500 before events", upstreamFailure(&manager.StreamError{Code: 500}), true, ActionRetry},
+		{"Gemini 400 before events", upstreamFailure(&manager.StreamError{Code: 400}), true, ActionTerminate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, builtinDecision(ErrorInfo{Retryable: tc.retryable}, tc.f).Action)
+		})
+	}
+	for _, code := range []int{408, 429, 500, 502, 503, 504} {
+		require.True(t, retryableStatus(code), code)
+	}
+	for _, code := range []int{400, 401, 403, 404, 409, 413, 422, 501, 505} {
+		require.False(t, retryableStatus(code), code)
+	}
+}
+
+type nopStreams struct{}
+
+func (nopStreams) PushChunk(context.Context, string, manager.Chunk) error       { return nil }
+func (nopStreams) CloseStream(context.Context, string, string) error            { return nil }
+func (nopStreams) HandleStreamError(context.Context, string, error, bool) error { return nil }
+func (nopStreams) Done(context.Context, string) (<-chan struct{}, error)        { return nil, nil }
+
+var _ http.RoundTripper = (*pipeTransport)(nil)
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}

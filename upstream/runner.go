@@ -1,0 +1,195 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream/sse"
+)
+
+// Streams is the part of the manager a Runner feeds. *manager.Manager implements it.
+type Streams interface {
+	PushChunk(ctx context.Context, streamID string, ch manager.Chunk) error
+	CloseStream(ctx context.Context, streamID, reason string) error
+	HandleStreamError(ctx context.Context, streamID string, err error, terminate bool) error
+	Done(ctx context.Context, streamID string) (<-chan struct{}, error)
+}
+
+var _ Streams = (*manager.Manager)(nil)
+
+// ReasonSkippedPrefix starts the close reason of a stream whose upstream error a Decider skipped.
+const ReasonSkippedPrefix = "upstream error skipped: "
+
+// RunnerConfig configures a Runner.
+type RunnerConfig struct {
+	// Provider builds the upstream requests. Required.
+	Provider Provider
+	// Manager receives the chunks; normally the *manager.Manager. Required.
+	Manager Streams
+	// Decider is asked about every upstream error before the built-in policy; nil means the built-in
+	// policy only.
+	Decider Decider
+	// Retry bounds the retries; zero fields take the defaults.
+	Retry RetryConfig
+	// Timeouts bound connecting, the first event and silences; zero fields take the defaults.
+	Timeouts Timeouts
+	// MaxEventSize bounds one upstream event; 0 means sse.DefaultMaxEventSize (32 MiB). A larger
+	// event fails the stream.
+	MaxEventSize int
+	// Logger receives the runner's logs, with a stream_id attribute; nil discards them. Credentials,
+	// request headers and URL queries are never logged.
+	Logger *slog.Logger
+}
+
+// Runner feeds manager streams from the configured provider. It is safe for concurrent use: one
+// Runner serves every stream of a gateway.
+type Runner struct {
+	provider Provider
+	streams  Streams
+	decider  Decider
+	retry    RetryConfig
+	timeouts Timeouts
+	maxEvent int
+	log      *slog.Logger
+	client   *http.Client
+}
+
+// NewRunner validates cfg, fills its defaults and returns a Runner.
+func NewRunner(cfg RunnerConfig) (*Runner, error) {
+	switch {
+	case cfg.Provider == nil:
+		return nil, fmt.Errorf("%w: runner Provider is required", ErrInvalidConfig)
+	case cfg.Manager == nil:
+		return nil, fmt.Errorf("%w: runner Manager is required", ErrInvalidConfig)
+	case cfg.MaxEventSize < 0:
+		return nil, fmt.Errorf("%w: runner MaxEventSize %d is negative", ErrInvalidConfig, cfg.MaxEventSize)
+	}
+	retry, err := cfg.Retry.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	timeouts, err := cfg.Timeouts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{
+		provider: cfg.Provider,
+		streams:  cfg.Manager,
+		decider:  cfg.Decider,
+		retry:    retry,
+		timeouts: timeouts,
+		maxEvent: cfg.MaxEventSize,
+		log:      cfg.Logger,
+	}
+	if r.maxEvent == 0 {
+		r.maxEvent = sse.DefaultMaxEventSize
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	r.log = r.log.With("provider", cfg.Provider.Name())
+	var rt http.RoundTripper = newTransport(timeouts.Connect)
+	if tp, ok := cfg.Provider.(Transporter); ok {
+		rt = tp.Transport()
+	}
+	r.client = &http.Client{Transport: rt, CheckRedirect: noRedirects}
+	return r, nil
+}
+
+// newTransport returns the network transport of a Runner: Timeouts.Connect bounds dialling and the
+// TLS handshake, nothing bounds the response, and no compression is asked for, so that events are
+// not held back in a compressor.
+func newTransport(connect time.Duration) *http.Transport {
+	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   connect,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
+}
+
+// noRedirects makes a redirect an ordinary response: following one would send the credential
+// (an x-goog-api-key header survives redirects to other hosts) wherever the upstream points.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// CloseIdleConnections closes the idle keep-alive connections of the runner's transport.
+func (r *Runner) CloseIdleConnections() { r.client.CloseIdleConnections() }
+
+// Run starts the upstream call for the manager stream streamID and pushes every event's data as a
+// chunk (bytes unchanged; Event is the SSE event type, "" for "message"; Time is when the event
+// was read) until the stream ends. It blocks; when it returns the stream is closed: with reason
+// "completed" on success, or through HandleStreamError(..., terminate=true) with the Code and
+// Status of the failure (an error before the first event is thus the stream's first chunk). If
+// anyone else closes the stream, Run cancels the upstream request at once and returns. If ctx
+// ends, the stream is terminated with 499 CANCELLED (504 DEADLINE_EXCEEDED for a deadline).
+//
+// Run returns nil in all these cases: failures are reported into the stream. It returns an error
+// only when it could not start: an unknown stream (the manager's error), or a request the provider
+// cannot send (wrapping ErrInvalidRequest). The stream is then left untouched.
+func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
+	done, err := r.streams.Done(ctx, streamID)
+	if err != nil {
+		return fmt.Errorf("run upstream for stream %s: %w", streamID, err)
+	}
+	first, err := r.provider.StreamRequest(ctx, req)
+	if errors.Is(err, ErrInvalidRequest) {
+		return fmt.Errorf("run upstream for stream %s: %w", streamID, err)
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	var watch sync.WaitGroup
+	defer watch.Wait()
+	defer cancel(nil)
+	watch.Go(func() {
+		select {
+		case <-done:
+			cancel(errStreamClosed)
+		case <-rctx.Done():
+		}
+	})
+	res := r.newSession(streamID, req).run(rctx, first, err)
+	r.finish(context.WithoutCancel(ctx), streamID, res)
+	return nil
+}
+
+// finish closes the stream as res says.
+func (r *Runner) finish(ctx context.Context, streamID string, res result) {
+	log := r.log.With("stream_id", streamID)
+	var err error
+	switch res.outcome {
+	case outcomeClosed:
+		log.Debug("stream closed by another party; upstream request cancelled")
+		return
+	case outcomeCompleted:
+		err = r.streams.CloseStream(ctx, streamID, manager.ReasonCompleted)
+	case outcomeSkipped:
+		log.Info("upstream error skipped by decision", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
+		err = r.streams.CloseStream(ctx, streamID, ReasonSkippedPrefix+res.err.Message)
+	case outcomeCancelled:
+		log.Info("upstream request cancelled by the caller", "code", res.err.Code, "error", res.err.Message)
+		err = r.streams.HandleStreamError(ctx, streamID, res.err, true)
+	case outcomeFailed:
+		log.Warn("upstream stream failed", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
+		err = r.streams.HandleStreamError(ctx, streamID, res.err, true)
+	}
+	if err != nil && !isStreamGone(err) {
+		log.Error("close stream", "error", err)
+	}
+}
+
+// isStreamGone reports whether a manager error means the stream is no longer ours to feed.
+func isStreamGone(err error) bool {
+	return errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrNotFound) || errors.Is(err, manager.ErrShutdown)
+}

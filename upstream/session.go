@@ -1,0 +1,301 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream/sse"
+)
+
+// outcome is how a Run ends.
+type outcome int
+
+const (
+	outcomeCompleted outcome = iota + 1 // close with reason "completed"
+	outcomeClosed                       // someone else closed the stream: nothing to do
+	outcomeFailed                       // terminate with err
+	outcomeSkipped                      // a Decider skipped err: close without an error chunk
+	outcomeCancelled                    // the caller's context ended: terminate with err
+)
+
+// result ends an attempt (nil means: the attempt failed, see the failure) or a whole Run.
+type result struct {
+	outcome outcome
+	err     *manager.StreamError
+}
+
+// maxErrorBody bounds how much of an error response's body is read.
+const maxErrorBody = 64 << 10
+
+// session is one Run: the attempts of one stream and their retry state.
+type session struct {
+	r         *Runner
+	streamID  string
+	req       Request
+	log       *slog.Logger
+	seq       *sequence
+	forwarded bool          // an event was pushed into the stream
+	lastID    string        // DialectSSE: the last event ID, sent as Last-Event-ID
+	retry     time.Duration // DialectSSE: the stream's retry field
+}
+
+func (r *Runner) newSession(streamID string, req Request) *session {
+	return &session{
+		r:        r,
+		streamID: streamID,
+		req:      req,
+		log:      r.log.With("stream_id", streamID),
+		seq:      newSequence(r.retry, time.Now()),
+	}
+}
+
+// run makes attempts until one ends the stream or a failure is not retried. first is the
+// already-built request of the first attempt, or buildErr why it could not be built.
+func (s *session) run(ctx context.Context, first *http.Request, buildErr error) result {
+	hreq := first
+	for {
+		var res result
+		var f *failure
+		if buildErr != nil {
+			f, buildErr = credentialFailure(buildErr), nil
+		} else {
+			res, f = s.attempt(ctx, hreq)
+		}
+		if f == nil {
+			return res
+		}
+		if res := s.failed(ctx, f); res.outcome != 0 {
+			return res
+		}
+		hreq = nil
+	}
+}
+
+// failed asks the Decider and the built-in policy about f. It returns a final result, or waits
+// for the retry and returns the zero result.
+func (s *session) failed(ctx context.Context, f *failure) result {
+	v := s.r.decide(ctx, s.info(f), f, s.seq, s.resumeWait())
+	switch v.action {
+	case ActionRetry:
+		s.log.Info("upstream attempt failed; retrying", "attempt", s.seq.attempt, "http_status", f.status,
+			"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait", v.wait)
+		if !sleep(ctx, v.wait) {
+			return interrupted(ctx)
+		}
+		s.seq.attempt++
+		return result{}
+	case ActionSkip:
+		return result{outcome: outcomeSkipped, err: v.err}
+	}
+	return result{outcome: outcomeFailed, err: v.err}
+}
+
+// info describes f for a Decider.
+func (s *session) info(f *failure) ErrorInfo {
+	se := *f.err
+	return ErrorInfo{
+		Phase:      PhaseUpstream,
+		StreamID:   s.streamID,
+		Attempt:    s.seq.attempt,
+		Elapsed:    time.Since(s.seq.start),
+		Err:        &se,
+		HTTPStatus: f.status,
+		Retryable:  s.retryable(),
+	}
+}
+
+// retryable reports whether another attempt is safe: nothing was forwarded yet, or the upstream
+// is a plain event stream that gave an ID to resume from.
+func (s *session) retryable() bool {
+	return !s.forwarded || (s.r.provider.Dialect() == DialectSSE && s.lastID != "")
+}
+
+// resumeWait is the stream's own reconnection time when resuming an SSE stream, else 0.
+func (s *session) resumeWait() time.Duration {
+	if s.forwarded {
+		return s.retry
+	}
+	return 0
+}
+
+// attempt makes one request and reads its stream. It returns either a final result or a failure.
+func (s *session) attempt(ctx context.Context, hreq *http.Request) (result, *failure) {
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wd := newWatchdog(s.r.timeouts, cancel)
+	defer wd.stop()
+	if hreq == nil {
+		var err error
+		if hreq, err = s.r.provider.StreamRequest(actx, s.req); err != nil {
+			return s.stopped(actx, credentialFailure(err))
+		}
+	} else {
+		hreq = hreq.WithContext(actx)
+	}
+	if s.lastID != "" {
+		hreq.Header.Set("Last-Event-ID", s.lastID)
+	}
+	resp, err := s.r.client.Do(hreq)
+	if err != nil {
+		return s.stopped(actx, connectFailure(hreq.URL, err))
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNoContent && s.r.provider.Dialect() == DialectSSE:
+		// An event stream server answers 204 to say there is nothing more.
+		return result{outcome: outcomeCompleted}, nil
+	case resp.StatusCode != http.StatusOK:
+		// A timeout while reading the error body does not hide the status: only a closed stream or
+		// the caller's context win over it.
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		if res, intr, ok := s.interruption(actx); ok && intr == nil {
+			return res, nil
+		}
+		return result{}, statusFailure(resp, body, time.Now())
+	}
+	return s.read(ctx, actx, wd, resp.Body)
+}
+
+// read pushes the events of a 200 response body into the stream until it ends.
+func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (result, *failure) {
+	gemini := s.r.provider.Dialect() == DialectGemini
+	body := &watchedBody{rc: rc, wd: wd}
+	if gemini {
+		body.tail = &tail{}
+	}
+	rd := sse.NewReader(body)
+	rd.SetMaxEventSize(s.r.maxEvent)
+	if s.lastID != "" {
+		rd.SetLastEventID(s.lastID)
+	}
+	started, final := false, false
+	var lastEvent time.Time
+	for {
+		ev, err := rd.Next()
+		if err != nil {
+			if !gemini {
+				s.lastID = rd.LastEventID()
+				if retry := rd.Retry(); retry > 0 {
+					s.retry = retry
+				}
+			}
+			if started {
+				s.seq.restart(lastEvent)
+			}
+			return s.ended(actx, err, body.tail, final)
+		}
+		now := body.readAt
+		if !started {
+			started = true
+			wd.firstEvent()
+		}
+		if gemini {
+			if looksLikeError(ev.Data) {
+				if se, ok := parseErrorBody(ev.Data); ok {
+					return s.stopped(actx, upstreamFailure(se))
+				}
+			}
+			final = final || isFinal(ev.Data)
+		}
+		typ := ev.Type
+		if typ == sse.DefaultType {
+			typ = ""
+		}
+		err = s.r.streams.PushChunk(ctx, s.streamID, manager.Chunk{Event: typ, Data: bytes.Clone(ev.Data), Time: now})
+		if err != nil {
+			if isStreamGone(err) {
+				return result{outcome: outcomeClosed}, nil
+			}
+			s.log.Warn("deliver chunk", "error", err)
+		}
+		s.forwarded = true
+		lastEvent = now
+	}
+}
+
+// ended classifies the end of a 200 response body: err is io.EOF for a clean end. A Gemini
+// error tail wins over how the connection then ended; a clean end of a Gemini body completes the
+// stream only after a final chunk and with nothing but white space after the last event.
+func (s *session) ended(actx context.Context, err error, t *tail, final bool) (result, *failure) {
+	res, intr, interrupted := s.interruption(actx)
+	if interrupted && intr == nil {
+		return res, nil
+	}
+	var tf *failure
+	if t != nil {
+		tf = tailFailure(t)
+	}
+	switch {
+	case tf != nil && tf.kind == kindUpstream:
+		return result{}, tf
+	case interrupted:
+		return result{}, intr
+	case errors.Is(err, sse.ErrEventTooLarge):
+		return result{}, tooLargeFailure(s.r.maxEvent)
+	case err != io.EOF: //nolint:errorlint // sse.Reader returns a clean end as io.EOF itself
+		return result{}, dropFailure(err, s.forwarded)
+	case tf != nil:
+		return result{}, tf
+	case t != nil && !final:
+		return result{}, truncatedFailure("upstream stream ended without a final chunk (no finishReason)")
+	}
+	return result{outcome: outcomeCompleted}, nil
+}
+
+// stopped returns f, unless the attempt was interrupted: then the interruption explains the
+// error better (a cancelled request fails with a plain context error).
+func (s *session) stopped(actx context.Context, f *failure) (result, *failure) {
+	if res, intr, ok := s.interruption(actx); ok {
+		return res, intr
+	}
+	return result{}, f
+}
+
+// interruption reports why actx was cancelled, if it was: the stream closed by someone else, the
+// caller's context, or a watchdog timeout (as a failure).
+func (s *session) interruption(actx context.Context) (result, *failure, bool) {
+	cause := context.Cause(actx)
+	switch {
+	case cause == nil:
+		return result{}, nil, false
+	case errors.Is(cause, errStreamClosed):
+		return result{outcome: outcomeClosed}, nil, true
+	case errors.Is(cause, errIdle):
+		return result{}, idleFailure(s.r.timeouts.Idle), true
+	case errors.Is(cause, errFirstEvent):
+		return result{}, firstEventFailure(s.r.timeouts.FirstEvent), true
+	}
+	return interrupted(actx), nil, true
+}
+
+// interrupted is the result of a Run whose context ended.
+func interrupted(ctx context.Context) result {
+	if errors.Is(context.Cause(ctx), errStreamClosed) {
+		return result{outcome: outcomeClosed}
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return result{outcome: outcomeCancelled, err: streamError(http.StatusGatewayTimeout, statusDeadlineExceeded, "request deadline exceeded")}
+	}
+	return result{outcome: outcomeCancelled, err: streamError(499, statusCancelled, "request cancelled")}
+}
+
+// sleep waits d or until ctx ends; it reports whether the wait ran to its end.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

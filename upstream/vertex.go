@@ -1,0 +1,116 @@
+package upstream
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// Defaults of VertexConfig.
+const (
+	DefaultVertexLocation   = "us-central1"
+	DefaultVertexAPIVersion = "v1"
+)
+
+// VertexConfig configures the Vertex AI provider.
+type VertexConfig struct {
+	// Project is the Google Cloud project ID or number. Required.
+	Project string
+	// Location is the region, e.g. "europe-west4", or "global"; default DefaultVertexLocation.
+	Location string
+	// BaseURL overrides the endpoint, which is https://{Location}-aiplatform.googleapis.com, or
+	// https://aiplatform.googleapis.com for the global location.
+	BaseURL string
+	// APIVersion is the path's version segment; default DefaultVertexAPIVersion.
+	APIVersion string
+	// Credential authenticates the requests, normally an auth.GoogleOAuth (Authorization: Bearer).
+	// Required.
+	Credential Credential
+}
+
+// Vertex is the Vertex AI provider: POST
+// {base}/{version}/projects/{p}/locations/{l}/publishers/google/models/{m}:streamGenerateContent?alt=sse
+// and :generateContent.
+type Vertex struct {
+	base    *url.URL
+	version string
+	project string
+	loc     string
+	cred    Credential
+}
+
+var _ Provider = (*Vertex)(nil)
+
+// NewVertex validates cfg and returns a Vertex provider.
+func NewVertex(cfg VertexConfig) (*Vertex, error) {
+	loc := cmp.Or(cfg.Location, DefaultVertexLocation)
+	if !isLocation(loc) {
+		return nil, fmt.Errorf("%w: vertex Location %q must be lowercase letters, digits and '-', like \"us-central1\" or \"global\"", ErrInvalidConfig, loc)
+	}
+	if cfg.Project == "" {
+		return nil, fmt.Errorf("%w: vertex Project is required", ErrInvalidConfig)
+	}
+	if err := validateSegment("vertex Project", cfg.Project); err != nil {
+		return nil, err
+	}
+	version := cmp.Or(cfg.APIVersion, DefaultVertexAPIVersion)
+	if err := validateSegment("vertex APIVersion", version); err != nil {
+		return nil, err
+	}
+	base, err := parseBaseURL("vertex BaseURL", cmp.Or(cfg.BaseURL, vertexEndpoint(loc)))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Credential == nil {
+		return nil, fmt.Errorf("%w: vertex Credential is required", ErrInvalidConfig)
+	}
+	return &Vertex{base: base, version: version, project: cfg.Project, loc: loc, cred: cfg.Credential}, nil
+}
+
+// vertexEndpoint returns the regional endpoint of loc.
+func vertexEndpoint(loc string) string {
+	if loc == "global" {
+		return "https://aiplatform.googleapis.com"
+	}
+	return "https://" + loc + "-aiplatform.googleapis.com"
+}
+
+// isLocation reports whether loc can be a host label: lowercase letters, digits and inner '-'.
+func isLocation(loc string) bool {
+	if loc == "" || len(loc) > 63 || loc[0] == '-' || loc[len(loc)-1] == '-' {
+		return false
+	}
+	for i := range len(loc) {
+		if c := loc[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Name returns "vertex".
+func (v *Vertex) Name() string { return "vertex" }
+
+// Dialect returns DialectGemini.
+func (v *Vertex) Dialect() Dialect { return DialectGemini }
+
+// StreamRequest implements Provider.
+func (v *Vertex) StreamRequest(ctx context.Context, req Request) (*http.Request, error) {
+	return v.request(ctx, req, methodStream)
+}
+
+// GenerateRequest implements Provider.
+func (v *Vertex) GenerateRequest(ctx context.Context, req Request) (*http.Request, error) {
+	return v.request(ctx, req, methodGenerate)
+}
+
+func (v *Vertex) request(ctx context.Context, req Request, method string) (*http.Request, error) {
+	if err := ValidateModel(req.Model); err != nil {
+		return nil, err
+	}
+	u := joinPath(v.base, "/"+v.version+"/projects/"+v.project+"/locations/"+v.loc+
+		"/publishers/google/models/"+req.Model+":"+method)
+	return modelRequest(ctx, u, req.Body, method == methodStream, v.cred)
+}
