@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -124,7 +125,7 @@ func decodeDiagnostics(err error) Diagnostics {
 			path = "/" + strings.ReplaceAll(typeErr.Field, ".", "/")
 		}
 		return Invalid(path, "expected %s, got JSON %s", typeErr.Type, typeErr.Value)
-	case errors.As(err, &syntaxErr):
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 		return Diagnostics{{Severity: SeverityError, Summary: "configuration is not valid JSON", Detail: err.Error()}}
 	}
 	const unknown = "json: unknown field "

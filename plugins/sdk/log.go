@@ -21,7 +21,7 @@ func Logger() *slog.Logger { return stderrLogger }
 // "@level" and "@timestamp", then the attributes.
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
-		Level: slog.LevelDebug,
+		Level: slog.LevelDebug - 4, // hclog's trace: the host's logger decides what it keeps
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) > 0 {
 				return a
