@@ -82,7 +82,9 @@ type inProcess struct {
 	srv plugin.GRPCPlugin
 }
 
-func (p inProcess) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error { return p.srv.GRPCServer(b, s) }
+func (p inProcess) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
+	return p.srv.GRPCServer(b, s)
+}
 
 func (p inProcess) GRPCClient(ctx context.Context, b *plugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
 	return hostPlugin{}.GRPCClient(ctx, b, cc)
@@ -291,4 +293,3 @@ func TestSessionPluginLost(t *testing.T) {
 	}
 	s.abort()
 }
-
