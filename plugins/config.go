@@ -24,7 +24,9 @@ type Config struct {
 	Window int
 	// MaxBatch is the most chunks sent in one message (default 256).
 	MaxBatch int
-	// QueueSize is each subscription's queue between the manager and the plugin (default 4096).
+	// QueueSize is each subscription's queue between the manager and the plugin; 0 takes the
+	// manager's default (manager.DefaultQueueSize). Keep it at least the manager's HistorySize so
+	// that a replay after a plugin restart fits.
 	QueueSize int
 	// StartTimeout bounds a launch, handshake to Configure (default 10s).
 	StartTimeout time.Duration
@@ -141,7 +143,6 @@ func (c *Config) setDefaults() {
 	}
 	setDefault(&c.Window, 1024)
 	setDefault(&c.MaxBatch, 256)
-	setDefault(&c.QueueSize, 4096)
 	setDefault(&c.StartTimeout, 10*time.Second)
 	setDefault(&c.CallTimeout, 10*time.Second)
 	setDefault(&c.DecisionTimeout, time.Second)

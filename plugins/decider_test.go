@@ -56,7 +56,7 @@ func TestRetryPluginDecisionsThroughTheChain(t *testing.T) {
 }
 
 func TestChainOrderAndDefer(t *testing.T) {
-	h := startHost(t, Config{Streams: noStreams{}, Plugins: []PluginConfig{
+	h := startHost(t, Config{Streams: newManager(t), Plugins: []PluginConfig{
 		{Name: "defers", Path: bin("testplugin")},
 		{Name: "retry", Path: bin("retry"), Config: json.RawMessage(retryRules)},
 		{Name: "skips", Path: bin("testplugin"), Config: json.RawMessage(`{"decide":"skip"}`)},
@@ -69,7 +69,7 @@ func TestChainOrderAndDefer(t *testing.T) {
 }
 
 func TestFailingHandlersDefer(t *testing.T) {
-	h := startHost(t, Config{Streams: noStreams{}, DecisionTimeout: 50 * time.Millisecond, Plugins: []PluginConfig{
+	h := startHost(t, Config{Streams: newManager(t), DecisionTimeout: 50 * time.Millisecond, Plugins: []PluginConfig{
 		{Name: "slow", Path: bin("testplugin"), Config: json.RawMessage(`{"decide":"terminate","sleep":"5s"}`)},
 		{Name: "failing", Path: bin("testplugin"), Config: json.RawMessage(`{"decide":"fail"}`)},
 	}})

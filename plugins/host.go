@@ -3,6 +3,7 @@ package plugins
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/streamgate/streamgate/plugins/sdk"
@@ -23,6 +24,10 @@ type Host struct {
 	deciders upstream.Chain
 
 	wg sync.WaitGroup // the supervisors
+
+	subsMu sync.Mutex
+	subs   map[string]map[string]*subscription // stream ID -> subscription ID -> subscription
+	subsWG sync.WaitGroup                      // the subscriptions' run goroutines
 }
 
 // New validates cfg and fills its defaults. It starts nothing: call Start.
@@ -31,7 +36,7 @@ func New(cfg Config) (*Host, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	h := &Host{cfg: cfg, byName: make(map[string]*supervisor, len(cfg.Plugins))}
+	h := &Host{cfg: cfg, byName: make(map[string]*supervisor, len(cfg.Plugins)), subs: make(map[string]map[string]*subscription)}
 	for _, pc := range cfg.Plugins {
 		s := newSupervisor(pc, &h.cfg)
 		h.sups = append(h.sups, s)
@@ -110,7 +115,10 @@ func (h *Host) Info(name string) (sdk.Info, bool) {
 	return s.info, true
 }
 
-// Close kills every plugin and waits for the host's goroutines. It is safe to call more than once.
+// Close ends every subscription, telling each plugin the reason "plugin host closing" (within
+// Config.CallTimeout), then kills every plugin and waits for the host's goroutines. Call it after
+// the manager's Shutdown, so that plugins first see their streams end. It is safe to call more
+// than once.
 func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()
 	if h.closed {
@@ -120,9 +128,27 @@ func (h *Host) Close(ctx context.Context) error {
 	h.closed = true
 	stop := h.stop
 	h.mu.Unlock()
+
+	h.subsMu.Lock()
+	for _, subs := range h.subs {
+		for _, s := range subs {
+			s.stop(ReasonHostClosing)
+		}
+	}
+	h.subsMu.Unlock()
+	h.subsWG.Wait()
 	if stop != nil {
 		stop()
 		h.wg.Wait()
 	}
-	return nil
+	return ctx.Err()
+}
+
+// sessionConfig is what every session of the host shares.
+func (h *Host) sessionConfig(log *slog.Logger) sessionConfig {
+	return sessionConfig{
+		window: h.cfg.Window, maxBatch: h.cfg.MaxBatch, attempts: h.cfg.DeliveryAttempts,
+		minBackoff: h.cfg.DeliveryMinBackoff, maxBackoff: h.cfg.DeliveryMaxBackoff,
+		callTimeout: h.cfg.CallTimeout, decider: h.Deciders(), log: log,
+	}
 }

@@ -2,7 +2,6 @@ package plugins
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -156,13 +155,17 @@ func (r *recorder) messages() []string {
 	return out
 }
 
-// noStreams satisfies Config.Streams for tests that never subscribe.
-type noStreams struct{}
-
-func (noStreams) RegisterClientFrom(context.Context, string, manager.Client, uint64) error {
-	return errors.New("noStreams: not a manager")
-}
-
-func (noStreams) DeregisterClient(context.Context, string, string) error {
-	return errors.New("noStreams: not a manager")
+// newManager returns a real manager that is shut down when the test ends.
+func newManager(t *testing.T) *manager.Manager {
+	t.Helper()
+	m, err := manager.New(manager.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return m
 }

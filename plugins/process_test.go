@@ -137,7 +137,7 @@ func TestPluginOutputReachesTheLogger(t *testing.T) {
 		Logger: slog.New(rec),
 		Plugins: []PluginConfig{{Name: "tp", Path: bin("testplugin"), Env: map[string]string{"EXTRA": "1"},
 			Config: json.RawMessage(`{"log":"hello from the plugin","print":"printed on stdout","env":true}`)}},
-		Streams: noStreams{},
+		Streams: newManager(t),
 	})
 	require.Eventually(t, func() bool {
 		_, _, ok := rec.find("printed on stdout")
@@ -162,7 +162,7 @@ func TestPluginEnvironmentIsMinimal(t *testing.T) {
 	startHost(t, Config{
 		Logger:  slog.New(rec),
 		Plugins: []PluginConfig{{Name: "tp", Path: bin("testplugin"), Env: map[string]string{"EXTRA": "1"}, Config: json.RawMessage(`{"env":true,"print":"done"}`)}},
-		Streams: noStreams{},
+		Streams: newManager(t),
 	})
 	require.Eventually(t, func() bool {
 		_, _, ok := rec.find("done")

@@ -10,4 +10,7 @@ import (
 type Streams interface {
 	RegisterClientFrom(ctx context.Context, streamID string, c manager.Client, afterID uint64) error
 	DeregisterClient(ctx context.Context, streamID, clientID string) error
+	Info(ctx context.Context, streamID string) (manager.StreamInfo, error)
 }
+
+var _ Streams = (*manager.Manager)(nil)

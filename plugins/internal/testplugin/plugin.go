@@ -28,6 +28,9 @@ type config struct {
 	Code  int      `json:"code"`
 	// Delay is added to every Deliver.
 	Delay string `json:"delay"`
+	// LogChunks logs "delivered" with the chunk's "id" for every chunk delivered, and "session
+	// closed" with "reason" and "error" at Close.
+	LogChunks bool `json:"log_chunks"`
 	// Decide is the error handler's answer: an action name, a delay and an optional message.
 	Decide     string `json:"decide"`
 	RetryAfter string `json:"retry_after"`
@@ -104,10 +107,27 @@ func (s *session) Deliver(_ context.Context, chunks []sdk.Chunk) error {
 	if fail != 0 {
 		return &sdk.Error{Code: c.Code, Status: "UNAVAILABLE", Message: fmt.Sprintf("chunk %d refused on purpose", fail), Retryable: true}
 	}
+	if c.LogChunks {
+		for _, ch := range chunks {
+			sdk.Logger().Info("delivered", "id", ch.ID)
+		}
+	}
 	return nil
 }
 
-func (s *session) Close(context.Context, sdk.CloseInfo) error { return nil }
+func (s *session) Close(_ context.Context, info sdk.CloseInfo) error {
+	s.t.mu.Lock()
+	logChunks := s.t.cfg.LogChunks
+	s.t.mu.Unlock()
+	if logChunks {
+		msg := ""
+		if info.Err != nil {
+			msg = info.Err.Error()
+		}
+		sdk.Logger().Info("session closed", "reason", info.Reason, "error", msg)
+	}
+	return nil
+}
 
 type handler struct{ t *transport }
 
