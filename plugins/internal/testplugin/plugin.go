@@ -31,6 +31,9 @@ type config struct {
 	// LogChunks logs "delivered" with the chunk's "id" for every chunk delivered, and "session
 	// closed" with "reason" and "error" at Close.
 	LogChunks bool `json:"log_chunks"`
+	// Latency records, for every chunk, the time from its push (Chunk.Time) to its delivery, and
+	// logs "latency" with "n", "p50_us", "p99_us" and "max_us" at Close.
+	Latency bool `json:"latency"`
 	// Decide is the error handler's answer: an action name, a delay and an optional message.
 	Decide     string `json:"decide"`
 	RetryAfter string `json:"retry_after"`
@@ -87,7 +90,10 @@ func (t *transport) Open(_ context.Context, req sdk.OpenRequest) (sdk.Session, e
 	return &session{t: t}, nil
 }
 
-type session struct{ t *transport }
+type session struct {
+	t       *transport
+	latency []time.Duration
+}
 
 func (s *session) Deliver(_ context.Context, chunks []sdk.Chunk) error {
 	s.t.mu.Lock()
@@ -112,6 +118,12 @@ func (s *session) Deliver(_ context.Context, chunks []sdk.Chunk) error {
 			sdk.Logger().Info("delivered", "id", ch.ID)
 		}
 	}
+	if c.Latency {
+		now := time.Now()
+		for _, ch := range chunks {
+			s.latency = append(s.latency, now.Sub(ch.Time))
+		}
+	}
 	return nil
 }
 
@@ -119,6 +131,11 @@ func (s *session) Close(_ context.Context, info sdk.CloseInfo) error {
 	s.t.mu.Lock()
 	logChunks := s.t.cfg.LogChunks
 	s.t.mu.Unlock()
+	if n := len(s.latency); n > 0 {
+		slices.Sort(s.latency)
+		us := func(q float64) int64 { return s.latency[min(n-1, int(q*float64(n)))].Microseconds() }
+		sdk.Logger().Info("latency", "n", n, "p50_us", us(0.50), "p99_us", us(0.99), "max_us", s.latency[n-1].Microseconds())
+	}
 	if logChunks {
 		msg := ""
 		if info.Err != nil {
