@@ -53,6 +53,12 @@ func (h *hclogSlog) Log(level hclog.Level, msg string, args ...any) {
 	if len(h.args) > 0 {
 		args = append(append([]any{}, h.args...), args...)
 	}
+	for i := 0; i+1 < len(args); i += 2 {
+		// go-plugin names the plugin by its path; the logger's own plugin attribute has its name.
+		if args[i] == "plugin" {
+			args[i] = "plugin_path"
+		}
+	}
 	h.log.Log(ctx, lvl, msg, args...)
 }
 

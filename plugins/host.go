@@ -46,7 +46,8 @@ func New(cfg Config) (*Host, error) {
 }
 
 // Start launches every plugin, in order, and configures it. When one fails, the ones already
-// running are killed and its error is returned (see launch's sentinels). A Host starts once.
+// running are killed and its error is returned (see the package doc for the sentinels); the Host
+// is then closed. A Host starts once.
 func (h *Host) Start(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -64,6 +65,7 @@ func (h *Host) Start(ctx context.Context) error {
 					p.kill(gracefulKill)
 				}
 			}
+			h.closed = true
 			return err
 		}
 	}
@@ -115,10 +117,10 @@ func (h *Host) Info(name string) (sdk.Info, bool) {
 	return s.info, true
 }
 
-// Close ends every subscription, telling each plugin the reason "plugin host closing" (within
-// Config.CallTimeout), then kills every plugin and waits for the host's goroutines. Call it after
-// the manager's Shutdown, so that plugins first see their streams end. It is safe to call more
-// than once.
+// Close ends every subscription, telling each plugin the reason "plugin host closing" (each
+// within Config.CallTimeout, all within ctx), then kills every plugin and waits for the host's
+// goroutines. Call it after the manager's Shutdown, so that plugins first see their streams end.
+// It is safe to call more than once.
 func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()
 	if h.closed {
@@ -136,12 +138,23 @@ func (h *Host) Close(ctx context.Context) error {
 		}
 	}
 	h.subsMu.Unlock()
-	h.subsWG.Wait()
+	subsDone := make(chan struct{})
+	go func() {
+		h.subsWG.Wait()
+		close(subsDone)
+	}()
+	var err error
+	select {
+	case <-subsDone:
+	case <-ctx.Done():
+		err = fmt.Errorf("close plugin host: subscriptions still closing: %w", ctx.Err())
+	}
 	if stop != nil {
-		stop()
+		stop() // killing the plugins ends the sessions still open
 		h.wg.Wait()
 	}
-	return ctx.Err()
+	<-subsDone
+	return err
 }
 
 // sessionConfig is what every session of the host shares.
