@@ -34,7 +34,6 @@ func pluginSets() map[int]plugin.PluginSet {
 // conn is one live connection to a plugin process.
 type conn struct {
 	done      <-chan struct{} // closed when the process exits
-	cc        *grpc.ClientConn
 	plugin    pb.PluginClient
 	transport pb.TransportClient
 	handler   pb.ErrorHandlerClient
@@ -44,7 +43,6 @@ type conn struct {
 func newConn(ctx context.Context, cc *grpc.ClientConn) *conn {
 	return &conn{
 		done:      ctx.Done(),
-		cc:        cc,
 		plugin:    pb.NewPluginClient(cc),
 		transport: pb.NewTransportClient(cc),
 		handler:   pb.NewErrorHandlerClient(cc),

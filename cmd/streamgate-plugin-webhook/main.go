@@ -11,7 +11,7 @@
 //	max_backoff:            default "5s"
 //	allow_subscription_url: let a subscription's own config set "url" (default false)
 //
-// A subscription may add "headers", and "url" when allowed. Each batch is one request:
+// A subscription may add "headers" (the configured ones win), and set "url" when allowed. Each batch is one request:
 //
 //	{"stream_id":"s1","subscription_id":"...","metadata":{"model":"..."},
 //	 "chunks":[{"id":1,"event":"","data":{...},"time":"2025-01-02T03:04:05.123Z"}]}

@@ -118,11 +118,12 @@ func (t *transport) Open(_ context.Context, req sdk.OpenRequest) (sdk.Session, e
 		}
 		target = sc.URL
 	}
-	headers := maps.Clone(s.headers)
+	// The operator's headers win over a subscription's.
+	headers := maps.Clone(sc.Headers)
 	if headers == nil {
 		headers = make(map[string]string)
 	}
-	maps.Copy(headers, sc.Headers)
+	maps.Copy(headers, s.headers)
 	return &session{
 		poster: &poster{client: &http.Client{Timeout: s.timeout}, url: target, headers: headers,
 			maxAttempts: s.maxAttempts, initialBackoff: s.initialBackoff, maxBackoff: s.maxBackoff},

@@ -73,7 +73,7 @@ var at = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func TestPostsBatchesAndClose(t *testing.T) {
 	r, srv := serve(t, 500, 503) // two failures, then success
-	s, err := openSession(t, fastConfig(srv.URL), `{"headers":{"X-Sub":"1"}}`)
+	s, err := openSession(t, fastConfig(srv.URL), `{"headers":{"X-Sub":"1","Authorization":"Bearer mine"}}`)
 	require.NoError(t, err)
 	ctx := context.Background()
 	require.NoError(t, s.Deliver(ctx, []sdk.Chunk{{ID: 1, Data: []byte(`{"a":1}`), Time: at}, {ID: 2, Event: "e", Data: []byte("text"), Time: at}}))
