@@ -32,3 +32,18 @@ build:
 
 run:
 	$(GO) run ./cmd/streamgate
+
+# proto regenerates plugins/internal/pluginpb from plugins/proto with Debian's protoc
+# (apt-get install protobuf-compiler) and pinned generators installed into bin/tools.
+# protoc-gen-go's version must equal go.mod's google.golang.org/protobuf.
+.PHONY: proto
+proto:
+	GOBIN=$(CURDIR)/bin/tools $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	GOBIN=$(CURDIR)/bin/tools $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.1
+	rm -f plugins/internal/pluginpb/*.pb.go
+	protoc -I plugins/proto \
+		--plugin=protoc-gen-go=$(CURDIR)/bin/tools/protoc-gen-go \
+		--plugin=protoc-gen-go-grpc=$(CURDIR)/bin/tools/protoc-gen-go-grpc \
+		--go_out=. --go_opt=module=github.com/streamgate/streamgate \
+		--go-grpc_out=. --go-grpc_opt=module=github.com/streamgate/streamgate \
+		plugins/proto/streamgate/plugin/v1/*.proto

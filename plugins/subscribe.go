@@ -1,0 +1,156 @@
+package plugins
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/streamgate/streamgate/plugins/sdk"
+)
+
+// Attach subscribes every transport plugin whose attach rule matches labels (the stream's
+// "model" and "tenant") to the stream, with no subscription config. nil labels are read from the
+// stream. Call it right after creating the stream, so the transports get every chunk. The errors
+// of the transports that could not join are joined.
+func (h *Host) Attach(ctx context.Context, streamID string, labels map[string]string) error {
+	if err := h.usable(); err != nil {
+		return err
+	}
+	if labels == nil {
+		info, err := h.cfg.Streams.Info(ctx, streamID)
+		if err != nil {
+			return fmt.Errorf("attach plugins to stream %s: %w", streamID, err)
+		}
+		labels = info.Labels
+	}
+	var errs []error
+	for _, s := range h.sups {
+		if !s.is(sdk.KindTransport) || !s.cfg.Attach.Matches(labels) {
+			continue
+		}
+		if _, err := h.subscribe(ctx, s, streamID, labels, nil); err != nil {
+			errs = append(errs, fmt.Errorf("attach plugin %s to stream %s: %w", s.cfg.Name, streamID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Subscribe delivers the stream, from its first chunk, to the named transport plugin with the
+// subscription's own config (JSON; nil for none), and returns the subscription's ID. The stream's
+// labels reach the plugin as metadata.
+//
+// Errors: ErrUnknownTransport (no transport plugin of that name), *ConfigError matching
+// ErrBadConfig (the plugin refused the config), ErrUnavailable (the plugin is down or did not
+// answer within Config.CallTimeout or ctx), ErrClosed (the host is closed or not started), and the
+// manager's ErrNotFound, ErrHistoryTrimmed (the first chunks are gone), ErrTooManyClients or
+// ErrShutdown, wrapped.
+func (h *Host) Subscribe(ctx context.Context, streamID, transport string, config json.RawMessage) (string, error) {
+	if err := h.usable(); err != nil {
+		return "", err
+	}
+	s, ok := h.byName[transport]
+	if !ok || !s.is(sdk.KindTransport) {
+		return "", fmt.Errorf("subscribe to stream %s: %w %q", streamID, ErrUnknownTransport, transport)
+	}
+	if len(config) > 0 && !json.Valid(config) {
+		return "", &ConfigError{Plugin: transport, Subscription: true, Diagnostics: sdk.Invalid("", "config is not valid JSON")}
+	}
+	info, err := h.cfg.Streams.Info(ctx, streamID)
+	if err != nil {
+		return "", fmt.Errorf("subscribe to stream %s: %w", streamID, err)
+	}
+	return h.subscribe(ctx, s, streamID, info.Labels, config)
+}
+
+func (h *Host) subscribe(ctx context.Context, s *supervisor, streamID string, labels map[string]string, config json.RawMessage) (string, error) {
+	sub := h.newSubscription(s, streamID, labels, config)
+	openCtx, cancel := context.WithTimeout(ctx, h.cfg.CallTimeout)
+	defer cancel()
+	sess, err := sub.open(openCtx, 0)
+	if err != nil {
+		return "", err
+	}
+	a, err := sub.register(ctx, sess, 0)
+	if err != nil {
+		sess.abort()
+		return "", fmt.Errorf("subscribe to stream %s: %w", streamID, err)
+	}
+	if err := h.addSubscription(sub, a); err != nil {
+		sub.deregister(a)
+		sess.abort()
+		return "", err
+	}
+	return sub.id, nil
+}
+
+// addSubscription records sub and starts its goroutine, unless the host closed meanwhile.
+func (h *Host) addSubscription(sub *subscription, a *attachment) error {
+	h.subsMu.Lock()
+	defer h.subsMu.Unlock()
+	if err := h.usable(); err != nil {
+		return err
+	}
+	if h.subs[sub.streamID] == nil {
+		h.subs[sub.streamID] = make(map[string]*subscription)
+	}
+	h.subs[sub.streamID][sub.id] = sub
+	ctx, cancel := context.WithCancel(context.Background())
+	sub.cancel = cancel
+	h.subsWG.Add(1)
+	go func() {
+		defer h.subsWG.Done()
+		defer cancel()
+		sub.run(ctx, a)
+	}()
+	return nil
+}
+
+func (h *Host) removeSubscription(sub *subscription) {
+	h.subsMu.Lock()
+	defer h.subsMu.Unlock()
+	delete(h.subs[sub.streamID], sub.id)
+	if len(h.subs[sub.streamID]) == 0 {
+		delete(h.subs, sub.streamID)
+	}
+}
+
+// Unsubscribe ends a subscription: the plugin is told "unsubscribed" and stops receiving the
+// stream. It returns ErrNotFound for an unknown stream or subscription ID (also one that already
+// ended with its stream), and ctx's error if the plugin takes longer than ctx to let go.
+func (h *Host) Unsubscribe(ctx context.Context, streamID, subID string) error {
+	h.subsMu.Lock()
+	sub := h.subs[streamID][subID]
+	h.subsMu.Unlock()
+	if sub == nil {
+		return fmt.Errorf("unsubscribe %s from stream %s: %w", subID, streamID, ErrNotFound)
+	}
+	sub.stop(ReasonUnsubscribed)
+	select {
+	case <-sub.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("unsubscribe %s from stream %s: %w", subID, streamID, ctx.Err())
+	}
+}
+
+// Subscriptions returns the IDs of the live subscriptions of a stream, by transport plugin name.
+func (h *Host) Subscriptions(streamID string) map[string][]string {
+	h.subsMu.Lock()
+	defer h.subsMu.Unlock()
+	out := make(map[string][]string)
+	for id, s := range h.subs[streamID] {
+		out[s.sup.cfg.Name] = append(out[s.sup.cfg.Name], id)
+	}
+	return out
+}
+
+// usable returns ErrClosed unless the host is started and not closed.
+func (h *Host) usable() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.started || h.closed {
+		return ErrClosed
+	}
+	return nil
+}

@@ -1,0 +1,237 @@
+package plugins
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/google/uuid"
+
+	"github.com/streamgate/streamgate/manager"
+)
+
+// Reasons a subscription gives its plugin when the stream did not end by itself.
+const (
+	ReasonUnsubscribed = "unsubscribed"
+	ReasonHostClosing  = "plugin host closing"
+)
+
+// subscription delivers one stream to one transport plugin. Its run goroutine owns it; each
+// attachment (a plugin session plus a manager client) lasts until the stream ends, the plugin
+// crashes, or the subscription is stopped, and a crash is followed by a new attachment from the
+// last acknowledged chunk.
+type subscription struct {
+	h        *Host
+	sup      *supervisor
+	id       string
+	streamID string
+	labels   map[string]string
+	config   json.RawMessage
+	log      *slog.Logger
+	acked    atomic.Uint64 // the last chunk the plugin acknowledged (or the chain skipped)
+	gen      int           // attachments so far; names the manager clients
+
+	mu         sync.Mutex
+	stopReason string
+	cancel     context.CancelFunc // ends run's context
+	done       chan struct{}      // closed when run returns
+}
+
+// attachment is one plugin session registered with the manager as a queued client.
+type attachment struct {
+	sess     *session
+	qc       *manager.QueuedClient
+	clientID string
+}
+
+func (h *Host) newSubscription(sup *supervisor, streamID string, labels map[string]string, config json.RawMessage) *subscription {
+	id := uuid.NewString()
+	return &subscription{
+		h: h, sup: sup, id: id, streamID: streamID, labels: labels, config: config,
+		log:  h.cfg.Logger.With("plugin", sup.cfg.Name, "stream_id", streamID, "subscription_id", id),
+		done: make(chan struct{}),
+	}
+}
+
+// open starts a session on the running plugin that delivers the chunks after after.
+func (s *subscription) open(ctx context.Context, after uint64) (*session, error) {
+	p, err := s.sup.wait(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", s.sup.cfg.Name, err)
+	}
+	req := openRequest{streamID: s.streamID, subID: s.id, labels: s.labels, config: s.config, after: after}
+	return openSession(ctx, p.conn, s.sup.cfg.Name, req, &s.acked, s.h.sessionConfig(s.log))
+}
+
+// register registers a new queued client feeding sess with the chunks after after.
+func (s *subscription) register(ctx context.Context, sess *session, after uint64) (*attachment, error) {
+	s.gen++
+	clientID := fmt.Sprintf("plugin/%s/%s/%d", s.sup.cfg.Name, s.id, s.gen)
+	qc, err := manager.NewQueuedClient(clientID, sess, manager.QueueConfig{Size: s.h.cfg.QueueSize, MaxBatch: s.h.cfg.MaxBatch, Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.h.cfg.Streams.RegisterClientFrom(ctx, s.streamID, qc, after); err != nil {
+		return nil, err
+	}
+	return &attachment{sess: sess, qc: qc, clientID: clientID}, nil
+}
+
+// run delivers until the subscription is over, then removes it from the host.
+func (s *subscription) run(ctx context.Context, a *attachment) {
+	defer close(s.done)
+	defer s.h.removeSubscription(s)
+	for a != nil {
+		a = s.next(ctx, a, a.deliver(ctx))
+	}
+}
+
+// deliver runs the attachment's queued client until it returns, or until the plugin's session
+// ends: an idle client would not notice that by itself.
+func (a *attachment) deliver(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-a.sess.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := a.qc.Run(ctx)
+	cancel()
+	<-watched
+	return err
+}
+
+// next handles the end of an attachment's Run and returns the attachment to go on with, or nil
+// when the subscription is over.
+func (s *subscription) next(ctx context.Context, a *attachment, err error) *attachment {
+	var term *terminatedError
+	switch {
+	case err == nil:
+		s.log.Debug("subscription ended with its stream")
+		return nil
+	case ctx.Err() != nil:
+		s.deregister(a)
+		s.finish(a.sess, s.reason(), nil)
+		return nil
+	case errors.As(err, &term):
+		s.log.Error("subscription terminated", "reason", term.Reason)
+		s.deregister(a)
+		s.finish(a.sess, term.Reason, term.Err)
+		return nil
+	case errors.Is(err, manager.ErrSlowClient):
+		// The session is intact: go on after the last chunk it was handed.
+		next, rerr := s.register(ctx, a.sess, a.qc.LastID())
+		if rerr != nil {
+			s.log.Error("subscription could not catch up", "error", rerr)
+			s.finish(a.sess, "subscription fell behind and could not catch up: "+rerr.Error(), errorFor(rerr))
+			return nil
+		}
+		return next
+	}
+	s.log.Warn("plugin session lost; re-attaching after the restart", "error", err, "last_acked", s.acked.Load())
+	s.deregister(a)
+	a.sess.abort()
+	return s.reattach(ctx)
+}
+
+// reattach waits for the plugin to run again and registers a new attachment from the last
+// acknowledged chunk. When the stream's history no longer holds what follows, or the stream is
+// gone, the subscription is closed with a reason saying so.
+func (s *subscription) reattach(ctx context.Context) *attachment {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = s.h.cfg.RestartMinBackoff
+	b.MaxInterval = s.h.cfg.RestartMaxBackoff
+	b.MaxElapsedTime = 0
+	b.Reset()
+	for {
+		after := s.acked.Load()
+		sess, err := s.open(ctx, after)
+		switch {
+		case ctx.Err() != nil || errors.Is(err, ErrClosed):
+			return nil
+		case errors.Is(err, ErrBadConfig):
+			s.log.Error("plugin refused the subscription after its restart", "error", err)
+			return nil
+		case err != nil:
+			s.log.Warn("re-attaching failed; trying again", "error", err)
+			if !sleep(ctx, b.NextBackOff()) {
+				return nil
+			}
+			continue
+		}
+		a, err := s.register(ctx, sess, after)
+		if err == nil {
+			s.log.Info("subscription re-attached", "after", after)
+			return a
+		}
+		reason := fmt.Sprintf("plugin restarted; the stream can no longer be resumed after chunk %d: %v", after, err)
+		s.log.Error("subscription closed", "reason", reason)
+		s.finish(sess, reason, errorFor(err))
+		return nil
+	}
+}
+
+// errorFor is the stream error a subscription closes with when the manager refused it.
+func errorFor(err error) *manager.StreamError {
+	if errors.Is(err, manager.ErrHistoryTrimmed) {
+		return &manager.StreamError{Code: 410, Status: manager.StatusForCode(410), Message: err.Error()}
+	}
+	return &manager.StreamError{Code: 500, Status: "INTERNAL", Message: err.Error()}
+}
+
+// deregister removes a's client from its stream; the manager may have released it already.
+func (s *subscription) deregister(a *attachment) {
+	err := s.h.cfg.Streams.DeregisterClient(context.Background(), s.streamID, a.clientID)
+	if err != nil && !errors.Is(err, manager.ErrNotFound) && !errors.Is(err, manager.ErrClosed) && !errors.Is(err, manager.ErrShutdown) {
+		s.log.Warn("deregister plugin client", "error", err)
+	}
+}
+
+// finish tells the plugin the session is over, within the call timeout.
+func (s *subscription) finish(sess *session, reason string, serr *manager.StreamError) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.h.cfg.CallTimeout)
+	defer cancel()
+	if err := sess.finish(ctx, reason, serr); err != nil {
+		s.log.Warn("closing the plugin session failed", "reason", reason, "error", err)
+	}
+}
+
+// stop ends the subscription with reason; the first reason given wins.
+func (s *subscription) stop(reason string) {
+	s.mu.Lock()
+	if s.stopReason == "" {
+		s.stopReason = reason
+	}
+	cancel := s.cancel
+	s.mu.Unlock()
+	cancel()
+}
+
+func (s *subscription) reason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopReason
+}
+
+// sleep waits d or until ctx ends, and reports whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
