@@ -1,0 +1,24 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+)
+
+// Request is one generation: the model and the caller's GenerateContentRequest JSON.
+type Request struct {
+	Model string
+	Body  []byte
+}
+
+// Generator runs generations upstream; *upstream.Runner implements it.
+type Generator interface {
+	// Run feeds the manager stream streamID until it ends and leaves it closed: with reason
+	// "completed" on success, otherwise with an error chunk. It returns an error only when it could
+	// not start, and then leaves the stream untouched. It cancels the upstream request soon after
+	// anyone else closes the stream.
+	Run(ctx context.Context, streamID string, req Request) error
+	// Generate performs a non-streaming generateContent call and returns the upstream's response
+	// for passthrough; the caller closes its body.
+	Generate(ctx context.Context, req Request) (*http.Response, error)
+}

@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/streamgate/streamgate/manager"
+)
+
+// newQueuedClient wraps a subscriber's sink in a queued client; its Run is the handler itself.
+func (s *Server) newQueuedClient(sink manager.Sink) (*manager.QueuedClient, error) {
+	return manager.NewQueuedClient(s.newClientID(), sink, manager.QueueConfig{Size: s.cfg.ClientQueueSize, Logger: s.log})
+}
+
+// startRunner starts the upstream generation of a stream in a goroutine the server owns. It
+// reports false when the server is stopping.
+func (s *Server) startRunner(ctx context.Context, streamID string, req Request) bool {
+	ctx = context.WithoutCancel(ctx)
+	return s.goBackground(func() { s.run(ctx, streamID, req) })
+}
+
+// run feeds a stream from upstream until it ends. A runner that could not start left the stream
+// open: it is ended here with the error.
+func (s *Server) run(ctx context.Context, streamID string, req Request) {
+	err := s.cfg.Generator.Run(ctx, streamID, req)
+	if err == nil {
+		return
+	}
+	s.log.Warn("upstream generation could not start", "stream_id", streamID, "error", err)
+	if err := s.cfg.Manager.HandleStreamError(ctx, streamID, runError(err), true); err != nil && !streamGone(err) {
+		s.log.Error("end stream", "stream_id", streamID, "error", err)
+	}
+}
+
+// runError is the stream error for a generation that could not start.
+func runError(err error) *manager.StreamError {
+	var se *manager.StreamError
+	if errors.As(err, &se) {
+		return se
+	}
+	return &manager.StreamError{Code: 500, Status: "INTERNAL", Message: "could not start the upstream request: " + err.Error()}
+}
+
+// leave deregisters a subscriber whose handler is ending and, on a Gemini-route stream, closes
+// the stream if nobody else is left (after Config.OrphanGrace).
+func (s *Server) leave(streamID, clientID, source string) {
+	ctx := context.Background()
+	// A stream that closed or is gone has released its clients already.
+	_ = s.cfg.Manager.DeregisterClient(ctx, streamID, clientID)
+	if source != SourceGemini || !s.orphaned(streamID) {
+		return
+	}
+	if s.cfg.OrphanGrace == 0 {
+		s.closeStream(streamID, ReasonClientDisconnected)
+		return
+	}
+	done, err := s.cfg.Manager.Done(ctx, streamID)
+	if err != nil {
+		return
+	}
+	s.goBackground(func() {
+		t := time.NewTimer(s.cfg.OrphanGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-done:
+			return
+		case <-s.stop:
+			return
+		}
+		if s.orphaned(streamID) {
+			s.closeStream(streamID, ReasonClientDisconnected)
+		}
+	})
+}
+
+// orphaned reports whether an active stream has no client left.
+func (s *Server) orphaned(streamID string) bool {
+	info, err := s.cfg.Manager.Info(context.Background(), streamID)
+	return err == nil && info.Status == manager.StatusActive && info.Clients == 0
+}
+
+// closeStream closes a stream, logging a failure other than the stream being gone.
+func (s *Server) closeStream(streamID, reason string) {
+	if err := s.cfg.Manager.CloseStream(context.Background(), streamID, reason); err != nil && !streamGone(err) {
+		s.log.Error("close stream", "stream_id", streamID, "reason", reason, "error", err)
+		return
+	}
+	s.log.Debug("stream closed", "stream_id", streamID, "reason", reason)
+}
+
+// streamGone reports whether a manager error means the stream is closed, forgotten or shut down.
+func streamGone(err error) bool {
+	return errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrNotFound) || errors.Is(err, manager.ErrShutdown)
+}
