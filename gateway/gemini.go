@@ -12,6 +12,7 @@ import (
 
 	"github.com/streamgate/streamgate/auth"
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream"
 )
 
 // Gemini actions served under /v1beta/models/{model}:{action}.
@@ -34,8 +35,8 @@ func (s *Server) modelAction(c *gin.Context) {
 		writeError(c, newError(http.StatusNotFound, "unknown action "+strconv.Quote(action)+": the gateway serves streamGenerateContent and generateContent"))
 		return
 	}
-	if err := validateModel(model); err != nil {
-		writeError(c, newError(http.StatusBadRequest, err.Error()))
+	if err := upstream.ValidateModel(model); err != nil {
+		writeError(c, modelError(err))
 		return
 	}
 	if action == actionStream {
@@ -77,7 +78,7 @@ func (s *Server) streamGenerate(c *gin.Context, model string) {
 		writeError(c, managerError(err))
 		return
 	}
-	if !s.startRunner(ctx, streamID, Request{Model: model, Body: body}) {
+	if !s.startRunner(ctx, streamID, upstream.Request{Model: model, Body: body}) {
 		s.closeStream(streamID, manager.ReasonShuttingDown)
 	}
 	log := s.log.With("stream_id", streamID, "client_id", qc.ID())
@@ -127,7 +128,7 @@ func (s *Server) generate(c *gin.Context, model string) {
 		writeError(c, e)
 		return
 	}
-	resp, err := s.cfg.Generator.Generate(c.Request.Context(), Request{Model: model, Body: body})
+	resp, err := s.cfg.Generator.Generate(c.Request.Context(), upstream.Request{Model: model, Body: body})
 	if err != nil {
 		writeError(c, generateError(err))
 		return
@@ -149,12 +150,19 @@ func (s *Server) generate(c *gin.Context, model string) {
 func generateError(err error) *apiError {
 	var se *manager.StreamError
 	switch {
+	case errors.Is(err, upstream.ErrInvalidRequest):
+		return newError(http.StatusBadRequest, err.Error())
 	case errors.Is(err, errors.ErrUnsupported):
 		return newError(http.StatusNotImplemented, "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse")
 	case errors.As(err, &se):
 		return &apiError{se: *se}
 	}
 	return newError(http.StatusBadGateway, "upstream request failed: "+err.Error())
+}
+
+// modelError explains an invalid model name.
+func modelError(err error) *apiError {
+	return newError(http.StatusBadRequest, "invalid model: "+strings.TrimPrefix(err.Error(), upstream.ErrInvalidRequest.Error()+": "))
 }
 
 // streamLabels labels a new stream with its owner, model, kind and source.

@@ -3,13 +3,9 @@ package gateway
 import (
 	"context"
 	"net/http"
-)
 
-// Request is one generation: the model and the caller's GenerateContentRequest JSON.
-type Request struct {
-	Model string
-	Body  []byte
-}
+	"github.com/streamgate/streamgate/upstream"
+)
 
 // Generator runs generations upstream; *upstream.Runner implements it.
 type Generator interface {
@@ -17,8 +13,10 @@ type Generator interface {
 	// "completed" on success, otherwise with an error chunk. It returns an error only when it could
 	// not start, and then leaves the stream untouched. It cancels the upstream request soon after
 	// anyone else closes the stream.
-	Run(ctx context.Context, streamID string, req Request) error
+	Run(ctx context.Context, streamID string, req upstream.Request) error
 	// Generate performs a non-streaming generateContent call and returns the upstream's response
 	// for passthrough; the caller closes its body.
-	Generate(ctx context.Context, req Request) (*http.Response, error)
+	Generate(ctx context.Context, req upstream.Request) (*http.Response, error)
 }
+
+var _ Generator = (*upstream.Runner)(nil)

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream"
 )
 
 // streamJSON is a stream as GET /v1/streams/{id} describes it.
@@ -80,8 +81,8 @@ func (s *Server) createStream(c *gin.Context) {
 	switch {
 	case req.Model != "" && req.Request != nil:
 		kind = KindGenerate
-		if err := validateModel(req.Model); err != nil {
-			writeError(c, newError(http.StatusBadRequest, "model: "+err.Error()))
+		if err := upstream.ValidateModel(req.Model); err != nil {
+			writeError(c, modelError(err))
 			return
 		}
 		if !isJSONObject(req.Request) {
@@ -101,7 +102,7 @@ func (s *Server) createStream(c *gin.Context) {
 		writeError(c, managerError(err))
 		return
 	}
-	if kind == KindGenerate && !s.startRunner(ctx, id, Request{Model: req.Model, Body: req.Request}) {
+	if kind == KindGenerate && !s.startRunner(ctx, id, upstream.Request{Model: req.Model, Body: req.Request}) {
 		s.closeStream(id, manager.ReasonShuttingDown)
 	}
 	info, err := s.cfg.Manager.Info(ctx, id)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream"
 )
 
 // newQueuedClient wraps a subscriber's sink in a queued client; its Run is the handler itself.
@@ -15,14 +16,14 @@ func (s *Server) newQueuedClient(sink manager.Sink) (*manager.QueuedClient, erro
 
 // startRunner starts the upstream generation of a stream in a goroutine the server owns. It
 // reports false when the server is stopping.
-func (s *Server) startRunner(ctx context.Context, streamID string, req Request) bool {
+func (s *Server) startRunner(ctx context.Context, streamID string, req upstream.Request) bool {
 	ctx = context.WithoutCancel(ctx)
 	return s.goBackground(func() { s.run(ctx, streamID, req) })
 }
 
 // run feeds a stream from upstream until it ends. A runner that could not start left the stream
 // open: it is ended here with the error.
-func (s *Server) run(ctx context.Context, streamID string, req Request) {
+func (s *Server) run(ctx context.Context, streamID string, req upstream.Request) {
 	err := s.cfg.Generator.Run(ctx, streamID, req)
 	if err == nil {
 		return
@@ -36,8 +37,11 @@ func (s *Server) run(ctx context.Context, streamID string, req Request) {
 // runError is the stream error for a generation that could not start.
 func runError(err error) *manager.StreamError {
 	var se *manager.StreamError
-	if errors.As(err, &se) {
+	switch {
+	case errors.As(err, &se):
 		return se
+	case errors.Is(err, upstream.ErrInvalidRequest):
+		return &manager.StreamError{Code: 400, Status: "INVALID_ARGUMENT", Message: err.Error()}
 	}
 	return &manager.StreamError{Code: 500, Status: "INTERNAL", Message: "could not start the upstream request: " + err.Error()}
 }
