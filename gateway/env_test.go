@@ -42,6 +42,7 @@ var testKeys = []auth.Key{
 // options shape a test environment.
 type options struct {
 	open    bool                  // no client keys
+	quiet   bool                  // discard the logs (benchmarks)
 	script  *upstreamtest.Script  // the fake's default script; nil: three Gemini chunks
 	manager func(*manager.Config) // adjusts the manager's config
 	gateway func(*gateway.Config) // adjusts the gateway's config
@@ -50,7 +51,7 @@ type options struct {
 // env is a gateway served on a loopback port, fed by the real upstream Runner talking to a fake
 // Gemini over real HTTP.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	fake   *upstreamtest.Server
 	m      *manager.Manager
 	runner *upstream.Runner
@@ -65,7 +66,7 @@ type env struct {
 // defaultTexts are the texts of the fake's default answer.
 var defaultTexts = []string{"Hello", ", streaming", " world!"}
 
-func newEnv(t *testing.T, o options) *env {
+func newEnv(t testing.TB, o options) *env {
 	t.Helper()
 	script := upstreamtest.Gemini(defaultTexts...)
 	if o.script != nil {
@@ -75,6 +76,9 @@ func newEnv(t *testing.T, o options) *env {
 	fake.RequireAPIKey(upstreamKey)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.quiet {
+		log = slog.New(slog.DiscardHandler)
+	}
 
 	mcfg := manager.Config{Logger: log}
 	if o.manager != nil {
@@ -259,12 +263,12 @@ type event struct {
 
 // eventReader reads server-sent events from a response.
 type eventReader struct {
-	t    *testing.T
+	t    testing.TB
 	resp *http.Response
 	r    *sse.Reader
 }
 
-func newEventReader(t *testing.T, resp *http.Response) *eventReader {
+func newEventReader(t testing.TB, resp *http.Response) *eventReader {
 	return &eventReader{t: t, resp: resp, r: sse.NewReader(bufio.NewReader(resp.Body))}
 }
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -21,7 +22,11 @@ func (s *Server) routes() http.Handler {
 	// Stream IDs may hold any printable ASCII, '/' included when percent-encoded.
 	e.UseRawPath = true
 	e.UnescapePathValues = true
-	e.Use(s.recover, s.accessLog, s.cors)
+	e.Use(s.recover)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.Use(s.accessLog)
+	}
+	e.Use(s.cors)
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, newError(http.StatusNotFound, fmt.Sprintf("no route for %s %s", c.Request.Method, c.Request.URL.Path)))
 	})
@@ -76,13 +81,10 @@ func (s *Server) recover(c *gin.Context) {
 	c.Next()
 }
 
-// accessLog logs every request at debug level. The client's key was stripped before anything
+// accessLog logs every request at debug level; it is installed only when the logger has debug
+// enabled. The client's key was stripped before anything
 // else could see the request, and the query is never logged.
 func (s *Server) accessLog(c *gin.Context) {
-	if !s.log.Enabled(c.Request.Context(), slog.LevelDebug) {
-		c.Next()
-		return
-	}
 	start := time.Now()
 	c.Next()
 	s.log.Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status(),

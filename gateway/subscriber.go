@@ -50,8 +50,10 @@ func runError(err error) *manager.StreamError {
 // the stream if nobody else is left (after Config.OrphanGrace).
 func (s *Server) leave(streamID, clientID, source string) {
 	ctx := context.Background()
-	// A stream that closed or is gone has released its clients already.
-	_ = s.cfg.Manager.DeregisterClient(ctx, streamID, clientID)
+	err := s.cfg.Manager.DeregisterClient(ctx, streamID, clientID)
+	if errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrShutdown) {
+		return // the stream ended and released its clients
+	}
 	if source != SourceGemini || !s.orphaned(streamID) {
 		return
 	}
