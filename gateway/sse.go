@@ -15,9 +15,10 @@ type sseWriter struct {
 	rc       *http.ResponseController
 	streamID string
 	stall    time.Duration
-	started  bool // the response headers are sent
-	done     bool // the handler is finishing: nothing may be written any more
-	wrote    bool // a frame was written since the last heartbeat tick
+	refresh  time.Time // when the write deadline is next moved forward
+	started  bool      // the response headers are sent
+	done     bool      // the handler is finishing: nothing may be written any more
+	wrote    bool      // a frame was written since the last heartbeat tick
 	err      error
 	interval time.Duration
 	beat     *time.Timer
@@ -45,16 +46,13 @@ func (sw *sseWriter) startLocked() {
 	sw.w.WriteHeader(http.StatusOK)
 }
 
-// writeLocked writes b (whole frames) and flushes them; the write may stall for at most the
-// stalled-write timeout. mu must be held.
+// writeLocked writes b (whole frames) and flushes them. mu must be held.
 func (sw *sseWriter) writeLocked(b []byte) error {
 	if sw.err != nil {
 		return sw.err
 	}
 	sw.startLocked()
-	// Without a deadline a client that stops reading would pin this goroutine; an error here
-	// means the connection does not support deadlines, and the write goes on without one.
-	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.stall))
+	sw.extendDeadlineLocked()
 	if len(b) > 0 {
 		if _, err := sw.w.Write(b); err != nil {
 			sw.err = err
@@ -67,6 +65,20 @@ func (sw *sseWriter) writeLocked(b []byte) error {
 	}
 	sw.wrote = true
 	return nil
+}
+
+// extendDeadlineLocked keeps a write deadline between half the stalled-write timeout and the whole
+// of it ahead, so that a client that stops reading cannot pin the handler, while moving the
+// deadline (a runtime timer update) at most once per half timeout rather than at every write.
+// mu must be held.
+func (sw *sseWriter) extendDeadlineLocked() {
+	now := time.Now()
+	if now.Before(sw.refresh) {
+		return
+	}
+	// An error means the connection has no deadlines; the write then goes on without one.
+	_ = sw.rc.SetWriteDeadline(now.Add(sw.stall))
+	sw.refresh = now.Add(sw.stall / 2)
 }
 
 // startHeartbeat writes a ": ping" comment every interval in which nothing else was written.
@@ -103,7 +115,8 @@ func (sw *sseWriter) finish() {
 		sw.beat.Stop()
 	}
 	if sw.started {
-		_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.stall))
+		sw.refresh = time.Time{}
+		sw.extendDeadlineLocked()
 	}
 	sw.mu.Unlock()
 }
