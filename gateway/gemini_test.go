@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/gateway"
+	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/upstream/upstreamtest"
 )
 
@@ -187,4 +188,15 @@ func TestGeminiStreamStoppedByDelete(t *testing.T) {
 	require.True(t, strings.HasSuffix(string(rest), want), "got %q", rest)
 	require.Eventually(t, func() bool { return e.fake.CancelledCount() == 1 }, 5*time.Second, time.Millisecond,
 		"the upstream request is cancelled")
+}
+
+// A stream the manager ends for inactivity reaches the Gemini-route caller as an error frame.
+func TestGeminiStalledUpstreamEndsWithAnError(t *testing.T) {
+	chunks := upstreamtest.Chunks("one", "two")
+	script := upstreamtest.Script{}.Then(upstreamtest.Event(chunks[0]), upstreamtest.Stall())
+	e := newEnv(t, options{script: &script, manager: func(c *manager.Config) { c.InactivityTimeout = 40 * time.Millisecond }})
+	status, body := e.do("POST", streamPath, aliceKey, generateBody)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, geminiFrames(chunks[0])+"data: "+errorJSON(504, "DEADLINE_EXCEEDED", "no chunk for 40ms")+"\r\n\r\n", string(body))
+	require.Eventually(t, func() bool { return e.fake.CancelledCount() == 1 }, 5*time.Second, time.Millisecond)
 }

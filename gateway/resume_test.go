@@ -112,3 +112,24 @@ func TestGeminiCallerResumes(t *testing.T) {
 	}
 	assert.Equal(t, want, got, "no gap, no duplicate")
 }
+
+func TestSubscribeToAFinishedStream(t *testing.T) {
+	e := newEnv(t, options{})
+	id := e.createStream(aliceKey, map[string]any{"id": "team/a"})
+	require.Equal(t, "team/a", id)
+	e.push(aliceKey, "team%2Fa", "one", "")
+	e.push(aliceKey, "team%2Fa", "two", "x")
+	status, body := e.do("DELETE", "/v1/streams/team%2Fa", aliceKey, nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+
+	sub := e.subscribe(aliceKey, "team%2Fa", "")
+	defer sub.close()
+	assert.Equal(t, []event{
+		{ID: "1", Type: "message", Data: `"one"`},
+		{ID: "2", Type: "x", Data: `"two"`},
+		{ID: "2", Type: "done", Data: `{"status":"completed","reason":"deleted by client"}`},
+	}, sub.rest())
+	late := e.subscribe(aliceKey, "team%2Fa", "?after=2")
+	defer late.close()
+	assert.Equal(t, []event{{ID: "", Type: "done", Data: `{"status":"completed","reason":"deleted by client"}`}}, late.rest())
+}
