@@ -139,8 +139,8 @@ func TestGeminiUpstreamErrorBeforeFirstByte(t *testing.T) {
 
 func TestGeminiMidStreamErrorFrame(t *testing.T) {
 	chunks := upstreamtest.Chunks("one", "two", "three")
-	script := upstreamtest.Script{}.Then(upstreamtest.Event(chunks[0]), upstreamtest.Event(chunks[1]),
-		upstreamtest.ErrorTail(http.StatusInternalServerError, "An internal error has occurred."))
+	script := upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Event(chunks[0]), upstreamtest.Event(chunks[1]),
+		upstreamtest.ErrorTail(http.StatusInternalServerError, "An internal error has occurred.")}}
 	e := newEnv(t, options{script: &script})
 	status, body := e.do("POST", streamPath, aliceKey, generateBody)
 	require.Equal(t, http.StatusOK, status)
@@ -193,7 +193,7 @@ func TestGeminiStreamStoppedByDelete(t *testing.T) {
 // A stream the manager ends for inactivity reaches the Gemini-route caller as an error frame.
 func TestGeminiStalledUpstreamEndsWithAnError(t *testing.T) {
 	chunks := upstreamtest.Chunks("one", "two")
-	script := upstreamtest.Script{}.Then(upstreamtest.Event(chunks[0]), upstreamtest.Stall())
+	script := upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Event(chunks[0]), upstreamtest.Stall()}}
 	e := newEnv(t, options{script: &script, manager: func(c *manager.Config) { c.InactivityTimeout = 40 * time.Millisecond }})
 	status, body := e.do("POST", streamPath, aliceKey, generateBody)
 	require.Equal(t, http.StatusOK, status)

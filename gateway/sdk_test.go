@@ -85,8 +85,8 @@ func TestSDKSeesUpstreamErrors(t *testing.T) {
 	})
 	t.Run("mid-stream", func(t *testing.T) {
 		chunks := upstreamtest.Chunks("one", "two", "three")
-		e.fake.Enqueue(upstreamtest.Script{}.Then(upstreamtest.Event(chunks[0])).
-			Then(upstreamtest.ErrorTail(http.StatusServiceUnavailable, "The model is overloaded.")))
+		e.fake.Enqueue(upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Event(chunks[0]),
+			upstreamtest.ErrorTail(http.StatusServiceUnavailable, "The model is overloaded.")}})
 		var texts []string
 		var streamErr error
 		for resp, err := range client.Models.GenerateContentStream(context.Background(), "gemini-2.5-flash", genai.Text("x"), nil) {

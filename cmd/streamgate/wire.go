@@ -94,10 +94,10 @@ func managerConfig(c configs.Manager, log *slog.Logger) manager.Config {
 	}
 }
 
-// retryConfig maps the file's retry settings, where zero means what it says, onto the runner's,
-// where zero means the default.
+// retryConfig maps the file's retry settings onto the runner's; both read a zero Jitter and
+// MaxElapsed as "none".
 func retryConfig(r configs.Retry) upstream.RetryConfig {
-	out := upstream.RetryConfig{
+	return upstream.RetryConfig{
 		MaxAttempts:     r.MaxAttempts,
 		InitialInterval: r.InitialInterval,
 		MaxInterval:     r.MaxInterval,
@@ -105,13 +105,6 @@ func retryConfig(r configs.Retry) upstream.RetryConfig {
 		Jitter:          r.Jitter,
 		MaxElapsed:      r.MaxElapsed,
 	}
-	if out.Jitter == 0 {
-		out.Jitter = upstream.NoJitter
-	}
-	if out.MaxElapsed == 0 {
-		out.MaxElapsed = upstream.NoTimeout
-	}
-	return out
 }
 
 // newProvider builds the configured upstream provider with the gateway's own credential.
