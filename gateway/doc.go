@@ -88,6 +88,8 @@
 // connections still open when the grace period ends are closed. The http.Server has a
 // ReadHeaderTimeout and no WriteTimeout; flushing goes through http.ResponseController.
 //
-// New routes go in routes(), behind s.authenticate, and look streams up with s.lookup so that the
-// tenant rule holds.
+// Config.Attacher (implemented by *plugins.Host) is told about every new stream before its
+// generation starts, so that attached transports get it from the first chunk; an attached
+// subscriber counts as a subscriber for the orphan rule. New routes go in routes(), behind
+// s.authenticate, and look streams up with s.lookup so that the tenant rule holds.
 package gateway

@@ -60,11 +60,13 @@ func (s *Server) streamGenerate(c *gin.Context, model string) {
 	}
 	ctx := c.Request.Context()
 	m := s.cfg.Manager
-	streamID, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: streamLabels(identity(c), model, KindGenerate, SourceGemini)})
+	labels := streamLabels(identity(c), model, KindGenerate, SourceGemini)
+	streamID, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: labels})
 	if err != nil {
 		writeError(c, managerError(err))
 		return
 	}
+	s.attach(ctx, streamID, labels)
 	sink := &geminiSink{
 		sseWriter:  newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout),
 		closeError: func(reason string) *manager.StreamError { return s.closeError(streamID, reason) },

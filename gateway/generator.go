@@ -20,3 +20,9 @@ type Generator interface {
 }
 
 var _ Generator = (*upstream.Runner)(nil)
+
+// Attacher subscribes whatever must follow a new stream from its first chunk (transport plugins)
+// to it. It is called after the stream is created and before its generation starts.
+type Attacher interface {
+	Attach(ctx context.Context, streamID string, labels map[string]string) error
+}

@@ -94,14 +94,13 @@ func (s *Server) createStream(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	id, err := s.cfg.Manager.CreateStreamWith(ctx, manager.StreamOptions{
-		ID:     req.ID,
-		Labels: streamLabels(identity(c), req.Model, kind, SourceAPI),
-	})
+	labels := streamLabels(identity(c), req.Model, kind, SourceAPI)
+	id, err := s.cfg.Manager.CreateStreamWith(ctx, manager.StreamOptions{ID: req.ID, Labels: labels})
 	if err != nil {
 		writeError(c, managerError(err))
 		return
 	}
+	s.attach(ctx, id, labels)
 	if kind == KindGenerate && !s.startRunner(ctx, id, upstream.Request{Model: req.Model, Body: req.Request}) {
 		s.closeStream(id, manager.ReasonShuttingDown)
 	}

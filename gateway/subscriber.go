@@ -14,6 +14,17 @@ func (s *Server) newQueuedClient(sink manager.Sink) (*manager.QueuedClient, erro
 	return manager.NewQueuedClient(s.newClientID(), sink, manager.QueueConfig{Size: s.cfg.ClientQueueSize, Logger: s.log})
 }
 
+// attach hands a new stream to the Attacher. A failure is logged: the stream serves its callers
+// without the attachments.
+func (s *Server) attach(ctx context.Context, streamID string, labels map[string]string) {
+	if s.cfg.Attacher == nil {
+		return
+	}
+	if err := s.cfg.Attacher.Attach(ctx, streamID, labels); err != nil {
+		s.log.Warn("attach to new stream failed", "stream_id", streamID, "error", err)
+	}
+}
+
 // startRunner starts the upstream generation of a stream in a goroutine the server owns. It
 // reports false when the server is stopping.
 func (s *Server) startRunner(ctx context.Context, streamID string, req upstream.Request) bool {
