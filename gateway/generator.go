@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/streamgate/streamgate/plugins"
 	"github.com/streamgate/streamgate/upstream"
 )
 
@@ -26,3 +27,5 @@ var _ Generator = (*upstream.Runner)(nil)
 type Attacher interface {
 	Attach(ctx context.Context, streamID string, labels map[string]string) error
 }
+
+var _ Attacher = (*plugins.Host)(nil)
