@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,19 +27,26 @@ type target struct {
 	url    string
 	key    string
 	client *http.Client
+	r      *bufio.Reader // reused, so the client side allocates little
 }
 
 // latencyTargets returns the three ways to stream from the fake: directly, through a plain
 // httputil.ReverseProxy that swaps the key as a gateway would, and through the gateway.
-func latencyTargets(b *testing.B, script upstreamtest.Script) []target {
+func latencyTargets(b *testing.B, script upstreamtest.Script) []*target {
+	return latencyTargetsWrapped(b, script, nil)
+}
+
+// latencyTargetsWrapped is latencyTargets with the fake's handler wrapped.
+func latencyTargetsWrapped(b *testing.B, script upstreamtest.Script, wrap func(http.Handler) http.Handler) []*target {
 	b.Helper()
 	e := newEnv(b, options{
 		quiet:   true,
+		wrap:    wrap,
 		script:  &script,
 		manager: func(c *manager.Config) { c.RetainClosed = time.Second },
 		gateway: func(c *gateway.Config) { c.Heartbeat = 0 },
 	})
-	fakeURL, err := url.Parse(e.fake.URL())
+	fakeURL, err := url.Parse(e.fakeURL)
 	require.NoError(b, err)
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
@@ -60,16 +68,15 @@ func latencyTargets(b *testing.B, script upstreamtest.Script) []target {
 		b.Cleanup(tr.CloseIdleConnections)
 		return &http.Client{Transport: tr}
 	}
-	return []target{
-		{"direct", e.fake.URL(), upstreamKey, newClient()},
-		{"proxy", "http://" + ln.Addr().String(), aliceKey, newClient()},
-		{"gateway", e.url, aliceKey, newClient()},
+	return []*target{
+		{name: "direct", url: e.fakeURL, key: upstreamKey, client: newClient()},
+		{name: "proxy", url: "http://" + ln.Addr().String(), key: aliceKey, client: newClient()},
+		{name: "gateway", url: e.url, key: aliceKey, client: newClient()},
 	}
 }
 
-// stream sends one streaming request and returns the arrival time of every frame, measured
-// from just before the request was sent.
-func (tg target) stream(b *testing.B, arrivals []time.Duration) []time.Duration {
+// stream sends one streaming request and returns when it was sent and when every frame arrived.
+func (tg *target) stream(b *testing.B, arrivals []time.Time) (time.Time, []time.Time) {
 	req, err := http.NewRequest("POST", tg.url+streamPath, strings.NewReader(generateBody))
 	require.NoError(b, err)
 	req.Header.Set("Content-Type", "application/json")
@@ -79,16 +86,20 @@ func (tg target) stream(b *testing.B, arrivals []time.Duration) []time.Duration 
 	require.NoError(b, err)
 	defer resp.Body.Close()
 	require.Equal(b, http.StatusOK, resp.StatusCode)
-	r := bufio.NewReader(resp.Body)
+	if tg.r == nil {
+		tg.r = bufio.NewReader(resp.Body)
+	}
+	r := tg.r
+	r.Reset(resp.Body)
 	arrivals = arrivals[:0]
 	for {
 		line, err := r.ReadSlice('\n')
 		if err == io.EOF {
-			return arrivals
+			return start, arrivals
 		}
 		require.NoError(b, err)
 		if bytes.Equal(line, []byte("\r\n")) {
-			arrivals = append(arrivals, time.Since(start))
+			arrivals = append(arrivals, time.Now())
 		}
 	}
 }
@@ -107,43 +118,95 @@ func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsec
 func BenchmarkTTFB(b *testing.B) {
 	targets := latencyTargets(b, upstreamtest.Gemini(defaultTexts...))
 	ttfb := make([][]time.Duration, len(targets))
-	var arrivals []time.Duration
+	var arrivals []time.Time
 	for _, tg := range targets { // warm the connection pools
-		arrivals = tg.stream(b, arrivals)
+		_, arrivals = tg.stream(b, arrivals)
 	}
 	b.ResetTimer()
 	for range b.N {
 		for i, tg := range targets {
-			arrivals = tg.stream(b, arrivals)
-			ttfb[i] = append(ttfb[i], arrivals[0])
+			var start time.Time
+			start, arrivals = tg.stream(b, arrivals)
+			ttfb[i] = append(ttfb[i], arrivals[0].Sub(start))
 		}
 	}
 	b.StopTimer()
 	report(b, targets, ttfb, "ttfb")
 }
 
-// BenchmarkInterChunkGap streams 20 chunks paced 1 ms apart by the fake and compares the gaps
-// between consecutive frames as the client sees them, directly, through the reverse proxy and
-// through the gateway: the added gap is what the path adds to the upstream's own spacing.
+// BenchmarkInterChunkGap streams 20 chunks paced 1 ms apart by the fake, whose flushes are
+// timestamped, directly, through the reverse proxy and through the gateway. For every chunk after
+// the first it measures the delivery latency (client arrival - upstream flush) and the added gap
+// (the gap between two chunks at the client minus the same gap at the upstream), and reports the
+// p50/p99 of each per target and what the proxy and the gateway add to the direct figures.
 func BenchmarkInterChunkGap(b *testing.B) {
-	targets := latencyTargets(b, upstreamtest.Gemini(upstreamtest.Texts(20, 64)...).Paced(time.Millisecond))
+	flushes := &flushLog{}
+	script := upstreamtest.Gemini(upstreamtest.Texts(20, 64)...).Paced(time.Millisecond)
+	targets := latencyTargetsWrapped(b, script, flushes.wrap)
+	latency := make([][]time.Duration, len(targets))
 	gaps := make([][]time.Duration, len(targets))
-	var arrivals []time.Duration
+	var arrivals []time.Time
 	b.ResetTimer()
 	for range b.N {
 		for i, tg := range targets {
-			arrivals = tg.stream(b, arrivals)
-			for k := 2; k < len(arrivals); k++ { // the first gap includes the first event's delay
-				gaps[i] = append(gaps[i], arrivals[k]-arrivals[k-1])
+			flushes.reset()
+			_, arrivals = tg.stream(b, arrivals)
+			sent := flushes.get()
+			require.GreaterOrEqual(b, len(sent), len(arrivals))
+			for k := 1; k < len(arrivals); k++ { // the first chunk is TTFB's business
+				latency[i] = append(latency[i], arrivals[k].Sub(sent[k]))
+				gaps[i] = append(gaps[i], arrivals[k].Sub(arrivals[k-1])-sent[k].Sub(sent[k-1]))
 			}
 		}
 	}
 	b.StopTimer()
+	report(b, targets, latency, "chunk_latency")
 	report(b, targets, gaps, "gap")
 }
 
+// flushLog records when the fake flushed each write of the current request.
+type flushLog struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (l *flushLog) reset() {
+	l.mu.Lock()
+	l.times = l.times[:0]
+	l.mu.Unlock()
+}
+
+func (l *flushLog) get() []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.times)
+}
+
+func (l *flushLog) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&flushRecorder{ResponseWriter: w, log: l}, r)
+	})
+}
+
+// flushRecorder timestamps every flush of a response: the fake flushes once per event.
+type flushRecorder struct {
+	http.ResponseWriter
+	log *flushLog
+}
+
+// FlushError records the time just before the flush's write, when the data leaves the fake.
+func (f *flushRecorder) FlushError() error {
+	now := time.Now()
+	f.log.mu.Lock()
+	f.log.times = append(f.log.times, now)
+	f.log.mu.Unlock()
+	return http.NewResponseController(f.ResponseWriter).Flush()
+}
+
+func (f *flushRecorder) Unwrap() http.ResponseWriter { return f.ResponseWriter }
+
 // report adds p50 and p99 per target and the p50/p99 each path adds to the direct one.
-func report(b *testing.B, targets []target, samples [][]time.Duration, what string) {
+func report(b *testing.B, targets []*target, samples [][]time.Duration, what string) {
 	direct50, direct99 := percentile(samples[0], 0.50), percentile(samples[0], 0.99)
 	for i, tg := range targets {
 		p50, p99 := percentile(samples[i], 0.50), percentile(samples[i], 0.99)

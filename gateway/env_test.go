@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -41,26 +42,28 @@ var testKeys = []auth.Key{
 
 // options shape a test environment.
 type options struct {
-	open    bool                  // no client keys
-	quiet   bool                  // discard the logs (benchmarks)
-	script  *upstreamtest.Script  // the fake's default script; nil: three Gemini chunks
-	manager func(*manager.Config) // adjusts the manager's config
-	gateway func(*gateway.Config) // adjusts the gateway's config
+	open    bool                            // no client keys
+	quiet   bool                            // discard the logs (benchmarks)
+	script  *upstreamtest.Script            // the fake's default script; nil: three Gemini chunks
+	manager func(*manager.Config)           // adjusts the manager's config
+	gateway func(*gateway.Config)           // adjusts the gateway's config
+	wrap    func(http.Handler) http.Handler // wraps the fake's handler (benchmarks)
 }
 
 // env is a gateway served on a loopback port, fed by the real upstream Runner talking to a fake
 // Gemini over real HTTP.
 type env struct {
-	t      testing.TB
-	fake   *upstreamtest.Server
-	m      *manager.Manager
-	runner *upstream.Runner
-	gw     *gateway.Server
-	url    string
-	client *http.Client
-	logs   *syncBuffer
-	stop   context.CancelFunc
-	served chan error
+	t       testing.TB
+	fake    *upstreamtest.Fake
+	fakeURL string
+	m       *manager.Manager
+	runner  *upstream.Runner
+	gw      *gateway.Server
+	url     string
+	client  *http.Client
+	logs    *syncBuffer
+	stop    context.CancelFunc
+	served  chan error
 }
 
 // defaultTexts are the texts of the fake's default answer.
@@ -72,8 +75,18 @@ func newEnv(t testing.TB, o options) *env {
 	if o.script != nil {
 		script = *o.script
 	}
-	fake := upstreamtest.NewServer(t, script)
+	fake := upstreamtest.NewFake(script)
 	fake.RequireAPIKey(upstreamKey)
+	var handler http.Handler = fake
+	if o.wrap != nil {
+		handler = o.wrap(fake)
+	}
+	fakeSrv := httptest.NewServer(handler)
+	t.Cleanup(func() {
+		fake.Close()
+		fakeSrv.CloseClientConnections()
+		fakeSrv.Close()
+	})
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if o.quiet {
@@ -88,7 +101,7 @@ func newEnv(t testing.TB, o options) *env {
 	require.NoError(t, err)
 	cred, err := auth.NewAPIKey(upstreamKey)
 	require.NoError(t, err)
-	provider, err := upstream.NewGemini(upstream.GeminiConfig{BaseURL: fake.URL(), Credential: cred})
+	provider, err := upstream.NewGemini(upstream.GeminiConfig{BaseURL: fakeSrv.URL, Credential: cred})
 	require.NoError(t, err)
 	runner, err := upstream.NewRunner(upstream.RunnerConfig{
 		Provider: provider,
@@ -119,7 +132,7 @@ func newEnv(t testing.TB, o options) *env {
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(context.Background())
 	e := &env{
-		t: t, fake: fake, m: m, runner: runner, gw: gw, logs: logs,
+		t: t, fake: fake, fakeURL: fakeSrv.URL, m: m, runner: runner, gw: gw, logs: logs,
 		url:    "http://" + ln.Addr().String(),
 		client: &http.Client{Transport: &http.Transport{DisableCompression: true}},
 		stop:   stop,
