@@ -83,14 +83,13 @@ func (s *Server) streamGenerate(c *gin.Context, model string) {
 	if !s.startRunner(ctx, streamID, upstream.Request{Model: model, Body: body}) {
 		s.closeStream(streamID, manager.ReasonShuttingDown)
 	}
-	log := s.log.With("stream_id", streamID, "client_id", qc.ID())
 	switch err := qc.Run(ctx); {
 	case err == nil, errors.Is(err, errResponseEnded):
 	case errors.Is(err, manager.ErrSlowClient):
-		log.Info("gemini-route subscriber too slow; disconnected")
+		s.log.Info("gemini-route subscriber too slow; disconnected", "stream_id", streamID, "client_id", qc.ID(), "frames", sink.frames)
 		sink.slowClient()
 	default:
-		log.Debug("gemini-route subscriber left", "error", err)
+		s.log.Debug("gemini-route subscriber left", "stream_id", streamID, "client_id", qc.ID(), "error", err)
 	}
 	sink.finish()
 	s.leave(streamID, qc.ID(), SourceGemini)

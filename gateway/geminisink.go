@@ -91,7 +91,7 @@ func (g *geminiSink) failLocked(buf []byte, se *manager.StreamError) error {
 func (g *geminiSink) slowClient() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	resume := "/v1/streams/" + g.streamID + "/events?after=" + strconv.FormatUint(g.frames, 10)
+	resume := streamPath(g.streamID) + "/events?after=" + strconv.FormatUint(g.frames, 10)
 	// The client may be gone already; there is nobody else to tell.
 	_ = g.failLocked(nil, &manager.StreamError{Code: http.StatusTooManyRequests, Status: "RESOURCE_EXHAUSTED",
 		Message: "client too slow: it fell more than the queue size behind the stream; resume from " + resume})
