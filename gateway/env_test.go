@@ -48,6 +48,8 @@ type options struct {
 	manager func(*manager.Config)           // adjusts the manager's config
 	gateway func(*gateway.Config)           // adjusts the gateway's config
 	wrap    func(http.Handler) http.Handler // wraps the fake's handler (benchmarks)
+	// provider builds the upstream provider for the fake's URL; nil: Gemini with upstreamKey
+	provider func(fakeURL string) (upstream.Provider, error)
 }
 
 // env is a gateway served on a loopback port, fed by the real upstream Runner talking to a fake
@@ -101,7 +103,13 @@ func newEnv(t testing.TB, o options) *env {
 	require.NoError(t, err)
 	cred, err := auth.NewAPIKey(upstreamKey)
 	require.NoError(t, err)
-	provider, err := upstream.NewGemini(upstream.GeminiConfig{BaseURL: fakeSrv.URL, Credential: cred})
+	newProvider := func(url string) (upstream.Provider, error) {
+		return upstream.NewGemini(upstream.GeminiConfig{BaseURL: url, Credential: cred})
+	}
+	if o.provider != nil {
+		newProvider = o.provider
+	}
+	provider, err := newProvider(fakeSrv.URL)
 	require.NoError(t, err)
 	runner, err := upstream.NewRunner(upstream.RunnerConfig{
 		Provider: provider,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamgate/streamgate/gateway"
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream"
 	"github.com/streamgate/streamgate/upstream/upstreamtest"
 )
 
@@ -199,4 +200,42 @@ func TestGeminiStalledUpstreamEndsWithAnError(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, geminiFrames(chunks[0])+"data: "+errorJSON(504, "DEADLINE_EXCEEDED", "no chunk for 40ms")+"\r\n\r\n", string(body))
 	require.Eventually(t, func() bool { return e.fake.CancelledCount() == 1 }, 5*time.Second, time.Millisecond)
+}
+
+func TestGenerateContentPassthrough(t *testing.T) {
+	e := newEnv(t, options{})
+	const path = "/v1beta/models/gemini-2.5-flash:generateContent"
+	resp := e.request("POST", path, aliceKey, generateBody)
+	body := readAll(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	assert.Equal(t, "application/json; charset=UTF-8", resp.Header.Get("Content-Type"))
+	assert.Equal(t, string(upstreamtest.Gemini(defaultTexts...).Body), string(body), "the body passes through byte for byte")
+
+	e.fake.Enqueue(upstreamtest.Error(http.StatusBadRequest, "Invalid JSON payload received.").With("Retry-After", "7"))
+	resp = e.request("POST", path, aliceKey, generateBody)
+	body = readAll(t, resp)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, "7", resp.Header.Get("Retry-After"))
+	assert.JSONEq(t, errorJSON(400, "INVALID_ARGUMENT", "Invalid JSON payload received."), string(body))
+
+	reqs := e.fake.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, "generateContent", reqs[0].Call)
+	assert.Equal(t, generateBody, string(reqs[0].Body))
+	assert.Equal(t, upstreamKey, reqs[0].Header.Get("x-goog-api-key"))
+}
+
+// A generic SSE upstream streams through the Gemini route as data-only frames; it has no
+// non-streaming call.
+func TestGenericSSEUpstream(t *testing.T) {
+	e := newEnv(t, options{provider: func(url string) (upstream.Provider, error) {
+		return upstream.NewSSE(upstream.SSEConfig{URL: url + "/stream", Headers: map[string]string{"x-goog-api-key": upstreamKey}})
+	}})
+	status, body := e.do("POST", streamPath, aliceKey, generateBody)
+	require.Equal(t, http.StatusOK, status, string(body))
+	assert.Equal(t, geminiFrames(upstreamtest.Chunks(defaultTexts...)...), string(body))
+
+	status, body = e.do("POST", "/v1beta/models/gemini-2.5-flash:generateContent", aliceKey, generateBody)
+	se := requireError(t, 501, "UNIMPLEMENTED", status, body)
+	assert.Contains(t, se.Message, "use streamGenerateContent")
 }
