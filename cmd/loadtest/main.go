@@ -1,0 +1,427 @@
+// Command loadtest measures the gateway's fan-out: one push stream, many SSE subscribers on
+// loopback, events pushed through the stream API at a fixed rate. Each event carries the time it was
+// pushed; every subscriber records how long each event took to reach it. It prints the delivery
+// latency percentiles over all deliveries, the deliveries missed, and the push latency.
+//
+//	go run ./cmd/loadtest -subscribers 10000 -rate 50 -duration 20s
+//
+// By default it starts a gateway (open mode, no rate limit) on a loopback port in a child process
+// (this program with -serve), so that the gateway and the subscribers each have their own
+// descriptors and Go runtime; with -url it targets a running gateway instead (-key for its client
+// key). Both processes raise RLIMIT_NOFILE to fit one descriptor per subscriber.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/streamgate/streamgate/gateway"
+	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream"
+)
+
+type options struct {
+	subscribers int
+	rate        int
+	duration    time.Duration
+	payload     int
+	url         string
+	key         string
+	dialers     int
+	serve       bool
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.subscribers, "subscribers", 10000, "SSE subscribers of the stream")
+	flag.IntVar(&o.rate, "rate", 50, "events pushed per second")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long to push")
+	flag.IntVar(&o.payload, "payload", 256, "approximate bytes of data per event")
+	flag.StringVar(&o.url, "url", "", "gateway base URL; empty starts one in-process")
+	flag.StringVar(&o.key, "key", "", "client key for -url")
+	flag.IntVar(&o.dialers, "dialers", 128, "subscribers connecting at once")
+	flag.BoolVar(&o.serve, "serve", false, "run only the gateway, print its URL, and stop when stdin closes")
+	flag.Parse()
+	run := run
+	if o.serve {
+		run = serveGateway
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if err := raiseFileLimit(uint64(o.subscribers + 1024)); err != nil {
+		return err
+	}
+	base, stop, err := target(o)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	api := &apiClient{base: base, key: o.key, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	id, err := api.createStream()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("stream %s on %s; connecting %d subscribers\n", id, base, o.subscribers)
+
+	addr := strings.TrimPrefix(base, "http://")
+	request := "GET /v1/streams/" + url.PathEscape(id) + "/events HTTP/1.1\r\nHost: " + addr + "\r\n"
+	if o.key != "" {
+		request += "x-goog-api-key: " + o.key + "\r\n"
+	}
+	request += "\r\n"
+	expected := int(o.duration.Seconds()*float64(o.rate)) + 1
+	subs := make([]*subscriber, o.subscribers)
+	var wg sync.WaitGroup
+	connectStart := time.Now()
+	sem := make(chan struct{}, o.dialers)
+	var dialErr atomic.Value
+	for i := range subs {
+		subs[i] = &subscriber{lat: make([]int32, 0, expected)}
+		sem <- struct{}{}
+		wg.Go(func() {
+			err := subs[i].connect(addr, request)
+			<-sem
+			if err != nil {
+				dialErr.Store(err)
+				return
+			}
+			subs[i].read()
+		})
+	}
+	if err := api.waitClients(id, o.subscribers, 60*time.Second); err != nil {
+		if e, ok := dialErr.Load().(error); ok {
+			err = errors.Join(err, e)
+		}
+		return err
+	}
+	fmt.Printf("%d subscribers connected in %v\n", o.subscribers, time.Since(connectStart).Round(time.Millisecond))
+
+	pushLat, pushErrs := push(api, id, o)
+	time.Sleep(time.Second) // let the last deliveries land
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := api.deleteStream(id); err != nil {
+		return err
+	}
+	wg.Wait()
+	report(subs, pushLat, pushErrs, &before)
+	return nil
+}
+
+// target returns the gateway's base URL, starting one in a child process unless o.url is set.
+func target(o options) (string, func(), error) {
+	if o.url != "" {
+		return strings.TrimSuffix(o.url, "/"), func() {}, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self, "-serve", "-subscribers", strconv.Itoa(o.subscribers))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest: gateway process:", err)
+		}
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("gateway process: %w", err)
+	}
+	return strings.TrimSpace(line), stop, nil
+}
+
+// serveGateway runs the gateway alone: it prints its URL, serves until stdin closes, then shuts
+// down.
+func serveGateway(o options) error {
+	if err := raiseFileLimit(uint64(o.subscribers + 1024)); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m, err := manager.New(manager.Config{MaxClientsPerStream: o.subscribers, Logger: log})
+	if err != nil {
+		return err
+	}
+	sim, err := upstream.NewSimulator(upstream.SimulatorConfig{})
+	if err != nil {
+		return err
+	}
+	runner, err := upstream.NewRunner(upstream.RunnerConfig{Provider: sim, Manager: m, Logger: log})
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(gateway.Config{Manager: m, Generator: runner, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	fmt.Println("http://" + ln.Addr().String())
+	return gw.Serve(ctx, ln)
+}
+
+// subscriber is one SSE connection recording the delivery latency of every event, in µs.
+type subscriber struct {
+	conn      net.Conn
+	lat       []int32
+	reordered int
+	lastSeq   int64
+	err       error
+}
+
+func (s *subscriber) connect(addr, request string) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(c, request); err != nil {
+		c.Close()
+		return err
+	}
+	s.conn = c
+	return nil
+}
+
+// read consumes the chunked event stream until it ends. Data lines are {"t":<unix ns>,"seq":n,...}.
+func (s *subscriber) read() {
+	defer s.conn.Close()
+	r := bufio.NewReaderSize(s.conn, 4096)
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.err = err
+			}
+			return
+		}
+		rest, ok := bytes.CutPrefix(line, []byte(`data: {"t":`))
+		if !ok {
+			if bytes.HasPrefix(line, []byte("event: done")) {
+				return
+			}
+			continue
+		}
+		now := time.Now().UnixNano()
+		t, seq := field(rest, 0), field(rest, bytes.Index(rest, []byte(`"seq":`))+6)
+		s.lat = append(s.lat, int32((now-t)/1000))
+		if seq < s.lastSeq {
+			s.reordered++
+		}
+		s.lastSeq = max(s.lastSeq, seq)
+	}
+}
+
+// field parses the decimal number at b[i:].
+func field(b []byte, i int) int64 {
+	var n int64
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		n = n*10 + int64(b[i]-'0')
+	}
+	return n
+}
+
+// push sends events at o.rate for o.duration, each in its own request so that a slow push does
+// not lower the rate (concurrent pushes may then arrive out of order), and returns each push's
+// latency and the number of failures.
+func push(api *apiClient, id string, o options) ([]time.Duration, int) {
+	pad := strings.Repeat("x", max(0, o.payload-40))
+	tick := time.NewTicker(time.Second / time.Duration(o.rate))
+	defer tick.Stop()
+	end := time.Now().Add(o.duration)
+	var (
+		mu   sync.Mutex
+		lat  []time.Duration
+		errs int
+		wg   sync.WaitGroup
+	)
+	for seq := 1; time.Now().Before(end); seq++ {
+		<-tick.C
+		wg.Go(func() {
+			start := time.Now()
+			body := `{"data":{"t":` + strconv.FormatInt(start.UnixNano(), 10) + `,"seq":` + strconv.Itoa(seq) + `,"pad":"` + pad + `"}}`
+			err := api.push(id, body)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs++
+				fmt.Fprintln(os.Stderr, "push:", err)
+				return
+			}
+			lat = append(lat, time.Since(start))
+		})
+	}
+	wg.Wait()
+	return lat, errs
+}
+
+func report(subs []*subscriber, pushLat []time.Duration, pushErrs int, ms *runtime.MemStats) {
+	var all []int32
+	missed, reordered, failed := 0, 0, 0
+	for _, s := range subs {
+		all = append(all, s.lat...)
+		missed += len(pushLat) - len(s.lat)
+		reordered += s.reordered
+		if s.err != nil || s.conn == nil {
+			failed++
+		}
+	}
+	slices.Sort(all)
+	slices.Sort(pushLat)
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return time.Duration(all[min(len(all)-1, int(float64(len(all))*p))]) * time.Microsecond
+	}
+	pushPct := func(p float64) time.Duration {
+		if len(pushLat) == 0 {
+			return 0
+		}
+		return pushLat[min(len(pushLat)-1, int(float64(len(pushLat))*p))]
+	}
+	fmt.Printf("subscribers %d (failed %d), events pushed %d (push errors %d), deliveries %d, missed %d, out of push order %d\n",
+		len(subs), failed, len(pushLat), pushErrs, len(all), missed, reordered)
+	fmt.Printf("delivery latency: p50 %v  p90 %v  p99 %v  p99.9 %v  max %v\n",
+		pct(0.50), pct(0.90), pct(0.99), pct(0.999), pct(1))
+	fmt.Printf("push latency: p50 %v  p99 %v\n", pushPct(0.50), pushPct(0.99))
+	fmt.Printf("subscriber process: heap in use %d MiB, stacks %d MiB\n", ms.HeapInuse>>20, ms.StackInuse>>20)
+}
+
+// apiClient calls the stream API.
+type apiClient struct {
+	base string
+	key  string
+	http *http.Client
+}
+
+func (a *apiClient) do(method, path, body string, want int) ([]byte, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, a.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if a.key != "" {
+		req.Header.Set("x-goog-api-key", a.key)
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return b, nil
+}
+
+func (a *apiClient) createStream() (string, error) {
+	b, err := a.do("POST", "/v1/streams", "{}", http.StatusCreated)
+	if err != nil {
+		return "", err
+	}
+	var out struct{ ID string }
+	return out.ID, json.Unmarshal(b, &out)
+}
+
+func (a *apiClient) push(id, body string) error {
+	_, err := a.do("POST", "/v1/streams/"+url.PathEscape(id)+"/chunks", body, http.StatusAccepted)
+	return err
+}
+
+func (a *apiClient) deleteStream(id string) error {
+	_, err := a.do("DELETE", "/v1/streams/"+url.PathEscape(id), "", http.StatusOK)
+	return err
+}
+
+func (a *apiClient) waitClients(id string, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		b, err := a.do("GET", "/v1/streams/"+url.PathEscape(id), "", http.StatusOK)
+		if err != nil {
+			return err
+		}
+		var info struct{ Clients int }
+		if err := json.Unmarshal(b, &info); err != nil {
+			return err
+		}
+		if info.Clients >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d subscribers registered after %v", info.Clients, n, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// raiseFileLimit raises RLIMIT_NOFILE to at least n descriptors.
+func raiseFileLimit(n uint64) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	if lim.Cur >= n {
+		return nil
+	}
+	lim.Cur = n
+	if lim.Max < n {
+		lim.Max = n
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("raise the open file limit to %d (ulimit -n): %w", n, err)
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/streamgate/streamgate/auth"
+	"github.com/streamgate/streamgate/configs"
+	"github.com/streamgate/streamgate/gateway"
+	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream"
+)
+
+// parts are the built components.
+type parts struct {
+	gateway  *gateway.Server
+	runner   *upstream.Runner
+	provider string
+}
+
+// build turns the configuration into the manager, keyring, provider, runner and gateway.
+// Problems the configuration causes are configErrors.
+func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (parts, error) {
+	m, err := manager.New(managerConfig(cfg.Manager, log))
+	if err != nil {
+		return parts{}, configError{fmt.Errorf("manager: %w", err)}
+	}
+	keys := make([]auth.Key, len(cfg.Auth.Keys))
+	for i, k := range cfg.Auth.Keys {
+		keys[i] = auth.Key{ID: k.ID, Key: string(k.Key), SHA256: k.SHA256, Tenant: k.Tenant}
+	}
+	keyring, err := auth.NewKeyring(keys)
+	if err != nil {
+		return parts{}, configError{fmt.Errorf("auth.keys: %w", err)}
+	}
+	provider, err := newProvider(ctx, cfg.Upstream, log)
+	if err != nil {
+		return parts{}, configError{fmt.Errorf("upstream: %w", err)}
+	}
+	runner, err := upstream.NewRunner(upstream.RunnerConfig{
+		Provider: provider,
+		Manager:  m,
+		Retry:    retryConfig(cfg.Upstream.Retry),
+		Timeouts: upstream.Timeouts{
+			Connect:    cfg.Upstream.Timeouts.Connect,
+			FirstEvent: cfg.Upstream.Timeouts.FirstEvent,
+			Idle:       cfg.Upstream.Timeouts.Idle,
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return parts{}, configError{fmt.Errorf("upstream: %w", err)}
+	}
+	gw, err := gateway.New(gateway.Config{
+		Manager:         m,
+		Generator:       runner,
+		Keyring:         keyring,
+		Heartbeat:       cfg.Heartbeat,
+		OrphanGrace:     cfg.OrphanGrace,
+		ClientQueueSize: cfg.ClientQueueSize,
+		MaxBodyBytes:    cfg.Limits.MaxBodyBytes,
+		RatePerKey:      cfg.Limits.Rate.PerKeyRPS,
+		Burst:           cfg.Limits.Rate.Burst,
+		CORSOrigins:     cfg.CORS.AllowedOrigins,
+		// shutdown_grace 0 means no grace at all; the gateway reads a zero as its default.
+		ShutdownGrace: max(cfg.ShutdownGrace, time.Nanosecond),
+		Logger:        log,
+	})
+	if err != nil {
+		return parts{}, configError{err}
+	}
+	return parts{gateway: gw, runner: runner, provider: provider.Name()}, nil
+}
+
+func managerConfig(c configs.Manager, log *slog.Logger) manager.Config {
+	mode := manager.LogAndContinue
+	switch c.OnClientSendError {
+	case "deregister":
+		mode = manager.DeregisterClient
+	case "throw":
+		mode = manager.Throw
+	}
+	return manager.Config{
+		MaxConcurrentStreams: c.MaxStreams,
+		MaxClientsPerStream:  c.MaxClientsPerStream,
+		OnClientSendError:    mode,
+		InactivityTimeout:    c.InactivityTimeout, // configs.Off is manager.NoTimeout
+		HistorySize:          c.HistorySize,
+		RetainClosed:         c.RetainClosed,
+		Logger:               log,
+	}
+}
+
+// retryConfig maps the file's retry settings onto the runner's; both read a zero Jitter and
+// MaxElapsed as "none".
+func retryConfig(r configs.Retry) upstream.RetryConfig {
+	return upstream.RetryConfig{
+		MaxAttempts:     r.MaxAttempts,
+		InitialInterval: r.InitialInterval,
+		MaxInterval:     r.MaxInterval,
+		Multiplier:      r.Multiplier,
+		Jitter:          r.Jitter,
+		MaxElapsed:      r.MaxElapsed,
+	}
+}
+
+// newProvider builds the configured upstream provider with the gateway's own credential.
+func newProvider(ctx context.Context, u configs.Upstream, log *slog.Logger) (upstream.Provider, error) {
+	switch kind := u.EffectiveKind(); kind {
+	case configs.KindSimulator:
+		return upstream.NewSimulator(upstream.SimulatorConfig{
+			Chunks:   u.Simulator.Chunks,
+			Interval: u.Simulator.Interval,
+			Text:     u.Simulator.Text,
+		})
+	case configs.KindGemini:
+		cred, err := auth.NewAPIKey(string(u.APIKey))
+		if err != nil {
+			return nil, fmt.Errorf("api_key: %w", err)
+		}
+		return upstream.NewGemini(upstream.GeminiConfig{BaseURL: u.EffectiveBaseURL(), Credential: cred})
+	case configs.KindVertex:
+		cred, err := auth.NewGoogleOAuth(ctx, auth.GoogleOAuthConfig{CredentialsFile: u.Vertex.CredentialsFile, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("vertex.credentials_file: %w", err)
+		}
+		return upstream.NewVertex(upstream.VertexConfig{
+			Project:    u.Vertex.Project,
+			Location:   u.Vertex.Location,
+			BaseURL:    u.BaseURL,
+			Credential: cred,
+		})
+	case configs.KindSSE:
+		headers := make(map[string]string, len(u.SSE.Headers))
+		for k, v := range u.SSE.Headers {
+			headers[k] = string(v)
+		}
+		return upstream.NewSSE(upstream.SSEConfig{URL: u.BaseURL, Method: u.SSE.Method, Headers: headers})
+	default:
+		return nil, fmt.Errorf("kind %q is not supported", kind)
+	}
+}
+
+// newLogger returns the slog logger the configuration asks for, writing to w.
+func newLogger(c configs.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	// The level was validated: one of debug, info, warn, error.
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,220 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/gateway"
+	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream/upstreamtest"
+)
+
+// target is one way to reach the fake Gemini in a latency benchmark.
+type target struct {
+	name   string
+	url    string
+	key    string
+	client *http.Client
+	r      *bufio.Reader // reused, so the client side allocates little
+}
+
+// latencyTargets returns the three ways to stream from the fake: directly, through a plain
+// httputil.ReverseProxy that swaps the key as a gateway would, and through the gateway.
+func latencyTargets(b *testing.B, script upstreamtest.Script) []*target {
+	return latencyTargetsWrapped(b, script, nil)
+}
+
+// latencyTargetsWrapped is latencyTargets with the fake's handler wrapped.
+func latencyTargetsWrapped(b *testing.B, script upstreamtest.Script, wrap func(http.Handler) http.Handler) []*target {
+	b.Helper()
+	e := newEnv(b, options{
+		quiet:   true,
+		wrap:    wrap,
+		script:  &script,
+		manager: func(c *manager.Config) { c.RetainClosed = time.Second },
+		gateway: func(c *gateway.Config) { c.Heartbeat = 0 },
+	})
+	fakeURL, err := url.Parse(e.fakeURL)
+	require.NoError(b, err)
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(fakeURL)
+			r.Out.Header.Set("x-goog-api-key", upstreamKey)
+		},
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() {
+		_ = srv.Close()
+		proxy.Transport.(*http.Transport).CloseIdleConnections()
+	})
+	newClient := func() *http.Client {
+		tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
+		b.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr}
+	}
+	return []*target{
+		{name: "direct", url: e.fakeURL, key: upstreamKey, client: newClient()},
+		{name: "proxy", url: "http://" + ln.Addr().String(), key: aliceKey, client: newClient()},
+		{name: "gateway", url: e.url, key: aliceKey, client: newClient()},
+	}
+}
+
+// stream sends one streaming request and returns when it was sent and when every frame arrived.
+func (tg *target) stream(b *testing.B, arrivals []time.Time) (time.Time, []time.Time) {
+	req, err := http.NewRequest("POST", tg.url+streamPath, strings.NewReader(generateBody))
+	require.NoError(b, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-goog-api-key", tg.key)
+	start := time.Now()
+	resp, err := tg.client.Do(req)
+	require.NoError(b, err)
+	defer resp.Body.Close()
+	require.Equal(b, http.StatusOK, resp.StatusCode)
+	if tg.r == nil {
+		tg.r = bufio.NewReader(resp.Body)
+	}
+	r := tg.r
+	r.Reset(resp.Body)
+	arrivals = arrivals[:0]
+	for {
+		line, err := r.ReadSlice('\n')
+		if err == io.EOF {
+			return start, arrivals
+		}
+		require.NoError(b, err)
+		if bytes.Equal(line, []byte("\r\n")) {
+			arrivals = append(arrivals, time.Now())
+		}
+	}
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// BenchmarkTTFB measures time to the first frame of a stream directly from the fake Gemini,
+// through a plain httputil.ReverseProxy and through the gateway, interleaved in one run, and
+// reports each one's p50/p99 and what the proxy and the gateway add to the direct figures.
+func BenchmarkTTFB(b *testing.B) {
+	targets := latencyTargets(b, upstreamtest.Gemini(defaultTexts...))
+	ttfb := make([][]time.Duration, len(targets))
+	var arrivals []time.Time
+	for _, tg := range targets { // warm the connection pools
+		_, arrivals = tg.stream(b, arrivals)
+	}
+	b.ResetTimer()
+	for range b.N {
+		for i, tg := range targets {
+			var start time.Time
+			start, arrivals = tg.stream(b, arrivals)
+			ttfb[i] = append(ttfb[i], arrivals[0].Sub(start))
+		}
+	}
+	b.StopTimer()
+	report(b, targets, ttfb, "ttfb")
+}
+
+// BenchmarkInterChunkGap streams 20 chunks paced 1 ms apart by the fake, whose flushes are
+// timestamped, directly, through the reverse proxy and through the gateway. For every chunk after
+// the first it measures the delivery latency (client arrival - upstream flush) and the added gap
+// (the gap between two chunks at the client minus the same gap at the upstream), and reports the
+// p50/p99 of each per target and what the proxy and the gateway add to the direct figures.
+func BenchmarkInterChunkGap(b *testing.B) {
+	flushes := &flushLog{}
+	script := upstreamtest.Gemini(upstreamtest.Texts(20, 64)...).Paced(time.Millisecond)
+	targets := latencyTargetsWrapped(b, script, flushes.wrap)
+	latency := make([][]time.Duration, len(targets))
+	gaps := make([][]time.Duration, len(targets))
+	var arrivals []time.Time
+	b.ResetTimer()
+	for range b.N {
+		for i, tg := range targets {
+			flushes.reset()
+			_, arrivals = tg.stream(b, arrivals)
+			sent := flushes.get()
+			require.GreaterOrEqual(b, len(sent), len(arrivals))
+			for k := 1; k < len(arrivals); k++ { // the first chunk is TTFB's business
+				latency[i] = append(latency[i], arrivals[k].Sub(sent[k]))
+				gaps[i] = append(gaps[i], arrivals[k].Sub(arrivals[k-1])-sent[k].Sub(sent[k-1]))
+			}
+		}
+	}
+	b.StopTimer()
+	report(b, targets, latency, "chunk_latency")
+	report(b, targets, gaps, "gap")
+}
+
+// flushLog records when the fake flushed each write of the current request.
+type flushLog struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (l *flushLog) reset() {
+	l.mu.Lock()
+	l.times = l.times[:0]
+	l.mu.Unlock()
+}
+
+func (l *flushLog) get() []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.times)
+}
+
+func (l *flushLog) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&flushRecorder{ResponseWriter: w, log: l}, r)
+	})
+}
+
+// flushRecorder timestamps every flush of a response: the fake flushes once per event.
+type flushRecorder struct {
+	http.ResponseWriter
+	log *flushLog
+}
+
+// FlushError records the time just before the flush's write, when the data leaves the fake.
+func (f *flushRecorder) FlushError() error {
+	now := time.Now()
+	f.log.mu.Lock()
+	f.log.times = append(f.log.times, now)
+	f.log.mu.Unlock()
+	return http.NewResponseController(f.ResponseWriter).Flush()
+}
+
+func (f *flushRecorder) Unwrap() http.ResponseWriter { return f.ResponseWriter }
+
+// report adds p50 and p99 per target and the p50/p99 each path adds to the direct one.
+func report(b *testing.B, targets []*target, samples [][]time.Duration, what string) {
+	direct50, direct99 := percentile(samples[0], 0.50), percentile(samples[0], 0.99)
+	for i, tg := range targets {
+		p50, p99 := percentile(samples[i], 0.50), percentile(samples[i], 0.99)
+		b.ReportMetric(micros(p50), tg.name+"_"+what+"_p50_us")
+		b.ReportMetric(micros(p99), tg.name+"_"+what+"_p99_us")
+		if i > 0 {
+			b.ReportMetric(micros(p50-direct50), tg.name+"_added_"+what+"_p50_us")
+			b.ReportMetric(micros(p99-direct99), tg.name+"_added_"+what+"_p99_us")
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/url"
+	"time"
+
+	"github.com/streamgate/streamgate/auth"
+	"github.com/streamgate/streamgate/manager"
+)
+
+// ErrInvalidConfig is wrapped by every error New returns for a bad Config.
+var ErrInvalidConfig = errors.New("invalid gateway config")
+
+// Defaults applied by New to zero fields that document one.
+const (
+	DefaultMaxBodyBytes        = 10 << 20
+	DefaultShutdownGrace       = 10 * time.Second
+	DefaultReadHeaderTimeout   = 10 * time.Second
+	DefaultStalledWriteTimeout = 30 * time.Second
+)
+
+// Config configures a Server. Fields whose zero value means something other than a default say so.
+type Config struct {
+	// Manager owns the streams. Required. The Server shuts it down when Serve returns.
+	Manager *manager.Manager
+	// Generator runs generations upstream (normally an *upstream.Runner). Required.
+	Generator Generator
+	// Attacher, when set, is told about every stream the gateway creates, before its generation
+	// starts; *plugins.Host implements it to attach transport plugins.
+	Attacher Attacher
+	// Keyring holds the client keys. Nil or empty runs the gateway open (tenant ""), which Serve
+	// allows on a loopback listener only.
+	Keyring *auth.Keyring
+
+	// Heartbeat is the interval of ": ping" comments on /v1/streams/{id}/events. Zero disables them.
+	Heartbeat time.Duration
+	// OrphanGrace is how long a Gemini-route stream keeps running upstream after its last
+	// subscriber left. Zero closes it at once. Streams made by POST /v1/streams never orphan.
+	OrphanGrace time.Duration
+	// ClientQueueSize bounds the chunks queued per SSE subscriber; a subscriber that falls further
+	// behind is disconnected (it can resume). Zero means the manager's HistorySize, or
+	// manager.DefaultQueueSize if that is larger; a smaller value than HistorySize is invalid, since a
+	// full replay must fit.
+	ClientQueueSize int
+	// MaxBodyBytes bounds a request body (413 above it). Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// RatePerKey is the sustained requests per second allowed per client key; zero disables rate
+	// limiting. Open mode has no keys and is not rate limited.
+	RatePerKey float64
+	// Burst is the token bucket size of the rate limit. Zero means max(1, ceil(RatePerKey)).
+	Burst int
+	// CORSOrigins lists the origins browsers may call from ("https://app.example"), or "*" alone.
+	CORSOrigins []string
+
+	// ShutdownGrace bounds the graceful shutdown Serve performs when its context ends. Zero means
+	// DefaultShutdownGrace.
+	ShutdownGrace time.Duration
+	// ReadHeaderTimeout bounds reading a request's headers. Zero means DefaultReadHeaderTimeout.
+	// There is no write timeout: streams may run for hours.
+	ReadHeaderTimeout time.Duration
+	// StalledWriteTimeout bounds one write to a subscriber; a client that stops reading for this
+	// long is disconnected. Zero means DefaultStalledWriteTimeout.
+	StalledWriteTimeout time.Duration
+
+	// Logger receives the gateway's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults validates c and fills in its defaults.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+	}
+	if c.Manager == nil {
+		bad("Manager is required")
+	}
+	if c.Generator == nil {
+		bad("Generator is required")
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"Heartbeat", int64(c.Heartbeat)},
+		{"OrphanGrace", int64(c.OrphanGrace)},
+		{"ClientQueueSize", int64(c.ClientQueueSize)},
+		{"MaxBodyBytes", c.MaxBodyBytes},
+		{"Burst", int64(c.Burst)},
+		{"ShutdownGrace", int64(c.ShutdownGrace)},
+		{"ReadHeaderTimeout", int64(c.ReadHeaderTimeout)},
+		{"StalledWriteTimeout", int64(c.StalledWriteTimeout)},
+	} {
+		if f.v < 0 {
+			bad("%s must not be negative (got %d)", f.name, f.v)
+		}
+	}
+	if c.RatePerKey < 0 || math.IsNaN(c.RatePerKey) || math.IsInf(c.RatePerKey, 0) {
+		bad("RatePerKey must be a finite number >= 0 (got %v)", c.RatePerKey)
+	}
+	if err := validateOrigins(c.CORSOrigins); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Manager != nil {
+		history := c.Manager.Config().HistorySize
+		if c.ClientQueueSize == 0 {
+			c.ClientQueueSize = max(history, manager.DefaultQueueSize)
+		}
+		if c.ClientQueueSize < history {
+			bad("ClientQueueSize %d is smaller than the manager's HistorySize %d: a full replay must fit", c.ClientQueueSize, history)
+		}
+	}
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
+	setDefault(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDefault(&c.StalledWriteTimeout, DefaultStalledWriteTimeout)
+	if c.Burst == 0 {
+		c.Burst = max(1, int(math.Ceil(min(c.RatePerKey, math.MaxInt32))))
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// validateOrigins checks CORS origins: "*" alone, or scheme://host[:port] as browsers send them.
+func validateOrigins(origins []string) error {
+	for i, o := range origins {
+		if o == "*" {
+			if len(origins) != 1 {
+				return fmt.Errorf("%w: CORSOrigins[%d]: \"*\" must be the only origin", ErrInvalidConfig, i)
+			}
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return fmt.Errorf("%w: CORSOrigins[%d] %q is not an origin (want scheme://host[:port])", ErrInvalidConfig, i, o)
+		}
+	}
+	return nil
+}
+
+func setDefault[T int64 | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}

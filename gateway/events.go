@@ -1,0 +1,123 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/streamgate/streamgate/manager"
+)
+
+// maxEventNameLen bounds a pushed chunk's event name.
+const maxEventNameLen = 128
+
+// Event names the gateway writes itself, which pushed chunks may not use.
+const (
+	eventError = "error"
+	eventDone  = "done"
+)
+
+// validateEventName checks a pushed chunk's event name: empty (the default), or 1 to 128 bytes
+// of printable ASCII, and not one of the names the gateway reserves.
+func validateEventName(name string) error {
+	if len(name) > maxEventNameLen {
+		return fmt.Errorf("event must be at most %d bytes, got %d", maxEventNameLen, len(name))
+	}
+	for i := range len(name) {
+		if c := name[i]; c < 0x20 || c > 0x7e {
+			return fmt.Errorf("event has %q at byte %d: only printable ASCII is allowed", c, i)
+		}
+	}
+	if name == eventError || name == eventDone {
+		return fmt.Errorf("event %q is reserved: errors go to POST /v1/streams/{id}/error, and %q ends every stream", name, eventDone)
+	}
+	return nil
+}
+
+// events serves GET /v1/streams/{id}/events: the stream as server-sent events from the resume
+// point on (replay, then live), then `event: done`.
+func (s *Server) events(c *gin.Context) {
+	info, ok := s.lookup(c)
+	if !ok {
+		return
+	}
+	after, e := resumePoint(c)
+	if e != nil {
+		writeError(c, e)
+		return
+	}
+	ctx := c.Request.Context()
+	m := s.cfg.Manager
+	sink := &eventsSink{
+		sseWriter: newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout),
+		status:    func(reason string) manager.Status { return s.closedStatus(info.ID, reason) },
+	}
+	qc, err := s.newQueuedClient(sink)
+	if err == nil {
+		err = m.RegisterClientFrom(ctx, info.ID, qc, after)
+	}
+	if err != nil {
+		e := managerError(err)
+		if errors.Is(err, manager.ErrHistoryTrimmed) {
+			e = newError(http.StatusGone, fmt.Sprintf("chunks after %d of stream %q are no longer kept; resume from a later chunk", after, info.ID))
+		}
+		writeError(c, e)
+		return
+	}
+	sink.mu.Lock()
+	// A failed first write shows again in the first delivery.
+	_ = sink.writeLocked(nil)
+	sink.mu.Unlock()
+	sink.startHeartbeat(s.cfg.Heartbeat)
+	err = qc.Run(ctx)
+	switch {
+	case err == nil:
+	case errors.Is(err, manager.ErrSlowClient):
+		s.log.Info("subscriber too slow; disconnected", "stream_id", info.ID, "client_id", qc.ID(), "last_event_id", qc.LastID())
+	default:
+		s.log.Debug("subscriber left", "stream_id", info.ID, "client_id", qc.ID(), "error", err)
+	}
+	sink.finish()
+	s.leave(info.ID, qc.ID(), info.Labels[LabelSource])
+}
+
+// closedStatus is the status reported in `event: done`.
+func (s *Server) closedStatus(streamID, reason string) manager.Status {
+	if info, err := s.cfg.Manager.Info(context.Background(), streamID); err == nil && info.Status != manager.StatusActive {
+		return info.Status
+	}
+	if reason == manager.ReasonCompleted {
+		return manager.StatusCompleted
+	}
+	return manager.StatusError
+}
+
+// resumePoint reads where a subscriber resumes: the Last-Event-ID header (a reconnecting
+// EventSource) or ?after=N; both given must agree. 0 replays everything kept.
+func resumePoint(c *gin.Context) (uint64, *apiError) {
+	header := c.GetHeader("Last-Event-ID")
+	query, hasQuery := c.GetQuery("after")
+	var after uint64
+	if header != "" {
+		n, err := strconv.ParseUint(header, 10, 64)
+		if err != nil {
+			return 0, newError(http.StatusBadRequest, "Last-Event-ID must be a chunk ID (a decimal number), got "+strconv.Quote(header))
+		}
+		after = n
+	}
+	if hasQuery {
+		n, err := strconv.ParseUint(query, 10, 64)
+		if err != nil {
+			return 0, newError(http.StatusBadRequest, "after must be a chunk ID (a decimal number), got "+strconv.Quote(query))
+		}
+		if header != "" && n != after {
+			return 0, newError(http.StatusBadRequest, fmt.Sprintf("Last-Event-ID %d and after=%d disagree: give one resume point", after, n))
+		}
+		after = n
+	}
+	return after, nil
+}

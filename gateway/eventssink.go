@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream/sse"
+)
+
+// eventsSink writes a stream to a /v1/streams/{id}/events subscriber: every chunk as `id: N`,
+// `event:` when set and `data:`, error chunks as `event: error` with Gemini's error JSON, and the
+// end as `event: done` with {"status","reason"}.
+type eventsSink struct {
+	*sseWriter
+	status func(reason string) manager.Status
+}
+
+var _ manager.Sink = (*eventsSink)(nil)
+
+// Deliver implements manager.Sink: it writes the whole batch, then flushes once.
+func (e *eventsSink) Deliver(_ context.Context, chunks []manager.Chunk) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	bp := getFrameBuffer()
+	defer putFrameBuffer(bp)
+	buf := *bp
+	for _, ch := range chunks {
+		buf = appendChunkFrame(buf, ch)
+	}
+	*bp = buf
+	return e.writeLocked(buf)
+}
+
+// appendChunkFrame appends one chunk's frame; a chunk the format cannot carry becomes an error
+// frame with the same ID, so the subscriber's position still advances.
+func appendChunkFrame(buf []byte, ch manager.Chunk) []byte {
+	buf = append(buf, "id: "...)
+	buf = strconv.AppendUint(buf, ch.ID, 10)
+	buf = append(buf, '\n')
+	ev := sse.Event{Type: ch.Event, Data: ch.Data}
+	if ch.Err != nil {
+		ev.Type = "error"
+	}
+	out, err := sse.AppendEvent(buf, ev, false, sse.LF)
+	if err != nil {
+		out, _ = sse.AppendEvent(buf, sse.Event{Type: "error", Data: unencodable(ch.ID, err).JSON()}, false, sse.LF)
+	}
+	return out
+}
+
+// doneEvent is the data of the final `event: done`.
+type doneEvent struct {
+	Status manager.Status `json:"status"`
+	Reason string         `json:"reason"`
+}
+
+// Closed implements manager.Sink.
+func (e *eventsSink) Closed(_ context.Context, reason string) error {
+	data, err := json.Marshal(doneEvent{Status: e.status(reason), Reason: reason})
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	frame, err := sse.AppendEvent(nil, sse.Event{Type: "done", Data: data}, false, sse.LF)
+	if err != nil {
+		return err
+	}
+	return e.writeLocked(frame)
+}

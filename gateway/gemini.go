@@ -1,0 +1,178 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/streamgate/streamgate/auth"
+	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream"
+)
+
+// Gemini actions served under /v1beta/models/{model}:{action}.
+const (
+	actionStream   = "streamGenerateContent"
+	actionGenerate = "generateContent"
+)
+
+// modelAction serves POST /v1beta/models/{model}:{action}. Gin routes one path segment, which is
+// split at its last ':'.
+func (s *Server) modelAction(c *gin.Context) {
+	seg := c.Param("modelAction")
+	i := strings.LastIndexByte(seg, ':')
+	if i < 0 {
+		writeError(c, newError(http.StatusNotFound, "no route for POST "+c.Request.URL.Path+": want /v1beta/models/{model}:streamGenerateContent or :generateContent"))
+		return
+	}
+	model, action := seg[:i], seg[i+1:]
+	if action != actionStream && action != actionGenerate {
+		writeError(c, newError(http.StatusNotFound, "unknown action "+strconv.Quote(action)+": the gateway serves streamGenerateContent and generateContent"))
+		return
+	}
+	if err := upstream.ValidateModel(model); err != nil {
+		writeError(c, modelError(err))
+		return
+	}
+	if action == actionStream {
+		s.streamGenerate(c, model)
+		return
+	}
+	s.generate(c, model)
+}
+
+// streamGenerate serves :streamGenerateContent?alt=sse. It creates a stream, makes the caller its
+// first subscriber, then starts the upstream runner, and answers the stream as Gemini would.
+func (s *Server) streamGenerate(c *gin.Context, model string) {
+	if c.Query("alt") != "sse" {
+		writeError(c, newError(http.StatusBadRequest, "alt=sse is required: the gateway streams server-sent events only (add ?alt=sse)"))
+		return
+	}
+	body, e := s.readGenerateBody(c)
+	if e != nil {
+		writeError(c, e)
+		return
+	}
+	ctx := c.Request.Context()
+	m := s.cfg.Manager
+	labels := streamLabels(identity(c), model, KindGenerate, SourceGemini)
+	streamID, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: labels})
+	if err != nil {
+		writeError(c, managerError(err))
+		return
+	}
+	s.attach(ctx, streamID, labels)
+	sink := &geminiSink{
+		sseWriter:  newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout),
+		closeError: func(reason string) *manager.StreamError { return s.closeError(streamID, reason) },
+	}
+	qc, err := s.newQueuedClient(sink)
+	if err == nil {
+		err = m.RegisterClientFrom(ctx, streamID, qc, 0)
+	}
+	if err != nil {
+		s.closeStream(streamID, "could not register the caller")
+		writeError(c, managerError(err))
+		return
+	}
+	if !s.startRunner(ctx, streamID, upstream.Request{Model: model, Body: body}) {
+		s.closeStream(streamID, manager.ReasonShuttingDown)
+	}
+	switch err := qc.Run(ctx); {
+	case err == nil, errors.Is(err, errResponseEnded):
+	case errors.Is(err, manager.ErrSlowClient):
+		s.log.Info("gemini-route subscriber too slow; disconnected", "stream_id", streamID, "client_id", qc.ID(), "frames", sink.frames)
+		sink.slowClient()
+	default:
+		s.log.Debug("gemini-route subscriber left", "stream_id", streamID, "client_id", qc.ID(), "error", err)
+	}
+	sink.finish()
+	s.leave(streamID, qc.ID(), SourceGemini)
+}
+
+// readGenerateBody reads a GenerateContentRequest, which must be a JSON object.
+func (s *Server) readGenerateBody(c *gin.Context) ([]byte, *apiError) {
+	body, e := s.readBody(c)
+	if e != nil {
+		return nil, e
+	}
+	if !isJSONObject(body) {
+		return nil, newError(http.StatusBadRequest, "invalid JSON payload: the request body must be a GenerateContentRequest JSON object")
+	}
+	return body, nil
+}
+
+// closeError is the error a Gemini-route caller receives when the stream closed without
+// completing and without an error chunk.
+func (s *Server) closeError(streamID, reason string) *manager.StreamError {
+	if reason == manager.ReasonShuttingDown {
+		return &manager.StreamError{Code: http.StatusServiceUnavailable, Status: "UNAVAILABLE", Message: reason}
+	}
+	if info, err := s.cfg.Manager.Info(context.Background(), streamID); err == nil && info.Err != nil {
+		return info.Err
+	}
+	return &manager.StreamError{Code: 499, Status: "CANCELLED", Message: "stream stopped: " + reason}
+}
+
+// Headers of an upstream generateContent response passed to the caller.
+var passthroughHeaders = []string{"Content-Type", "Content-Encoding", "Content-Length", "Retry-After"}
+
+// generate serves :generateContent by passing the upstream's response through.
+func (s *Server) generate(c *gin.Context, model string) {
+	body, e := s.readGenerateBody(c)
+	if e != nil {
+		writeError(c, e)
+		return
+	}
+	resp, err := s.cfg.Generator.Generate(c.Request.Context(), upstream.Request{Model: model, Body: body})
+	if err != nil {
+		writeError(c, generateError(err))
+		return
+	}
+	defer resp.Body.Close()
+	h := c.Writer.Header()
+	for _, k := range passthroughHeaders {
+		if v := resp.Header.Values(k); len(v) > 0 {
+			h[k] = v
+		}
+	}
+	c.Writer.WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(c.Writer, resp.Body); err != nil {
+		s.log.Debug("generateContent passthrough ended early", "model", model, "error", err)
+	}
+}
+
+// generateError is what a caller of :generateContent is told when no upstream response came back.
+func generateError(err error) *apiError {
+	var se *manager.StreamError
+	switch {
+	case errors.Is(err, upstream.ErrInvalidRequest):
+		return newError(http.StatusBadRequest, err.Error())
+	case errors.Is(err, errors.ErrUnsupported):
+		return newError(http.StatusNotImplemented, "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse")
+	case errors.As(err, &se):
+		return &apiError{se: *se}
+	}
+	return newError(http.StatusBadGateway, "upstream request failed: "+err.Error())
+}
+
+// modelError explains an invalid model name.
+func modelError(err error) *apiError {
+	return newError(http.StatusBadRequest, "invalid model: "+strings.TrimPrefix(err.Error(), upstream.ErrInvalidRequest.Error()+": "))
+}
+
+// streamLabels labels a new stream with its owner, model, kind and source.
+func streamLabels(id auth.Identity, model, kind, source string) map[string]string {
+	return map[string]string{
+		LabelTenant: id.Tenant,
+		LabelKeyID:  id.KeyID,
+		LabelModel:  model,
+		LabelKind:   kind,
+		LabelSource: source,
+	}
+}

@@ -1,0 +1,104 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream/sse"
+)
+
+// errResponseEnded ends a Gemini-route subscriber's Run once an error was written: Gemini ends a
+// response at its first error.
+var errResponseEnded = errors.New("response ended with an error")
+
+// geminiSink writes a stream to a Gemini-route caller exactly as Gemini does: data-only frames,
+// `data: <json>\r\n\r\n`, and errors as Gemini's error body. The response headers wait for the
+// first chunk, so that an error before any data is answered with its own HTTP status.
+type geminiSink struct {
+	*sseWriter
+	closeError func(reason string) *manager.StreamError
+	frames     uint64 // data frames written: the ?after=N that resumes after them
+	ended      bool   // an error was written; the response is over
+}
+
+var _ manager.Sink = (*geminiSink)(nil)
+
+// Deliver implements manager.Sink.
+func (g *geminiSink) Deliver(_ context.Context, chunks []manager.Chunk) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	bp := getFrameBuffer()
+	defer putFrameBuffer(bp)
+	buf := *bp
+	for _, ch := range chunks {
+		if ch.Err != nil {
+			*bp = buf
+			return g.failLocked(buf, ch.Err)
+		}
+		next, encErr := sse.AppendEvent(buf, sse.Event{Data: ch.Data}, false, sse.CRLF)
+		if encErr != nil {
+			*bp = buf
+			return g.failLocked(buf, unencodable(ch.ID, encErr))
+		}
+		buf = next
+		g.frames++
+	}
+	*bp = buf
+	return g.writeLocked(buf)
+}
+
+// Closed implements manager.Sink. Only a stream that completed ends the response cleanly; any
+// other close is written as an error, never as a silent end.
+func (g *geminiSink) Closed(_ context.Context, reason string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if reason == manager.ReasonCompleted {
+		return g.writeLocked(nil)
+	}
+	err := g.failLocked(nil, g.closeError(reason))
+	if errors.Is(err, errResponseEnded) {
+		return nil
+	}
+	return err
+}
+
+// failLocked writes the frames in buf and then the error se. Before anything was sent the error
+// is the whole response, with se's HTTP status. It returns errResponseEnded when all was written.
+func (g *geminiSink) failLocked(buf []byte, se *manager.StreamError) error {
+	if g.ended {
+		return errResponseEnded
+	}
+	g.ended = true
+	if !g.started && len(buf) == 0 {
+		g.started = true
+		g.w.Header().Set("X-Stream-Id", g.streamID)
+		writeErrorBody(g.w, httpStatus(se.Code), se.JSON())
+		return errResponseEnded
+	}
+	buf = append(buf, "data: "...)
+	buf = append(buf, se.JSON()...)
+	buf = append(buf, "\r\n\r\n"...)
+	if err := g.writeLocked(buf); err != nil {
+		return err
+	}
+	return errResponseEnded
+}
+
+// slowClient ends the response of a subscriber that fell behind, telling it where to resume.
+func (g *geminiSink) slowClient() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	resume := streamPath(g.streamID) + "/events?after=" + strconv.FormatUint(g.frames, 10)
+	// The client may be gone already; there is nobody else to tell.
+	_ = g.failLocked(nil, &manager.StreamError{Code: http.StatusTooManyRequests, Status: "RESOURCE_EXHAUSTED",
+		Message: "client too slow: it fell more than the queue size behind the stream; resume from " + resume})
+}
+
+// unencodable is the error written in place of a chunk the event-stream format cannot carry.
+func unencodable(id uint64, err error) *manager.StreamError {
+	return &manager.StreamError{Code: http.StatusInternalServerError, Status: "INTERNAL",
+		Message: "chunk " + strconv.FormatUint(id, 10) + " cannot be sent as an SSE frame: " + err.Error()}
+}

@@ -1,0 +1,180 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// idleSubscribers is how many idle connections each memory measurement holds.
+const idleSubscribers = 2000
+
+// memoryCaseEnv names the case a child process of BenchmarkIdleSubscriberMemory measures.
+const memoryCaseEnv = "STREAMGATE_MEMORY_CASE"
+
+// BenchmarkIdleSubscriberMemory measures the memory (Go heap plus goroutine stacks, after GC) one
+// idle SSE subscriber costs the process, from the change in runtime.MemStats while holding
+// idleSubscribers connections open, in three cases:
+//
+//   - tcp: raw TCP connections a listener accepts and just holds (both ends' net.Conn, no HTTP);
+//   - nethttp: a plain net/http server whose handler sends event-stream headers and waits, which is
+//     what net/http itself costs per streaming connection;
+//   - gateway: subscribers of /v1/streams/{id}/events on the gateway (heartbeat on).
+//
+// Each case runs in a fresh child process (this test binary, running TestIdleMemoryChild), so that
+// stacks and spans freed by one case cannot hide the cost of the next. It reports each per
+// connection, net/http's own cost (nethttp - tcp) and what the gateway adds on top of net/http
+// (gateway - nethttp). The clients are raw connections in the same process that sent their request,
+// read the response headers and hold on: their cost is part of the tcp case.
+func BenchmarkIdleSubscriberMemory(b *testing.B) {
+	results := map[string]float64{}
+	for range b.N {
+		for _, name := range []string{"tcp", "nethttp", "gateway"} {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestIdleMemoryChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), memoryCaseEnv+"="+name)
+			out, err := cmd.CombinedOutput()
+			require.NoError(b, err, "%s", out)
+			m := regexp.MustCompile(`memory per connection: (\d+)`).FindSubmatch(out)
+			require.NotNil(b, m, "%s", out)
+			v, err := strconv.ParseFloat(string(m[1]), 64)
+			require.NoError(b, err)
+			results[name] = v
+		}
+	}
+	b.ReportMetric(results["tcp"], "tcp_B/conn")
+	b.ReportMetric(results["nethttp"], "nethttp_B/conn")
+	b.ReportMetric(results["gateway"], "gateway_B/sub")
+	b.ReportMetric(results["nethttp"]-results["tcp"], "nethttp_own_B/conn")
+	b.ReportMetric(results["gateway"]-results["nethttp"], "gateway_added_B/sub")
+}
+
+// TestIdleMemoryChild is one measurement of BenchmarkIdleSubscriberMemory; it runs only in the
+// child processes the benchmark starts.
+func TestIdleMemoryChild(t *testing.T) {
+	name := os.Getenv(memoryCaseEnv)
+	if name == "" {
+		t.Skip("run by BenchmarkIdleSubscriberMemory")
+	}
+	var per float64
+	switch name {
+	case "tcp":
+		per = perConn(t, holdTCP(t), "", nil)
+	case "nethttp":
+		per = perConn(t, plainSSEServer(t), "GET /events HTTP/1.1\r\nHost: x\r\n\r\n", nil)
+	case "gateway":
+		e := newEnv(t, options{quiet: true})
+		id := e.createStream(aliceKey, map[string]any{})
+		e.client.CloseIdleConnections()
+		per = perConn(t, strings.TrimPrefix(e.url, "http://"),
+			fmt.Sprintf("GET /v1/streams/%s/events HTTP/1.1\r\nHost: x\r\nx-goog-api-key: %s\r\n\r\n", id, aliceKey),
+			func(n int) { e.waitClients(id, n) })
+	default:
+		t.Fatalf("unknown case %q", name)
+	}
+	fmt.Printf("memory per connection: %.0f\n", per)
+}
+
+// perConn opens idleSubscribers connections to addr, sends request on each (when not empty) and
+// reads the response headers, then returns the growth of heap and stacks per connection.
+func perConn(b testing.TB, addr, request string, ready func(n int)) float64 {
+	b.Helper()
+	before := liveBytes()
+	conns := make([]net.Conn, 0, idleSubscribers)
+	buf := make([]byte, 4096)
+	for range idleSubscribers {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(b, err)
+		conns = append(conns, c)
+		if request == "" {
+			continue
+		}
+		_, err = c.Write([]byte(request))
+		require.NoError(b, err)
+		var got []byte
+		for !bytes.Contains(got, []byte("\r\n\r\n")) {
+			n, err := c.Read(buf)
+			require.NoError(b, err)
+			got = append(got, buf[:n]...)
+		}
+		require.True(b, bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK")), "%q", got)
+	}
+	if ready != nil {
+		ready(idleSubscribers)
+	}
+	time.Sleep(100 * time.Millisecond) // let every server goroutine settle into its wait
+	after := liveBytes()
+	for _, c := range conns {
+		c.Close()
+	}
+	if ready != nil {
+		ready(0)
+	}
+	return float64(after-before) / idleSubscribers
+}
+
+// liveBytes is the heap in use by live objects plus goroutine stacks, after two GCs.
+func liveBytes() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc + ms.StackInuse
+}
+
+// holdTCP accepts connections and keeps them, without a goroutine per connection.
+func holdTCP(b testing.TB) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	held := make(chan []net.Conn, 1)
+	go func() {
+		var conns []net.Conn
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				held <- conns
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	b.Cleanup(func() {
+		ln.Close()
+		for _, c := range <-held {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// plainSSEServer is a bare net/http server whose handler starts an event stream and waits.
+func plainSSEServer(b testing.TB) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		_ = http.NewResponseController(w).Flush()
+		<-r.Context().Done()
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return ln.Addr().String()
+}

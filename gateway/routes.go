@@ -1,0 +1,106 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// routes builds the gin engine. Health checks need no key; every other route is authenticated,
+// rate limited per key and scoped to the caller's tenant.
+func (s *Server) routes() http.Handler {
+	e := gin.New()
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.ForwardedByClientIP = false
+	// Stream IDs may hold any printable ASCII, '/' included when percent-encoded.
+	e.UseRawPath = true
+	e.UnescapePathValues = true
+	e.Use(s.recover)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.Use(s.accessLog)
+	}
+	e.Use(s.cors)
+	e.NoRoute(func(c *gin.Context) {
+		writeError(c, newError(http.StatusNotFound, fmt.Sprintf("no route for %s %s", c.Request.Method, c.Request.URL.Path)))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		writeError(c, newError(http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s (allowed: %s)",
+			c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow"))))
+	})
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	api := e.Group("/", s.authenticate)
+	api.POST("/v1beta/models/:modelAction", s.modelAction)
+	api.POST("/v1/streams", s.createStream)
+	api.GET("/v1/streams", s.listStreams)
+	api.GET("/v1/streams/:id", s.streamInfo)
+	api.DELETE("/v1/streams/:id", s.deleteStream)
+	api.POST("/v1/streams/:id/chunks", s.pushChunk)
+	api.POST("/v1/streams/:id/error", s.streamError)
+	api.GET("/v1/streams/:id/events", s.events)
+	return e
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	if !s.ready.Load() {
+		writeError(c, newError(http.StatusServiceUnavailable, "the gateway is shutting down"))
+		return
+	}
+	writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// recover turns a handler panic into a 500 (when nothing was sent yet) and a log line, so one
+// bad request never takes the process down.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		s.log.Error("handler panic", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", v)
+		if !c.Writer.Written() {
+			writeError(c, newError(http.StatusInternalServerError, "internal error"))
+		}
+	}()
+	c.Next()
+}
+
+// accessLog logs every request at debug level; it is installed only when the logger has debug
+// enabled. The client's key was stripped before anything
+// else could see the request, and the query is never logged.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	s.log.Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status(),
+		"key_id", identity(c).KeyID, "duration", time.Since(start))
+}
+
+// writeJSON answers v as JSON.
+func writeJSON(c *gin.Context, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(c, newError(http.StatusInternalServerError, "encode response: "+err.Error()))
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	c.Writer.WriteHeader(status)
+	// A failed write means the client left.
+	_, _ = c.Writer.Write(append(b, '\n'))
+}

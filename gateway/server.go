@@ -1,0 +1,142 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/streamgate/streamgate/auth"
+)
+
+// ErrOpenNotLoopback is returned by Serve when no client keys are configured and the listener is
+// not loopback-only: an open gateway must not be reachable from other machines.
+var ErrOpenNotLoopback = errors.New("no client keys configured: the gateway runs open only on a loopback address")
+
+// Server is the HTTP gateway. Build it with New, then call Serve (or mount Handler and call
+// Shutdown at the end).
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	handler http.Handler
+	limits  *keyLimits
+	ready   atomic.Bool
+	clients atomic.Uint64 // numbers subscriber client IDs
+
+	// Background work the server owns: upstream runners and orphan timers.
+	bgMu     sync.Mutex
+	stopping bool
+	stop     chan struct{} // closed when the server stops
+	bg       sync.WaitGroup
+}
+
+// New validates cfg and returns a Server. It puts gin in release mode.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		limits: newKeyLimits(cfg.RatePerKey, cfg.Burst),
+		stop:   make(chan struct{}),
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s.handler = s.routes()
+	s.ready.Store(true)
+	if s.Open() {
+		s.log.Warn("no client keys configured: the gateway is open to every local client (loopback only)")
+	}
+	return s, nil
+}
+
+// Open reports whether the gateway runs without client keys.
+func (s *Server) Open() bool { return s.cfg.Keyring.Len() == 0 }
+
+// Handler returns the gateway's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves HTTP on ln until ctx ends, then shuts down gracefully within Config.ShutdownGrace:
+// /readyz turns 503, ln stops accepting, every stream is closed with reason "shutting down" (its
+// subscribers receive that), background runners finish, and the remaining connections are closed
+// once the grace period is over. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.Open() && !auth.IsLoopback(ln.Addr().String()) {
+		return fmt.Errorf("serve on %s: %w", ln.Addr(), ErrOpenNotLoopback)
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+		served <- serveErr
+	}
+	grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownGrace)
+	defer cancel()
+	s.ready.Store(false)
+	drained := make(chan error, 1)
+	go func() { drained <- srv.Shutdown(grace) }()
+	err := s.Shutdown(grace)
+	if drainErr := <-drained; drainErr != nil {
+		err = errors.Join(err, fmt.Errorf("drain connections: %w", drainErr), srv.Close())
+	}
+	if e := <-served; !errors.Is(e, http.ErrServerClosed) {
+		err = errors.Join(fmt.Errorf("serve: %w", e), err)
+	}
+	return err
+}
+
+// Shutdown makes /readyz answer 503, closes every stream with reason "shutting down" and waits
+// until the subscribers have drained and the server's background work (upstream runners, orphan
+// timers) has finished, or ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.ready.Store(false)
+	err := s.cfg.Manager.Shutdown(ctx)
+	s.bgMu.Lock()
+	if !s.stopping {
+		s.stopping = true
+		close(s.stop)
+	}
+	s.bgMu.Unlock()
+	finished := make(chan struct{})
+	go func() {
+		s.bg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("background work not finished: %w", ctx.Err()))
+	}
+	return err
+}
+
+// goBackground runs f in a goroutine the server owns, or reports false when the server stops.
+func (s *Server) goBackground(f func()) bool {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.stopping {
+		return false
+	}
+	s.bg.Go(f)
+	return true
+}
+
+// newClientID numbers the server's subscribers.
+func (s *Server) newClientID() string {
+	return "http-" + strconv.FormatUint(s.clients.Add(1), 10)
+}

@@ -1,0 +1,139 @@
+package gateway
+
+import (
+	"net/http"
+	"sync"
+	"time"
+)
+
+// sseWriter writes event-stream frames to one response. The subscriber's queued client delivers
+// from the handler's goroutine and the heartbeat timer fires on its own, so every write happens
+// under mu; finish ends the writing before the handler returns.
+type sseWriter struct {
+	mu       sync.Mutex
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	streamID string
+	stall    time.Duration
+	refresh  time.Time // when the write deadline is next moved forward
+	started  bool      // the response headers are sent
+	done     bool      // the handler is finishing: nothing may be written any more
+	wrote    bool      // a frame was written since the last heartbeat tick
+	err      error
+	interval time.Duration
+	beat     *time.Timer
+}
+
+// pingFrame is the heartbeat comment.
+var pingFrame = []byte(": ping\n\n")
+
+func newSSEWriter(w http.ResponseWriter, streamID string, stall time.Duration) *sseWriter {
+	return &sseWriter{w: w, rc: http.NewResponseController(w), streamID: streamID, stall: stall}
+}
+
+// startLocked sends the 200 response headers of an event stream. mu must be held.
+func (sw *sseWriter) startLocked() {
+	if sw.started {
+		return
+	}
+	sw.started = true
+	h := sw.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	h.Set("X-Stream-Id", sw.streamID)
+	h.Del("Content-Length")
+	sw.w.WriteHeader(http.StatusOK)
+}
+
+// writeLocked writes b (whole frames) and flushes them. mu must be held.
+func (sw *sseWriter) writeLocked(b []byte) error {
+	if sw.err != nil {
+		return sw.err
+	}
+	sw.startLocked()
+	sw.extendDeadlineLocked()
+	if len(b) > 0 {
+		if _, err := sw.w.Write(b); err != nil {
+			sw.err = err
+			return err
+		}
+	}
+	if err := sw.rc.Flush(); err != nil {
+		sw.err = err
+		return err
+	}
+	sw.wrote = true
+	return nil
+}
+
+// extendDeadlineLocked keeps a write deadline between half the stalled-write timeout and the whole
+// of it ahead, so that a client that stops reading cannot pin the handler, while moving the
+// deadline (a runtime timer update) at most once per half timeout rather than at every write.
+// mu must be held.
+func (sw *sseWriter) extendDeadlineLocked() {
+	now := time.Now()
+	if now.Before(sw.refresh) {
+		return
+	}
+	// An error means the connection has no deadlines; the write then goes on without one.
+	_ = sw.rc.SetWriteDeadline(now.Add(sw.stall))
+	sw.refresh = now.Add(sw.stall / 2)
+}
+
+// startHeartbeat writes a ": ping" comment every interval in which nothing else was written.
+func (sw *sseWriter) startHeartbeat(interval time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	sw.mu.Lock()
+	sw.interval = interval
+	sw.beat = time.AfterFunc(interval, sw.ping)
+	sw.mu.Unlock()
+}
+
+func (sw *sseWriter) ping() {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.done {
+		return
+	}
+	if !sw.wrote {
+		// A failed ping is remembered in sw.err and ends the next delivery.
+		_ = sw.writeLocked(pingFrame)
+	}
+	sw.wrote = false
+	sw.beat.Reset(sw.interval)
+}
+
+// finish stops the heartbeat and any further write. It leaves one more stalled-write window for
+// net/http to end the response.
+func (sw *sseWriter) finish() {
+	sw.mu.Lock()
+	sw.done = true
+	if sw.beat != nil {
+		sw.beat.Stop()
+	}
+	if sw.started {
+		sw.refresh = time.Time{}
+		sw.extendDeadlineLocked()
+	}
+	sw.mu.Unlock()
+}
+
+// frameBuffers recycles the buffers a batch of frames is built in, so that an idle subscriber
+// holds none.
+var frameBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledFrameBuffer is the largest buffer returned to frameBuffers.
+const maxPooledFrameBuffer = 64 << 10
+
+func getFrameBuffer() *[]byte { return frameBuffers.Get().(*[]byte) }
+
+func putFrameBuffer(b *[]byte) {
+	if cap(*b) > maxPooledFrameBuffer {
+		return
+	}
+	*b = (*b)[:0]
+	frameBuffers.Put(b)
+}
