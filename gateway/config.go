@@ -29,9 +29,10 @@ type Config struct {
 	Manager *manager.Manager
 	// Generator runs generations upstream (normally an *upstream.Runner). Required.
 	Generator Generator
-	// Attacher, when set, is told about every stream the gateway creates, before its generation
-	// starts; *plugins.Host implements it to attach transport plugins.
-	Attacher Attacher
+	// Plugins, when set, is told about every stream the gateway creates, before its generation
+	// starts, and serves the subscription routes; *plugins.Host implements it. Without it those
+	// routes know no transport.
+	Plugins Plugins
 	// Keyring holds the client keys. Nil or empty runs the gateway open (tenant ""), which Serve
 	// allows on a loopback listener only.
 	Keyring *auth.Keyring

@@ -20,6 +20,7 @@ import (
 	"github.com/streamgate/streamgate/auth"
 	"github.com/streamgate/streamgate/gateway"
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/plugins"
 	"github.com/streamgate/streamgate/upstream"
 	"github.com/streamgate/streamgate/upstream/sse"
 	"github.com/streamgate/streamgate/upstream/upstreamtest"
@@ -46,7 +47,9 @@ type options struct {
 	quiet   bool                            // discard the logs (benchmarks)
 	script  *upstreamtest.Script            // the fake's default script; nil: three Gemini chunks
 	manager func(*manager.Config)           // adjusts the manager's config
+	runner  func(*upstream.RunnerConfig)    // adjusts the runner's config
 	gateway func(*gateway.Config)           // adjusts the gateway's config
+	plugins []plugins.PluginConfig          // starts a plugin host with these plugins
 	wrap    func(http.Handler) http.Handler // wraps the fake's handler (benchmarks)
 	// provider builds the upstream provider for the fake's URL; nil: Gemini with upstreamKey
 	provider func(fakeURL string) (upstream.Provider, error)
@@ -59,6 +62,7 @@ type env struct {
 	fake    *upstreamtest.Fake
 	fakeURL string
 	m       *manager.Manager
+	host    *plugins.Host // nil without options.plugins
 	runner  *upstream.Runner
 	gw      *gateway.Server
 	url     string
@@ -111,12 +115,20 @@ func newEnv(t testing.TB, o options) *env {
 	}
 	provider, err := newProvider(fakeSrv.URL)
 	require.NoError(t, err)
-	runner, err := upstream.NewRunner(upstream.RunnerConfig{
+	rcfg := upstream.RunnerConfig{
 		Provider: provider,
 		Manager:  m,
 		Retry:    upstream.RetryConfig{MaxAttempts: 1},
 		Logger:   log,
-	})
+	}
+	host := startPlugins(t, o.plugins, m, log)
+	if host != nil {
+		rcfg.Decider = host.Deciders()
+	}
+	if o.runner != nil {
+		o.runner(&rcfg)
+	}
+	runner, err := upstream.NewRunner(rcfg)
 	require.NoError(t, err)
 	var keyring *auth.Keyring
 	if !o.open {
@@ -131,6 +143,9 @@ func newEnv(t testing.TB, o options) *env {
 		ShutdownGrace: 5 * time.Second,
 		Logger:        log,
 	}
+	if host != nil {
+		cfg.Plugins = host
+	}
 	if o.gateway != nil {
 		o.gateway(&cfg)
 	}
@@ -140,7 +155,7 @@ func newEnv(t testing.TB, o options) *env {
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(context.Background())
 	e := &env{
-		t: t, fake: fake, fakeURL: fakeSrv.URL, m: m, runner: runner, gw: gw, logs: logs,
+		t: t, fake: fake, fakeURL: fakeSrv.URL, m: m, host: host, runner: runner, gw: gw, logs: logs,
 		url:    "http://" + ln.Addr().String(),
 		client: &http.Client{Transport: &http.Transport{DisableCompression: true}},
 		stop:   stop,
@@ -151,8 +166,24 @@ func newEnv(t testing.TB, o options) *env {
 		e.shutdown()
 		e.client.CloseIdleConnections()
 		runner.CloseIdleConnections()
+		if host != nil {
+			require.NoError(t, host.Close(context.Background()))
+		}
 	})
 	return e
+}
+
+// startPlugins starts a plugin host with the given plugins, or returns nil without any. The
+// gateway's shutdown closes the manager first; the test's cleanup then closes the host.
+func startPlugins(t testing.TB, cfgs []plugins.PluginConfig, m *manager.Manager, log *slog.Logger) *plugins.Host {
+	t.Helper()
+	if cfgs == nil {
+		return nil
+	}
+	host, err := plugins.New(plugins.Config{Plugins: cfgs, Streams: m, Logger: log})
+	require.NoError(t, err)
+	require.NoError(t, host.Start(context.Background()))
+	return host
 }
 
 // shutdown stops the gateway (once) and requires a clean return.

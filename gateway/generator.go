@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"github.com/streamgate/streamgate/plugins"
@@ -22,10 +23,17 @@ type Generator interface {
 
 var _ Generator = (*upstream.Runner)(nil)
 
-// Attacher subscribes whatever must follow a new stream from its first chunk (transport plugins)
-// to it. It is called after the stream is created and before its generation starts.
-type Attacher interface {
+// Plugins connects transport plugins to streams; *plugins.Host implements it.
+type Plugins interface {
+	// Attach subscribes the transports whose attach rule matches a new stream, as passive clients
+	// (they do not keep a Gemini-route stream from being orphaned). It is called after the stream
+	// is created and before its generation starts.
 	Attach(ctx context.Context, streamID string, labels map[string]string) error
+	// Subscribe delivers a stream, from its first chunk, to the named transport with the
+	// subscription's own config, and returns the subscription's ID.
+	Subscribe(ctx context.Context, streamID, transport string, config json.RawMessage) (string, error)
+	// Unsubscribe ends a subscription.
+	Unsubscribe(ctx context.Context, streamID, subID string) error
 }
 
-var _ Attacher = (*plugins.Host)(nil)
+var _ Plugins = (*plugins.Host)(nil)

@@ -2,9 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
-	"context"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/gateway"
-	"github.com/streamgate/streamgate/manager"
 )
 
 func TestDisconnectCancelsUpstream(t *testing.T) {
@@ -78,61 +75,4 @@ func TestBackgroundGenerationNeverOrphans(t *testing.T) {
 	assert.Equal(t, "completed", info.CloseReason)
 	assert.Equal(t, uint64(10), info.LastEventID)
 	assert.Zero(t, e.fake.CancelledCount())
-}
-
-// attacher subscribes an in-process consumer to every new stream, as a transport plugin host does.
-type attacher struct {
-	m      *manager.Manager
-	mu     sync.Mutex
-	labels []map[string]string
-	subs   []*manager.Subscription
-}
-
-func (a *attacher) Attach(ctx context.Context, streamID string, labels map[string]string) error {
-	sub, err := a.m.Subscribe(ctx, streamID, 0)
-	if err != nil {
-		return err
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.labels = append(a.labels, labels)
-	a.subs = append(a.subs, sub)
-	return nil
-}
-
-func TestAttacherFollowsNewStreams(t *testing.T) {
-	var a attacher
-	e := newEnv(t, options{
-		script:  slowScript(20, 2*time.Millisecond),
-		gateway: func(c *gateway.Config) { c.Attacher = &a },
-	})
-	a.m = e.m
-	status, body := e.do("POST", streamPath, aliceKey, generateBody)
-	require.Equal(t, http.StatusOK, status, string(body))
-	pushID := e.createStream(bobKey, map[string]any{})
-
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	require.Len(t, a.subs, 2)
-	assert.Equal(t, map[string]string{"tenant": "acme", "key_id": "alice", "model": "gemini-2.5-flash", "kind": "generate", "source": "gemini"}, a.labels[0])
-	assert.Equal(t, map[string]string{"tenant": "globex", "key_id": "bob", "model": "", "kind": "push", "source": "api"}, a.labels[1])
-	var got int
-	for {
-		_, err := a.subs[0].Next(context.Background())
-		if err != nil {
-			var closed *manager.ClosedError
-			require.ErrorAs(t, err, &closed)
-			assert.Equal(t, "completed", closed.Reason)
-			break
-		}
-		got++
-	}
-	assert.Equal(t, 20, got, "the attached consumer got the generation from its first chunk")
-	e.push(bobKey, pushID, 1, "")
-	ch, err := a.subs[1].Next(context.Background())
-	require.NoError(t, err)
-	assert.Equal(t, "1", string(ch.Data))
-	for _, s := range a.subs {
-		s.Close()
-	}
 }

@@ -47,6 +47,8 @@ func (s *Server) routes() http.Handler {
 	api.POST("/v1/streams/:id/chunks", s.pushChunk)
 	api.POST("/v1/streams/:id/error", s.streamError)
 	api.GET("/v1/streams/:id/events", s.events)
+	api.POST("/v1/streams/:id/subscriptions", s.subscribe)
+	api.DELETE("/v1/streams/:id/subscriptions/:sid", s.unsubscribe)
 	return e
 }
 

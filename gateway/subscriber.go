@@ -14,13 +14,13 @@ func (s *Server) newQueuedClient(sink manager.Sink) (*manager.QueuedClient, erro
 	return manager.NewQueuedClient(s.newClientID(), sink, manager.QueueConfig{Size: s.cfg.ClientQueueSize, Logger: s.log})
 }
 
-// attach hands a new stream to the Attacher. A failure is logged: the stream serves its callers
+// attach hands a new stream to the plugins. A failure is logged: the stream serves its callers
 // without the attachments.
 func (s *Server) attach(ctx context.Context, streamID string, labels map[string]string) {
-	if s.cfg.Attacher == nil {
+	if s.cfg.Plugins == nil {
 		return
 	}
-	if err := s.cfg.Attacher.Attach(ctx, streamID, labels); err != nil {
+	if err := s.cfg.Plugins.Attach(ctx, streamID, labels); err != nil {
 		s.log.Warn("attach to new stream failed", "stream_id", streamID, "error", err)
 	}
 }
@@ -92,10 +92,11 @@ func (s *Server) leave(streamID, clientID, source string) {
 	})
 }
 
-// orphaned reports whether an active stream has no client left.
+// orphaned reports whether an active stream has no client left but passive ones (transports
+// attached by rule): nobody asked for it any more.
 func (s *Server) orphaned(streamID string) bool {
 	info, err := s.cfg.Manager.Info(context.Background(), streamID)
-	return err == nil && info.Status == manager.StatusActive && info.Clients == 0
+	return err == nil && info.Status == manager.StatusActive && info.Clients == info.Passive
 }
 
 // closeStream closes a stream, logging a failure other than the stream being gone.

@@ -34,6 +34,13 @@ type Drainer interface {
 	Done() <-chan struct{}
 }
 
+// Passive is implemented by clients that only observe a stream (a transport attached to every
+// stream by configuration, say): StreamInfo.Passive counts those that return true, so that an owner
+// can tell whether anyone still wants the stream.
+type Passive interface {
+	Passive() bool
+}
+
 // Status is the lifecycle state of a stream.
 type Status string
 
@@ -50,7 +57,8 @@ type StreamInfo struct {
 	Status      Status
 	CreatedAt   time.Time
 	ClosedAt    time.Time // zero while active
-	Clients     int
+	Clients     int       // registered clients
+	Passive     int       // those of Clients that implement Passive and return true
 	LastChunkID uint64
 	CloseReason string
 	Err         *StreamError // the error that ended the stream when Status is StatusError

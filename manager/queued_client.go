@@ -30,6 +30,8 @@ type QueueConfig struct {
 	Size int
 	// MaxBatch is the most chunks handed to one Deliver call.
 	MaxBatch int
+	// Passive marks a client that only observes the stream (see Passive).
+	Passive bool
 	// Logger receives the client's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -44,6 +46,7 @@ type QueuedClient struct {
 	id       string
 	sink     Sink
 	maxBatch int
+	passive  bool
 	log      *slog.Logger
 	q        *queue
 	lastID   atomic.Uint64
@@ -54,6 +57,7 @@ type QueuedClient struct {
 var (
 	_ Client  = (*QueuedClient)(nil)
 	_ Drainer = (*QueuedClient)(nil)
+	_ Passive = (*QueuedClient)(nil)
 )
 
 // NewQueuedClient returns a client with the given ID delivering to sink.
@@ -76,6 +80,7 @@ func NewQueuedClient(id string, sink Sink, cfg QueueConfig) (*QueuedClient, erro
 		id:       id,
 		sink:     sink,
 		maxBatch: cfg.MaxBatch,
+		passive:  cfg.Passive,
 		log:      cfg.Logger.With("client_id", id),
 		q:        newQueue(cfg.Size),
 		done:     make(chan struct{}),
@@ -96,6 +101,9 @@ func (c *QueuedClient) NotifyStreamClosed(_ context.Context, reason string) erro
 
 // Active implements Client. It turns false on overflow and when Run returns.
 func (c *QueuedClient) Active() bool { return c.q.active.Load() }
+
+// Passive implements Passive: it reports QueueConfig.Passive.
+func (c *QueuedClient) Passive() bool { return c.passive }
 
 // Done implements Drainer: it is closed when Run returns.
 func (c *QueuedClient) Done() <-chan struct{} { return c.done }

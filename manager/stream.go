@@ -23,6 +23,7 @@ type stream struct {
 	hist     history
 	clients  []Client
 	index    map[string]int // client ID -> position in clients
+	passive  int            // clients that are Passive
 	idle     *time.Timer    // inactivity check; nil when disabled
 	seenLast uint64         // hist.last at the previous inactivity tick
 	quiet    int            // inactivity ticks in a row without a push
@@ -82,11 +83,22 @@ func (s *stream) fanOut(ctx context.Context, ch Chunk, mode SendErrorMode) []sen
 func (s *stream) add(c Client) {
 	s.index[c.ID()] = len(s.clients)
 	s.clients = append(s.clients, c)
+	if isPassive(c) {
+		s.passive++
+	}
+}
+
+func isPassive(c Client) bool {
+	p, ok := c.(Passive)
+	return ok && p.Passive()
 }
 
 // removeAt swaps the last client into position i. mu must be held.
 func (s *stream) removeAt(i int) {
 	last := len(s.clients) - 1
+	if isPassive(s.clients[i]) {
+		s.passive--
+	}
 	delete(s.index, s.clients[i].ID())
 	if i != last {
 		s.clients[i] = s.clients[last]
@@ -115,7 +127,7 @@ func (s *stream) closeLocked(status Status, reason string, err *StreamError, now
 		s.idle.Stop()
 	}
 	clients := s.clients
-	s.clients, s.index = nil, nil
+	s.clients, s.index, s.passive = nil, nil, 0
 	close(s.done)
 	return clients, true
 }
@@ -129,6 +141,7 @@ func (s *stream) info() StreamInfo {
 		CreatedAt:   s.created,
 		ClosedAt:    s.closedAt,
 		Clients:     len(s.clients),
+		Passive:     s.passive,
 		LastChunkID: s.hist.last,
 		CloseReason: s.reason,
 		Err:         s.err,

@@ -484,3 +484,32 @@ func TestStatusForCode(t *testing.T) {
 		require.Equal(t, want, manager.StatusForCode(code), "code %d", code)
 	}
 }
+
+func TestInfoCountsPassiveClients(t *testing.T) {
+	m, _ := newManager(t, manager.Config{})
+	id := newStream(t, m)
+	observer, err := manager.NewQueuedClient("observer", &sink{}, manager.QueueConfig{Passive: true})
+	require.NoError(t, err)
+	caller, err := manager.NewQueuedClient("caller", &sink{}, manager.QueueConfig{})
+	require.NoError(t, err)
+	require.NoError(t, m.RegisterClient(ctx, id, observer))
+	require.NoError(t, m.RegisterClient(ctx, id, caller))
+
+	info, err := m.Info(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, 2, info.Clients)
+	require.Equal(t, 1, info.Passive)
+
+	require.NoError(t, m.DeregisterClient(ctx, id, "observer"))
+	info, err = m.Info(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, 1, info.Clients)
+	require.Zero(t, info.Passive)
+
+	require.NoError(t, m.RegisterClient(ctx, id, observer))
+	require.NoError(t, m.CloseStream(ctx, id, "completed"))
+	info, err = m.Info(ctx, id)
+	require.NoError(t, err)
+	require.Zero(t, info.Clients)
+	require.Zero(t, info.Passive)
+}

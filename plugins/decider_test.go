@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/plugins/pluginstest"
 	"github.com/streamgate/streamgate/upstream"
 )
 
@@ -87,7 +88,7 @@ func TestCrashedHandlerDefersThenRestarts(t *testing.T) {
 	s := h.byName["retry"]
 	pid := s.current().pid()
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
-	require.Eventually(t, func() bool { return !alive(pid) }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return !pluginstest.Alive(pid) }, 5*time.Second, 5*time.Millisecond)
 
 	// While the plugin is down or restarting the chain answers at once; afterwards it retries again.
 	require.Eventually(t, func() bool {
@@ -106,6 +107,6 @@ func TestHungPluginIsKilledAndRestarted(t *testing.T) {
 		p := s.current()
 		return p != nil && p.pid() != pid
 	}, 10*time.Second, 10*time.Millisecond)
-	assert.False(t, alive(pid), "the hung process must be killed")
+	assert.False(t, pluginstest.Alive(pid), "the hung process must be killed")
 	assert.Equal(t, upstream.ActionRetry, h.Deciders().Decide(context.Background(), upstreamErr(503, "UNAVAILABLE")).Action)
 }

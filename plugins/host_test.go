@@ -135,6 +135,10 @@ func TestAttachRules(t *testing.T) {
 	subs := h.Subscriptions(id)
 	assert.Len(t, subs["tp"], 1)
 	assert.NotContains(t, subs, "jsonl")
+	info, err := m.Info(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, 1, info.Clients)
+	assert.Equal(t, 1, info.Passive, "a subscription attached by rule only observes the stream")
 
 	for _, tc := range []struct {
 		rule AttachRule
@@ -240,6 +244,10 @@ func TestSubscribeAndUnsubscribe(t *testing.T) {
 	subID, err := h.Subscribe(ctx, id, "jsonl", nil)
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]string{"jsonl": {subID}}, h.Subscriptions(id))
+	info, err := m.Info(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, 1, info.Clients)
+	assert.Zero(t, info.Passive, "a subscription asked for keeps the stream wanted")
 	require.NoError(t, m.PushChunk(ctx, id, manager.Chunk{Data: []byte(`{"a":2}`)}))
 	path := filepath.Join(dir, id+".jsonl")
 	require.Eventually(t, func() bool {

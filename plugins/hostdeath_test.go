@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/plugins/pluginstest"
 )
 
 // When envTestHost holds a plugin path, the test binary is a plugin host: it starts that plugin,
@@ -60,11 +62,11 @@ func TestPluginExitsWhenHostIsKilled(t *testing.T) {
 			require.NoError(t, err)
 			pid, err := strconv.Atoi(line[:len(line)-1])
 			require.NoError(t, err)
-			require.True(t, alive(pid), "plugin %d should run while its host does", pid)
+			require.True(t, pluginstest.Alive(pid), "plugin %d should run while its host does", pid)
 
 			require.NoError(t, host.Process.Signal(syscall.SIGKILL))
 			_ = host.Wait() // killed: the error says so
-			require.Eventually(t, func() bool { return !alive(pid) }, 5*time.Second, 10*time.Millisecond,
+			require.Eventually(t, func() bool { return !pluginstest.Alive(pid) }, 5*time.Second, 10*time.Millisecond,
 				"plugin %d outlived its host", pid)
 		})
 	}

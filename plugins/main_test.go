@@ -5,17 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/plugins/pluginstest"
 )
 
 // binDir holds the plugin binaries TestMain builds: jsonl, webhook, retry and testplugin.
@@ -43,14 +40,9 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"github.com/streamgate/streamgate/cmd/streamgate-plugin-jsonl",
-		"github.com/streamgate/streamgate/cmd/streamgate-plugin-webhook",
-		"github.com/streamgate/streamgate/cmd/streamgate-plugin-retry",
-		"github.com/streamgate/streamgate/plugins/internal/testplugin")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build plugins:", err)
+	if err := pluginstest.Build(dir, pluginstest.JSONL, pluginstest.Webhook, pluginstest.Retry,
+		"github.com/streamgate/streamgate/plugins/internal/testplugin"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	code := m.Run()
@@ -61,43 +53,11 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "goroutine leak:", err)
 		return 1
 	}
-	if pids := pluginProcesses(dir); len(pids) > 0 {
+	if pids := pluginstest.Processes(dir); len(pids) > 0 {
 		fmt.Fprintln(os.Stderr, "plugin processes outlived the tests:", pids)
 		return 1
 	}
 	return 0
-}
-
-// pluginProcesses lists the live (not zombie) processes running a binary from dir.
-func pluginProcesses(dir string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if err == nil && strings.HasPrefix(exe, dir) && alive(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// alive reports whether pid is a running process (a zombie is not).
-func alive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil {
-		return false
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the parenthesised command name.
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
 // recorder is a slog.Handler that keeps every record.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/plugins/pluginstest"
 	"github.com/streamgate/streamgate/plugins/sdk"
 )
 
@@ -128,7 +129,7 @@ func TestAttachNeedsATransport(t *testing.T) {
 	err = h.Start(context.Background())
 	require.ErrorIs(t, err, ErrWrongKind)
 	require.NoError(t, h.Close(context.Background()))
-	assert.Empty(t, pluginProcesses(binDir))
+	assert.Empty(t, pluginstest.Processes(binDir))
 }
 
 func TestPluginOutputReachesTheLogger(t *testing.T) {

@@ -10,7 +10,8 @@ import (
 )
 
 // Attach subscribes every transport plugin whose attach rule matches labels (the stream's
-// "model" and "tenant") to the stream, with no subscription config. nil labels are read from the
+// "model" and "tenant") to the stream, with no subscription config. These subscriptions are
+// passive manager clients: they follow the stream without keeping it wanted (see manager.Passive). nil labels are read from the
 // stream. Call it right after creating the stream, so the transports get every chunk. The errors
 // of the transports that could not join are joined.
 func (h *Host) Attach(ctx context.Context, streamID string, labels map[string]string) error {
@@ -29,7 +30,7 @@ func (h *Host) Attach(ctx context.Context, streamID string, labels map[string]st
 		if !s.is(sdk.KindTransport) || !s.cfg.Attach.Matches(labels) {
 			continue
 		}
-		if _, err := h.subscribe(ctx, s, streamID, labels, nil); err != nil {
+		if _, err := h.subscribe(ctx, s, streamID, labels, nil, attached); err != nil {
 			errs = append(errs, fmt.Errorf("attach plugin %s to stream %s: %w", s.cfg.Name, streamID, err))
 		}
 	}
@@ -60,11 +61,18 @@ func (h *Host) Subscribe(ctx context.Context, streamID, transport string, config
 	if err != nil {
 		return "", fmt.Errorf("subscribe to stream %s: %w", streamID, err)
 	}
-	return h.subscribe(ctx, s, streamID, info.Labels, config)
+	return h.subscribe(ctx, s, streamID, info.Labels, config, subscribed)
 }
 
-func (h *Host) subscribe(ctx context.Context, s *supervisor, streamID string, labels map[string]string, config json.RawMessage) (string, error) {
-	sub := h.newSubscription(s, streamID, labels, config)
+// How a subscription came to be: attached ones follow the stream by the plugin's attach rule and
+// are passive clients (they do not keep a stream wanted); subscribed ones were asked for.
+const (
+	subscribed = false
+	attached   = true
+)
+
+func (h *Host) subscribe(ctx context.Context, s *supervisor, streamID string, labels map[string]string, config json.RawMessage, passive bool) (string, error) {
+	sub := h.newSubscription(s, streamID, labels, config, passive)
 	openCtx, cancel := context.WithTimeout(ctx, h.cfg.CallTimeout)
 	defer cancel()
 	sess, err := sub.open(openCtx, 0)

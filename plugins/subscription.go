@@ -33,6 +33,7 @@ type subscription struct {
 	streamID string
 	labels   map[string]string
 	config   json.RawMessage
+	passive  bool // attached by rule: an observer, see manager.Passive
 	log      *slog.Logger
 	acked    atomic.Uint64 // the last chunk the plugin acknowledged (or the chain skipped)
 	gen      int           // attachments so far; names the manager clients
@@ -50,10 +51,10 @@ type attachment struct {
 	clientID string
 }
 
-func (h *Host) newSubscription(sup *supervisor, streamID string, labels map[string]string, config json.RawMessage) *subscription {
+func (h *Host) newSubscription(sup *supervisor, streamID string, labels map[string]string, config json.RawMessage, passive bool) *subscription {
 	id := uuid.NewString()
 	return &subscription{
-		h: h, sup: sup, id: id, streamID: streamID, labels: labels, config: config,
+		h: h, sup: sup, id: id, streamID: streamID, labels: labels, config: config, passive: passive,
 		log:  h.cfg.Logger.With("plugin", sup.cfg.Name, "stream_id", streamID, "subscription_id", id),
 		done: make(chan struct{}),
 	}
@@ -73,7 +74,7 @@ func (s *subscription) open(ctx context.Context, after uint64) (*session, error)
 func (s *subscription) register(ctx context.Context, sess *session, after uint64) (*attachment, error) {
 	s.gen++
 	clientID := fmt.Sprintf("plugin/%s/%s/%d", s.sup.cfg.Name, s.id, s.gen)
-	qc, err := manager.NewQueuedClient(clientID, sess, manager.QueueConfig{Size: s.h.cfg.QueueSize, MaxBatch: s.h.cfg.MaxBatch, Logger: s.log})
+	qc, err := manager.NewQueuedClient(clientID, sess, manager.QueueConfig{Size: s.h.cfg.QueueSize, MaxBatch: s.h.cfg.MaxBatch, Passive: s.passive, Logger: s.log})
 	if err != nil {
 		return nil, err
 	}
