@@ -44,7 +44,10 @@
 //
 // When a Gemini-route stream's last subscriber leaves, the stream is closed with reason "client
 // disconnected" after Config.OrphanGrace (0: at once; the runner then cancels the upstream
-// request). Streams made by POST /v1/streams never orphan: they run to their end whoever listens.
+// request). Transports attached by a plugin's attach rule are passive (manager.Passive) and do not
+// count: an audit transport on every stream must not keep an abandoned generation running. A
+// subscription asked for through POST /v1/streams/{id}/subscriptions does count: it re-routes the
+// generation. Streams made by POST /v1/streams never orphan: they run to their end whoever listens.
 //
 // # Events route
 //
@@ -88,8 +91,11 @@
 // connections still open when the grace period ends are closed. The http.Server has a
 // ReadHeaderTimeout and no WriteTimeout; flushing goes through http.ResponseController.
 //
-// Config.Attacher (implemented by *plugins.Host) is told about every new stream before its
-// generation starts, so that attached transports get it from the first chunk; an attached
-// subscriber counts as a subscriber for the orphan rule. New routes go in routes(), behind
-// s.authenticate, and look streams up with s.lookup so that the tenant rule holds.
+// Config.Plugins (implemented by *plugins.Host) is told about every new stream before its
+// generation starts, so that attached transports get it from the first chunk, and serves
+// POST /v1/streams/{id}/subscriptions {"transport","config"} (201 {"id"}; 404 for an unknown
+// transport, 400 for a config the plugin refuses, 503 while it is down, 410 when the stream's
+// first chunks left the history) and DELETE /v1/streams/{id}/subscriptions/{sid} (204). New routes
+// go in routes(), behind s.authenticate, and look streams up with s.lookup so that the tenant rule
+// holds.
 package gateway

@@ -19,13 +19,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/streamgate/streamgate/auth"
 	"github.com/streamgate/streamgate/configs"
+	"github.com/streamgate/streamgate/plugins"
 )
 
 // defaultConfigPath is the file loaded when -config is not given.
@@ -113,7 +116,8 @@ func loadConfig(path string, explicit bool, listen string, lookupEnv func(string
 	return cfg, nil
 }
 
-// serve builds everything, serves until ctx ends and shuts down.
+// serve builds everything, serves until ctx ends and shuts down: the gateway closes every stream,
+// then the plugin processes stop.
 func serve(ctx context.Context, cfg *configs.Config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg.Log, stderr)
 	parts, err := build(ctx, cfg, log)
@@ -121,24 +125,46 @@ func serve(ctx context.Context, cfg *configs.Config, stdout, stderr io.Writer) e
 		return err
 	}
 	defer parts.runner.CloseIdleConnections()
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	err = listenAndServe(ctx, cfg.Listen, parts, stdout, log)
+	if cerr := closePlugins(parts.plugins, cfg.ShutdownGrace); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close plugins: %w", cerr))
 	}
-	fmt.Fprintln(stdout, readyLine(ln.Addr().String(), parts.provider, len(cfg.Auth.Keys) > 0))
-	log.Info("streamgate ready", "addr", ln.Addr().String(), "upstream", parts.provider)
-	if err := parts.gateway.Serve(ctx, ln); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err != nil {
+		return err
 	}
 	log.Info("streamgate stopped")
 	return nil
 }
 
+// listenAndServe prints the ready line once the listener accepts, and serves until ctx ends.
+func listenAndServe(ctx context.Context, addr string, parts parts, stdout io.Writer, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	fmt.Fprintln(stdout, readyLine(ln.Addr().String(), parts.provider, parts.open))
+	log.Info("streamgate ready", "addr", ln.Addr().String(), "upstream", parts.provider)
+	if err := parts.gateway.Serve(ctx, ln); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// closePlugins stops the plugin processes once the gateway has closed every stream.
+func closePlugins(host *plugins.Host, grace time.Duration) error {
+	if host == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), max(grace, time.Second))
+	defer cancel()
+	return host.Close(ctx)
+}
+
 // readyLine is the one line printed when the gateway accepts connections.
-func readyLine(addr, provider string, keys bool) string {
+func readyLine(addr, provider string, open bool) string {
 	url := "http://" + addr
 	key := ""
-	if keys {
+	if !open {
 		key = ` -H "x-goog-api-key: $STREAMGATE_KEY"`
 	}
 	return fmt.Sprintf("streamgate ready on %s (upstream: %s); try: curl -N '%s/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse'%s"+

@@ -18,33 +18,44 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/streamgate/streamgate/plugins/pluginstest"
 )
 
-// binary is the streamgate command, built once by TestMain.
-var binary string
+// binary is the streamgate command and jsonlPlugin the jsonl transport plugin, built once by
+// TestMain into binDir.
+var binary, jsonlPlugin, binDir string
 
 func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "streamgate-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
+	defer os.RemoveAll(dir)
+	binDir = dir
 	binary = filepath.Join(dir, "streamgate")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build streamgate: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	jsonlPlugin = filepath.Join(dir, "streamgate-plugin-jsonl")
+	if err := pluginstest.Build(dir, "github.com/streamgate/streamgate/cmd/streamgate", pluginstest.JSONL); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
+	if code := m.Run(); code != 0 {
+		return code
 	}
-	os.Exit(code)
+	if err := goleak.Find(); err != nil {
+		fmt.Fprintln(os.Stderr, "goleak:", err)
+		return 1
+	}
+	if pids := pluginstest.Processes(dir); len(pids) > 0 {
+		fmt.Fprintln(os.Stderr, "plugin processes outlived streamgate:", pids)
+		return 1
+	}
+	return 0
 }
 
 // proc is a running streamgate process.

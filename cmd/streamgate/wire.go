@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"github.com/streamgate/streamgate/configs"
 	"github.com/streamgate/streamgate/gateway"
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/plugins"
 	"github.com/streamgate/streamgate/upstream"
 )
 
@@ -18,12 +20,15 @@ import (
 type parts struct {
 	gateway  *gateway.Server
 	runner   *upstream.Runner
+	plugins  *plugins.Host // nil without configured plugins
 	provider string
+	open     bool // no client keys
 }
 
-// build turns the configuration into the manager, keyring, provider, runner and gateway.
-// Problems the configuration causes are configErrors.
-func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (parts, error) {
+// build turns the configuration into the manager, keyring, plugin host, provider, runner and
+// gateway. Problems the configuration causes are configErrors. When build fails after the plugin
+// host started, it closes the host.
+func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts, err error) {
 	m, err := manager.New(managerConfig(cfg.Manager, log))
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("manager: %w", err)}
@@ -40,9 +45,19 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (parts, e
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("upstream: %w", err)}
 	}
+	host, err := startPlugins(ctx, cfg, m, log)
+	if err != nil {
+		return parts{}, err
+	}
+	defer func() {
+		if err != nil && host != nil {
+			err = errors.Join(err, host.Close(context.WithoutCancel(ctx)))
+		}
+	}()
 	runner, err := upstream.NewRunner(upstream.RunnerConfig{
 		Provider: provider,
 		Manager:  m,
+		Decider:  deciders(host),
 		Retry:    retryConfig(cfg.Upstream.Retry),
 		Timeouts: upstream.Timeouts{
 			Connect:    cfg.Upstream.Timeouts.Connect,
@@ -54,7 +69,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (parts, e
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("upstream: %w", err)}
 	}
-	gw, err := gateway.New(gateway.Config{
+	gwCfg := gateway.Config{
 		Manager:         m,
 		Generator:       runner,
 		Keyring:         keyring,
@@ -68,11 +83,59 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (parts, e
 		// shutdown_grace 0 means no grace at all; the gateway reads a zero as its default.
 		ShutdownGrace: max(cfg.ShutdownGrace, time.Nanosecond),
 		Logger:        log,
-	})
+	}
+	if host != nil {
+		gwCfg.Plugins = host
+	}
+	gw, err := gateway.New(gwCfg)
 	if err != nil {
 		return parts{}, configError{err}
 	}
-	return parts{gateway: gw, runner: runner, provider: provider.Name()}, nil
+	return parts{gateway: gw, runner: runner, plugins: host, provider: provider.Name(), open: keyring.Len() == 0}, nil
+}
+
+// startPlugins launches the configured plugins, or returns nil when there are none. A plugin the
+// configuration cannot launch (missing or not executable, wrong checksum, refused config) is a
+// configError naming it.
+func startPlugins(ctx context.Context, cfg *configs.Config, m *manager.Manager, log *slog.Logger) (*plugins.Host, error) {
+	if len(cfg.Plugins) == 0 {
+		return nil, nil
+	}
+	pcs := make([]plugins.PluginConfig, len(cfg.Plugins))
+	for i, p := range cfg.Plugins {
+		js, err := p.ConfigJSON()
+		if err != nil {
+			return nil, configError{fmt.Errorf("plugins[%d] (%s).config: %w", i, p.Name, err)}
+		}
+		pcs[i] = plugins.PluginConfig{
+			Name:   p.Name,
+			Path:   p.Path,
+			SHA256: p.SHA256,
+			Config: js,
+			Attach: plugins.AttachRule{All: p.Attach.All, Models: p.Attach.Models, Tenants: p.Attach.Tenants},
+		}
+	}
+	host, err := plugins.New(plugins.Config{Plugins: pcs, Streams: m, QueueSize: cfg.ClientQueueSize, Logger: log})
+	if err != nil {
+		return nil, configError{fmt.Errorf("plugins: %w", err)}
+	}
+	if err := host.Start(ctx); err != nil {
+		err = fmt.Errorf("plugins: %w", err)
+		if errors.Is(err, plugins.ErrBinaryNotFound) || errors.Is(err, plugins.ErrNotExecutable) ||
+			errors.Is(err, plugins.ErrChecksumMismatch) || errors.Is(err, plugins.ErrBadConfig) {
+			return nil, configError{err}
+		}
+		return nil, err
+	}
+	return host, nil
+}
+
+// deciders returns the error handlers of the plugin host, or none without one.
+func deciders(host *plugins.Host) upstream.Decider {
+	if host == nil {
+		return nil
+	}
+	return host.Deciders()
 }
 
 func managerConfig(c configs.Manager, log *slog.Logger) manager.Config {

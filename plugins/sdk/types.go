@@ -25,6 +25,9 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
+// MarshalText implements encoding.TextMarshaler, so that kinds read as names in JSON and logs.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
 // Info describes a plugin to its host.
 type Info struct {
 	Name    string // required; the host's config may name the plugin differently
