@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -153,51 +154,62 @@ func TestBrowserEventSource(t *testing.T) {
 	// the gateway's slow-client drop look like to the browser (a browser cannot be made to read
 	// slowly enough for the latter without megabytes of stream). EventSource reconnects after its
 	// default 3 s with Last-Event-ID, and the gateway replays from there.
-	t.Run("reconnects with Last-Event-ID", func(t *testing.T) {
-		t.Parallel()
-		pages := newPageServer(t)
-		e := newEnv(t, options{gateway: func(c *gateway.Config) { c.CORSOrigins = []string{pages.origin} }})
-		proxy := newCutProxy(t, strings.TrimPrefix(e.url, "http://"))
-		id := e.createStream(aliceKey, map[string]any{})
-		e.push(aliceKey, id, 1, "")
-		e.push(aliceKey, id, 2, "")
+	for _, tc := range []struct {
+		name, query string
+		first       int // the first chunk the page gets
+	}{
+		{"reconnects with Last-Event-ID", "", 1},
+		// The reconnection carries both ?after=1 and Last-Event-ID: 3; the header wins.
+		{"reconnects with Last-Event-ID after starting with ?after", "&after=1", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pages := newPageServer(t)
+			e := newEnv(t, options{gateway: func(c *gateway.Config) { c.CORSOrigins = []string{pages.origin} }})
+			proxy := newCutProxy(t, strings.TrimPrefix(e.url, "http://"))
+			id := e.createStream(aliceKey, map[string]any{})
+			e.push(aliceKey, id, 1, "")
+			e.push(aliceKey, id, 2, "")
 
-		b := startChromium(t, chromium, pages.pageURL(proxy.url()+"/v1/streams/"+id+"/events?key="+aliceKey))
-		pages.waitClients(t, b, e, id, 1)
-		e.push(aliceKey, id, 3, "")
-		pages.waitProgress(t, b, 3)
-		proxy.cut()
-		pages.waitClients(t, b, e, id, 0)
-		e.push(aliceKey, id, 4, "")
-		e.push(aliceKey, id, 5, "")
-		pages.waitClients(t, b, e, id, 1) // EventSource reconnected by itself
-		e.push(aliceKey, id, 6, "")
-		status, body := e.do("DELETE", "/v1/streams/"+id, aliceKey, nil)
-		require.Equal(t, http.StatusOK, status, string(body))
+			uri := "/v1/streams/" + id + "/events?key=" + aliceKey + tc.query
+			b := startChromium(t, chromium, pages.pageURL(proxy.url()+uri))
+			pages.waitClients(t, b, e, id, 1)
+			e.push(aliceKey, id, 3, "")
+			pages.waitProgress(t, b, 3)
+			proxy.cut()
+			pages.waitClients(t, b, e, id, 0)
+			e.push(aliceKey, id, 4, "")
+			e.push(aliceKey, id, 5, "")
+			pages.waitClients(t, b, e, id, 1) // EventSource reconnected by itself
+			e.push(aliceKey, id, 6, "")
+			status, body := e.do("DELETE", "/v1/streams/"+id, aliceKey, nil)
+			require.Equal(t, http.StatusOK, status, string(body))
 
-		assert.Equal(t, []browserEvent{
-			{Type: "(open)"},
-			{Type: "message", ID: "1", Data: "1"},
-			{Type: "message", ID: "2", Data: "2"},
-			{Type: "message", ID: "3", Data: "3"},
-			{Type: "(error)", Data: "readyState 0"}, // connection lost; reconnecting
-			{Type: "(open)"},
-			{Type: "message", ID: "4", Data: "4"},
-			{Type: "message", ID: "5", Data: "5"},
-			{Type: "message", ID: "6", Data: "6"},
-			{Type: "done", ID: "6", Data: `{"status":"completed","reason":"deleted by client"}`},
-		}, pages.report(t, b))
+			want := []browserEvent{{Type: "(open)"}}
+			for n := tc.first; n <= 3; n++ {
+				want = append(want, browserEvent{Type: "message", ID: fmt.Sprint(n), Data: fmt.Sprint(n)})
+			}
+			want = append(want,
+				browserEvent{Type: "(error)", Data: "readyState 0"}, // connection lost; reconnecting
+				browserEvent{Type: "(open)"},
+				browserEvent{Type: "message", ID: "4", Data: "4"},
+				browserEvent{Type: "message", ID: "5", Data: "5"},
+				browserEvent{Type: "message", ID: "6", Data: "6"},
+				browserEvent{Type: "done", ID: "6", Data: `{"status":"completed","reason":"deleted by client"}`},
+			)
+			assert.Equal(t, want, pages.report(t, b))
 
-		reqs := proxy.requests(t)
-		require.Len(t, reqs, 2, "the first request and the reconnection")
-		for _, r := range reqs {
-			assert.Equal(t, "/v1/streams/"+id+"/events?key="+aliceKey, r.RequestURI)
-			assert.Equal(t, "text/event-stream", r.Header.Get("Accept"))
-			assert.Equal(t, pages.origin, r.Header.Get("Origin"))
-		}
-		assert.Empty(t, reqs[0].Header.Values("Last-Event-ID"))
-		assert.Equal(t, []string{"3"}, reqs[1].Header.Values("Last-Event-ID"))
-	})
+			reqs := proxy.requests(t)
+			require.Len(t, reqs, 2, "the first request and the reconnection")
+			for _, r := range reqs {
+				assert.Equal(t, uri, r.RequestURI)
+				assert.Equal(t, "text/event-stream", r.Header.Get("Accept"))
+				assert.Equal(t, pages.origin, r.Header.Get("Origin"))
+			}
+			assert.Empty(t, reqs[0].Header.Values("Last-Event-ID"))
+			assert.Equal(t, []string{"3"}, reqs[1].Header.Values("Last-Event-ID"))
+		})
+	}
 }
 
 // pageServer serves eventSourcePage on its own origin and collects what the page posts.

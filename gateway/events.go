@@ -97,7 +97,9 @@ func (s *Server) closedStatus(streamID, reason string) manager.Status {
 }
 
 // resumePoint reads where a subscriber resumes: the Last-Event-ID header (a reconnecting
-// EventSource) or ?after=N; both given must agree. 0 replays everything kept.
+// EventSource) or ?after=N. 0 replays everything kept. With both, the header wins when it is at
+// least N: an EventSource opened with ?after=N reconnects to the same URL with the last ID it got.
+// A header below N contradicts the query and is refused.
 func resumePoint(c *gin.Context) (uint64, *apiError) {
 	header := c.GetHeader("Last-Event-ID")
 	query, hasQuery := c.GetQuery("after")
@@ -114,10 +116,10 @@ func resumePoint(c *gin.Context) (uint64, *apiError) {
 		if err != nil {
 			return 0, newError(http.StatusBadRequest, "after must be a chunk ID (a decimal number), got "+strconv.Quote(query))
 		}
-		if header != "" && n != after {
-			return 0, newError(http.StatusBadRequest, fmt.Sprintf("Last-Event-ID %d and after=%d disagree: give one resume point", after, n))
+		if header != "" && after < n {
+			return 0, newError(http.StatusBadRequest, fmt.Sprintf("Last-Event-ID %d is before after=%d: give one resume point", after, n))
 		}
-		after = n
+		after = max(after, n)
 	}
 	return after, nil
 }

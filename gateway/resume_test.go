@@ -52,6 +52,11 @@ func TestResumeAfterDroppedConnection(t *testing.T) {
 		e.push(aliceKey, id, 10, "")
 		assert.Equal(t, event{ID: "10", Type: "message", Data: "10"}, sub.next())
 	})
+	t.Run("an EventSource opened with after reconnecting", func(t *testing.T) {
+		sub := e.subscribe(aliceKey, id, "?after=2", "Last-Event-ID", "9")
+		defer sub.close()
+		assert.Equal(t, event{ID: "10", Type: "message", Data: "10"}, sub.next(), "the header wins")
+	})
 }
 
 func TestResumeErrors(t *testing.T) {
@@ -68,7 +73,7 @@ func TestResumeErrors(t *testing.T) {
 	}{
 		{"history gone", "?after=2", nil, 410, "FAILED_PRECONDITION"},
 		{"history gone by header", "", []string{"Last-Event-ID", "5"}, 410, "FAILED_PRECONDITION"},
-		{"disagree", "?after=7", []string{"Last-Event-ID", "8"}, 400, "INVALID_ARGUMENT"},
+		{"header before the query", "?after=8", []string{"Last-Event-ID", "7"}, 400, "INVALID_ARGUMENT"},
 		{"beyond the end", "?after=11", nil, 400, "INVALID_ARGUMENT"},
 		{"not a number", "?after=x", nil, 400, "INVALID_ARGUMENT"},
 		{"negative", "?after=-1", nil, 400, "INVALID_ARGUMENT"},
