@@ -1,18 +1,24 @@
 package manager
 
 // history keeps the last max chunks of a stream. Chunk IDs are consecutive from 1, so chunk id lives
-// in slot (id-1) % max: the slice grows by append until it holds max chunks, then wraps.
+// in slot (id-1) % max: the slice grows by append until it holds max chunks, then wraps. add keeps
+// the next slot in hand so that pushing never divides; only replay (get) does.
 type history struct {
 	buf  []Chunk
 	max  uint64
 	last uint64 // ID of the newest chunk, 0 before the first
+	next int    // the slot the next chunk goes to once buf is full
 }
 
 func (h *history) add(ch Chunk) {
 	if uint64(len(h.buf)) < h.max {
 		h.buf = append(h.buf, ch)
 	} else {
-		h.buf[(ch.ID-1)%h.max] = ch
+		h.buf[h.next] = ch
+		h.next++
+		if h.next == len(h.buf) {
+			h.next = 0
+		}
 	}
 	h.last = ch.ID
 }
