@@ -196,6 +196,7 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			wd.firstEvent()
 		}
 		if gemini {
+			body.tail.keepLast(rd.Buffered())
 			if looksLikeError(ev.Data) {
 				if se, ok := parseErrorBody(ev.Data); ok {
 					return s.stopped(actx, upstreamFailure(se))

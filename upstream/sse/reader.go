@@ -105,6 +105,12 @@ func (r *Reader) Retry() time.Duration {
 	return r.retry
 }
 
+// Buffered returns how many bytes the Reader has read from its source but not parsed yet. After
+// Next returns an event, they are the bytes that followed the blank line ending it.
+func (r *Reader) Buffered() int {
+	return r.end - r.start
+}
+
 // SetIgnoredLineFunc sets a function that Next calls with each line the format ignores: comments
 // (lines starting with a colon) and fields other than data, event, id and retry. Lines that are not
 // SSE at all, such as a JSON error body sent in place of events, arrive here too. The line excludes

@@ -107,6 +107,18 @@ func TestReaderCRLFSplitAcrossReads(t *testing.T) {
 	require.Equal(t, io.EOF, err)
 }
 
+func TestReaderBuffered(t *testing.T) {
+	r := sse.NewReader(script(nil, "data: a\r\n\r\ndata: b", "\n\n: c\r", "\n"))
+	require.Zero(t, r.Buffered())
+	requireEvent(t, r, "message", "a", "")
+	require.Equal(t, len("data: b"), r.Buffered())
+	requireEvent(t, r, "message", "b", "")
+	require.Equal(t, len(": c\r"), r.Buffered())
+	_, err := r.Next()
+	require.Equal(t, io.EOF, err)
+	require.Zero(t, r.Buffered())
+}
+
 func TestReaderEmptyReads(t *testing.T) {
 	r := sse.NewReader(iotest.TimeoutReader(strings.NewReader("data: a\n\n")))
 	requireEvent(t, r, "message", "a", "")
