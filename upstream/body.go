@@ -5,7 +5,10 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/streamgate/streamgate/upstream/sse"
 )
 
 // tailSize is how many of the last body bytes a Gemini attempt keeps to find an error tail.
@@ -33,6 +36,23 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// readers recycles the SSE readers of ended attempts, so that an attempt does not allocate a read
+// buffer.
+var readers = sync.Pool{New: func() any { return sse.NewReader(nil) }}
+
+// newReader returns a pooled SSE reader reading from rd; freeReader gives it back.
+func newReader(rd io.Reader) *sse.Reader {
+	r := readers.Get().(*sse.Reader)
+	r.Reset(rd)
+	return r
+}
+
+// freeReader returns r to the pool: the events it returned are no longer valid.
+func freeReader(r *sse.Reader) {
+	r.Reset(nil)
+	readers.Put(r)
 }
 
 // tail holds the last bytes written to it, at most tailSize of them. Only what follows the last

@@ -169,7 +169,8 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 	if gemini {
 		body.tail = &tail{}
 	}
-	rd := sse.NewReader(body)
+	rd := newReader(body)
+	defer freeReader(rd)
 	rd.SetMaxEventSize(s.r.maxEvent)
 	if s.lastID != "" {
 		rd.SetLastEventID(s.lastID)
