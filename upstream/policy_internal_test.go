@@ -157,6 +157,36 @@ type readFunc func(p []byte) (int, error)
 
 func (f readFunc) Read(p []byte) (int, error) { return f(p) }
 
+func TestFinality(t *testing.T) {
+	const (
+		final    = `{"candidates":[{"finishReason":"STOP"}]}`
+		blocked  = `{"promptFeedback":{"blockReason":"OTHER"}}`
+		mention  = `{"candidates":[{"content":{"parts":[{"text":"say \"finishReason\""}]}}]}`
+		ordinary = `{"candidates":[{"content":{"parts":[{"text":"hi"}]}}]}`
+	)
+	for _, tc := range []struct {
+		name   string
+		chunks []string
+		want   bool
+	}{
+		{"none", nil, false},
+		{"ordinary", []string{ordinary, ordinary}, false},
+		{"final last", []string{ordinary, final}, true},
+		{"final then more", []string{final, mention, ordinary}, true},
+		{"mention last", []string{blocked, mention}, true},
+		{"mentions only", []string{mention, mention}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f finality
+			for _, c := range tc.chunks {
+				f.add([]byte(c))
+			}
+			require.Equal(t, tc.want, f.reached())
+			require.Equal(t, tc.want, f.reached(), "asked again")
+		})
+	}
+}
+
 func TestParseErrorBody(t *testing.T) {
 	for _, tc := range []struct {
 		body string

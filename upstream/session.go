@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/streamgate/streamgate/manager"
@@ -175,8 +176,9 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 	if s.lastID != "" {
 		rd.SetLastEventID(s.lastID)
 	}
-	started, final := false, false
+	started := false
 	var lastEvent time.Time
+	var fin finality
 	for {
 		ev, err := rd.Next()
 		if err != nil {
@@ -188,8 +190,11 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			}
 			if started {
 				s.seq.restart(lastEvent)
+				// The subscribers the last push woke are queued on this P until this goroutine
+				// blocks: let them send the last chunk before the end of the body is examined.
+				runtime.Gosched()
 			}
-			return s.ended(actx, err, body.tail, final)
+			return s.ended(actx, err, body.tail, fin.reached())
 		}
 		now := body.readAt
 		if !started {
@@ -203,18 +208,21 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 					return s.stopped(actx, upstreamFailure(se))
 				}
 			}
-			final = final || isFinal(ev.Data)
 		}
 		typ := ev.Type
 		if typ == sse.DefaultType {
 			typ = ""
 		}
-		err = s.r.streams.PushChunk(ctx, s.streamID, manager.Chunk{Event: typ, Data: bytes.Clone(ev.Data), Time: now})
+		data := bytes.Clone(ev.Data)
+		err = s.r.streams.PushChunk(ctx, s.streamID, manager.Chunk{Event: typ, Data: data, Time: now})
 		if err != nil {
 			if isStreamGone(err) {
 				return result{outcome: outcomeClosed}, nil
 			}
 			s.log.Warn("deliver chunk", "error", err)
+		}
+		if gemini {
+			fin.add(data)
 		}
 		s.forwarded = true
 		lastEvent = now
