@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"runtime"
 	"time"
@@ -39,7 +38,6 @@ type session struct {
 	r         *Runner
 	streamID  string
 	req       Request
-	log       *slog.Logger
 	seq       *sequence
 	forwarded bool          // an event was pushed into the stream
 	lastID    string        // DialectSSE: the last event ID, sent as Last-Event-ID
@@ -51,7 +49,6 @@ func (r *Runner) newSession(streamID string, req Request) *session {
 		r:        r,
 		streamID: streamID,
 		req:      req,
-		log:      r.log.With("stream_id", streamID),
 		seq:      newSequence(r.retry, time.Now()),
 	}
 }
@@ -84,7 +81,7 @@ func (s *session) failed(ctx context.Context, f *failure) result {
 	v := s.r.decide(ctx, s.info(f), f, s.seq, s.resumeWait())
 	switch v.action {
 	case ActionRetry:
-		s.log.Info("upstream attempt failed; retrying", "attempt", s.seq.attempt, "http_status", f.status,
+		s.r.streamLog(s.streamID).Info("upstream attempt failed; retrying", "attempt", s.seq.attempt, "http_status", f.status,
 			"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait", v.wait)
 		if !sleep(ctx, v.wait) {
 			return interrupted(ctx)
@@ -219,7 +216,7 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			if isStreamGone(err) {
 				return result{outcome: outcomeClosed}, nil
 			}
-			s.log.Warn("deliver chunk", "error", err)
+			s.r.streamLog(s.streamID).Warn("deliver chunk", "error", err)
 		}
 		if gemini {
 			fin.add(data)
