@@ -30,8 +30,10 @@ type target struct {
 	r      *bufio.Reader // reused, so the client side allocates little
 }
 
-// latencyTargets returns the three ways to stream from the fake: directly, through a plain
-// httputil.ReverseProxy that swaps the key as a gateway would, and through the gateway.
+// latencyTargets returns the ways to stream from the fake: directly, through a plain
+// httputil.ReverseProxy that swaps the key as a gateway would, through the same proxy with one
+// goroutine hand-off added (hopTransport: the floor of the gateway's runner -> subscriber design),
+// and through the gateway.
 func latencyTargets(b *testing.B, script upstreamtest.Script) []*target {
 	return latencyTargetsWrapped(b, script, nil)
 }
@@ -46,14 +48,33 @@ func latencyTargetsWrapped(b *testing.B, script upstreamtest.Script, wrap func(h
 		manager: func(c *manager.Config) { c.RetainClosed = time.Second },
 		gateway: func(c *gateway.Config) { c.Heartbeat = 0 },
 	})
-	fakeURL, err := url.Parse(e.fakeURL)
+	newClient := func() *http.Client {
+		tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
+		b.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr}
+	}
+	proxyTransport := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
+	hopTransport := hopTransport{&http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	return []*target{
+		{name: "direct", url: e.fakeURL, key: upstreamKey, client: newClient()},
+		{name: "proxy", url: serveProxy(b, e.fakeURL, proxyTransport), key: aliceKey, client: newClient()},
+		{name: "hop", url: serveProxy(b, e.fakeURL, hopTransport), key: aliceKey, client: newClient()},
+		{name: "gateway", url: e.url, key: aliceKey, client: newClient()},
+	}
+}
+
+// serveProxy serves a plain httputil.ReverseProxy to the fake on a loopback port, swapping the
+// client's key for the gateway's as a gateway would, and returns its URL.
+func serveProxy(b *testing.B, fakeURL string, transport http.RoundTripper) string {
+	b.Helper()
+	target, err := url.Parse(fakeURL)
 	require.NoError(b, err)
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(fakeURL)
+			r.SetURL(target)
 			r.Out.Header.Set("x-goog-api-key", upstreamKey)
 		},
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
+		Transport: transport,
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
@@ -61,19 +82,85 @@ func latencyTargetsWrapped(b *testing.B, script upstreamtest.Script, wrap func(h
 	go func() { _ = srv.Serve(ln) }()
 	b.Cleanup(func() {
 		_ = srv.Close()
-		proxy.Transport.(*http.Transport).CloseIdleConnections()
+		if c, ok := transport.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
 	})
-	newClient := func() *http.Client {
-		tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
-		b.Cleanup(tr.CloseIdleConnections)
-		return &http.Client{Transport: tr}
+	return "http://" + ln.Addr().String()
+}
+
+// hopTransport makes each round trip on a new goroutine, which then reads the response body and
+// hands every read to the proxy's handler through a channel: the gateway's runner goroutine and its
+// hand-off of each chunk to the subscriber's goroutine, without anything else the gateway does.
+type hopTransport struct{ *http.Transport }
+
+// hopReads is what the reading goroutine of a hopTransport round trip hands over.
+type hopReads struct {
+	resp  *http.Response
+	err   error
+	reads chan []byte // closed after the last read
+}
+
+func (t hopTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	started := make(chan hopReads, 1)
+	go t.read(req, started)
+	h := <-started
+	if h.err != nil {
+		return nil, h.err
 	}
-	return []*target{
-		{name: "direct", url: e.fakeURL, key: upstreamKey, client: newClient()},
-		{name: "proxy", url: "http://" + ln.Addr().String(), key: aliceKey, client: newClient()},
-		{name: "gateway", url: e.url, key: aliceKey, client: newClient()},
+	h.resp.Body = &hopBody{reads: h.reads}
+	return h.resp, nil
+}
+
+// read makes the round trip, then hands over each read of the body until it ends or the request
+// is cancelled.
+func (t hopTransport) read(req *http.Request, started chan<- hopReads) {
+	resp, err := t.Transport.RoundTrip(req)
+	if err != nil {
+		started <- hopReads{err: err}
+		return
+	}
+	body := resp.Body // RoundTrip replaces resp.Body once it has resp
+	defer body.Close()
+	reads := make(chan []byte, 64)
+	defer close(reads)
+	started <- hopReads{resp: resp, reads: reads}
+	for {
+		buf := make([]byte, 4096)
+		n, err := body.Read(buf)
+		if n > 0 {
+			select {
+			case reads <- buf[:n]:
+			case <-req.Context().Done():
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
+
+// hopBody is the response body the proxy reads: the reads handed over, in order.
+type hopBody struct {
+	reads chan []byte
+	rest  []byte
+}
+
+func (b *hopBody) Read(p []byte) (int, error) {
+	if len(b.rest) == 0 {
+		r, ok := <-b.reads
+		if !ok {
+			return 0, io.EOF
+		}
+		b.rest = r
+	}
+	n := copy(p, b.rest)
+	b.rest = b.rest[n:]
+	return n, nil
+}
+
+func (b *hopBody) Close() error { return nil }
 
 // stream sends one streaming request and returns when it was sent and when every frame arrived.
 func (tg *target) stream(b *testing.B, arrivals []time.Time) (time.Time, []time.Time) {

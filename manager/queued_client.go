@@ -81,7 +81,7 @@ func NewQueuedClient(id string, sink Sink, cfg QueueConfig) (*QueuedClient, erro
 		sink:     sink,
 		maxBatch: cfg.MaxBatch,
 		passive:  cfg.Passive,
-		log:      cfg.Logger.With("client_id", id),
+		log:      cfg.Logger,
 		q:        newQueue(cfg.Size),
 		done:     make(chan struct{}),
 	}, nil
@@ -131,7 +131,7 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 		case len(batch) > 0:
 			continue
 		case st.full:
-			c.log.Warn("client dropped: queue full", "last_chunk_id", c.LastID())
+			c.log.Warn("client dropped: queue full", "client_id", c.id, "last_chunk_id", c.LastID())
 			return ErrSlowClient
 		case st.closed:
 			return c.sink.Closed(ctx, st.reason)

@@ -3,16 +3,20 @@ package upstream
 import (
 	"bytes"
 	"io"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/streamgate/streamgate/upstream/sse"
 )
 
 // tailSize is how many of the last body bytes a Gemini attempt keeps to find an error tail.
 const tailSize = 16 << 10
 
 // watchedBody is a response body that reports activity to the watchdog, notes when bytes last
-// arrived and, for the Gemini dialect, keeps the last tailSize bytes read: the SSE parser ignores
-// the lines of a raw JSON error body, so the runner looks for one there when the body ends.
+// arrived and, for the Gemini dialect, keeps the body's unparsed end in a tail: the SSE parser
+// ignores the lines of a raw JSON error body, so the runner looks for one there when the body ends.
 type watchedBody struct {
 	rc   io.Reader
 	wd   *watchdog
@@ -34,45 +38,79 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// tail is a ring buffer holding the last tailSize bytes written to it.
+// readers recycles the SSE readers of ended attempts, so that an attempt does not allocate a read
+// buffer.
+var readers = sync.Pool{New: func() any { return sse.NewReader(nil) }}
+
+// newReader returns a pooled SSE reader reading from rd; freeReader gives it back.
+func newReader(rd io.Reader) *sse.Reader {
+	r := readers.Get().(*sse.Reader)
+	r.Reset(rd)
+	return r
+}
+
+// freeReader returns r to the pool: the events it returned are no longer valid.
+func freeReader(r *sse.Reader) {
+	r.Reset(nil)
+	readers.Put(r)
+}
+
+// tail holds the last bytes written to it, at most tailSize of them. Only what follows the last
+// blank line matters at the end of a body, so the runner drops the bytes of every event the
+// parser returned (keepLast): the tail then stays as small as the bytes read past the last event,
+// and becomes a ring of tailSize bytes only when more than that arrive without an event.
 type tail struct {
-	buf  []byte
-	pos  int  // next write position
-	full bool // buf has wrapped: the oldest byte is at pos
+	buf  []byte // the kept bytes, oldest first unless ring is set
+	pos  int    // ring: the next write position, where the oldest byte is
+	ring bool   // buf is a full ring of tailSize bytes
 }
 
 func (t *tail) write(p []byte) {
-	if t.buf == nil {
-		t.buf = make([]byte, tailSize)
+	if !t.ring && len(t.buf)+len(p) <= tailSize {
+		t.buf = append(t.buf, p...)
+		return
 	}
-	if len(p) >= len(t.buf) {
-		copy(t.buf, p[len(p)-len(t.buf):])
-		t.pos, t.full = 0, true
+	if !t.ring {
+		t.pos = len(t.buf)
+		t.buf = slices.Grow(t.buf, tailSize-t.pos)[:tailSize]
+		t.ring = true
+	}
+	if len(p) >= tailSize {
+		copy(t.buf, p[len(p)-tailSize:])
+		t.pos = 0
 		return
 	}
 	n := copy(t.buf[t.pos:], p)
-	if n < len(p) {
-		copy(t.buf, p[n:])
-		t.full = true
-	}
-	t.pos = (t.pos + len(p)) % len(t.buf)
-	if t.pos == 0 && len(p) > 0 {
-		t.full = true
-	}
+	copy(t.buf, p[n:])
+	t.pos = (t.pos + len(p)) % tailSize
 }
 
-// bytes returns the kept bytes, oldest first, and whether they are the whole body.
-func (t *tail) bytes() ([]byte, bool) {
-	if !t.full {
-		return t.buf[:t.pos], true
+// keepLast drops all but the last n bytes written. The runner calls it with the bytes the parser
+// read past the end of the event it just returned, which ended with a blank line, so the bytes
+// dropped never hold what follows the body's last blank line.
+func (t *tail) keepLast(n int) {
+	b, _ := t.bytes()
+	if n >= len(b) {
+		return
 	}
-	out := make([]byte, 0, len(t.buf))
+	t.buf = append(t.buf[:0], b[len(b)-n:]...)
+	t.ring = false
+}
+
+// bytes returns the kept bytes, oldest first, and whether they are all the bytes written since
+// the start of the body or the last keepLast.
+func (t *tail) bytes() ([]byte, bool) {
+	if !t.ring {
+		return t.buf, true
+	}
+	out := make([]byte, 0, tailSize)
 	return append(append(out, t.buf[t.pos:]...), t.buf[:t.pos]...), false
 }
 
 // leftover returns what follows the last blank line (the end of the last complete event block)
 // in the kept bytes, trimmed of white space. ok is false when the kept bytes hold no blank line
-// but are not the whole body either, so that the leftover is unknown.
+// but are not all the bytes since the start of the body or its last event either, so that the
+// leftover is unknown.
 func (t *tail) leftover() (rest []byte, ok bool) {
 	b, whole := t.bytes()
 	end, found := lastBlankLine(b)

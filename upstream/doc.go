@@ -16,7 +16,7 @@
 //	Runner.Run(ctx, streamID, Request)
 //	  -> Provider.StreamRequest      a fresh *http.Request per attempt, credential applied
 //	  -> http.Client                 the runner's transport, or the simulator's in-process pipe
-//	  -> response body               watched: first-event and idle timeouts, last 16 KiB kept
+//	  -> response body               watched: first-event and idle timeouts, its end kept
 //	  -> sse.Reader                  one event at a time, up to RunnerConfig.MaxEventSize
 //	  -> Streams.PushChunk           Data copied once (the manager keeps it), Event "" for
 //	                                 "message", Time = when the event's last byte was read
@@ -33,10 +33,10 @@
 // Gemini, Vertex and the simulator speak DialectGemini: a stream is complete only when a chunk had
 // a finishReason (or the prompt a blockReason) and the body then ended cleanly with nothing but
 // white space after the last event. The SSE parser skips the lines of Gemini's mid-stream error,
-// a raw (often pretty-printed) {"error":{...}} body after some events, so the runner keeps the last
-// 16 KiB of the body and parses what follows the last blank line when the body ends; an event whose
-// data is such an error counts too. A Gemini request is never re-sent once an event was forwarded:
-// that would duplicate deltas.
+// a raw (often pretty-printed) {"error":{...}} body after some events, so the runner keeps the
+// bytes read past the last event (at most the last 16 KiB of the body) and parses what follows the
+// last blank line when the body ends; an event whose data is such an error counts too. A Gemini
+// request is never re-sent once an event was forwarded: that would duplicate deltas.
 //
 // The generic SSE provider speaks DialectSSE: a clean end of the body (io.EOF) completes the
 // stream and a 204 answer ends it; an abrupt end (unexpected EOF, reset, idle timeout) is resumed

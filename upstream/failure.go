@@ -216,6 +216,32 @@ func skipSpace(b []byte) []byte {
 	return b
 }
 
+// finality tells whether a Gemini body had a final chunk. Parsing chunks is the costly part and
+// only the end of the body needs the answer, so the last chunk that may be final is parsed then,
+// or when the next such chunk arrives: after its push rather than before it.
+type finality struct {
+	final   bool
+	pending []byte // the data of the last chunk that may be final, not parsed yet
+}
+
+// add notes the data of a pushed chunk, which must not change afterwards.
+func (f *finality) add(data []byte) {
+	if !hasReasonKey(data) {
+		return
+	}
+	f.reached()
+	f.pending = data
+}
+
+// reached reports whether a chunk added so far was final.
+func (f *finality) reached() bool {
+	if f.pending != nil && !f.final {
+		f.final = isFinal(f.pending)
+	}
+	f.pending = nil
+	return f.final
+}
+
 // isFinal reports whether a Gemini chunk ends the response: a candidate with a finishReason, or a
 // prompt blocked with a blockReason. A byte search is a cheap filter; only a chunk that passes it
 // is parsed, so a text that merely contains the words does not count.

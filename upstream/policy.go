@@ -13,22 +13,31 @@ import (
 // SSE stream is resumed, again at the last forwarded event.
 type sequence struct {
 	cfg     RetryConfig
-	bo      *backoff.ExponentialBackOff
+	bo      *backoff.ExponentialBackOff // nil until the sequence's first backoff
 	start   time.Time
 	attempt int // the current attempt, 1-based
 }
 
 func newSequence(cfg RetryConfig, now time.Time) *sequence {
-	s := &sequence{cfg: cfg, bo: cfg.newBackOff()}
+	s := &sequence{cfg: cfg}
 	s.restart(now)
 	return s
 }
 
 // restart begins a new sequence at now, counting the current attempt as its first.
 func (s *sequence) restart(now time.Time) {
-	s.bo.Reset()
+	s.bo = nil
 	s.start = now
 	s.attempt = 1
+}
+
+// nextBackOff returns the sequence's next backoff interval. The schedule is made at the first
+// one, as most streams never retry.
+func (s *sequence) nextBackOff() time.Duration {
+	if s.bo == nil {
+		s.bo = s.cfg.newBackOff()
+	}
+	return s.bo.NextBackOff()
 }
 
 // verdict is what happens after a failure.
@@ -73,7 +82,7 @@ func (r *Runner) decide(ctx context.Context, info ErrorInfo, f *failure, seq *se
 	}
 	wait := resumeWait
 	if wait == 0 {
-		wait = seq.bo.NextBackOff()
+		wait = seq.nextBackOff()
 	}
 	wait = max(wait, f.retryAfter, dec.RetryAfter)
 	if seq.attempt >= seq.cfg.MaxAttempts {

@@ -2,15 +2,19 @@ package upstream
 
 import (
 	"context"
+	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream/sse"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -80,6 +84,107 @@ func TestTailWrapsAround(t *testing.T) {
 	tl.write(make([]byte, 3*tailSize)) // one huge line, no blank line kept
 	_, ok = tl.leftover()
 	require.False(t, ok)
+}
+
+// TestTailKeepLastChangesNothing feeds random bodies to a tail the way the runner does, dropping
+// each event the parser returns, and requires the same leftover as a tail that keeps the last
+// tailSize bytes of the whole body.
+func TestTailKeepLastChangesNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 3000 {
+		body := randomBody(rng)
+		var dropping, whole tail
+		src := &chunkedReader{b: body, rng: rng}
+		rd := sse.NewReader(readFunc(func(p []byte) (int, error) {
+			n, err := src.Read(p)
+			dropping.write(p[:n])
+			whole.write(p[:n])
+			return n, err
+		}))
+		for {
+			if _, err := rd.Next(); err != nil {
+				break
+			}
+			dropping.keepLast(rd.Buffered())
+		}
+		wantRest, wantOK := whole.leftover()
+		gotRest, gotOK := dropping.leftover()
+		require.Equal(t, wantOK, gotOK, "body %d: %q", i, body)
+		require.Equal(t, string(wantRest), string(gotRest), "body %d: %q", i, body)
+	}
+}
+
+// randomBody returns an event stream of random events, line endings, raw lines and blank lines,
+// sometimes longer than tailSize without a blank line.
+func randomBody(rng *rand.Rand) []byte {
+	endings := []string{"\n", "\r", "\r\n"}
+	var b []byte
+	for range rng.IntN(12) {
+		nl := endings[rng.IntN(len(endings))]
+		switch rng.IntN(5) {
+		case 0, 1:
+			b = append(b, "data: "+strings.Repeat("x", rng.IntN(300))+nl+nl...)
+		case 2:
+			b = append(b, "data: "+strings.Repeat("y", rng.IntN(2*tailSize))+nl+nl...)
+		case 3:
+			b = append(b, strings.Repeat("z", rng.IntN(tailSize+10))+nl...)
+		case 4:
+			b = append(b, nl...)
+		}
+	}
+	if rng.IntN(2) == 0 {
+		b = append(b, "{\n  \"error\": {\"code\": 503}\n}\n"...)
+	}
+	return b
+}
+
+// chunkedReader returns b in reads of random sizes.
+type chunkedReader struct {
+	b   []byte
+	rng *rand.Rand
+}
+
+func (c *chunkedReader) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.b[:min(len(c.b), 1+c.rng.IntN(5000))])
+	c.b = c.b[n:]
+	return n, nil
+}
+
+type readFunc func(p []byte) (int, error)
+
+func (f readFunc) Read(p []byte) (int, error) { return f(p) }
+
+func TestFinality(t *testing.T) {
+	const (
+		final    = `{"candidates":[{"finishReason":"STOP"}]}`
+		blocked  = `{"promptFeedback":{"blockReason":"OTHER"}}`
+		mention  = `{"candidates":[{"content":{"parts":[{"text":"say \"finishReason\""}]}}]}`
+		ordinary = `{"candidates":[{"content":{"parts":[{"text":"hi"}]}}]}`
+	)
+	for _, tc := range []struct {
+		name   string
+		chunks []string
+		want   bool
+	}{
+		{"none", nil, false},
+		{"ordinary", []string{ordinary, ordinary}, false},
+		{"final last", []string{ordinary, final}, true},
+		{"final then more", []string{final, mention, ordinary}, true},
+		{"mention last", []string{blocked, mention}, true},
+		{"mentions only", []string{mention, mention}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f finality
+			for _, c := range tc.chunks {
+				f.add([]byte(c))
+			}
+			require.Equal(t, tc.want, f.reached())
+			require.Equal(t, tc.want, f.reached(), "asked again")
+		})
+	}
 }
 
 func TestParseErrorBody(t *testing.T) {

@@ -166,27 +166,32 @@ func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 
 // finish closes the stream as res says.
 func (r *Runner) finish(ctx context.Context, streamID string, res result) {
-	log := r.log.With("stream_id", streamID)
 	var err error
 	switch res.outcome {
 	case outcomeClosed:
-		log.Debug("stream closed by another party; upstream request cancelled")
+		r.streamLog(streamID).Debug("stream closed by another party; upstream request cancelled")
 		return
 	case outcomeCompleted:
 		err = r.streams.CloseStream(ctx, streamID, manager.ReasonCompleted)
 	case outcomeSkipped:
-		log.Info("upstream error skipped by decision", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
+		r.streamLog(streamID).Info("upstream error skipped by decision", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
 		err = r.streams.CloseStream(ctx, streamID, ReasonSkippedPrefix+res.err.Message)
 	case outcomeCancelled:
-		log.Info("upstream request cancelled by the caller", "code", res.err.Code, "error", res.err.Message)
+		r.streamLog(streamID).Info("upstream request cancelled by the caller", "code", res.err.Code, "error", res.err.Message)
 		err = r.streams.HandleStreamError(ctx, streamID, res.err, true)
 	case outcomeFailed:
-		log.Warn("upstream stream failed", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
+		r.streamLog(streamID).Warn("upstream stream failed", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
 		err = r.streams.HandleStreamError(ctx, streamID, res.err, true)
 	}
 	if err != nil && !isStreamGone(err) {
-		log.Error("close stream", "error", err)
+		r.streamLog(streamID).Error("close stream", "error", err)
 	}
+}
+
+// streamLog returns the runner's logger for one stream. It is made only when something is logged:
+// deriving a logger costs an allocation or more on every stream.
+func (r *Runner) streamLog(streamID string) *slog.Logger {
+	return r.log.With("stream_id", streamID)
 }
 
 // isStreamGone reports whether a manager error means the stream is no longer ours to feed.

@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/streamgate/streamgate/manager"
@@ -38,7 +38,6 @@ type session struct {
 	r         *Runner
 	streamID  string
 	req       Request
-	log       *slog.Logger
 	seq       *sequence
 	forwarded bool          // an event was pushed into the stream
 	lastID    string        // DialectSSE: the last event ID, sent as Last-Event-ID
@@ -50,7 +49,6 @@ func (r *Runner) newSession(streamID string, req Request) *session {
 		r:        r,
 		streamID: streamID,
 		req:      req,
-		log:      r.log.With("stream_id", streamID),
 		seq:      newSequence(r.retry, time.Now()),
 	}
 }
@@ -83,7 +81,7 @@ func (s *session) failed(ctx context.Context, f *failure) result {
 	v := s.r.decide(ctx, s.info(f), f, s.seq, s.resumeWait())
 	switch v.action {
 	case ActionRetry:
-		s.log.Info("upstream attempt failed; retrying", "attempt", s.seq.attempt, "http_status", f.status,
+		s.r.streamLog(s.streamID).Info("upstream attempt failed; retrying", "attempt", s.seq.attempt, "http_status", f.status,
 			"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait", v.wait)
 		if !sleep(ctx, v.wait) {
 			return interrupted(ctx)
@@ -169,13 +167,15 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 	if gemini {
 		body.tail = &tail{}
 	}
-	rd := sse.NewReader(body)
+	rd := newReader(body)
+	defer freeReader(rd)
 	rd.SetMaxEventSize(s.r.maxEvent)
 	if s.lastID != "" {
 		rd.SetLastEventID(s.lastID)
 	}
-	started, final := false, false
+	started := false
 	var lastEvent time.Time
+	var fin finality
 	for {
 		ev, err := rd.Next()
 		if err != nil {
@@ -187,8 +187,11 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			}
 			if started {
 				s.seq.restart(lastEvent)
+				// The subscribers the last push woke are queued on this P until this goroutine
+				// blocks: let them send the last chunk before the end of the body is examined.
+				runtime.Gosched()
 			}
-			return s.ended(actx, err, body.tail, final)
+			return s.ended(actx, err, body.tail, fin.reached())
 		}
 		now := body.readAt
 		if !started {
@@ -196,23 +199,27 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			wd.firstEvent()
 		}
 		if gemini {
+			body.tail.keepLast(rd.Buffered())
 			if looksLikeError(ev.Data) {
 				if se, ok := parseErrorBody(ev.Data); ok {
 					return s.stopped(actx, upstreamFailure(se))
 				}
 			}
-			final = final || isFinal(ev.Data)
 		}
 		typ := ev.Type
 		if typ == sse.DefaultType {
 			typ = ""
 		}
-		err = s.r.streams.PushChunk(ctx, s.streamID, manager.Chunk{Event: typ, Data: bytes.Clone(ev.Data), Time: now})
+		data := bytes.Clone(ev.Data)
+		err = s.r.streams.PushChunk(ctx, s.streamID, manager.Chunk{Event: typ, Data: data, Time: now})
 		if err != nil {
 			if isStreamGone(err) {
 				return result{outcome: outcomeClosed}, nil
 			}
-			s.log.Warn("deliver chunk", "error", err)
+			s.r.streamLog(s.streamID).Warn("deliver chunk", "error", err)
+		}
+		if gemini {
+			fin.add(data)
 		}
 		s.forwarded = true
 		lastEvent = now

@@ -64,12 +64,37 @@ type Reader struct {
 
 // NewReader returns a Reader that reads the event stream from r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{
-		rd:           r,
+	rd := &Reader{}
+	rd.Reset(r)
+	return rd
+}
+
+// Reset makes the Reader read a new event stream from r, as a Reader from NewReader(r) would. It
+// keeps its buffers for reuse unless an event made them grow past the initial size, so that a
+// pooled Reader holds little memory. Event.Data returned before is no longer valid.
+func (r *Reader) Reset(rd io.Reader) {
+	buf := r.buf
+	if len(buf) > initialBufferSize {
+		buf = nil
+	}
+	*r = Reader{
+		rd:           rd,
+		buf:          buf,
 		lf:           byteSearch{at: -1},
 		cr:           byteSearch{at: -1},
 		maxEventSize: DefaultMaxEventSize,
+		data:         reusable(r.data),
+		eventType:    reusable(r.eventType),
+		id:           reusable(r.id),
 	}
+}
+
+// reusable returns b emptied, or nil when it grew past the initial buffer size.
+func reusable(b []byte) []byte {
+	if cap(b) > initialBufferSize {
+		return nil
+	}
+	return b[:0]
 }
 
 // SetMaxEventSize sets the largest event Next accepts; n <= 0 restores DefaultMaxEventSize.
@@ -103,6 +128,12 @@ func (r *Reader) LastEventID() string {
 // Values too large for a time.Duration are ignored like invalid ones.
 func (r *Reader) Retry() time.Duration {
 	return r.retry
+}
+
+// Buffered returns how many bytes the Reader has read from its source but not parsed yet. After
+// Next returns an event, they are the bytes that followed the blank line ending it.
+func (r *Reader) Buffered() int {
+	return r.end - r.start
 }
 
 // SetIgnoredLineFunc sets a function that Next calls with each line the format ignores: comments

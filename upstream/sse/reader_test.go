@@ -107,6 +107,42 @@ func TestReaderCRLFSplitAcrossReads(t *testing.T) {
 	require.Equal(t, io.EOF, err)
 }
 
+func TestReaderBuffered(t *testing.T) {
+	r := sse.NewReader(script(nil, "data: a\r\n\r\ndata: b", "\n\n: c\r", "\n"))
+	require.Zero(t, r.Buffered())
+	requireEvent(t, r, "message", "a", "")
+	require.Equal(t, len("data: b"), r.Buffered())
+	requireEvent(t, r, "message", "b", "")
+	require.Equal(t, len(": c\r"), r.Buffered())
+	_, err := r.Next()
+	require.Equal(t, io.EOF, err)
+	require.Zero(t, r.Buffered())
+}
+
+func TestReaderReset(t *testing.T) {
+	r := sse.NewReader(script(nil, "retry: 5\nid: 7\nevent: x\ndata: "+strings.Repeat("a", 40<<10)+"\n\ndata: unfinished\ndata: more"))
+	requireEvent(t, r, "x", strings.Repeat("a", 40<<10), "7")
+	r.SetMaxEventSize(10)
+	r.Reset(script(nil, "\xEF\xBB\xBFdata: "+strings.Repeat("b", 20)+"\n\n"))
+	requireEvent(t, r, "message", strings.Repeat("b", 20), "")
+	_, err := r.Next()
+	require.Equal(t, io.EOF, err)
+	require.Zero(t, r.Retry())
+	require.Empty(t, r.LastEventID())
+
+	const input = "data: c\r\ndata: d\r\n\r\n"
+	src := strings.NewReader(input)
+	allocs := testing.AllocsPerRun(100, func() {
+		src.Reset(input)
+		r.Reset(src)
+		ev, err := r.Next()
+		if err != nil || string(ev.Data) != "c\nd" {
+			t.Fatalf("got %q, %v", ev.Data, err)
+		}
+	})
+	require.Zero(t, allocs, "a Reset Reader reuses its buffers")
+}
+
 func TestReaderEmptyReads(t *testing.T) {
 	r := sse.NewReader(iotest.TimeoutReader(strings.NewReader("data: a\n\n")))
 	requireEvent(t, r, "message", "a", "")

@@ -42,7 +42,7 @@ type Fake struct {
 	mu        sync.Mutex
 	def       Script
 	queue     []Script
-	records   []Request
+	records   []Request // a ring once it holds MaxRecords: the oldest is at records[requests%MaxRecords]
 	requests  int
 	cancelled int
 	apiKey    string
@@ -88,7 +88,11 @@ func (f *Fake) RequireBearer(valid func(token string) bool) {
 func (f *Fake) Requests() []Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Request(nil), f.records...)
+	oldest := 0
+	if len(f.records) == MaxRecords {
+		oldest = f.requests % MaxRecords
+	}
+	return append(append([]Request(nil), f.records[oldest:]...), f.records[:oldest]...)
 }
 
 // RequestCount returns how many requests arrived.
@@ -138,11 +142,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (f *Fake) admit(rec Request) (Script, func(http.ResponseWriter)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.requests++
-	if len(f.records) == MaxRecords {
-		f.records = append(f.records[:0], f.records[1:]...)
+	if len(f.records) < MaxRecords {
+		f.records = append(f.records, rec)
+	} else {
+		f.records[f.requests%MaxRecords] = rec
 	}
-	f.records = append(f.records, rec)
+	f.requests++
 	if deny := f.checkAuth(rec.Header); deny != nil {
 		return Script{}, deny
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +193,20 @@ func TestTexts(t *testing.T) {
 	require.Len(t, texts, 3)
 	for _, tx := range texts {
 		require.Len(t, tx, 100)
+	}
+}
+
+func TestFakeKeepsTheLastMaxRecords(t *testing.T) {
+	f := upstreamtest.NewFake(upstreamtest.Gemini("x"))
+	total := upstreamtest.MaxRecords + 3
+	for i := range total {
+		req := httptest.NewRequest(http.MethodPost, "/anything?n="+strconv.Itoa(i), nil)
+		f.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	reqs := f.Requests()
+	require.Len(t, reqs, upstreamtest.MaxRecords)
+	require.Equal(t, total, f.RequestCount())
+	for i, r := range reqs {
+		require.Equal(t, "n="+strconv.Itoa(i+3), r.RawQuery)
 	}
 }
