@@ -12,7 +12,7 @@
 //	GET    /v1/streams[?all=true]                                 the caller's streams
 //	GET    /v1/streams/{id}                                       stream info
 //	DELETE /v1/streams/{id}                                       stop a stream
-//	POST   /v1/streams/{id}/chunks                                push a chunk (202, push streams only)
+//	POST   /v1/streams/{id}/chunks                                push a chunk (202 {"id"}, push streams only)
 //	POST   /v1/streams/{id}/error                                 push an error chunk, optionally ending the stream
 //	GET    /v1/streams/{id}/events                                the stream as SSE, with resume
 //	GET    /healthz, /readyz                                      no key needed

@@ -242,11 +242,17 @@ func (s *Server) pushChunk(c *gin.Context) {
 		return
 	}
 	ch := manager.Chunk{Event: req.Event, Data: data.Bytes(), Time: time.Now()}
-	if err := s.cfg.Manager.PushChunk(c.Request.Context(), info.ID, ch); err != nil {
+	id, err := s.cfg.Manager.Push(c.Request.Context(), info.ID, ch)
+	if err != nil {
 		writeError(c, managerError(err))
 		return
 	}
-	writeJSON(c, http.StatusAccepted, struct{}{})
+	writeJSON(c, http.StatusAccepted, pushedJSON{ID: id})
+}
+
+// pushedJSON answers a push with the ID the chunk was given: its `id:` on the events route.
+type pushedJSON struct {
+	ID uint64 `json:"id"`
 }
 
 // errorRequest is the body of POST /v1/streams/{id}/error.

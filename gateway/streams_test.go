@@ -40,6 +40,7 @@ func TestPushStreamLifecycleExactBytes(t *testing.T) {
 	e.push(aliceKey, "chat-1", map[string]any{"text": "hi"}, "")
 	status, body = e.do("POST", "/v1/streams/chat-1/chunks", aliceKey, "{ \"data\" : { \"a\" : [1, 2],\r\n \"b\": \"x\\ny\" }, \"event\": \"delta\" }")
 	require.Equal(t, http.StatusAccepted, status, string(body))
+	assert.JSONEq(t, `{"id":2}`, string(body), "the answer names the chunk's ID")
 	status, body = e.do("POST", "/v1/streams/chat-1/error", aliceKey, `{"code":503,"message":"upstream hiccup"}`)
 	require.Equal(t, http.StatusAccepted, status, string(body))
 	e.push(aliceKey, "chat-1", "after the error", "")

@@ -195,19 +195,26 @@ func (m *Manager) unregister(s *stream, clientID string) {
 // PushChunk assigns ch the stream's next ID and sends it to every client, in push order. It never
 // waits on a client; failures follow Config.OnClientSendError.
 func (m *Manager) PushChunk(ctx context.Context, streamID string, ch Chunk) error {
+	_, err := m.Push(ctx, streamID, ch)
+	return err
+}
+
+// Push is PushChunk that also returns the ID the chunk was given, 0 when it was not recorded. A
+// recorded chunk stays recorded when delivery errors are returned (Config.OnClientSendError Throw).
+func (m *Manager) Push(ctx context.Context, streamID string, ch Chunk) (uint64, error) {
 	s, err := m.stream(streamID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	s.mu.Lock()
 	if s.status != StatusActive {
 		s.mu.Unlock()
-		return fmt.Errorf("push to stream %s: %w", streamID, ErrClosed)
+		return 0, fmt.Errorf("push to stream %s: %w", streamID, ErrClosed)
 	}
 	ch = s.record(ch)
 	failed := s.fanOut(ctx, ch, m.cfg.OnClientSendError)
 	s.mu.Unlock()
-	return m.sendFailed(ctx, s, ch.ID, failed)
+	return ch.ID, m.sendFailed(ctx, s, ch.ID, failed)
 }
 
 // sendFailed applies OnClientSendError to the failures of one push, outside the stream lock.

@@ -215,6 +215,19 @@ func TestPushChunkErrors(t *testing.T) {
 	require.ErrorIs(t, m.PushChunk(ctx, id, manager.Chunk{}), manager.ErrClosed)
 }
 
+func TestPushReturnsTheChunkID(t *testing.T) {
+	m, _ := newManager(t, manager.Config{})
+	id := newStream(t, m)
+	push(t, m, id, "a")
+	got, err := m.Push(ctx, id, manager.Chunk{Data: []byte("b")})
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), got)
+	require.NoError(t, m.CloseStream(ctx, id, "done"))
+	got, err = m.Push(ctx, id, manager.Chunk{Data: []byte("c")})
+	require.ErrorIs(t, err, manager.ErrClosed)
+	require.Zero(t, got)
+}
+
 func TestPushChunkSkipsAndRemovesInactiveClients(t *testing.T) {
 	m, _ := newManager(t, manager.Config{})
 	id := newStream(t, m)
