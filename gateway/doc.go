@@ -33,7 +33,7 @@
 // A :streamGenerateContent call creates a stream (labels below), registers the caller's queued
 // client first (from chunk 0), then starts the upstream runner in a goroutine the Server owns. The
 // response headers wait for the first chunk: an error chunk first is answered with its own status
-// and body (the upstream's status passes through); otherwise 200 text/event-stream with frames exactly
+// and body (the upstream's status and Retry-After pass through); otherwise 200 text/event-stream with frames exactly
 // "data: <json>\r\n\r\n", data only, never id:, event: or comments (the official Go SDK refuses
 // them), and X-Stream-Id so that others can watch or resume the generation (?after=N, N being the
 // frames this caller got). A mid-stream error chunk is one "data: {"error":...}" frame and ends the

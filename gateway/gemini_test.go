@@ -123,13 +123,14 @@ func TestGeminiRouteErrors(t *testing.T) {
 
 func TestGeminiUpstreamErrorBeforeFirstByte(t *testing.T) {
 	e := newEnv(t, options{})
-	e.fake.Enqueue(upstreamtest.Error(http.StatusTooManyRequests, "Resource has been exhausted (e.g. check quota)."))
+	e.fake.Enqueue(upstreamtest.Error(http.StatusTooManyRequests, "Resource has been exhausted (e.g. check quota).").With("Retry-After", "7"))
 	resp := e.request("POST", streamPath, aliceKey, generateBody)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	assert.Equal(t, "application/json; charset=UTF-8", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "7", resp.Header.Get("Retry-After"), "the upstream's Retry-After is passed on")
 	id := resp.Header.Get("X-Stream-Id")
 	require.NotEmpty(t, id)
 	assert.Equal(t, errorJSON(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."), string(body))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"time"
 )
 
 // Sentinel errors. Match them with errors.Is; the manager wraps them with the stream or client ID.
@@ -43,6 +44,9 @@ type StreamError struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
 	Status  string `json:"status"`
+	// RetryAfter is how long the error's source asked callers to wait before trying again (an
+	// upstream's Retry-After header); 0 when it did not say. It is not part of the JSON.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // Error implements error.

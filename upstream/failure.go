@@ -110,7 +110,7 @@ func statusFailure(resp *http.Response, body []byte, now time.Time) *failure {
 		f.err = streamError(http.StatusBadGateway, statusInternal, "upstream answered HTTP "+statusText(code)+", want 200 OK")
 		return f
 	}
-	se := &manager.StreamError{Code: code, Status: manager.StatusForCode(code)}
+	se := &manager.StreamError{Code: code, Status: manager.StatusForCode(code), RetryAfter: f.retryAfter}
 	if parsed, ok := parseErrorBody(body); ok {
 		se.Message = parsed.Message
 		if parsed.Status != "" {
