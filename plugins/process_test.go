@@ -140,13 +140,14 @@ func TestPluginOutputReachesTheLogger(t *testing.T) {
 			Config: json.RawMessage(`{"log":"hello from the plugin","print":"printed on stdout","env":true}`)}},
 		Streams: newManager(t),
 	})
+	// Stdout and stderr are read by different goroutines: wait for the lines of both.
 	require.Eventually(t, func() bool {
-		_, _, ok := rec.find("printed on stdout")
-		return ok
+		_, _, printed := rec.find("printed on stdout")
+		_, _, logged := rec.find("hello from the plugin")
+		return printed && logged
 	}, 5*time.Second, 10*time.Millisecond)
 
-	level, attrs, ok := rec.find("hello from the plugin")
-	require.True(t, ok, "messages: %q", rec.messages())
+	level, attrs, _ := rec.find("hello from the plugin")
 	assert.Equal(t, slog.LevelWarn, level)
 	assert.Equal(t, "tp", attrs["plugin"])
 	assert.Equal(t, "v", attrs["k"])

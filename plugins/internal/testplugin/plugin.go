@@ -15,7 +15,7 @@ import (
 // config is the plugin's configuration.
 type config struct {
 	// Log is logged at Configure, at level warn, with attribute "k": "v"; Print is printed on
-	// stdout.
+	// stdout, after the environment when Env is set, so that a test seeing it has seen all.
 	Log   string `json:"log"`
 	Print string `json:"print"`
 	// Env prints the plugin's environment on stdout, one variable per line.
@@ -62,13 +62,13 @@ func (t *transport) configure(_ context.Context, raw json.RawMessage) error {
 	if c.Log != "" {
 		sdk.Logger().Warn(c.Log, "k", "v")
 	}
-	if c.Print != "" {
-		fmt.Fprintln(os.Stdout, c.Print)
-	}
 	if c.Env {
 		for _, kv := range os.Environ() {
 			fmt.Fprintln(os.Stdout, "env:", kv)
 		}
+	}
+	if c.Print != "" {
+		fmt.Fprintln(os.Stdout, c.Print)
 	}
 	t.mu.Lock()
 	t.cfg = c
