@@ -3,9 +3,18 @@ GO ?= go
 BENCHTIME ?= 1s
 FUZZTIME ?= 30s
 
-.PHONY: test vet unit bench build fuzz run
+.PHONY: test deps vet unit bench build fuzz run
 
-test: vet unit
+test: deps vet unit
+
+# deps installs what the tests need beyond Go and its modules: Chromium, for gateway's browser
+# EventSource test, from Debian packages when this machine has apt-get and runs as root. Elsewhere
+# install it yourself; without it that one test skips.
+deps:
+	@command -v chromium >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } || \
+	  echo "chromium is not installed: gateway's TestBrowserEventSource will skip"
 
 vet:
 	$(GO) vet ./...
