@@ -33,6 +33,20 @@ func (s *Server) readBody(c *gin.Context) ([]byte, *apiError) {
 	return buf.Bytes(), nil
 }
 
+// readJSON reads the request body into v as decodeJSON does. On failure it answers the error and
+// returns false.
+func (s *Server) readJSON(c *gin.Context, v any) bool {
+	body, e := s.readBody(c)
+	if e == nil {
+		e = decodeJSON(body, v)
+	}
+	if e != nil {
+		writeError(c, e)
+		return false
+	}
+	return true
+}
+
 func tooLarge(limit int64) *apiError {
 	return newError(http.StatusRequestEntityTooLarge, "request body is larger than "+strconv.FormatInt(limit, 10)+" bytes")
 }

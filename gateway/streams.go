@@ -64,14 +64,8 @@ type createRequest struct {
 // createStream serves POST /v1/streams: with model and request it starts a background generation
 // that runs to the end whoever listens; without them it creates a push stream.
 func (s *Server) createStream(c *gin.Context) {
-	body, e := s.readBody(c)
-	if e != nil {
-		writeError(c, e)
-		return
-	}
 	var req createRequest
-	if e := decodeJSON(body, &req); e != nil {
-		writeError(c, e)
+	if !s.readJSON(c, &req) {
 		return
 	}
 	if bytes.Equal(bytes.TrimSpace(req.Request), []byte("null")) {
@@ -213,14 +207,8 @@ func (s *Server) pushChunk(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, e := s.readBody(c)
-	if e != nil {
-		writeError(c, e)
-		return
-	}
 	var req pushRequest
-	if e := decodeJSON(body, &req); e != nil {
-		writeError(c, e)
+	if !s.readJSON(c, &req) {
 		return
 	}
 	if req.Data == nil {
@@ -270,14 +258,8 @@ func (s *Server) streamError(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, e := s.readBody(c)
-	if e != nil {
-		writeError(c, e)
-		return
-	}
 	var req errorRequest
-	if e := decodeJSON(body, &req); e != nil {
-		writeError(c, e)
+	if !s.readJSON(c, &req) {
 		return
 	}
 	se, e := req.streamError()

@@ -26,14 +26,8 @@ func (s *Server) subscribe(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, e := s.readBody(c)
-	if e != nil {
-		writeError(c, e)
-		return
-	}
 	var req subscribeRequest
-	if e := decodeJSON(body, &req); e != nil {
-		writeError(c, e)
+	if !s.readJSON(c, &req) {
 		return
 	}
 	if req.Transport == "" {
