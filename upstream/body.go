@@ -58,14 +58,20 @@ func freeReader(r *sse.Reader) {
 // tail holds the last bytes written to it, at most tailSize of them. Only what follows the last
 // blank line matters at the end of a body, so the runner drops the bytes of every event the
 // parser returned (keepLast): the tail then stays as small as the bytes read past the last event,
-// and becomes a ring of tailSize bytes only when more than that arrive without an event.
+// and becomes a ring of tailSize bytes only when more than that arrive without an event. Dropping
+// only moves start; the kept bytes move to the front of buf when an append would pass tailSize.
 type tail struct {
-	buf  []byte // the kept bytes, oldest first unless ring is set
-	pos  int    // ring: the next write position, where the oldest byte is
-	ring bool   // buf is a full ring of tailSize bytes
+	buf   []byte // not ring: buf[start:] are the kept bytes; ring: tailSize bytes, oldest at pos
+	start int    // not ring: where the kept bytes begin
+	pos   int    // ring: the next write position, where the oldest byte is
+	ring  bool   // buf is a full ring of tailSize bytes
 }
 
 func (t *tail) write(p []byte) {
+	if !t.ring && len(t.buf)+len(p) > tailSize {
+		t.buf = t.buf[:copy(t.buf, t.buf[t.start:])]
+		t.start = 0
+	}
 	if !t.ring && len(t.buf)+len(p) <= tailSize {
 		t.buf = append(t.buf, p...)
 		return
@@ -89,19 +95,23 @@ func (t *tail) write(p []byte) {
 // read past the end of the event it just returned, which ended with a blank line, so the bytes
 // dropped never hold what follows the body's last blank line.
 func (t *tail) keepLast(n int) {
+	if !t.ring {
+		t.start = max(t.start, len(t.buf)-n)
+		return
+	}
 	b, _ := t.bytes()
 	if n >= len(b) {
 		return
 	}
 	t.buf = append(t.buf[:0], b[len(b)-n:]...)
-	t.ring = false
+	t.start, t.ring = 0, false
 }
 
 // bytes returns the kept bytes, oldest first, and whether they are all the bytes written since
 // the start of the body or the last keepLast.
 func (t *tail) bytes() ([]byte, bool) {
 	if !t.ring {
-		return t.buf, true
+		return t.buf[t.start:], true
 	}
 	out := make([]byte, 0, tailSize)
 	return append(append(out, t.buf[t.pos:]...), t.buf[:t.pos]...), false
