@@ -164,7 +164,8 @@ func (r *Reader) Next() (Event, error) {
 // reading more input as needed.
 func (r *Reader) readLine() (off, n int, err error) {
 	for {
-		if r.prepare() {
+		ready := r.prepare()
+		if ready {
 			if eol := r.findEOL(); eol >= 0 {
 				off, n = r.start, eol-r.start
 				r.consumeEOL(eol)
@@ -185,6 +186,9 @@ func (r *Reader) readLine() (off, n int, err error) {
 			}
 		}
 		if err := r.fill(); err != nil {
+			if !ready {
+				continue // the stream ended inside what could have been a BOM: look at it as a line
+			}
 			return 0, 0, err
 		}
 	}

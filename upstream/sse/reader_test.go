@@ -64,6 +64,19 @@ func TestReaderReadErrorIsWrappedAndSticky(t *testing.T) {
 	require.ErrorIs(t, again, boom)
 }
 
+// TestReaderEndInsideABOMPrefix covers a stream that ends after the first bytes of a BOM: they are
+// an unfinished line, checked against the limit like any other, and the end stays the end.
+func TestReaderEndInsideABOMPrefix(t *testing.T) {
+	r := sse.NewReader(script(nil, "\xEF\xBB"))
+	r.SetMaxEventSize(1)
+	_, err := r.Next()
+	require.ErrorIs(t, err, sse.ErrEventTooLarge)
+	for range 2 {
+		_, err = r.Next()
+		require.Equal(t, io.EOF, err)
+	}
+}
+
 func TestReaderUnexpectedEOFIsNotAnEnd(t *testing.T) {
 	r := sse.NewReader(io.MultiReader(strings.NewReader("data: a\n\ndata: b"), iotest.ErrReader(io.ErrUnexpectedEOF)))
 	requireEvent(t, r, "message", "a", "")
