@@ -74,11 +74,8 @@ func (s *Server) events(c *gin.Context) {
 	sink.mu.Unlock()
 	sink.startHeartbeat(s.cfg.Heartbeat)
 	err = qc.Run(ctx)
-	switch {
-	case err == nil:
-	case errors.Is(err, manager.ErrSlowClient):
-		s.log.Info("subscriber too slow; disconnected", "stream_id", info.ID, "client_id", qc.ID(), "last_event_id", qc.LastID())
-	default:
+	// The queued client logged an overflow itself (ErrSlowClient).
+	if err != nil && !errors.Is(err, manager.ErrSlowClient) {
 		s.log.Debug("subscriber left", "stream_id", info.ID, "client_id", qc.ID(), "error", err)
 	}
 	sink.finish()

@@ -85,8 +85,7 @@ func (s *Server) streamGenerate(c *gin.Context, model string) {
 	}
 	switch err := qc.Run(ctx); {
 	case err == nil, errors.Is(err, errResponseEnded):
-	case errors.Is(err, manager.ErrSlowClient):
-		s.log.Info("gemini-route subscriber too slow; disconnected", "stream_id", streamID, "client_id", qc.ID(), "frames", sink.frames)
+	case errors.Is(err, manager.ErrSlowClient): // the queued client logged it
 		sink.slowClient()
 	default:
 		s.log.Debug("gemini-route subscriber left", "stream_id", streamID, "client_id", qc.ID(), "error", err)
@@ -158,7 +157,7 @@ func generateError(err error) *apiError {
 	case errors.As(err, &se):
 		return &apiError{se: *se}
 	}
-	return newError(http.StatusBadGateway, "upstream request failed: "+err.Error())
+	return newErrorStatus(http.StatusBadGateway, "UNAVAILABLE", "upstream request failed: "+err.Error())
 }
 
 // modelError explains an invalid model name.

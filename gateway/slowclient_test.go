@@ -98,7 +98,7 @@ func TestSlowSubscriberIsDroppedAndResumes(t *testing.T) {
 	require.Len(t, rest, pushed-len(slow)+1)
 	assert.Equal(t, "id: "+strconv.Itoa(len(slow)+1), rest[0])
 	assert.Equal(t, "event: done", rest[len(rest)-1])
-	require.Eventually(t, func() bool { return strings.Contains(e.logs.String(), "subscriber too slow; disconnected") },
+	require.Eventually(t, func() bool { return strings.Contains(e.logs.String(), "client dropped: queue full") },
 		5*time.Second, time.Millisecond)
 }
 
