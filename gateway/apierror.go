@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -11,17 +12,16 @@ import (
 )
 
 // apiError is an error answered to a client: an HTTP status with Gemini's error body,
-// {"error":{"code","message","status"}}, and an optional Retry-After.
+// {"error":{"code","message","status"}}, and a Retry-After when se.RetryAfter is set.
 type apiError struct {
-	se         manager.StreamError
-	retryAfter int // seconds; 0 sends no Retry-After
+	se manager.StreamError
 }
 
 func (e *apiError) Error() string { return e.se.Error() }
 
 // newError returns an apiError with the Google RPC status Gemini pairs with code.
 func newError(code int, msg string) *apiError {
-	return &apiError{se: manager.StreamError{Code: code, Status: statusName(code), Message: msg}}
+	return &apiError{se: manager.StreamError{Code: code, Status: manager.StatusForCode(code), Message: msg}}
 }
 
 // newErrorStatus returns an apiError with an explicit Google RPC status.
@@ -29,34 +29,34 @@ func newErrorStatus(code int, status, msg string) *apiError {
 	return &apiError{se: manager.StreamError{Code: code, Status: status, Message: msg}}
 }
 
-func statusName(code int) string {
-	switch code {
-	case http.StatusMethodNotAllowed:
-		return "UNIMPLEMENTED"
-	case http.StatusBadGateway:
-		return "UNAVAILABLE"
-	}
-	return manager.StatusForCode(code)
-}
-
 // writeError answers e and aborts the handler chain.
 func writeError(c *gin.Context, e *apiError) {
-	if e.retryAfter > 0 {
-		c.Header("Retry-After", strconv.Itoa(e.retryAfter))
-	}
-	writeErrorBody(c.Writer, httpStatus(e.se.Code), e.se.JSON())
+	writeStreamError(c.Writer, &e.se)
 	c.Abort()
 }
 
-// writeErrorBody writes a Gemini error body with the given HTTP status.
-func writeErrorBody(w http.ResponseWriter, status int, body []byte) {
+// writeStreamError answers se as the whole response: its HTTP status, Retry-After when it has
+// one, and Gemini's error body.
+func writeStreamError(w http.ResponseWriter, se *manager.StreamError) {
 	h := w.Header()
+	if se.RetryAfter > 0 {
+		h.Set("Retry-After", retryAfterSeconds(se.RetryAfter))
+	}
 	h.Set("Content-Type", "application/json; charset=UTF-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Del("Content-Length")
-	w.WriteHeader(status)
+	w.WriteHeader(httpStatus(se.Code))
 	// A failed write means the client left; there is no one left to tell.
-	_, _ = w.Write(body)
+	_, _ = w.Write(se.JSON())
+}
+
+// retryAfterSeconds is d as a Retry-After value: whole seconds, rounded up.
+func retryAfterSeconds(d time.Duration) string {
+	s := d / time.Second
+	if d%time.Second != 0 {
+		s++
+	}
+	return strconv.FormatInt(int64(s), 10)
 }
 
 // httpStatus turns an error code into an HTTP status: codes outside 400-599 (an upstream that
@@ -86,7 +86,7 @@ func managerError(err error) *apiError {
 		return newError(http.StatusGone, err.Error())
 	case errors.Is(err, manager.ErrTooManyStreams), errors.Is(err, manager.ErrTooManyClients):
 		e := newError(http.StatusTooManyRequests, err.Error())
-		e.retryAfter = 1
+		e.se.RetryAfter = time.Second
 		return e
 	case errors.Is(err, manager.ErrShutdown):
 		return newError(http.StatusServiceUnavailable, "the gateway is shutting down")

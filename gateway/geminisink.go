@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/upstream/sse"
@@ -76,10 +75,7 @@ func (g *geminiSink) failLocked(buf []byte, se *manager.StreamError) error {
 	if !g.started && len(buf) == 0 {
 		g.started = true
 		g.w.Header().Set("X-Stream-Id", g.streamID)
-		if se.RetryAfter > 0 {
-			g.w.Header().Set("Retry-After", retryAfterSeconds(se.RetryAfter))
-		}
-		writeErrorBody(g.w, httpStatus(se.Code), se.JSON())
+		writeStreamError(g.w, se)
 		return errResponseEnded
 	}
 	buf = append(buf, "data: "...)
@@ -89,11 +85,6 @@ func (g *geminiSink) failLocked(buf []byte, se *manager.StreamError) error {
 		return err
 	}
 	return errResponseEnded
-}
-
-// retryAfterSeconds is d as a Retry-After value: whole seconds, rounded up.
-func retryAfterSeconds(d time.Duration) string {
-	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }
 
 // slowClient ends the response of a subscriber that fell behind, telling it where to resume.

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -44,6 +43,6 @@ func (l *keyLimits) allow(keyID string) *apiError {
 	}
 	r.CancelAt(now)
 	e := newError(http.StatusTooManyRequests, "rate limit exceeded for API key "+keyID)
-	e.retryAfter = max(1, int(math.Ceil(delay.Seconds())))
+	e.se.RetryAfter = max(time.Second, delay)
 	return e
 }

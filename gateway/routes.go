@@ -31,7 +31,7 @@ func (s *Server) routes() http.Handler {
 		writeError(c, newError(http.StatusNotFound, fmt.Sprintf("no route for %s %s", c.Request.Method, c.Request.URL.Path)))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		writeError(c, newError(http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s (allowed: %s)",
+		writeError(c, newErrorStatus(http.StatusMethodNotAllowed, "UNIMPLEMENTED", fmt.Sprintf("method %s is not allowed on %s (allowed: %s)",
 			c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow"))))
 	})
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -85,7 +86,7 @@ func pluginError(err error, transport string) *apiError {
 		return newError(http.StatusBadRequest, err.Error())
 	case errors.Is(err, plugins.ErrUnavailable), errors.Is(err, plugins.ErrClosed):
 		e := newError(http.StatusServiceUnavailable, err.Error())
-		e.retryAfter = 1
+		e.se.RetryAfter = time.Second
 		return e
 	case errors.Is(err, manager.ErrHistoryTrimmed):
 		return newErrorStatus(http.StatusGone, "FAILED_PRECONDITION", err.Error())
