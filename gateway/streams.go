@@ -277,15 +277,9 @@ func (s *Server) streamError(c *gin.Context) {
 // streamError validates the request: code 400-599 (0 means 500), status an upper-case Google RPC
 // status name (empty means the one paired with code), and a message.
 func (r errorRequest) streamError() (*manager.StreamError, *apiError) {
-	se := &manager.StreamError{Code: r.Code, Status: r.Status, Message: r.Message}
-	if se.Code == 0 {
-		se.Code = http.StatusInternalServerError
-	}
+	se := (&manager.StreamError{Code: r.Code, Status: r.Status, Message: r.Message}).Normalized()
 	if se.Code < 400 || se.Code > 599 {
 		return nil, newError(http.StatusBadRequest, "code must be an HTTP error status, 400 to 599, got "+strconv.Itoa(r.Code))
-	}
-	if se.Status == "" {
-		se.Status = manager.StatusForCode(se.Code)
 	}
 	if !isStatusName(se.Status) {
 		return nil, newError(http.StatusBadRequest, "status must be 1 to 64 upper-case letters and '_', like UNAVAILABLE")

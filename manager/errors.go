@@ -54,6 +54,19 @@ func (e *StreamError) Error() string {
 	return strconv.Itoa(e.Code) + " " + e.Status + ": " + e.Message
 }
 
+// Normalized returns a copy of e with a missing Code set to 500 and a missing Status set to the
+// one Gemini pairs with the code.
+func (e *StreamError) Normalized() *StreamError {
+	out := *e
+	if out.Code == 0 {
+		out.Code = 500
+	}
+	if out.Status == "" {
+		out.Status = StatusForCode(out.Code)
+	}
+	return &out
+}
+
 // JSON returns Gemini's error body for e: {"error":{"code":...,"message":...,"status":...}}.
 func (e *StreamError) JSON() []byte {
 	// Marshal cannot fail: the fields are an int and two strings.

@@ -273,7 +273,7 @@ func (m *Manager) HandleStreamError(ctx context.Context, streamID string, err er
 	if lookupErr != nil {
 		return lookupErr
 	}
-	return m.fail(ctx, s, normalize(AsStreamError(err)), terminate)
+	return m.fail(ctx, s, AsStreamError(err).Normalized(), terminate)
 }
 
 func (m *Manager) fail(ctx context.Context, s *stream, se *StreamError, terminate bool) error {
@@ -301,18 +301,6 @@ func (m *Manager) failLocked(ctx context.Context, s *stream, se *StreamError, te
 		m.closed(ctx, s, clients, reason)
 	}
 	return sendErr
-}
-
-// normalize fills a missing code or status so that every error chunk is complete.
-func normalize(se *StreamError) *StreamError {
-	out := *se
-	if out.Code == 0 {
-		out.Code = 500
-	}
-	if out.Status == "" {
-		out.Status = StatusForCode(out.Code)
-	}
-	return &out
 }
 
 // closed finishes a close outside the stream lock: it frees the capacity, schedules the stream to
