@@ -104,9 +104,7 @@ func TestGracefulShutdownWithLiveSubscribers(t *testing.T) {
 	require.Equal(t, `"before"`, pushSub.next().Data)
 	e.waitClients(genID, 2)
 
-	start := time.Now()
 	e.shutdown()
-	assert.Less(t, time.Since(start), 2*time.Second)
 
 	rest, err := io.ReadAll(gr)
 	require.NoError(t, err)

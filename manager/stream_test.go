@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/uuid"
@@ -411,47 +412,64 @@ func TestStreamErrorJSON(t *testing.T) {
 	require.Equal(t, `400 INVALID_ARGUMENT: bad "input"`, se.Error())
 }
 
+// The inactivity tests run in a synctest bubble: its clock moves only when every goroutine in it
+// is blocked, so the timeouts are exact and a loaded machine cannot change the outcome.
+
 func TestInactivityTimeoutTerminates(t *testing.T) {
-	m, _ := newManager(t, manager.Config{InactivityTimeout: 40 * time.Millisecond})
-	id := newStream(t, m)
-	r := newRecorder("a")
-	require.NoError(t, m.RegisterClient(ctx, id, r))
-	done, err := m.Done(ctx, id)
-	require.NoError(t, err)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("stream was not terminated")
-	}
-	info, err := m.Info(ctx, id)
-	require.NoError(t, err)
-	require.Equal(t, manager.StatusError, info.Status)
-	require.Equal(t, 504, info.Err.Code)
-	require.Equal(t, "DEADLINE_EXCEEDED", info.Err.Status)
-	require.Equal(t, "Stream terminated due to error: no chunk for 40ms", info.CloseReason)
-	require.Equal(t, []uint64{1}, r.ids(), "the client got the error chunk")
-	require.Equal(t, 504, r.chunks[0].Err.Code)
+	synctest.Test(t, func(t *testing.T) {
+		m, _ := newManager(t, manager.Config{InactivityTimeout: 40 * time.Millisecond})
+		id := newStream(t, m)
+		r := newRecorder("a")
+		require.NoError(t, m.RegisterClient(ctx, id, r))
+		done, err := m.Done(ctx, id)
+		require.NoError(t, err)
+		start := time.Now()
+		<-done
+		// It ends between the timeout and an eighth of it later (the manager checks on ticks).
+		require.GreaterOrEqual(t, time.Since(start), 40*time.Millisecond)
+		require.LessOrEqual(t, time.Since(start), 45*time.Millisecond)
+		info, err := m.Info(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, manager.StatusError, info.Status)
+		require.Equal(t, 504, info.Err.Code)
+		require.Equal(t, "DEADLINE_EXCEEDED", info.Err.Status)
+		require.Equal(t, "Stream terminated due to error: no chunk for 40ms", info.CloseReason)
+		require.Equal(t, []uint64{1}, r.ids(), "the client got the error chunk")
+		require.Equal(t, 504, r.chunks[0].Err.Code)
+	})
 }
 
 func TestInactivityTimeoutIsResetByPushes(t *testing.T) {
-	m, _ := newManager(t, manager.Config{InactivityTimeout: 80 * time.Millisecond})
-	id := newStream(t, m)
-	for range 6 {
-		time.Sleep(20 * time.Millisecond)
-		push(t, m, id, "tick")
-	}
-	info, err := m.Info(ctx, id)
-	require.NoError(t, err)
-	require.Equal(t, manager.StatusActive, info.Status, "120ms of pushes every 20ms keep an 80ms timeout away")
+	synctest.Test(t, func(t *testing.T) {
+		m, _ := newManager(t, manager.Config{InactivityTimeout: 80 * time.Millisecond})
+		id := newStream(t, m)
+		for range 6 {
+			time.Sleep(79 * time.Millisecond)
+			push(t, m, id, "tick")
+		}
+		time.Sleep(79 * time.Millisecond)
+		synctest.Wait()
+		info, err := m.Info(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, manager.StatusActive, info.Status, "pushes 79ms apart keep an 80ms timeout away")
+		time.Sleep(12 * time.Millisecond)
+		synctest.Wait()
+		info, err = m.Info(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, manager.StatusError, info.Status, "80ms and a tick after the last push it has ended")
+	})
 }
 
 func TestNoTimeoutDisablesInactivity(t *testing.T) {
-	m, _ := newManager(t, manager.Config{InactivityTimeout: manager.NoTimeout})
-	id := newStream(t, m)
-	time.Sleep(30 * time.Millisecond)
-	info, err := m.Info(ctx, id)
-	require.NoError(t, err)
-	require.Equal(t, manager.StatusActive, info.Status)
+	synctest.Test(t, func(t *testing.T) {
+		m, _ := newManager(t, manager.Config{InactivityTimeout: manager.NoTimeout})
+		id := newStream(t, m)
+		time.Sleep(200 * 365 * 24 * time.Hour)
+		synctest.Wait()
+		info, err := m.Info(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, manager.StatusActive, info.Status)
+	})
 }
 
 func TestInfoListAndCounts(t *testing.T) {
