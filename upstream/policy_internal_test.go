@@ -276,6 +276,33 @@ func TestBuiltinPolicy(t *testing.T) {
 	}
 }
 
+// TestDecideMaxElapsedBoundsRetries walks a retry sequence through decide on a clock of its own:
+// each retry's wait moves the sequence's start back by that wait, as if it had passed. The budget is
+// minutes and the test takes microseconds, so the outcome does not depend on scheduling.
+func TestDecideMaxElapsedBoundsRetries(t *testing.T) {
+	r, err := NewRunner(RunnerConfig{Provider: &Simulator{}, Manager: nopStreams{}, Retry: RetryConfig{
+		MaxAttempts: 10, InitialInterval: time.Minute, MaxInterval: time.Hour, Multiplier: 2, MaxElapsed: 5 * time.Minute,
+	}})
+	require.NoError(t, err)
+	f := statusFailure(&http.Response{StatusCode: 500, Header: http.Header{}}, nil, time.Now())
+	seq := newSequence(r.retry, time.Now())
+	var waits []time.Duration
+	for {
+		v := r.decide(context.Background(), ErrorInfo{Retryable: true, Attempt: seq.attempt}, f, seq, 0)
+		if v.action != ActionRetry {
+			require.Equal(t, ActionTerminate, v.action)
+			require.Same(t, f.err, v.err)
+			break
+		}
+		waits = append(waits, v.wait)
+		seq.start = seq.start.Add(-v.wait)
+		seq.attempt++
+	}
+	// Attempts at 0, 1 and 3 minutes; the next would start at 7, past MaxElapsed.
+	require.Equal(t, []time.Duration{time.Minute, 2 * time.Minute}, waits)
+	require.Equal(t, 3, seq.attempt)
+}
+
 type nopStreams struct{}
 
 func (nopStreams) PushChunk(context.Context, string, manager.Chunk) error       { return nil }
