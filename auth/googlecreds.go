@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
@@ -17,6 +18,10 @@ import (
 
 // serviceAccountType is the "type" of a service-account key file.
 const serviceAccountType = "service_account"
+
+// libraryRefreshBefore is how long before its expiry golang.org/x/oauth2's caching token source
+// replaces a token when not told otherwise (its unexported defaultExpiryDelta).
+const libraryRefreshBefore = 10 * time.Second
 
 // load finds the credentials cfg names and sets g's token source, description and project.
 //
@@ -56,10 +61,13 @@ func (g *GoogleOAuth) load(cfg GoogleOAuthConfig) error {
 		return g.useServiceAccount(libCtx, creds.JSON, "application default credentials", cfg)
 	}
 	// Other types come wrapped by the library in a second cache that refreshes 10 s before expiry and
-	// cannot be reached to change that, so RefreshBefore cannot take effect.
+	// cannot be reached to change that, so RefreshBefore cannot take effect. g's margin follows the
+	// library's: with RefreshBefore, every Apply in a token's last minutes would ask the library for a
+	// token and get the same one back.
 	g.source = "application default credentials of type " + strconv.Quote(head.Type)
 	g.projectID = creds.ProjectID
 	g.src = creds.TokenSource
+	g.margin = libraryRefreshBefore
 	g.logger.Warn("RefreshBefore does not apply to these credentials; tokens are refreshed 10s before expiry",
 		"credentials", g.source)
 	return nil

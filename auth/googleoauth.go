@@ -52,8 +52,8 @@ type GoogleOAuthConfig struct {
 // A GoogleOAuth prints, logs and marshals as a description of where its credentials come from; never
 // a token or a private key.
 type GoogleOAuth struct {
-	src       oauth2.TokenSource // golang.org/x/oauth2's caching source, refreshing RefreshBefore early
-	margin    time.Duration
+	src       oauth2.TokenSource // golang.org/x/oauth2's caching source, refreshing margin early
+	margin    time.Duration      // RefreshBefore, or libraryRefreshBefore when src cannot be given it
 	current   atomic.Pointer[oauth2.Token]
 	source    string // e.g. `service account "sa@p.iam.gserviceaccount.com" from file "/etc/sa.json"`
 	projectID string

@@ -223,6 +223,26 @@ func TestGoogleOAuthADCAuthorizedUser(t *testing.T) {
 	assert.NotContains(t, logs.String(), authtest.ClientSecret)
 }
 
+// TestGoogleOAuthADCAuthorizedUserMargin checks that Apply reuses a token the library will not
+// replace yet: golang.org/x/oauth2 refreshes user credentials 10 s before expiry, so a token with 4
+// minutes left, inside RefreshBefore's default 5, is served as is. Apply under a cancelled context
+// tells the two paths apart: only the one that asks the library for a token fails.
+func TestGoogleOAuthADCAuthorizedUserMargin(t *testing.T) {
+	ts := authtest.NewTokenServer(t)
+	ts.SetExpiresIn(4 * time.Minute)
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", authtest.WriteFile(t, "adc.json", ts.AuthorizedUserJSON()))
+	g, err := auth.NewGoogleOAuth(t.Context(), auth.GoogleOAuthConfig{HTTPClient: ts.Client()})
+	require.NoError(t, err)
+
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	req := httptest.NewRequest(http.MethodPost, "/", nil)
+	require.NoError(t, g.Apply(cancelled, req))
+	assert.Equal(t, "Bearer "+token(1), req.Header.Get("Authorization"))
+	assert.Equal(t, "Bearer "+token(1), applyHeader(t, g))
+	assert.Equal(t, 1, ts.Requests())
+}
+
 func TestGoogleOAuthCredentialErrors(t *testing.T) {
 	ts := authtest.NewTokenServer(t)
 	missing := filepath.Join(t.TempDir(), "missing.json")

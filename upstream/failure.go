@@ -57,7 +57,7 @@ type failure struct {
 func connectFailure(u *url.URL, err error) *failure {
 	return &failure{
 		kind:      kindConnect,
-		err:       streamError(http.StatusBadGateway, statusUnavailable, "upstream request to "+u.Host+" failed: "+transportError(err)),
+		err:       streamError(http.StatusBadGateway, statusUnavailable, "upstream request to "+u.Host+" failed: "+redactURLError(err).Error()),
 		transient: true,
 	}
 }
@@ -71,7 +71,7 @@ func dropFailure(err error, forwarded bool) *failure {
 	if forwarded {
 		msg = "upstream connection dropped mid-stream: "
 	}
-	return &failure{kind: kindDrop, err: streamError(http.StatusBadGateway, statusUnavailable, msg+transportError(err)), transient: true}
+	return &failure{kind: kindDrop, err: streamError(http.StatusBadGateway, statusUnavailable, msg+redactURLError(err).Error()), transient: true}
 }
 
 func truncatedFailure(msg string) *failure {
@@ -146,15 +146,6 @@ func statusText(code int) string {
 
 func streamError(code int, status, msg string) *manager.StreamError {
 	return &manager.StreamError{Code: code, Status: status, Message: msg}
-}
-
-// transportError describes a transport error without the request URL, whose query may hold a key.
-func transportError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return err.Error()
 }
 
 // errorEnvelope is Gemini's error body.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 )
 
 // Defaults of GeminiConfig.
@@ -59,12 +61,12 @@ func (g *Gemini) Dialect() Dialect { return DialectGemini }
 
 // StreamRequest implements Provider.
 func (g *Gemini) StreamRequest(ctx context.Context, req Request) (*http.Request, error) {
-	return g.request(ctx, req, methodStream)
+	return g.request(ctx, req, geminiwire.MethodStream)
 }
 
 // GenerateRequest implements Provider.
 func (g *Gemini) GenerateRequest(ctx context.Context, req Request) (*http.Request, error) {
-	return g.request(ctx, req, methodGenerate)
+	return g.request(ctx, req, geminiwire.MethodGenerate)
 }
 
 func (g *Gemini) request(ctx context.Context, req Request, method string) (*http.Request, error) {
@@ -72,21 +74,19 @@ func (g *Gemini) request(ctx context.Context, req Request, method string) (*http
 		return nil, err
 	}
 	u := joinPath(g.base, "/"+g.version+"/models/"+req.Model+":"+method)
-	return modelRequest(ctx, u, req.Body, method == methodStream, g.cred)
+	return modelRequest(ctx, u, req.Body, method == geminiwire.MethodStream, g.cred)
 }
 
-// Methods of the generateContent family.
-const (
-	methodStream   = "streamGenerateContent"
-	methodGenerate = "generateContent"
-)
-
-// modelRequest builds a Gemini or Vertex request to u and applies cred.
+// modelRequest builds a Gemini or Vertex request to u and applies cred, unless cred is nil (the
+// simulator's requests need none).
 func modelRequest(ctx context.Context, u *url.URL, body []byte, stream bool, cred Credential) (*http.Request, error) {
 	u.RawQuery = withAlt(u.RawQuery, altFor(stream))
 	hreq, err := newJSONRequest(ctx, http.MethodPost, u, body, stream)
 	if err != nil {
 		return nil, err
+	}
+	if cred == nil {
+		return hreq, nil
 	}
 	if err := cred.Apply(ctx, hreq); err != nil {
 		return nil, fmt.Errorf("apply upstream credential: %w", err)

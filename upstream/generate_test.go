@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -103,15 +104,26 @@ func TestGenerateCancelledDuringRetryWait(t *testing.T) {
 	e := newEnv(t, upstreamtest.Error(503, "busy").With("Retry-After", "30"))
 	r := e.runner(e.gemini(), upstream.RunnerConfig{})
 	c, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	done := make(chan result, 1)
 	go func() {
-		for e.fake.RequestCount() == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
+		resp, err := r.Generate(c, geminiReq)
+		done <- result{resp, err}
 	}()
-	resp, err := r.Generate(c, geminiReq)
-	require.Nil(t, resp)
-	require.Equal(t, &manager.StreamError{Code: 499, Status: "CANCELLED", Message: "request cancelled"}, err)
+	require.Eventually(t, func() bool { return e.fake.RequestCount() == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a cancelled context did not stop the retry wait")
+	}
+	require.Nil(t, res.resp)
+	require.Equal(t, &manager.StreamError{Code: 499, Status: "CANCELLED", Message: "request cancelled"}, res.err)
 	require.Equal(t, 1, e.fake.RequestCount())
 }
 

@@ -59,7 +59,7 @@ func TestTailLeftover(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var tl tail
-			for i := range len(tc.body) { // byte by byte: the ring wraps the same way
+			for i := range len(tc.body) { // byte by byte: the result must not depend on how writes split the body
 				tl.write([]byte{tc.body[i]})
 			}
 			rest, ok := tl.leftover()
@@ -244,7 +244,10 @@ func TestIsFinalAndLooksLikeError(t *testing.T) {
 }
 
 func TestBuiltinPolicy(t *testing.T) {
-	se := &manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "m"}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	status := func(code int) *failure {
+		return statusFailure(&http.Response{StatusCode: code, Header: http.Header{}}, nil, now)
+	}
 	for _, tc := range []struct {
 		name      string
 		f         *failure
@@ -252,8 +255,8 @@ func TestBuiltinPolicy(t *testing.T) {
 		want      Action
 	}{
 		{"connect", connectFailure(mustURL("http://h"), context.Canceled), true, ActionRetry},
-		{"503", &failure{kind: kindStatus, status: 503, err: se, transient: retryableStatus(503)}, true, ActionRetry},
-		{"400", &failure{kind: kindStatus, status: 400, err: se, transient: retryableStatus(400)}, true, ActionTerminate},
+		{"503", status(503), true, ActionRetry},
+		{"400", status(400), true, ActionTerminate},
 		{"drop after events", dropFailure(context.Canceled, true), false, ActionTerminate},
 		{"first event timeout", firstEventFailure(time.Second), true, ActionTerminate},
 		{"too large", tooLargeFailure(10), true, ActionTerminate},
@@ -271,6 +274,33 @@ func TestBuiltinPolicy(t *testing.T) {
 	for _, code := range []int{400, 401, 403, 404, 409, 413, 422, 501, 505} {
 		require.False(t, retryableStatus(code), code)
 	}
+}
+
+// TestDecideMaxElapsedBoundsRetries walks a retry sequence through decide on a clock of its own:
+// each retry's wait moves the sequence's start back by that wait, as if it had passed. The budget is
+// minutes and the test takes microseconds, so the outcome does not depend on scheduling.
+func TestDecideMaxElapsedBoundsRetries(t *testing.T) {
+	r, err := NewRunner(RunnerConfig{Provider: &Simulator{}, Manager: nopStreams{}, Retry: RetryConfig{
+		MaxAttempts: 10, InitialInterval: time.Minute, MaxInterval: time.Hour, Multiplier: 2, MaxElapsed: 5 * time.Minute,
+	}})
+	require.NoError(t, err)
+	f := statusFailure(&http.Response{StatusCode: 500, Header: http.Header{}}, nil, time.Now())
+	seq := newSequence(r.retry, time.Now())
+	var waits []time.Duration
+	for {
+		v := r.decide(context.Background(), ErrorInfo{Retryable: true, Attempt: seq.attempt}, f, seq, 0)
+		if v.action != ActionRetry {
+			require.Equal(t, ActionTerminate, v.action)
+			require.Same(t, f.err, v.err)
+			break
+		}
+		waits = append(waits, v.wait)
+		seq.start = seq.start.Add(-v.wait)
+		seq.attempt++
+	}
+	// Attempts at 0, 1 and 3 minutes; the next would start at 7, past MaxElapsed.
+	require.Equal(t, []time.Duration{time.Minute, 2 * time.Minute}, waits)
+	require.Equal(t, 3, seq.attempt)
 }
 
 type nopStreams struct{}

@@ -133,7 +133,8 @@ func parseBaseURL(field, raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// redactURLError drops the URL from a url.Parse error: it may carry a key in its query.
+// redactURLError drops the URL from a *url.Error (of url.Parse or a transport): it may carry a key
+// in its query.
 func redactURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {

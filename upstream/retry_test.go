@@ -101,10 +101,11 @@ func TestRunBackoffGrows(t *testing.T) {
 func TestRunMaxElapsedBoundsRetries(t *testing.T) {
 	e := newEnv(t, upstreamtest.Error(500, "flaky"))
 	r := e.runner(e.gemini(), upstream.RunnerConfig{Retry: upstream.RetryConfig{
-		MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, Multiplier: 2, MaxElapsed: 500 * time.Millisecond,
+		MaxAttempts: 10, InitialInterval: 10 * time.Millisecond, MaxInterval: 10 * time.Second, Multiplier: 20, MaxElapsed: 2 * time.Second,
 	}})
 	requireFailed(t, e.run(r, geminiReq), nil, 500, "INTERNAL", "flaky")
-	// Attempts at about 0, 100 and 300 ms; the next would start at 700 ms, past MaxElapsed.
+	// Attempts at about 0, 10 and 210 ms; the next would wait 4 s, past MaxElapsed however fast the
+	// attempts were. Only a second decision later than 1.8 s would lose the third attempt.
 	require.Equal(t, 3, e.fake.RequestCount())
 }
 

@@ -85,12 +85,12 @@ func (s *Simulator) Transport() http.RoundTripper { return &pipeTransport{handle
 
 // StreamRequest implements Provider.
 func (s *Simulator) StreamRequest(ctx context.Context, req Request) (*http.Request, error) {
-	return s.request(ctx, req, methodStream)
+	return s.request(ctx, req, geminiwire.MethodStream)
 }
 
 // GenerateRequest implements Provider.
 func (s *Simulator) GenerateRequest(ctx context.Context, req Request) (*http.Request, error) {
-	return s.request(ctx, req, methodGenerate)
+	return s.request(ctx, req, geminiwire.MethodGenerate)
 }
 
 func (s *Simulator) request(ctx context.Context, req Request, method string) (*http.Request, error) {
@@ -98,8 +98,7 @@ func (s *Simulator) request(ctx context.Context, req Request, method string) (*h
 		return nil, err
 	}
 	u := joinPath(s.base, "/v1beta/models/"+req.Model+":"+method)
-	u.RawQuery = withAlt(u.RawQuery, altFor(method == methodStream))
-	return newJSONRequest(ctx, http.MethodPost, u, req.Body, method == methodStream)
+	return modelRequest(ctx, u, req.Body, method == geminiwire.MethodStream, nil)
 }
 
 // ServeHTTP answers one Gemini request.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 )
 
 // Defaults of VertexConfig.
@@ -98,12 +100,12 @@ func (v *Vertex) Dialect() Dialect { return DialectGemini }
 
 // StreamRequest implements Provider.
 func (v *Vertex) StreamRequest(ctx context.Context, req Request) (*http.Request, error) {
-	return v.request(ctx, req, methodStream)
+	return v.request(ctx, req, geminiwire.MethodStream)
 }
 
 // GenerateRequest implements Provider.
 func (v *Vertex) GenerateRequest(ctx context.Context, req Request) (*http.Request, error) {
-	return v.request(ctx, req, methodGenerate)
+	return v.request(ctx, req, geminiwire.MethodGenerate)
 }
 
 func (v *Vertex) request(ctx context.Context, req Request, method string) (*http.Request, error) {
@@ -112,5 +114,5 @@ func (v *Vertex) request(ctx context.Context, req Request, method string) (*http
 	}
 	u := joinPath(v.base, "/"+v.version+"/projects/"+v.project+"/locations/"+v.loc+
 		"/publishers/google/models/"+req.Model+":"+method)
-	return modelRequest(ctx, u, req.Body, method == methodStream, v.cred)
+	return modelRequest(ctx, u, req.Body, method == geminiwire.MethodStream, v.cred)
 }

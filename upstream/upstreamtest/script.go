@@ -115,10 +115,10 @@ func (s Script) Events() [][]byte {
 // Chunks returns the JSON of a Gemini stream replying with texts, one chunk each; the last has
 // finishReason "STOP" and usageMetadata.
 func Chunks(texts ...string) [][]byte {
-	usage := geminiwire.Usage{PromptTokens: 4, CandidatesTokens: geminiwire.CountTokens(strings.Join(texts, ""))}
+	usage := replyUsage(strings.Join(texts, ""))
 	out := make([][]byte, len(texts))
 	for i, t := range texts {
-		out[i] = geminiwire.Chunk(t, i == len(texts)-1, usage, "fake-model", "fake-response")
+		out[i] = geminiwire.Chunk(t, i == len(texts)-1, usage, fakeModel, fakeResponseID)
 	}
 	return out
 }
@@ -130,9 +130,20 @@ func Gemini(texts ...string) Script {
 	for _, c := range Chunks(texts...) {
 		s.Steps = append(s.Steps, Event(c))
 	}
-	usage := geminiwire.Usage{PromptTokens: 4, CandidatesTokens: geminiwire.CountTokens(strings.Join(texts, ""))}
-	s.Body = geminiwire.Response(strings.Join(texts, ""), usage, "fake-model", "fake-response")
+	text := strings.Join(texts, "")
+	s.Body = geminiwire.Response(text, replyUsage(text), fakeModel, fakeResponseID)
 	return s
+}
+
+// The model version and response ID of the fake's replies.
+const (
+	fakeModel      = "fake-model"
+	fakeResponseID = "fake-response"
+)
+
+// replyUsage is the usageMetadata of a fake reply of text.
+func replyUsage(text string) geminiwire.Usage {
+	return geminiwire.Usage{PromptTokens: 4, CandidatesTokens: geminiwire.CountTokens(text)}
 }
 
 // Texts returns n pieces of generated text of size bytes each.
