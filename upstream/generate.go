@@ -40,7 +40,7 @@ func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, err
 			return nil, interrupted(ctx).err
 		}
 		info := ErrorInfo{Phase: PhaseUpstream, Attempt: seq.attempt, Elapsed: time.Since(seq.start),
-			Err: complete(f.err), HTTPStatus: f.status, Retryable: true}
+			Err: f.err.Normalized(), HTTPStatus: f.status, Retryable: true}
 		v := r.decide(ctx, info, f, seq, 0)
 		switch {
 		case v.action == ActionRetry:

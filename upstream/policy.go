@@ -72,7 +72,7 @@ func (r *Runner) decide(ctx context.Context, info ErrorInfo, f *failure, seq *se
 		return verdict{action: ActionSkip, err: f.err}
 	case ActionTerminate:
 		if dec.Err != nil {
-			return verdict{action: ActionTerminate, err: complete(dec.Err), rewritten: true}
+			return verdict{action: ActionTerminate, err: dec.Err.Normalized(), rewritten: true}
 		}
 		return verdict{action: ActionTerminate, err: f.err}
 	}
@@ -104,16 +104,4 @@ func builtinDecision(info ErrorInfo, f *failure) Decision {
 		return Decision{Action: ActionRetry}
 	}
 	return Decision{Action: ActionTerminate}
-}
-
-// complete fills a rewritten error's missing code or status.
-func complete(se *manager.StreamError) *manager.StreamError {
-	out := *se
-	if out.Code == 0 {
-		out.Code = 500
-	}
-	if out.Status == "" {
-		out.Status = manager.StatusForCode(out.Code)
-	}
-	return &out
 }
