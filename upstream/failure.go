@@ -150,11 +150,7 @@ func streamError(code int, status, msg string) *manager.StreamError {
 
 // errorEnvelope is Gemini's error body.
 type errorEnvelope struct {
-	Error *struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-		Status  string `json:"status"`
-	} `json:"error"`
+	Error *manager.StreamError `json:"error"`
 }
 
 // parseErrorBody parses Gemini's error body, {"error":{"code","message","status"}}, or the
@@ -176,13 +172,7 @@ func parseErrorBody(b []byte) (*manager.StreamError, bool) {
 	if env.Error == nil {
 		return nil, false
 	}
-	se := &manager.StreamError{Code: env.Error.Code, Message: env.Error.Message, Status: env.Error.Status}
-	if se.Code == 0 {
-		se.Code = http.StatusInternalServerError
-	}
-	if se.Status == "" {
-		se.Status = manager.StatusForCode(se.Code)
-	}
+	se := env.Error.Normalized()
 	if se.Message == "" {
 		se.Message = fmt.Sprintf("upstream error %d %s", se.Code, se.Status)
 	}
