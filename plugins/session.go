@@ -94,24 +94,31 @@ func openSession(ctx context.Context, c *conn, plugin string, req openRequest, a
 	}
 	ctx, cancelWait := context.WithTimeout(ctx, cfg.callTimeout)
 	defer cancelWait()
+	var opened *pb.Opened
 	select {
-	case opened := <-s.openedCh:
-		diags := diagnosticsFromPB(opened.GetDiagnostics())
-		if diags.HasError() {
-			s.abort()
-			return nil, &ConfigError{Plugin: plugin, Subscription: true, Diagnostics: diags}
-		}
-		for _, d := range diags {
-			cfg.log.Warn("subscription configuration", "diagnostic", d.String())
-		}
-		return s, nil
+	case opened = <-s.openedCh:
 	case <-s.done:
-		s.abort()
-		return nil, fmt.Errorf("%w: session ended before Opened: %w", ErrUnavailable, s.readErr)
+		// A plugin that refuses the subscription sends Opened and ends the session: the reader may
+		// have handed Opened over before it stopped.
+		select {
+		case opened = <-s.openedCh:
+		default:
+			s.abort()
+			return nil, fmt.Errorf("%w: session ended before Opened: %w", ErrUnavailable, s.readErr)
+		}
 	case <-ctx.Done():
 		s.abort()
 		return nil, fmt.Errorf("%w: waiting for Opened: %w", ErrUnavailable, ctx.Err())
 	}
+	diags := diagnosticsFromPB(opened.GetDiagnostics())
+	if diags.HasError() {
+		s.abort()
+		return nil, &ConfigError{Plugin: plugin, Subscription: true, Diagnostics: diags}
+	}
+	for _, d := range diags {
+		cfg.log.Warn("subscription configuration", "diagnostic", d.String())
+	}
+	return s, nil
 }
 
 // read receives the plugin's replies until the call (ctx) ends.
