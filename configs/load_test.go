@@ -93,7 +93,7 @@ func TestParseExpansion(t *testing.T) {
 		"HEADER":   "Bearer sk-1",
 		"PLUGINNO": "42",
 	}
-	cfg, err := Parse([]byte(`
+	_, err := Parse([]byte(`
 upstream:
   kind: gemini
   api_key: ${KEY}
@@ -135,7 +135,7 @@ plugins:
 	require.Error(t, err)
 	assert.Equal(t, []string{"upstream.base_url", "upstream.sse.method"}, fieldsOf(t, err))
 
-	cfg, err = Parse([]byte(`
+	cfg, err := Parse([]byte(`
 upstream:
   kind: gemini
   api_key: ${KEY}

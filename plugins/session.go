@@ -268,16 +268,12 @@ func (s *session) handleNack(ctx context.Context, nack *pb.Nack) error {
 	s.trim()
 	if s.attempt == 0 {
 		s.firstNack = time.Now()
-		s.bo = backoff.NewExponentialBackOff()
-		s.bo.InitialInterval = s.cfg.minBackoff
-		s.bo.MaxInterval = s.cfg.maxBackoff
-		s.bo.MaxElapsedTime = 0
-		s.bo.Reset()
+		s.bo = newBackOff(s.cfg.minBackoff, s.cfg.maxBackoff)
 	}
 	s.attempt++
 	nerr := streamErrorFromPB(nack.GetError())
 	if nerr == nil {
-		nerr = &manager.StreamError{Code: 500, Status: "INTERNAL", Message: "delivery failed"}
+		nerr = &manager.StreamError{Code: 500, Status: manager.StatusForCode(500), Message: "delivery failed"}
 	}
 	info := upstream.ErrorInfo{Phase: upstream.PhaseDelivery, StreamID: s.req.streamID, Subscription: s.req.subID,
 		Attempt: s.attempt, Elapsed: time.Since(s.firstNack), Err: nerr, Retryable: nack.GetError().GetRetryable()}

@@ -8,9 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/google/uuid"
 
 	"github.com/streamgate/streamgate/manager"
@@ -46,9 +44,8 @@ type subscription struct {
 
 // attachment is one plugin session registered with the manager as a queued client.
 type attachment struct {
-	sess     *session
-	qc       *manager.QueuedClient
-	clientID string
+	sess *session
+	qc   *manager.QueuedClient
 }
 
 func (h *Host) newSubscription(sup *supervisor, streamID string, labels map[string]string, config json.RawMessage, passive bool) *subscription {
@@ -81,7 +78,7 @@ func (s *subscription) register(ctx context.Context, sess *session, after uint64
 	if err := s.h.cfg.Streams.RegisterClientFrom(ctx, s.streamID, qc, after); err != nil {
 		return nil, err
 	}
-	return &attachment{sess: sess, qc: qc, clientID: clientID}, nil
+	return &attachment{sess: sess, qc: qc}, nil
 }
 
 // run delivers until the subscription is over, then removes it from the host.
@@ -150,11 +147,7 @@ func (s *subscription) next(ctx context.Context, a *attachment, err error) *atta
 // acknowledged chunk. When the stream's history no longer holds what follows, or the stream is
 // gone, the subscription is closed with a reason saying so.
 func (s *subscription) reattach(ctx context.Context) *attachment {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = s.h.cfg.RestartMinBackoff
-	b.MaxInterval = s.h.cfg.RestartMaxBackoff
-	b.MaxElapsedTime = 0
-	b.Reset()
+	b := newBackOff(s.h.cfg.RestartMinBackoff, s.h.cfg.RestartMaxBackoff)
 	for {
 		after := s.acked.Load()
 		sess, err := s.open(ctx, after)
@@ -188,12 +181,12 @@ func errorFor(err error) *manager.StreamError {
 	if errors.Is(err, manager.ErrHistoryTrimmed) {
 		return &manager.StreamError{Code: 410, Status: manager.StatusForCode(410), Message: err.Error()}
 	}
-	return &manager.StreamError{Code: 500, Status: "INTERNAL", Message: err.Error()}
+	return manager.AsStreamError(err)
 }
 
 // deregister removes a's client from its stream; the manager may have released it already.
 func (s *subscription) deregister(a *attachment) {
-	err := s.h.cfg.Streams.DeregisterClient(context.Background(), s.streamID, a.clientID)
+	err := s.h.cfg.Streams.DeregisterClient(context.Background(), s.streamID, a.qc.ID())
 	if err != nil && !errors.Is(err, manager.ErrNotFound) && !errors.Is(err, manager.ErrClosed) && !errors.Is(err, manager.ErrShutdown) {
 		s.log.Warn("deregister plugin client", "error", err)
 	}
@@ -223,16 +216,4 @@ func (s *subscription) reason() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stopReason
-}
-
-// sleep waits d or until ctx ends, and reports whether it waited d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -3,6 +3,7 @@ package plugins
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,19 +42,17 @@ func (s *supervisor) start(ctx context.Context) error {
 	return nil
 }
 
-func (s *supervisor) is(k sdk.Kind) bool {
-	for _, x := range s.info.Kinds {
-		if x == k {
-			return true
-		}
-	}
-	return false
-}
+func (s *supervisor) is(k sdk.Kind) bool { return slices.Contains(s.info.Kinds, k) }
 
 func (s *supervisor) set(p *process) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cur = p
+	s.changedLocked()
+}
+
+// changedLocked wakes every wait by closing changed and replacing it. s.mu must be held.
+func (s *supervisor) changedLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
@@ -88,11 +87,7 @@ func (s *supervisor) wait(ctx context.Context) (*process, error) {
 
 // run keeps the plugin running until ctx ends, then kills it.
 func (s *supervisor) run(ctx context.Context) {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = s.hc.RestartMinBackoff
-	b.MaxInterval = s.hc.RestartMaxBackoff
-	b.MaxElapsedTime = 0
-	b.Reset()
+	b := newBackOff(s.hc.RestartMinBackoff, s.hc.RestartMaxBackoff)
 	p := s.current()
 	for {
 		started := time.Now()
@@ -120,8 +115,7 @@ func (s *supervisor) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopped = true
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.changedLocked()
 }
 
 // watch returns why the plugin stopped being usable (its process exited, it failed a health
@@ -150,12 +144,8 @@ func (s *supervisor) watch(ctx context.Context, p *process) (string, time.Durati
 // ends (then it returns nil).
 func (s *supervisor) restart(ctx context.Context, b backoff.BackOff) *process {
 	for {
-		t := time.NewTimer(b.NextBackOff())
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, b.NextBackOff()) {
 			return nil
-		case <-t.C:
 		}
 		p, err := launch(ctx, s.cfg, s.hc.StartTimeout, s.log)
 		if err == nil {

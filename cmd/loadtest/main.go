@@ -229,6 +229,13 @@ func (s *subscriber) connect(addr, request string) error {
 
 // read consumes the chunked event stream until it ends, checking that chunk IDs arrive in order
 // without a gap. Data lines are {"t":<unix ns>,...}.
+//
+// It reads the raw HTTP/1.1 chunked body and matches lines by prefix, without decoding the
+// chunked framing. That relies on the gateway writing whole SSE frames and flushing after each
+// write, so every HTTP chunk holds whole frames: an id: or data: line never straddles a chunk
+// boundary, and the chunk-size lines and the CRLF after each chunk match no prefix and are
+// skipped. A line longer than the 4 KiB read buffer (a payload that large) fails the subscriber
+// with bufio.ErrBufferFull.
 func (s *subscriber) read() {
 	defer s.conn.Close()
 	r := bufio.NewReaderSize(s.conn, 4096)

@@ -80,7 +80,10 @@ func (t *transport) Open(_ context.Context, req sdk.OpenRequest) (sdk.Session, e
 		return nil, err
 	}
 	t.busy[path] = true
-	return &session{t: t, path: path, f: f, state: st, streamID: req.StreamID, fsync: t.cfg.Fsync}, nil
+	s := &session{t: t, path: path, f: f, state: st, streamID: req.StreamID, fsync: t.cfg.Fsync}
+	s.enc = json.NewEncoder(&s.buf)
+	s.enc.SetEscapeHTML(false)
+	return s, nil
 }
 
 func (t *transport) release(path string) {
@@ -98,6 +101,7 @@ type session struct {
 	streamID string
 	fsync    string
 	buf      bytes.Buffer
+	enc      *json.Encoder // writes to buf, without escaping HTML
 }
 
 type chunkLine struct {
@@ -122,13 +126,12 @@ type lineError struct {
 
 func (s *session) Deliver(_ context.Context, chunks []sdk.Chunk) error {
 	s.buf.Reset()
-	enc := newEncoder(&s.buf)
 	last := s.state.lastID
 	for _, c := range chunks {
 		if c.ID <= last {
 			continue
 		}
-		if err := enc.Encode(chunkLine{StreamID: s.streamID, ID: c.ID, Event: c.Event, Data: jsonData(c.Data)}); err != nil {
+		if err := s.enc.Encode(chunkLine{StreamID: s.streamID, ID: c.ID, Event: c.Event, Data: jsonData(c.Data)}); err != nil {
 			return fmt.Errorf("encode chunk %d: %w", c.ID, err)
 		}
 		last = c.ID
@@ -154,7 +157,7 @@ func (s *session) Close(_ context.Context, info sdk.CloseInfo) error {
 		line.Error = &lineError{Code: info.Err.Code, Status: info.Err.Status, Message: info.Err.Message}
 	}
 	s.buf.Reset()
-	if err := newEncoder(&s.buf).Encode(line); err != nil {
+	if err := s.enc.Encode(line); err != nil {
 		return fmt.Errorf("encode close line: %w", err)
 	}
 	return s.write(s.fsync != fsyncNever)
@@ -192,20 +195,12 @@ func (s *session) write(sync bool) error {
 	return nil
 }
 
-// jsonData returns data as a compact JSON value when it is one, else as a JSON string.
+// jsonData returns data when it is JSON, else data as a JSON string. The encoder compacts a
+// json.RawMessage, so a line holds the value without its whitespace.
 func jsonData(data []byte) json.RawMessage {
 	if json.Valid(data) {
-		var b bytes.Buffer
-		if err := json.Compact(&b, data); err == nil {
-			return b.Bytes()
-		}
+		return data
 	}
 	s, _ := json.Marshal(string(data)) // a string always marshals
 	return s
-}
-
-func newEncoder(b *bytes.Buffer) *json.Encoder {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	return enc
 }

@@ -1,0 +1,30 @@
+package plugins
+
+import (
+	"context"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// newBackOff returns an exponential backoff from minWait to maxWait that never stops by itself: its
+// callers decide when to give up.
+func newBackOff(minWait, maxWait time.Duration) *backoff.ExponentialBackOff {
+	return backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(minWait),
+		backoff.WithMaxInterval(maxWait),
+		backoff.WithMaxElapsedTime(0),
+	)
+}
+
+// sleep waits d or until ctx ends, and reports whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
