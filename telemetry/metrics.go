@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// ErrInvalidConfig is wrapped by the errors of NewMetrics and NewModelLabels for a
+// ErrInvalidConfig is wrapped by the errors of NewMetrics, NewModelLabels and NewTracing for a
 // configuration they refuse.
 var ErrInvalidConfig = errors.New("invalid telemetry config")
 
