@@ -34,7 +34,11 @@ type Config struct {
 	Limits   Limits   `yaml:"limits"`
 	CORS     CORS     `yaml:"cors"`
 	Log      Log      `yaml:"log"`
-	Plugins  []Plugin `yaml:"plugins"`
+
+	Admin     Admin     `yaml:"admin"`
+	Telemetry Telemetry `yaml:"telemetry"`
+
+	Plugins []Plugin `yaml:"plugins"`
 }
 
 // Kind names an upstream provider.
@@ -207,6 +211,34 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
+// Admin configures the operator's listener: /metrics, /healthz, /readyz and /debug/pprof/.
+type Admin struct {
+	// Listen is the admin listener's host:port; "" disables the listener (metrics are still
+	// counted, and /healthz and /readyz stay on the main listener).
+	Listen string `yaml:"listen"`
+	// Pprof serves net/http/pprof under /debug/pprof/ on the admin listener.
+	Pprof bool `yaml:"pprof"`
+}
+
+// Telemetry configures tracing and the metrics' model label.
+type Telemetry struct {
+	// OTLPEndpoint is the OTLP receiver traces are exported to, an http or https URL; ""
+	// leaves it to OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, and
+	// tracing is off when none is set.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// OTLPProtocol is "grpc" or "http/protobuf"; "" leaves it to OTEL_EXPORTER_OTLP_PROTOCOL,
+	// else http/protobuf.
+	OTLPProtocol string `yaml:"otlp_protocol"`
+	// ServiceName is the traces' service.name; "" leaves it to OTEL_SERVICE_NAME, else
+	// streamgate.
+	ServiceName string `yaml:"service_name"`
+	// Models are always admitted as values of the metrics' model label.
+	Models []string `yaml:"models"`
+	// MaxModels is how many other models are admitted as the upstream first serves them; the
+	// rest are labelled "other". 0 admits only Models.
+	MaxModels int `yaml:"max_models"`
+}
+
 // Plugin is one out-of-process plugin.
 type Plugin struct {
 	// Name is unique among plugins and made of [a-z0-9_-].
@@ -237,8 +269,8 @@ type Attach struct {
 	Tenants []string `yaml:"tenants"`
 }
 
-// Default returns the default configuration: the embedded simulator on 127.0.0.1:8080, no client
-// keys, no plugins.
+// Default returns the default configuration: the embedded simulator on 127.0.0.1:8080, the admin
+// listener on 127.0.0.1:9464, tracing off, no client keys, no plugins.
 func Default() *Config {
 	return &Config{
 		Listen:          "127.0.0.1:8080",
@@ -271,5 +303,8 @@ func Default() *Config {
 		},
 		Limits: Limits{MaxBodyBytes: 10 << 20, Rate: Rate{PerKeyRPS: 50, Burst: 100}},
 		Log:    Log{Level: "info", Format: "json"},
+
+		Admin:     Admin{Listen: "127.0.0.1:9464"},
+		Telemetry: Telemetry{MaxModels: 100},
 	}
 }
