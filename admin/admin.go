@@ -43,7 +43,7 @@ type Config struct {
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
-	// WriteTimeout bounds writing a response, pprof's excepted.
+	// WriteTimeout bounds writing a response; pprof's profile and trace get their ?seconds more.
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
 	// ShutdownGrace is how long Serve waits for requests in flight after its context ends
@@ -113,8 +113,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		Handler:           s,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
-		IdleTimeout:       s.cfg.IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
+		// net/http/pprof extends the write deadline of /profile and /trace by their ?seconds.
+		WriteTimeout: s.cfg.WriteTimeout,
+		IdleTimeout:  s.cfg.IdleTimeout,
+		ErrorLog:     slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(netutil.LimitListener(ln, s.cfg.MaxConns)) }()
@@ -146,8 +148,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.pprof.ServeHTTP(w, r)
 		return
 	}
-	// Errors are ignored: a connection that cannot take a deadline has no timeout to lose.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	var h http.Handler
 	switch path {
 	case "/metrics":

@@ -13,10 +13,9 @@
 //
 // # Timeouts
 //
-// Request headers must arrive within ReadHeaderTimeout and a request within ReadTimeout; an idle
-// keep-alive connection is closed after IdleTimeout. Every response except pprof's must be
-// written within WriteTimeout, set per request, because /debug/pprof/profile and /trace stream
-// for the ?seconds they are asked for and would fail against a server-wide write timeout.
+// Request headers must arrive within ReadHeaderTimeout and a request within ReadTimeout; a
+// response must be written within WriteTimeout (net/http/pprof adds the ?seconds a profile or a
+// trace is asked for), and an idle keep-alive connection is closed after IdleTimeout.
 //
 // # Errors
 //
