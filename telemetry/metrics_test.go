@@ -259,3 +259,27 @@ func BenchmarkWithLabelValues(b *testing.B) {
 	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chunks_total"}, []string{"source"})
 	benchmark(b, func() { vec.WithLabelValues("gemini").Inc() })
 }
+
+// docs/operations.md documents every streamgate_ metric in its table and holds the sample scrape
+// as this package's test produces it.
+func TestOperationsDocIsCurrent(t *testing.T) {
+	doc, err := os.ReadFile("../docs/operations.md")
+	require.NoError(t, err)
+	m := newMetrics(t, telemetry.MetricsConfig{Models: []string{"gemini-2.5-pro"}, MaxModels: 100})
+	traffic(m)
+	families, err := m.Registry().Gather()
+	require.NoError(t, err)
+	var names []string
+	for _, f := range families {
+		if strings.HasPrefix(f.GetName(), "streamgate_") {
+			names = append(names, f.GetName())
+		}
+	}
+	assert.Len(t, names, 19)
+	for _, name := range names {
+		assert.Contains(t, string(doc), "\n| `"+name+"` | ", "docs/operations.md has no row for %s", name)
+	}
+	sample, err := os.ReadFile("testdata/scrape.txt")
+	require.NoError(t, err)
+	assert.Contains(t, string(doc), "```\n"+string(sample)+"```\n", "docs/operations.md's sample scrape is not testdata/scrape.txt")
+}
