@@ -79,7 +79,7 @@ func (s *Server) events(c *gin.Context) {
 		s.log.Debug("subscriber left", "stream_id", info.ID, "client_id", qc.ID(), "error", err)
 	}
 	sink.finish()
-	s.leave(info.ID, qc.ID(), info.Labels[LabelSource])
+	s.leave(info.ID, qc.ID(), info.Labels[manager.LabelSource])
 }
 
 // closedStatus is the status reported in `event: done`.

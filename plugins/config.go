@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/streamgate/streamgate/manager"
 )
 
 // Config configures a Host.
@@ -75,8 +77,8 @@ type PluginConfig struct {
 type AttachRule struct {
 	// All joins every stream.
 	All bool
-	// Models and Tenants join the streams whose "model" or "tenant" label is listed. When both
-	// are set a stream must match both.
+	// Models and Tenants join the streams whose manager.LabelModel or manager.LabelTenant label is
+	// listed. When both are set a stream must match both.
 	Models  []string
 	Tenants []string
 }
@@ -92,10 +94,10 @@ func (r AttachRule) Matches(labels map[string]string) bool {
 	if r.IsZero() {
 		return false
 	}
-	if len(r.Models) > 0 && !slices.Contains(r.Models, labels["model"]) {
+	if len(r.Models) > 0 && !slices.Contains(r.Models, labels[manager.LabelModel]) {
 		return false
 	}
-	return len(r.Tenants) == 0 || slices.Contains(r.Tenants, labels["tenant"])
+	return len(r.Tenants) == 0 || slices.Contains(r.Tenants, labels[manager.LabelTenant])
 }
 
 func (c *Config) validate() error {

@@ -10,10 +10,10 @@ import (
 )
 
 // Attach subscribes every transport plugin whose attach rule matches labels (the stream's
-// "model" and "tenant") to the stream, with no subscription config. These subscriptions are
-// passive manager clients: they follow the stream without keeping it wanted (see manager.Passive). nil labels are read from the
-// stream. Call it right after creating the stream, so the transports get every chunk. The errors
-// of the transports that could not join are joined.
+// manager.LabelModel and manager.LabelTenant) to the stream, with no subscription config. These
+// subscriptions are passive manager clients: they follow the stream without keeping it wanted (see
+// manager.Passive). nil labels are read from the stream. Call it right after creating the stream,
+// so the transports get every chunk. The errors of the transports that could not join are joined.
 func (h *Host) Attach(ctx context.Context, streamID string, labels map[string]string) error {
 	if err := h.usable(); err != nil {
 		return err
