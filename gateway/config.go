@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -118,10 +119,10 @@ func (c Config) withDefaults() (Config, error) {
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
-	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
-	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
-	setDefault(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
-	setDefault(&c.StalledWriteTimeout, DefaultStalledWriteTimeout)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, DefaultShutdownGrace)
+	c.ReadHeaderTimeout = cmp.Or(c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	c.StalledWriteTimeout = cmp.Or(c.StalledWriteTimeout, DefaultStalledWriteTimeout)
 	if c.Burst == 0 {
 		c.Burst = max(1, int(math.Ceil(min(c.RatePerKey, math.MaxInt32))))
 	}
@@ -147,10 +148,4 @@ func validateOrigins(origins []string) error {
 		}
 	}
 	return nil
-}
-
-func setDefault[T int64 | time.Duration](v *T, def T) {
-	if *v == 0 {
-		*v = def
-	}
 }

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,8 +72,8 @@ func NewQueuedClient(id string, sink Sink, cfg QueueConfig) (*QueuedClient, erro
 	if cfg.Size < 0 || cfg.MaxBatch < 0 {
 		return nil, fmt.Errorf("%w: QueueConfig Size and MaxBatch must not be negative", ErrInvalidConfig)
 	}
-	setDefault(&cfg.Size, DefaultQueueSize)
-	setDefault(&cfg.MaxBatch, DefaultMaxBatch)
+	cfg.Size = cmp.Or(cfg.Size, DefaultQueueSize)
+	cfg.MaxBatch = cmp.Or(cfg.MaxBatch, DefaultMaxBatch)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -143,25 +144,19 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	setDefault(&c.Window, 1024)
-	setDefault(&c.MaxBatch, 256)
-	setDefault(&c.StartTimeout, 10*time.Second)
-	setDefault(&c.CallTimeout, 10*time.Second)
-	setDefault(&c.DecisionTimeout, time.Second)
-	setDefault(&c.HealthInterval, 5*time.Second)
-	setDefault(&c.HealthTimeout, 2*time.Second)
-	setDefault(&c.RestartMinBackoff, 100*time.Millisecond)
-	setDefault(&c.RestartMaxBackoff, 30*time.Second)
-	setDefault(&c.DeliveryAttempts, 5)
-	setDefault(&c.DeliveryMinBackoff, 100*time.Millisecond)
-	setDefault(&c.DeliveryMaxBackoff, 5*time.Second)
+	c.Window = cmp.Or(c.Window, 1024)
+	c.MaxBatch = cmp.Or(c.MaxBatch, 256)
+	c.StartTimeout = cmp.Or(c.StartTimeout, 10*time.Second)
+	c.CallTimeout = cmp.Or(c.CallTimeout, 10*time.Second)
+	c.DecisionTimeout = cmp.Or(c.DecisionTimeout, time.Second)
+	c.HealthInterval = cmp.Or(c.HealthInterval, 5*time.Second)
+	c.HealthTimeout = cmp.Or(c.HealthTimeout, 2*time.Second)
+	c.RestartMinBackoff = cmp.Or(c.RestartMinBackoff, 100*time.Millisecond)
+	c.RestartMaxBackoff = cmp.Or(c.RestartMaxBackoff, 30*time.Second)
+	c.DeliveryAttempts = cmp.Or(c.DeliveryAttempts, 5)
+	c.DeliveryMinBackoff = cmp.Or(c.DeliveryMinBackoff, 100*time.Millisecond)
+	c.DeliveryMaxBackoff = cmp.Or(c.DeliveryMaxBackoff, 5*time.Second)
 	if c.MaxBatch > c.Window {
 		c.MaxBatch = c.Window
-	}
-}
-
-func setDefault[T int | time.Duration](v *T, def T) {
-	if *v == 0 {
-		*v = def
 	}
 }
