@@ -3,7 +3,6 @@ package manager
 import (
 	"cmp"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"time"
@@ -97,7 +96,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.RetainClosed = cmp.Or(c.RetainClosed, DefaultRetainClosed)
 	c.SubscriptionQueue = cmp.Or(c.SubscriptionQueue, DefaultSubscriptionQueue)
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
 }
