@@ -125,16 +125,27 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%w: %s.config is not valid JSON", ErrInvalidConfig, at)
 		}
 	}
-	for name, v := range map[string]int64{
-		"Window": int64(c.Window), "MaxBatch": int64(c.MaxBatch), "QueueSize": int64(c.QueueSize),
-		"StartTimeout": int64(c.StartTimeout), "CallTimeout": int64(c.CallTimeout),
-		"DecisionTimeout": int64(c.DecisionTimeout), "HealthInterval": int64(c.HealthInterval),
-		"HealthTimeout": int64(c.HealthTimeout), "RestartMinBackoff": int64(c.RestartMinBackoff),
-		"RestartMaxBackoff": int64(c.RestartMaxBackoff), "DeliveryAttempts": int64(c.DeliveryAttempts),
-		"DeliveryMinBackoff": int64(c.DeliveryMinBackoff), "DeliveryMaxBackoff": int64(c.DeliveryMaxBackoff),
+	// A list, not a map, so that a config with several negative fields always reports the first.
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"Window", int64(c.Window)},
+		{"MaxBatch", int64(c.MaxBatch)},
+		{"QueueSize", int64(c.QueueSize)},
+		{"StartTimeout", int64(c.StartTimeout)},
+		{"CallTimeout", int64(c.CallTimeout)},
+		{"DecisionTimeout", int64(c.DecisionTimeout)},
+		{"HealthInterval", int64(c.HealthInterval)},
+		{"HealthTimeout", int64(c.HealthTimeout)},
+		{"RestartMinBackoff", int64(c.RestartMinBackoff)},
+		{"RestartMaxBackoff", int64(c.RestartMaxBackoff)},
+		{"DeliveryAttempts", int64(c.DeliveryAttempts)},
+		{"DeliveryMinBackoff", int64(c.DeliveryMinBackoff)},
+		{"DeliveryMaxBackoff", int64(c.DeliveryMaxBackoff)},
 	} {
-		if v < 0 {
-			return fmt.Errorf("%w: %s must not be negative", ErrInvalidConfig, name)
+		if f.v < 0 {
+			return fmt.Errorf("%w: %s must not be negative", ErrInvalidConfig, f.name)
 		}
 	}
 	return nil
