@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// stream is one stream's state. Everything below mu is guarded by it; clients are called with it
+// stream is one stream's state. Everything below mu is guarded by it; SendChunk is called with it
 // held so that chunk IDs, history and delivery order agree.
 type stream struct {
 	id      string
