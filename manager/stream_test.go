@@ -516,6 +516,42 @@ func TestStatusForCode(t *testing.T) {
 	}
 }
 
+// TestIsGone feeds IsGone the errors the manager itself returns: a closed, an unknown and a
+// shut-down stream are gone; a full manager or a stream's own error are not.
+func TestIsGone(t *testing.T) {
+	m, _ := newManager(t, manager.Config{MaxConcurrentStreams: 1})
+	id := newStream(t, m)
+	_, tooMany := m.CreateStream(ctx, "")
+	require.ErrorIs(t, tooMany, manager.ErrTooManyStreams)
+	require.NoError(t, m.CloseStream(ctx, id, "done"))
+	closed := m.PushChunk(ctx, id, manager.Chunk{Data: []byte("late")})
+	require.ErrorIs(t, closed, manager.ErrClosed)
+	unknown := m.DeregisterClient(ctx, "nope", "a")
+	require.ErrorIs(t, unknown, manager.ErrNotFound)
+	down, _ := newManager(t, manager.Config{})
+	require.NoError(t, down.Shutdown(ctx))
+	shutDown := down.CloseStream(ctx, "any", "done")
+	require.ErrorIs(t, shutDown, manager.ErrShutdown)
+
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"closed", closed, true},
+		{"subscription end", &manager.ClosedError{StreamID: id, Reason: "done"}, true},
+		{"not found", unknown, true},
+		{"shut down", shutDown, true},
+		{"too many streams", tooMany, false},
+		{"stream error", &manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "gone"}, false},
+		{"nil", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, manager.IsGone(tc.err))
+		})
+	}
+}
+
 func TestInfoCountsPassiveClients(t *testing.T) {
 	m, _ := newManager(t, manager.Config{})
 	id := newStream(t, m)

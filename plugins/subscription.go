@@ -187,7 +187,7 @@ func errorFor(err error) *manager.StreamError {
 // deregister removes a's client from its stream; the manager may have released it already.
 func (s *subscription) deregister(a *attachment) {
 	err := s.h.cfg.Streams.DeregisterClient(context.Background(), s.streamID, a.qc.ID())
-	if err != nil && !errors.Is(err, manager.ErrNotFound) && !errors.Is(err, manager.ErrClosed) && !errors.Is(err, manager.ErrShutdown) {
+	if err != nil && !manager.IsGone(err) {
 		s.log.Warn("deregister plugin client", "error", err)
 	}
 }
