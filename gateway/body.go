@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -22,11 +24,18 @@ func (s *Server) readBody(c *gin.Context) ([]byte, *apiError) {
 	if n := c.Request.ContentLength; n > 0 {
 		buf.Grow(int(n) + 1)
 	}
+	restore := s.bodyDeadline(c)
 	_, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	restore()
 	var mbe *http.MaxBytesError
+	var ne net.Error
 	switch {
 	case errors.As(err, &mbe):
 		return nil, tooLarge(limit)
+	case errors.As(err, &ne) && ne.Timeout():
+		c.Header("Connection", "close")
+		return nil, newErrorStatus(http.StatusRequestTimeout, "DEADLINE_EXCEEDED",
+			"request body not received within "+s.cfg.ReadTimeout.String())
 	case err != nil:
 		return nil, newError(http.StatusBadRequest, "read request body: "+err.Error())
 	}
@@ -45,6 +54,18 @@ func (s *Server) readJSON(c *gin.Context, v any) bool {
 		return false
 	}
 	return true
+}
+
+// bodyDeadline sets the connection's read deadline to Config.ReadTimeout from now and returns the
+// function that lifts it again. The deadline is set per body, not as http.Server.ReadTimeout:
+// that one stays armed while the handler runs, and net/http's background read then cancels
+// the request context of every stream that outlives it.
+func (s *Server) bodyDeadline(c *gin.Context) (restore func()) {
+	rc := http.NewResponseController(c.Writer)
+	if rc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout)) != nil {
+		return func() {}
+	}
+	return func() { _ = rc.SetReadDeadline(time.Time{}) }
 }
 
 func tooLarge(limit int64) *apiError {
