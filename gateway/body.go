@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -78,6 +79,11 @@ func decodeJSON(body []byte, v any) *apiError {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return newError(http.StatusBadRequest, "request body is empty: expected a JSON object")
 	}
+	// encoding/json keeps invalid UTF-8 in a json.RawMessage (pushed data) as it came, and would
+	// forward it to every subscriber (issue 10); RFC 8259 says JSON text is UTF-8.
+	if at := invalidUTF8(body); at >= 0 {
+		return newError(http.StatusBadRequest, fmt.Sprintf("invalid JSON: not valid UTF-8 at byte %d", at))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -87,6 +93,21 @@ func decodeJSON(body []byte, v any) *apiError {
 		return newError(http.StatusBadRequest, "invalid JSON: unexpected data after the object")
 	}
 	return nil
+}
+
+// invalidUTF8 returns the offset of the first byte of b that is not valid UTF-8, or -1.
+func invalidUTF8(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
 }
 
 // jsonMessage explains a decoding error without Go type names where a JSON one reads better.
