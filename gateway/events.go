@@ -98,6 +98,9 @@ func (s *Server) closedStatus(streamID, reason string) manager.Status {
 // least N: an EventSource opened with ?after=N reconnects to the same URL with the last ID it got.
 // A header below N contradicts the query and is refused.
 func resumePoint(c *gin.Context) (uint64, *apiError) {
+	if n := len(c.Request.Header.Values("Last-Event-ID")); n > 1 {
+		return 0, newError(http.StatusBadRequest, fmt.Sprintf("Last-Event-ID is given %d times: give one resume point", n))
+	}
 	header := c.GetHeader("Last-Event-ID")
 	query, hasQuery := c.GetQuery("after")
 	var after uint64

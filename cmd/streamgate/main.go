@@ -120,6 +120,7 @@ func loadConfig(path string, explicit bool, listen string, lookupEnv func(string
 // then the plugin processes stop.
 func serve(ctx context.Context, cfg *configs.Config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg.Log, stderr)
+	checkFileLimit(log, cfg.Limits.MaxConnections)
 	parts, err := build(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -148,6 +149,25 @@ func listenAndServe(ctx context.Context, addr string, parts parts, stdout io.Wri
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// fdHeadroom is the file descriptors kept for everything but client connections: upstream
+// connections, plugin pipes, log files.
+const fdHeadroom = 1000
+
+// checkFileLimit raises the open-file limit and warns when it cannot hold maxConns client
+// connections plus fdHeadroom: past it, accept fails and every tenant times out.
+func checkFileLimit(log *slog.Logger, maxConns int) {
+	limit, err := raiseFileLimit()
+	switch {
+	case err != nil:
+		log.Warn("could not raise the open-file limit", "err", err, "fd_limit", limit)
+	case limit > 0 && limit < uint64(maxConns)+fdHeadroom:
+		log.Warn("the open-file limit is low for limits.max_connections", "fd_limit", limit,
+			"max_connections", maxConns)
+	default:
+		log.Debug("open-file limit", "fd_limit", limit)
+	}
 }
 
 // closePlugins stops the plugin processes once the gateway has closed every stream.
