@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 	"github.com/streamgate/streamgate/upstream/sse"
 )
 
@@ -165,7 +166,7 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 	gemini := s.r.provider.Dialect() == DialectGemini
 	body := &watchedBody{rc: rc, wd: wd}
 	if gemini {
-		body.tail = &tail{}
+		body.tail = &geminiwire.Tail{}
 	}
 	rd := newReader(body)
 	defer freeReader(rd)
@@ -175,7 +176,7 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 	}
 	started := false
 	var lastEvent time.Time
-	var fin finality
+	var fin geminiwire.Finality
 	for {
 		ev, err := rd.Next()
 		if err != nil {
@@ -191,7 +192,7 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 				// blocks: let them send the last chunk before the end of the body is examined.
 				runtime.Gosched()
 			}
-			return s.ended(actx, err, body.tail, fin.reached())
+			return s.ended(actx, err, body.tail, fin.Reached())
 		}
 		now := body.readAt
 		if !started {
@@ -199,9 +200,9 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			wd.firstEvent()
 		}
 		if gemini {
-			body.tail.keepLast(rd.Buffered())
-			if looksLikeError(ev.Data) {
-				if se, ok := parseErrorBody(ev.Data); ok {
+			body.tail.KeepLast(rd.Buffered())
+			if geminiwire.LooksLikeError(ev.Data) {
+				if se, ok := geminiwire.ParseError(ev.Data); ok {
 					return s.stopped(actx, upstreamFailure(se))
 				}
 			}
@@ -219,7 +220,7 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			s.r.streamLog(s.streamID).Warn("deliver chunk", "error", err)
 		}
 		if gemini {
-			fin.add(data)
+			fin.Add(data)
 		}
 		s.forwarded = true
 		lastEvent = now
@@ -229,7 +230,7 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 // ended classifies the end of a 200 response body: err is io.EOF for a clean end. A Gemini
 // error tail wins over how the connection then ended; a clean end of a Gemini body completes the
 // stream only after a final chunk and with nothing but white space after the last event.
-func (s *session) ended(actx context.Context, err error, t *tail, final bool) (result, *failure) {
+func (s *session) ended(actx context.Context, err error, t *geminiwire.Tail, final bool) (result, *failure) {
 	res, intr, interrupted := s.interruption(actx)
 	if interrupted && intr == nil {
 		return res, nil
