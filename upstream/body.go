@@ -11,12 +11,11 @@ import (
 )
 
 // watchedBody is a response body that reports activity to the watchdog, notes when bytes last
-// arrived and, for the Gemini dialect, keeps the body's unparsed end in a tail: the SSE parser
-// ignores the lines of a raw JSON error body, so the runner looks for one there when the body ends.
+// arrived and copies them to tee, when its dialect wants them.
 type watchedBody struct {
-	rc   io.Reader
-	wd   *watchdog
-	tail *geminiwire.Tail // nil when not wanted
+	rc  io.Reader
+	wd  *watchdog
+	tee io.Writer // nil when not wanted
 	// readAt is when the last read returned bytes. The parser reads only when it needs more
 	// input, so when it returns an event this is when the event's last byte arrived.
 	readAt time.Time
@@ -27,8 +26,8 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	if n > 0 {
 		b.readAt = time.Now()
 		b.wd.activity()
-		if b.tail != nil {
-			_, _ = b.tail.Write(p[:n])
+		if b.tee != nil {
+			_, _ = b.tee.Write(p[:n]) // a tee's Write never fails (bodyDialect.tee)
 		}
 	}
 	return n, err
@@ -49,6 +48,83 @@ func newReader(rd io.Reader) *sse.Reader {
 func freeReader(r *sse.Reader) {
 	r.Reset(nil)
 	readers.Put(r)
+}
+
+// bodyDialect is what a Dialect adds to reading the events of a 200 body, so that the session's
+// read loop is the same for every dialect.
+type bodyDialect interface {
+	// tee returns where the body's bytes are copied as they arrive, or nil. Its Write must not
+	// fail.
+	tee() io.Writer
+	// check looks at an event's data before it is pushed; buffered is how many bytes the parser
+	// read past the event. A failure ends the attempt, and the event is not pushed.
+	check(data []byte, buffered int) *failure
+	// pushed notes the data of a pushed event, which does not change afterwards.
+	pushed(data []byte)
+	// end is told that rd reached the end of the body and that another attempt may follow (the
+	// stream is open and the caller still waits). It returns an error the body itself reported,
+	// which wins over how the body ended, and why a body that ended cleanly is incomplete.
+	end(rd *sse.Reader) (reported, incomplete *failure)
+}
+
+// bodyDialect returns a fresh bodyDialect of the provider's dialect for one attempt.
+func (s *session) bodyDialect() bodyDialect {
+	if s.r.provider.Dialect() == DialectGemini {
+		return &geminiBody{}
+	}
+	return sseBody{s}
+}
+
+// geminiBody reads DialectGemini. The SSE parser skips the lines of a raw JSON error body, so the
+// bytes after the last event are kept in a tail, where such an error is found when the body ends;
+// an event whose data is such an error counts too. A clean end completes the stream only after a
+// final chunk and with nothing but white space after the last event.
+type geminiBody struct {
+	tail geminiwire.Tail
+	fin  geminiwire.Finality
+}
+
+func (g *geminiBody) tee() io.Writer { return &g.tail }
+
+func (g *geminiBody) check(data []byte, buffered int) *failure {
+	g.tail.KeepLast(buffered)
+	if !geminiwire.LooksLikeError(data) {
+		return nil
+	}
+	if se, ok := geminiwire.ParseError(data); ok {
+		return upstreamFailure(se)
+	}
+	return nil
+}
+
+func (g *geminiBody) pushed(data []byte) { g.fin.Add(data) }
+
+func (g *geminiBody) end(*sse.Reader) (reported, incomplete *failure) {
+	switch f := tailFailure(&g.tail); {
+	case f != nil && f.kind == kindUpstream:
+		return f, nil
+	case f != nil:
+		return nil, f
+	case !g.fin.Reached():
+		return nil, truncatedFailure("upstream stream ended without a final chunk (no finishReason)")
+	}
+	return nil, nil
+}
+
+// sseBody reads DialectSSE: the stream's last event ID and retry field are kept in the session
+// for the attempt that resumes it.
+type sseBody struct{ s *session }
+
+func (sseBody) tee() io.Writer             { return nil }
+func (sseBody) check([]byte, int) *failure { return nil }
+func (sseBody) pushed([]byte)              {}
+
+func (b sseBody) end(rd *sse.Reader) (reported, incomplete *failure) {
+	b.s.lastID = rd.LastEventID()
+	if retry := rd.Retry(); retry > 0 {
+		b.s.retry = retry
+	}
+	return nil, nil
 }
 
 // tailFailure checks what a Gemini body left after its last event: nothing, Gemini's JSON error

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/streamgate/streamgate/manager"
-	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 	"github.com/streamgate/streamgate/upstream/sse"
 )
 
@@ -161,13 +160,11 @@ func (s *session) attempt(ctx context.Context, hreq *http.Request) (result, *fai
 	return s.read(ctx, actx, wd, resp.Body)
 }
 
-// read pushes the events of a 200 response body into the stream until it ends.
+// read pushes the events of a 200 response body into the stream until it ends. What depends on
+// the dialect is left to its bodyDialect.
 func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (result, *failure) {
-	gemini := s.r.provider.Dialect() == DialectGemini
-	body := &watchedBody{rc: rc, wd: wd}
-	if gemini {
-		body.tail = &geminiwire.Tail{}
-	}
+	d := s.bodyDialect()
+	body := &watchedBody{rc: rc, wd: wd, tee: d.tee()}
 	rd := newReader(body)
 	defer freeReader(rd)
 	rd.SetMaxEventSize(s.r.maxEvent)
@@ -176,82 +173,73 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 	}
 	started := false
 	var lastEvent time.Time
-	var fin geminiwire.Finality
 	for {
 		ev, err := rd.Next()
 		if err != nil {
-			if !gemini {
-				s.lastID = rd.LastEventID()
-				if retry := rd.Retry(); retry > 0 {
-					s.retry = retry
-				}
-			}
 			if started {
 				s.seq.restart(lastEvent)
 				// The subscribers the last push woke are queued on this P until this goroutine
 				// blocks: let them send the last chunk before the end of the body is examined.
 				runtime.Gosched()
 			}
-			return s.ended(actx, err, body.tail, fin.Reached())
+			return s.ended(actx, err, d, rd)
 		}
 		now := body.readAt
 		if !started {
 			started = true
 			wd.firstEvent()
 		}
-		if gemini {
-			body.tail.KeepLast(rd.Buffered())
-			if geminiwire.LooksLikeError(ev.Data) {
-				if se, ok := geminiwire.ParseError(ev.Data); ok {
-					return s.stopped(actx, upstreamFailure(se))
-				}
-			}
-		}
-		typ := ev.Type
-		if typ == sse.DefaultType {
-			typ = ""
+		if f := d.check(ev.Data, rd.Buffered()); f != nil {
+			return s.stopped(actx, f)
 		}
 		data := bytes.Clone(ev.Data)
-		err = s.r.streams.PushChunk(ctx, s.streamID, manager.Chunk{Event: typ, Data: data, Time: now})
-		if err != nil {
-			if isStreamGone(err) {
-				return result{outcome: outcomeClosed}, nil
-			}
-			s.r.streamLog(s.streamID).Warn("deliver chunk", "error", err)
+		if !s.push(ctx, ev.Type, data, now) {
+			return result{outcome: outcomeClosed}, nil
 		}
-		if gemini {
-			fin.Add(data)
-		}
+		d.pushed(data)
 		s.forwarded = true
 		lastEvent = now
 	}
 }
 
-// ended classifies the end of a 200 response body: err is io.EOF for a clean end. A Gemini
-// error tail wins over how the connection then ended; a clean end of a Gemini body completes the
-// stream only after a final chunk and with nothing but white space after the last event.
-func (s *session) ended(actx context.Context, err error, t *geminiwire.Tail, final bool) (result, *failure) {
+// push pushes one event into the stream, as a chunk with Event "" for the default type. It
+// reports false when the stream is gone; any other error is logged, and reading goes on.
+func (s *session) push(ctx context.Context, typ string, data []byte, at time.Time) bool {
+	if typ == sse.DefaultType {
+		typ = ""
+	}
+	err := s.r.streams.PushChunk(ctx, s.streamID, manager.Chunk{Event: typ, Data: data, Time: at})
+	switch {
+	case err == nil:
+		return true
+	case isStreamGone(err):
+		return false
+	}
+	s.r.streamLog(s.streamID).Warn("deliver chunk", "error", err)
+	return true
+}
+
+// ended classifies the end of a 200 response body read by rd: err is io.EOF for a clean end. Unless
+// the stream was closed or the caller's context ended, the dialect is asked about the end: an error
+// the body itself reported (Gemini's error tail) wins over how the connection then ended, and a
+// clean end may still be incomplete.
+func (s *session) ended(actx context.Context, err error, d bodyDialect, rd *sse.Reader) (result, *failure) {
 	res, intr, interrupted := s.interruption(actx)
 	if interrupted && intr == nil {
 		return res, nil
 	}
-	var tf *failure
-	if t != nil {
-		tf = tailFailure(t)
-	}
+	reported, incomplete := d.end(rd)
 	switch {
-	case tf != nil && tf.kind == kindUpstream:
-		return result{}, tf
+	case reported != nil:
+		return result{}, reported
 	case interrupted:
 		return result{}, intr
 	case errors.Is(err, sse.ErrEventTooLarge):
 		return result{}, tooLargeFailure(s.r.maxEvent)
 	case err != io.EOF: //nolint:errorlint // sse.Reader returns a clean end as io.EOF itself
 		return result{}, dropFailure(err, s.forwarded)
-	case tf != nil:
-		return result{}, tf
-	case t != nil && !final:
-		return result{}, truncatedFailure("upstream stream ended without a final chunk (no finishReason)")
+	case incomplete != nil:
+		return result{}, incomplete
 	}
 	return result{outcome: outcomeCompleted}, nil
 }
