@@ -17,7 +17,10 @@
 // default, retry with backoff Config.DeliveryAttempts times before ending it. When the plugin
 // crashes, each subscription waits for the restart and registers again from its last acknowledged
 // chunk with manager.RegisterClientFrom, so nothing is lost or repeated while the stream's history
-// holds those chunks; when it does not, the subscription is closed with a reason that says so.
+// holds those chunks; when it does not, the subscription is closed with a reason that says so. A
+// session's Open carries the stream's instance (manager.StreamInfo.Instance) and tenant, because a
+// stream ID can name another stream once the first was forgotten; a re-attach that finds its ID
+// naming another stream closes the subscription instead of following it.
 //
 // An error-handler plugin becomes an upstream.Decider (Host.Deciders); every call has
 // Config.DecisionTimeout, and a plugin that is down, slow or failing defers to the next decider

@@ -44,6 +44,8 @@ type openRequest struct {
 	labels          map[string]string
 	config          []byte
 	after           uint64 // resume after this chunk
+	// The stream's instance and tenant: a stream ID can name another stream later.
+	instance, tenant string
 }
 
 // session is the host side of one Transport.Session call: a manager sink. Deliver and Closed are
@@ -87,7 +89,8 @@ func openSession(ctx context.Context, c *conn, plugin string, req openRequest, a
 		ackCh: make(chan struct{}, 1), nackCh: make(chan *pb.Nack, 1), openedCh: make(chan *pb.Opened, 1),
 		closedCh: make(chan struct{}), done: make(chan struct{})}
 	go s.read(callCtx)
-	open := &pb.Open{StreamId: req.streamID, SubscriptionId: req.subID, Metadata: req.labels, Config: req.config, ResumeAfter: req.after}
+	open := &pb.Open{StreamId: req.streamID, StreamInstance: req.instance, Tenant: req.tenant, SubscriptionId: req.subID,
+		Metadata: req.labels, Config: req.config, ResumeAfter: req.after}
 	if err := stream.Send(&pb.HostMessage{Msg: &pb.HostMessage_Open{Open: open}}); err != nil {
 		s.abort()
 		return nil, fmt.Errorf("%w: send Open: %w", ErrUnavailable, err)

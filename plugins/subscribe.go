@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/plugins/sdk"
 )
 
@@ -18,19 +19,19 @@ func (h *Host) Attach(ctx context.Context, streamID string, labels map[string]st
 	if err := h.usable(); err != nil {
 		return err
 	}
-	if labels == nil {
-		info, err := h.cfg.Streams.Info(ctx, streamID)
-		if err != nil {
-			return fmt.Errorf("attach plugins to stream %s: %w", streamID, err)
-		}
-		labels = info.Labels
+	info, err := h.cfg.Streams.Info(ctx, streamID)
+	if err != nil {
+		return fmt.Errorf("attach plugins to stream %s: %w", streamID, err)
+	}
+	if labels != nil {
+		info.Labels = labels
 	}
 	var errs []error
 	for _, s := range h.sups {
-		if !s.is(sdk.KindTransport) || !s.cfg.Attach.Matches(labels) {
+		if !s.is(sdk.KindTransport) || !s.cfg.Attach.Matches(info.Labels) {
 			continue
 		}
-		if _, err := h.subscribe(ctx, s, streamID, labels, nil, attached); err != nil {
+		if _, err := h.subscribe(ctx, s, info, nil, attached); err != nil {
 			errs = append(errs, fmt.Errorf("attach plugin %s to stream %s: %w", s.cfg.Name, streamID, err))
 		}
 	}
@@ -61,7 +62,7 @@ func (h *Host) Subscribe(ctx context.Context, streamID, transport string, config
 	if err != nil {
 		return "", fmt.Errorf("subscribe to stream %s: %w", streamID, err)
 	}
-	return h.subscribe(ctx, s, streamID, info.Labels, config, subscribed)
+	return h.subscribe(ctx, s, info, config, subscribed)
 }
 
 // How a subscription came to be: attached ones follow the stream by the plugin's attach rule and
@@ -71,8 +72,8 @@ const (
 	attached   = true
 )
 
-func (h *Host) subscribe(ctx context.Context, s *supervisor, streamID string, labels map[string]string, config json.RawMessage, passive bool) (string, error) {
-	sub := h.newSubscription(s, streamID, labels, config, passive)
+func (h *Host) subscribe(ctx context.Context, s *supervisor, stream manager.StreamInfo, config json.RawMessage, passive bool) (string, error) {
+	sub := h.newSubscription(s, stream, config, passive)
 	openCtx, cancel := context.WithTimeout(ctx, h.cfg.CallTimeout)
 	defer cancel()
 	sess, err := sub.open(openCtx, 0)
@@ -82,7 +83,7 @@ func (h *Host) subscribe(ctx context.Context, s *supervisor, streamID string, la
 	a, err := sub.register(ctx, sess, 0)
 	if err != nil {
 		sess.abort()
-		return "", fmt.Errorf("subscribe to stream %s: %w", streamID, err)
+		return "", fmt.Errorf("subscribe to stream %s: %w", stream.ID, err)
 	}
 	if err := h.addSubscription(sub, a); err != nil {
 		sub.deregister(a)

@@ -29,6 +29,7 @@ type subscription struct {
 	sup      *supervisor
 	id       string
 	streamID string
+	instance string // the stream's manager.StreamInfo.Instance
 	labels   map[string]string
 	config   json.RawMessage
 	passive  bool // attached by rule: an observer, see manager.Passive
@@ -48,11 +49,11 @@ type attachment struct {
 	qc   *manager.QueuedClient
 }
 
-func (h *Host) newSubscription(sup *supervisor, streamID string, labels map[string]string, config json.RawMessage, passive bool) *subscription {
+func (h *Host) newSubscription(sup *supervisor, stream manager.StreamInfo, config json.RawMessage, passive bool) *subscription {
 	id := uuid.NewString()
 	return &subscription{
-		h: h, sup: sup, id: id, streamID: streamID, labels: labels, config: config, passive: passive,
-		log:  h.cfg.Logger.With("plugin", sup.cfg.Name, "stream_id", streamID, "subscription_id", id),
+		h: h, sup: sup, id: id, streamID: stream.ID, instance: stream.Instance, labels: stream.Labels, config: config, passive: passive,
+		log:  h.cfg.Logger.With("plugin", sup.cfg.Name, "stream_id", stream.ID, "subscription_id", id),
 		done: make(chan struct{}),
 	}
 }
@@ -63,7 +64,8 @@ func (s *subscription) open(ctx context.Context, after uint64) (*session, error)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", s.sup.cfg.Name, err)
 	}
-	req := openRequest{streamID: s.streamID, subID: s.id, labels: s.labels, config: s.config, after: after}
+	req := openRequest{streamID: s.streamID, instance: s.instance, tenant: s.labels["tenant"], subID: s.id,
+		labels: s.labels, config: s.config, after: after}
 	return openSession(ctx, p.conn, s.sup.cfg.Name, req, &s.acked, s.h.sessionConfig(s.log))
 }
 
@@ -165,6 +167,10 @@ func (s *subscription) reattach(ctx context.Context) *attachment {
 			continue
 		}
 		a, err := s.register(ctx, sess, after)
+		if err == nil && !s.sameStream(ctx) {
+			s.deregister(a) // its client has not run: nothing of the other stream was delivered
+			err = fmt.Errorf("%w: its ID names another stream now", manager.ErrNotFound)
+		}
 		if err == nil {
 			s.log.Info("subscription re-attached", "after", after)
 			return a
@@ -176,10 +182,22 @@ func (s *subscription) reattach(ctx context.Context) *attachment {
 	}
 }
 
+// sameStream reports whether the subscription's stream ID still names its stream: once a stream
+// is forgotten its ID can be used again, and a re-attach must not follow the ID to the new one.
+// When Info fails (the stream was forgotten just now, or the manager is shutting down), the
+// manager closes the new client by itself.
+func (s *subscription) sameStream(ctx context.Context) bool {
+	info, err := s.h.cfg.Streams.Info(ctx, s.streamID)
+	return err != nil || info.Instance == s.instance
+}
+
 // errorFor is the stream error a subscription closes with when the manager refused it.
 func errorFor(err error) *manager.StreamError {
-	if errors.Is(err, manager.ErrHistoryTrimmed) {
+	switch {
+	case errors.Is(err, manager.ErrHistoryTrimmed):
 		return &manager.StreamError{Code: 410, Status: manager.StatusForCode(410), Message: err.Error()}
+	case errors.Is(err, manager.ErrNotFound):
+		return &manager.StreamError{Code: 404, Status: manager.StatusForCode(404), Message: err.Error()}
 	}
 	return manager.AsStreamError(err)
 }
