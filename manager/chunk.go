@@ -61,6 +61,7 @@ const (
 // StreamInfo describes a stream at one moment.
 type StreamInfo struct {
 	ID          string
+	Instance    string // unique per creation: an ID is used again once its stream was forgotten
 	Status      Status
 	CreatedAt   time.Time
 	ClosedAt    time.Time // zero while active

@@ -349,6 +349,34 @@ func TestClosedStreamIsForgottenAfterRetention(t *testing.T) {
 	require.NoError(t, err, "the ID is free again")
 }
 
+// A stream ID used again names a new stream: its Instance tells the two apart.
+func TestReusedIDGetsANewInstance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, _ := newManager(t, manager.Config{RetainClosed: time.Minute})
+		_, err := m.CreateStream(ctx, "shared")
+		require.NoError(t, err)
+		first, err := m.Info(ctx, "shared")
+		require.NoError(t, err)
+		require.NoError(t, m.CloseStream(ctx, "shared", "done"))
+		closed, err := m.Info(ctx, "shared")
+		require.NoError(t, err)
+		require.Equal(t, first.Instance, closed.Instance, "an instance is stable for the stream's life")
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		_, err = m.CreateStream(ctx, "shared")
+		require.NoError(t, err)
+		second, err := m.Info(ctx, "shared")
+		require.NoError(t, err)
+		require.NotEmpty(t, first.Instance)
+		require.NotEqual(t, first.Instance, second.Instance)
+		other := newStream(t, m)
+		third, err := m.Info(ctx, other)
+		require.NoError(t, err)
+		require.NotContains(t, []string{first.Instance, second.Instance}, third.Instance)
+	})
+}
+
 func TestHandleStreamError(t *testing.T) {
 	tests := []struct {
 		name      string

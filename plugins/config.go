@@ -25,7 +25,9 @@ type Config struct {
 
 	// Window is the most chunks a subscription leaves unacknowledged by its plugin (default 1024).
 	Window int
-	// MaxBatch is the most chunks sent in one message (default 256).
+	// MaxBatch is the most chunks sent in one message (default 256). A message also carries at
+	// most sdk.MaxMessageBytes less 64 KiB of chunks; a chunk larger than that alone ends its
+	// subscription with a 413 error.
 	MaxBatch int
 	// QueueSize is each subscription's queue between the manager and the plugin; 0 takes the
 	// manager's default (manager.DefaultQueueSize). Keep it at least the manager's HistorySize so
