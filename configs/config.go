@@ -188,6 +188,12 @@ type Key struct {
 type Limits struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	Rate         Rate  `yaml:"rate"`
+	// IdleTimeout closes a keep-alive connection idle this long between requests.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ReadTimeout bounds reading one request body.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// MaxConnections bounds the client connections held open at once.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Rate is a per-key token bucket.
@@ -301,8 +307,14 @@ func Default() *Config {
 			InactivityTimeout:   5 * time.Minute,
 			OnClientSendError:   "log",
 		},
-		Limits: Limits{MaxBodyBytes: 10 << 20, Rate: Rate{PerKeyRPS: 50, Burst: 100}},
-		Log:    Log{Level: "info", Format: "json"},
+		Limits: Limits{
+			MaxBodyBytes:   10 << 20,
+			Rate:           Rate{PerKeyRPS: 50, Burst: 100},
+			IdleTimeout:    2 * time.Minute,
+			ReadTimeout:    time.Minute,
+			MaxConnections: 10000,
+		},
+		Log: Log{Level: "info", Format: "json"},
 
 		Admin:     Admin{Listen: "127.0.0.1:9464"},
 		Telemetry: Telemetry{MaxModels: 100},

@@ -424,7 +424,8 @@ plugins:
 	want.Upstream.Retry.Multiplier = 1
 	want.Manager.InactivityTimeout = Off
 	want.Auth.Keys = []Key{{ID: "alice", Key: "k1", Tenant: "acme"}, {ID: "bob", SHA256: digestA, Tenant: "globex"}}
-	want.Limits = Limits{MaxBodyBytes: 1 << 20}
+	want.Limits.MaxBodyBytes = 1 << 20
+	want.Limits.Rate = Rate{}
 	want.CORS.AllowedOrigins = []string{"*"}
 	want.Log = Log{Level: "warn", Format: "text"}
 	pluginConfig := map[string]any{

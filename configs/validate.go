@@ -182,6 +182,9 @@ func validateName(fe *fieldErrors, field, s string) {
 
 func (l *Limits) validate(fe *fieldErrors) {
 	fe.check(l.MaxBodyBytes >= 1, "limits.max_body_bytes", msgAtLeastOne)
+	fe.check(l.IdleTimeout > 0, "limits.idle_timeout", msgPositive)
+	fe.check(l.ReadTimeout > 0, "limits.read_timeout", msgPositive)
+	fe.check(l.MaxConnections >= 1, "limits.max_connections", msgAtLeastOne)
 	fe.check(l.Rate.PerKeyRPS >= 0 && !math.IsInf(l.Rate.PerKeyRPS, 1), "limits.rate.per_key_rps", "must be a finite number, at least 0 (0 disables rate limiting)")
 	switch {
 	case l.Rate.Burst < 0:

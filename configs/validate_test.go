@@ -179,6 +179,9 @@ func TestValidate(t *testing.T) {
 		}, []string{"auth.keys[1]"}},
 
 		{"max_body_bytes zero", func(c *Config) { c.Limits.MaxBodyBytes = 0 }, []string{"limits.max_body_bytes"}},
+		{"connection limits zero", func(c *Config) {
+			c.Limits.IdleTimeout, c.Limits.ReadTimeout, c.Limits.MaxConnections = 0, 0, 0
+		}, []string{"limits.idle_timeout", "limits.read_timeout", "limits.max_connections"}},
 		{"rate negative", func(c *Config) { c.Limits.Rate = Rate{PerKeyRPS: -1, Burst: -1} }, []string{"limits.rate.per_key_rps", "limits.rate.burst"}},
 		{"rate infinite", func(c *Config) { c.Limits.Rate.PerKeyRPS = math.Inf(1) }, []string{"limits.rate.per_key_rps"}},
 		{"rate disabled", func(c *Config) { c.Limits.Rate = Rate{} }, nil},

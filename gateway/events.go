@@ -79,7 +79,7 @@ func (s *Server) events(c *gin.Context) {
 		s.log.Debug("subscriber left", "stream_id", info.ID, "client_id", qc.ID(), "error", err)
 	}
 	sink.finish()
-	s.leave(info.ID, qc.ID(), info.Labels[LabelSource])
+	s.leave(info.ID, qc.ID(), info.Labels[manager.LabelSource])
 }
 
 // closedStatus is the status reported in `event: done`.
@@ -98,6 +98,9 @@ func (s *Server) closedStatus(streamID, reason string) manager.Status {
 // least N: an EventSource opened with ?after=N reconnects to the same URL with the last ID it got.
 // A header below N contradicts the query and is refused.
 func resumePoint(c *gin.Context) (uint64, *apiError) {
+	if n := len(c.Request.Header.Values("Last-Event-ID")); n > 1 {
+		return 0, newError(http.StatusBadRequest, fmt.Sprintf("Last-Event-ID is given %d times: give one resume point", n))
+	}
 	header := c.GetHeader("Last-Event-ID")
 	query, hasQuery := c.GetQuery("after")
 	var after uint64

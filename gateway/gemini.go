@@ -168,10 +168,10 @@ func modelError(err error) *apiError {
 // streamLabels labels a new stream with its owner, model, kind and source.
 func streamLabels(id auth.Identity, model, kind, source string) map[string]string {
 	return map[string]string{
-		LabelTenant: id.Tenant,
-		LabelKeyID:  id.KeyID,
-		LabelModel:  model,
-		LabelKind:   kind,
-		LabelSource: source,
+		manager.LabelTenant: id.Tenant,
+		manager.LabelKeyID:  id.KeyID,
+		manager.LabelModel:  model,
+		manager.LabelKind:   kind,
+		manager.LabelSource: source,
 	}
 }

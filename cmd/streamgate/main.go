@@ -202,6 +202,7 @@ func loadConfig(path string, explicit bool, listen string, adminListen *string, 
 // then the plugin processes stop, then the admin listener, and the last spans are flushed.
 func serve(ctx context.Context, cfg *configs.Config, source string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) error {
 	log := newLogger(cfg.Log, stderr)
+	checkFileLimit(log, cfg.Limits.MaxConnections)
 	o, err := newOps(ctx, cfg, lookupEnv, log)
 	if err != nil {
 		return err
@@ -260,6 +261,25 @@ func adminAddr(ln net.Listener) string {
 		return ""
 	}
 	return ln.Addr().String()
+}
+
+// fdHeadroom is the file descriptors kept for everything but client connections: upstream
+// connections, plugin pipes, the admin listener's connections, log files.
+const fdHeadroom = 1000
+
+// checkFileLimit raises the open-file limit and warns when it cannot hold maxConns client
+// connections plus fdHeadroom: past it, accept fails and every tenant times out.
+func checkFileLimit(log *slog.Logger, maxConns int) {
+	limit, err := raiseFileLimit()
+	switch {
+	case err != nil:
+		log.Warn("could not raise the open-file limit", "err", err, "fd_limit", limit)
+	case limit > 0 && limit < uint64(maxConns)+fdHeadroom:
+		log.Warn("the open-file limit is low for limits.max_connections", "fd_limit", limit,
+			"max_connections", maxConns)
+	default:
+		log.Debug("open-file limit", "fd_limit", limit)
+	}
 }
 
 // closePlugins stops the plugin processes once the gateway has closed every stream.

@@ -86,7 +86,13 @@ func start(t *testing.T, dir string, env []string, args ...string) *proc {
 // launch runs streamgate in dir with exactly args and waits for its ready line.
 func launch(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	return startProgram(t, dir, env, binary, args...)
+}
+
+// startProgram is launch with another program in front of streamgate (prlimit, say).
+func startProgram(t *testing.T, dir string, env []string, program string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(program, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 	p := &proc{t: t, cmd: cmd, stderr: &bytes.Buffer{}, waited: make(chan error, 1)}
@@ -299,4 +305,24 @@ func TestInvalidConfigExits2NamingTheField(t *testing.T) {
 		code, _ := runToExit(t, dir, nil, "-bogus")
 		assert.Equal(t, 2, code)
 	})
+}
+
+// TestRaisesFileLimit starts streamgate with a soft open-file limit of 256 and a hard one of 4096:
+// it raises the soft limit to 4096 and warns that 4096 is too few for 10,000 connections.
+func TestRaisesFileLimit(t *testing.T) {
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("prlimit (util-linux) is not installed")
+	}
+	p := startProgram(t, t.TempDir(), nil, prlimit, "--nofile=256:4096", binary, "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0")
+	require.Equal(t, 0, p.stop(syscall.SIGTERM))
+	var warned bool
+	for _, line := range strings.Split(p.stderr.String(), "\n") {
+		if strings.Contains(line, "the open-file limit is low") {
+			warned = true
+			assert.Contains(t, line, `"fd_limit":4096`)
+			assert.Contains(t, line, `"max_connections":10000`)
+		}
+	}
+	assert.True(t, warned, "no fd-limit warning; stderr:\n%s", p.stderr)
 }
