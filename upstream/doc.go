@@ -9,7 +9,7 @@
 //
 // Package upstream imports manager, upstream/sse and (in tests) auth; it must never import gateway
 // or plugins. Credentials reach it as the one-method Credential interface that auth's APIKey and
-// GoogleOAuth implement.
+// GoogleOAuth implement, and which they extend with SecretReporter, both declared here.
 //
 // # Data path
 //
@@ -89,7 +89,8 @@
 // ActionTerminate with Decision.Err reports that error instead.
 //
 // Generate (non-streaming generateContent) retries the same way and then passes the last response
-// through, status, headers and body, whatever its status.
+// through, status, headers and body, whatever its status, when its body is a Gemini error (or it
+// succeeded); an error body that is not Gemini's JSON is replaced by the described error above.
 //
 // # Credentials
 //
@@ -97,4 +98,12 @@
 // errors describe a request by host (and path) only, never by URL query or headers, and transport
 // errors are unwrapped from *url.Error, whose text would include the URL. Redirects are not
 // followed, so a credential header never travels to a host the upstream points at.
+//
+// What the upstream writes may still echo a credential (an error quoting the key it refused). A
+// provider that can name its secrets (SecretReporter: the credential's API key or current and
+// recent OAuth tokens, the generic SSE provider's header values, a configured URL's query values,
+// each of at least 8 bytes) has them replaced by Redacted in every failure before a Decider, a log
+// line or the stream sees it: the error's message and status, and the error body Generate passes
+// through. Data chunks are not scanned: the hot path stays a copy, and a credential is echoed in
+// errors, not in the model's output.
 package upstream

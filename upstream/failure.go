@@ -42,14 +42,17 @@ const (
 	kindCredential                        // the request could not be built: its credential failed
 )
 
-// failure is one failed attempt. Nothing in it carries a credential: messages are built from
-// statuses, hosts, paths and transport errors, never from request headers or URL queries.
+// failure is one failed attempt. Its own wording carries no credential: messages are built from
+// statuses, hosts, paths and transport errors, never from request headers or URL queries. What
+// the upstream wrote into it (an error body's message, a transport error quoting the server) may
+// echo one: Runner.scrub removes them.
 type failure struct {
 	kind       failureKind
 	err        *manager.StreamError // what the stream gets
 	status     int                  // the upstream's HTTP status, 0 without a response
 	retryAfter time.Duration        // from a Retry-After header
 	transient  bool                 // the built-in policy retries it when a retry is safe
+	body       []byte               // kindStatus: the body when it is Gemini's error JSON, which Generate passes through
 }
 
 func connectFailure(u *url.URL, err error) *failure {
@@ -114,6 +117,7 @@ func statusFailure(resp *http.Response, body []byte, now time.Time) *failure {
 		if parsed.Status != "" {
 			se.Status = parsed.Status
 		}
+		f.body = body
 	}
 	if se.Message == "" {
 		se.Message = "upstream answered HTTP " + statusText(code) + describeBody(resp.Header.Get("Content-Type"), body)

@@ -33,7 +33,10 @@ type Gemini struct {
 	modelAPI
 }
 
-var _ Provider = (*Gemini)(nil)
+var (
+	_ Provider       = (*Gemini)(nil)
+	_ SecretReporter = (*Gemini)(nil)
+)
 
 // NewGemini validates cfg and returns a Gemini provider.
 func NewGemini(cfg GeminiConfig) (*Gemini, error) {
@@ -94,6 +97,11 @@ func (a *modelAPI) request(ctx context.Context, req Request, method string) (*ht
 		return nil, fmt.Errorf("apply upstream credential: %w", err)
 	}
 	return hreq, nil
+}
+
+// Secrets implements SecretReporter: the credential's secrets and the base URL's query values.
+func (a *modelAPI) Secrets() []string {
+	return append(credentialSecrets(a.cred), querySecrets(a.base)...)
 }
 
 // altFor is the alt parameter of a request: "sse" for a stream, none (JSON) otherwise.

@@ -71,6 +71,44 @@ func TestGenerateReturnsErrorResponses(t *testing.T) {
 	}
 }
 
+// TestGenerateDescribesErrorBodiesThatAreNotGeminiErrors: such a body may echo anything, so it is
+// not passed through; the caller gets a Gemini-shaped error naming it, as on the streaming route.
+func TestGenerateDescribesErrorBodiesThatAreNotGeminiErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		script   upstreamtest.Script
+		want     *manager.StreamError
+		requests int
+	}{
+		{
+			"HTML body",
+			upstreamtest.Script{Status: 413, Header: http.Header{"Content-Type": {"text/html; charset=utf-8"}}, Body: []byte("<html>too big</html>")},
+			&manager.StreamError{Code: 413, Status: "INVALID_ARGUMENT", Message: "upstream answered HTTP 413 Request Entity Too Large with a 20-byte text/html body that is not a Gemini error"},
+			1,
+		},
+		{
+			"empty body",
+			upstreamtest.Script{Status: 422, Body: []byte{}},
+			&manager.StreamError{Code: 422, Status: "FAILED_PRECONDITION", Message: "upstream answered HTTP 422 Unprocessable Entity with an empty body"},
+			1,
+		},
+		{
+			"plain text echoing the key, retried",
+			upstreamtest.Script{Status: 503, Header: http.Header{"Content-Type": {"text/plain"}, "Retry-After": {"0"}}, Body: []byte("busy, key " + testKey)},
+			&manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "upstream answered HTTP 503 Service Unavailable with a 51-byte text/plain body that is not a Gemini error"},
+			fastRetry.MaxAttempts,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.script)
+			resp, err := e.runner(e.gemini(), upstream.RunnerConfig{}).Generate(ctx, geminiReq)
+			require.Nil(t, resp)
+			require.Equal(t, tc.want, err)
+			require.Equal(t, tc.requests, e.fake.RequestCount())
+		})
+	}
+}
+
 func TestGenerateUnreachable(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -76,9 +76,10 @@ func (s *session) run(ctx context.Context, first *http.Request, buildErr error) 
 	}
 }
 
-// failed asks the Decider and the built-in policy about f. It returns a final result, or waits
-// for the retry and returns the zero result.
+// failed asks the Decider and the built-in policy about f, once its upstream text is scrubbed. It
+// returns a final result, or waits for the retry and returns the zero result.
 func (s *session) failed(ctx context.Context, f *failure) result {
+	s.r.scrub(f)
 	v := s.r.decide(ctx, s.info(f), f, s.seq, s.resumeWait())
 	switch v.action {
 	case ActionRetry:

@@ -19,7 +19,8 @@ type SSEConfig struct {
 	Method string
 	// Headers are sent with every request, e.g. an Authorization header for an OpenAI-compatible
 	// endpoint. Accept and Cache-Control are always text/event-stream and no-cache. Header values
-	// are secrets as far as streamgate is concerned: they are never logged or put in an error.
+	// are secrets as far as streamgate is concerned: they are never logged or put in an error, and
+	// are scrubbed from upstream error text (SecretReporter).
 	Headers map[string]string
 }
 
@@ -33,7 +34,10 @@ type SSE struct {
 	header http.Header
 }
 
-var _ Provider = (*SSE)(nil)
+var (
+	_ Provider       = (*SSE)(nil)
+	_ SecretReporter = (*SSE)(nil)
+)
 
 // NewSSE validates cfg and returns a generic SSE provider.
 func NewSSE(cfg SSEConfig) (*SSE, error) {
@@ -80,6 +84,22 @@ func (s *SSE) StreamRequest(ctx context.Context, req Request) (*http.Request, er
 	}
 	setStreamHeaders(hreq.Header)
 	return hreq, nil
+}
+
+// Secrets implements SecretReporter: the configured header values, the credential of each that
+// has an authentication scheme ("sk-x" of "Bearer sk-x": an upstream may quote just that), and
+// the URL's query values.
+func (s *SSE) Secrets() []string {
+	var out []string
+	for _, values := range s.header {
+		for _, v := range values {
+			out = append(out, v)
+			if scheme, cred, ok := strings.Cut(v, " "); ok && isToken(scheme) {
+				out = append(out, strings.TrimSpace(cred))
+			}
+		}
+	}
+	return append(out, querySecrets(s.u)...)
 }
 
 // GenerateRequest returns an error wrapping ErrUnsupported.

@@ -34,7 +34,10 @@ type Vertex struct {
 	modelAPI
 }
 
-var _ Provider = (*Vertex)(nil)
+var (
+	_ Provider       = (*Vertex)(nil)
+	_ SecretReporter = (*Vertex)(nil)
+)
 
 // NewVertex validates cfg and returns a Vertex provider.
 func NewVertex(cfg VertexConfig) (*Vertex, error) {
