@@ -121,6 +121,8 @@ type SSE struct {
 	// Headers are extra request headers. Their values are Secrets because they usually carry a
 	// credential.
 	Headers map[string]Secret `yaml:"headers"`
+	// ContentTypes are the media types a 200 answer may have; another fails the attempt.
+	ContentTypes []string `yaml:"content_types"`
 }
 
 // Simulator configures the embedded simulator provider.
@@ -287,7 +289,7 @@ func Default() *Config {
 		Upstream: Upstream{
 			Kind:      KindAuto,
 			Vertex:    Vertex{Location: "us-central1"},
-			SSE:       SSE{Method: "POST"},
+			SSE:       SSE{Method: "POST", ContentTypes: []string{"text/event-stream"}},
 			Simulator: Simulator{Chunks: 8, Interval: 50 * time.Millisecond},
 			Retry: Retry{
 				MaxAttempts:     5,

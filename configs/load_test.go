@@ -419,7 +419,8 @@ plugins:
 	want.OrphanGrace = 250 * time.Millisecond
 	want.Upstream.Kind = KindSSE
 	want.Upstream.BaseURL = "https://llm.example/v1/stream"
-	want.Upstream.SSE = SSE{Method: "GET", Headers: map[string]Secret{"Authorization": "Bearer x", "X-Trace": "1"}}
+	want.Upstream.SSE.Method = "GET"
+	want.Upstream.SSE.Headers = map[string]Secret{"Authorization": "Bearer x", "X-Trace": "1"}
 	want.Upstream.Retry.MaxAttempts = 1
 	want.Upstream.Retry.Multiplier = 1
 	want.Manager.InactivityTimeout = Off

@@ -33,6 +33,7 @@ var (
 	locationRe   = regexp.MustCompile(`^[a-z0-9-]+$`)
 	projectRe    = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]*$`)
 	httpTokenRe  = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	mediaTypeRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$`)
 )
 
 // Validate checks every setting of c and returns all problems joined with errors.Join, each a
@@ -113,6 +114,10 @@ func (s *SSE) validate(fe *fieldErrors) {
 		field := "upstream.sse.headers." + name
 		fe.check(httpTokenRe.MatchString(name), field, "is not a valid header name")
 		fe.check(!strings.ContainsAny(string(s.Headers[name]), "\r\n\x00"), field, "must not contain CR, LF or NUL")
+	}
+	fe.check(len(s.ContentTypes) > 0, "upstream.sse.content_types", "must list at least one media type, such as text/event-stream")
+	for i, t := range s.ContentTypes {
+		fe.check(mediaTypeRe.MatchString(t), indexPath("upstream.sse.content_types", i), "must be a media type such as text/event-stream, without parameters or wildcards")
 	}
 }
 

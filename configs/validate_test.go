@@ -112,6 +112,10 @@ func TestValidate(t *testing.T) {
 		{"sse header value CRLF", func(c *Config) {
 			c.Upstream.SSE.Headers = map[string]Secret{"B": "x\r\nInjected: 1", "A": "a\x00"}
 		}, []string{"upstream.sse.headers.A", "upstream.sse.headers.B"}},
+		{"sse content_types empty", func(c *Config) { c.Upstream.SSE.ContentTypes = nil }, []string{"upstream.sse.content_types"}},
+		{"sse content_types bad", func(c *Config) {
+			c.Upstream.SSE.ContentTypes = []string{"text/event-stream", "text/*", "text/plain; charset=utf-8", "text", "Application/X-NDJSON"}
+		}, []string{"upstream.sse.content_types[1]", "upstream.sse.content_types[2]", "upstream.sse.content_types[3]"}},
 		{"simulator chunks zero", func(c *Config) { c.Upstream.Simulator.Chunks = 0 }, []string{"upstream.simulator.chunks"}},
 		{"simulator interval negative", func(c *Config) { c.Upstream.Simulator.Interval = -1 }, []string{"upstream.simulator.interval"}},
 		{"simulator interval zero", func(c *Config) { c.Upstream.Simulator.Interval = 0 }, nil},

@@ -2,6 +2,9 @@ package upstream
 
 import (
 	"io"
+	"mime"
+	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -31,6 +34,37 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// EventStreamType is the media type of an event stream, which a 200 answer to a streaming request
+// must have (or one of the generic SSE provider's SSEConfig.ContentTypes).
+const EventStreamType = "text/event-stream"
+
+// eventStreamTypes is the media type list of the providers that do not implement contentTyper.
+var eventStreamTypes = []string{EventStreamType}
+
+// contentTyper is implemented by a provider whose event streams may come with other media types
+// than text/event-stream: the generic SSE provider.
+type contentTyper interface {
+	mediaTypes() []string // lower case, without parameters; not to be modified
+}
+
+// checkStream fails a 200 answer whose Content-Type is none of the provider's event stream media
+// types, before any of its body is read: a page that happens to hold a "data:" line is not a
+// stream.
+func (r *Runner) checkStream(h http.Header) *failure {
+	want := eventStreamTypes
+	if p, ok := r.provider.(contentTyper); ok {
+		want = p.mediaTypes()
+	}
+	ct := h.Get("Content-Type")
+	if slices.Contains(want, ct) {
+		return nil // the common case, without parsing
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && slices.Contains(want, mt) {
+		return nil
+	}
+	return mediaTypeFailure(ct, want)
 }
 
 // readers recycles the SSE readers of ended attempts, so that an attempt does not allocate a read
@@ -77,8 +111,9 @@ func (s *session) bodyDialect() bodyDialect {
 
 // geminiBody reads DialectGemini. The SSE parser skips the lines of a raw JSON error body, so the
 // bytes after the last event are kept in a tail, where such an error is found when the body ends;
-// an event whose data is such an error counts too. A clean end completes the stream only after a
-// final chunk and with nothing but white space after the last event.
+// an event whose data is such an error counts too, and one whose data is not a JSON object at all
+// fails the attempt. A clean end completes the stream only after a final chunk and with nothing
+// but white space after the last event.
 type geminiBody struct {
 	tail geminiwire.Tail
 	fin  geminiwire.Finality
@@ -88,6 +123,9 @@ func (g *geminiBody) tee() io.Writer { return &g.tail }
 
 func (g *geminiBody) check(data []byte, buffered int) *failure {
 	g.tail.KeepLast(buffered)
+	if !geminiwire.LooksLikeObject(data) {
+		return notObjectFailure(len(data))
+	}
 	if !geminiwire.LooksLikeError(data) {
 		return nil
 	}

@@ -30,13 +30,20 @@
 //
 // # Dialects
 //
+// A 200 answer to a streaming request must be an event stream: its Content-Type is checked before
+// any of its body is read (text/event-stream, or for the generic SSE provider its configured media
+// types). These failures are retried like a body that ends early, since a proxy's error page may be
+// passing.
+//
 // Gemini, Vertex and the simulator speak DialectGemini: a stream is complete only when a chunk had
 // a finishReason (or the prompt a blockReason) and the body then ended cleanly with nothing but
 // white space after the last event. The SSE parser skips the lines of Gemini's mid-stream error,
 // a raw (often pretty-printed) {"error":{...}} body after some events, so the runner keeps the
 // bytes read past the last event (at most the last 16 KiB of the body) and parses what follows the
-// last blank line when the body ends; an event whose data is such an error counts too. A Gemini
-// request is never re-sent once an event was forwarded: that would duplicate deltas.
+// last blank line when the body ends; an event whose data is such an error counts too. An event
+// whose data is not shaped like a JSON object (its ends are looked at, not every byte) is not
+// Gemini's and ends the attempt before it is pushed. A Gemini request is never re-sent once an
+// event was forwarded: that would duplicate deltas.
 //
 // The generic SSE provider speaks DialectSSE: a clean end of the body (io.EOF) completes the
 // stream and a 204 answer ends it; an abrupt end (unexpected EOF, reset, idle timeout) is resumed
@@ -62,6 +69,11 @@
 //	                                                                        SSE: resume; Gemini: terminate
 //	Gemini body ended without a final chunk,     502   UNAVAILABLE          retry before the first event,
 //	  or with bytes that are not an event                                   else terminate
+//	200 whose Content-Type is not an event       502   UNAVAILABLE          retry (checked before the
+//	  stream (text/event-stream; for SSE,                                   body is read, so always
+//	  SSEConfig.ContentTypes)                                               before the first event)
+//	Gemini event whose data is not a JSON        502   UNAVAILABLE          retry before the first event,
+//	  object                                                                else terminate
 //	Gemini error tail or error event             its   its own (and its     retry before the first event
 //	                                             own   own message)         when its code is retryable
 //	no event within Timeouts.FirstEvent          504   DEADLINE_EXCEEDED    terminate

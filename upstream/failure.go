@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/streamgate/streamgate/manager"
@@ -40,6 +41,7 @@ const (
 	kindTooLarge                          // an event over the maximum event size
 	kindUpstream                          // Gemini's JSON error, as an event or as the raw body tail
 	kindCredential                        // the request could not be built: its credential failed
+	kindNotStream                         // a 200 that is not the dialect's event stream
 )
 
 // failure is one failed attempt. Its own wording carries no credential: messages are built from
@@ -77,6 +79,26 @@ func dropFailure(err error, forwarded bool) *failure {
 
 func truncatedFailure(msg string) *failure {
 	return &failure{kind: kindTruncated, err: streamError(http.StatusBadGateway, statusUnavailable, msg), transient: true}
+}
+
+// mediaTypeFailure describes a 200 whose Content-Type is none of the event stream's media types
+// (want). It is transient, like a body that ends early: a proxy's error page may be passing.
+func mediaTypeFailure(contentType string, want []string) *failure {
+	got := "no Content-Type"
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
+		got = "Content-Type " + mt
+	} else if contentType != "" {
+		got = "a Content-Type that is not a media type"
+	}
+	return &failure{kind: kindNotStream, err: streamError(http.StatusBadGateway, statusUnavailable,
+		"upstream answered 200 OK with "+got+", not an event stream (want "+strings.Join(want, " or ")+")"), transient: true}
+}
+
+// notObjectFailure describes a Gemini event whose data is not a JSON object. It is transient, like
+// a body that ends with bytes that are not an event.
+func notObjectFailure(size int) *failure {
+	return &failure{kind: kindNotStream, err: streamError(http.StatusBadGateway, statusUnavailable,
+		"upstream sent an event with "+strconv.Itoa(size)+"-byte data that is not a JSON object, not a Gemini stream"), transient: true}
 }
 
 func idleFailure(d time.Duration) *failure {

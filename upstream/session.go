@@ -159,6 +159,9 @@ func (s *session) attempt(ctx context.Context, hreq *http.Request) (result, *fai
 		}
 		return result{}, statusFailure(resp, body, time.Now())
 	}
+	if f := s.r.checkStream(resp.Header); f != nil {
+		return s.stopped(actx, f)
+	}
 	return s.read(ctx, actx, wd, resp.Body)
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,6 +23,11 @@ type SSEConfig struct {
 	// are secrets as far as streamgate is concerned: they are never logged or put in an error, and
 	// are scrubbed from upstream error text (SecretReporter).
 	Headers map[string]string
+	// ContentTypes are the media types a 200 answer may have, exact and without parameters (a
+	// Content-Type's parameters are ignored); default [EventStreamType]. A 200 with another
+	// Content-Type fails the attempt (502 UNAVAILABLE) before its body is read. Set it for a server
+	// that labels its event stream otherwise, and list text/event-stream too if it may send that.
+	ContentTypes []string
 }
 
 // SSE is the generic event-stream provider: any URL, method and headers. Events are forwarded as
@@ -29,14 +35,16 @@ type SSEConfig struct {
 // the stream, and a stream that sent id fields is resumed with Last-Event-ID after a dropped
 // connection. It has no non-streaming call: GenerateRequest returns ErrUnsupported.
 type SSE struct {
-	u      *url.URL
-	method string
-	header http.Header
+	u            *url.URL
+	method       string
+	header       http.Header
+	contentTypes []string
 }
 
 var (
 	_ Provider       = (*SSE)(nil)
 	_ SecretReporter = (*SSE)(nil)
+	_ contentTyper   = (*SSE)(nil)
 )
 
 // NewSSE validates cfg and returns a generic SSE provider.
@@ -63,8 +71,31 @@ func NewSSE(cfg SSEConfig) (*SSE, error) {
 		}
 		header.Set(name, value)
 	}
-	return &SSE{u: u, method: method, header: header}, nil
+	types, err := parseMediaTypes(cfg.ContentTypes)
+	if err != nil {
+		return nil, err
+	}
+	return &SSE{u: u, method: method, header: header, contentTypes: types}, nil
 }
+
+// parseMediaTypes checks configured media types and returns them in lower case, or the default.
+func parseMediaTypes(types []string) ([]string, error) {
+	if len(types) == 0 {
+		return eventStreamTypes, nil
+	}
+	out := make([]string, len(types))
+	for i, t := range types {
+		mt, params, err := mime.ParseMediaType(t)
+		if err != nil || len(params) > 0 || !strings.Contains(mt, "/") || strings.Contains(mt, "*") {
+			return nil, fmt.Errorf("%w: sse ContentTypes[%d] %q is not a media type such as %s, without parameters", ErrInvalidConfig, i, t, EventStreamType)
+		}
+		out[i] = mt
+	}
+	return out, nil
+}
+
+// mediaTypes implements contentTyper.
+func (s *SSE) mediaTypes() []string { return s.contentTypes }
 
 // Name returns "sse".
 func (s *SSE) Name() string { return "sse" }

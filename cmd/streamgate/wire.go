@@ -204,7 +204,7 @@ func newProvider(ctx context.Context, u configs.Upstream, log *slog.Logger) (ups
 		for k, v := range u.SSE.Headers {
 			headers[k] = string(v)
 		}
-		return upstream.NewSSE(upstream.SSEConfig{URL: u.BaseURL, Method: u.SSE.Method, Headers: headers})
+		return upstream.NewSSE(upstream.SSEConfig{URL: u.BaseURL, Method: u.SSE.Method, Headers: headers, ContentTypes: u.SSE.ContentTypes})
 	default:
 		return nil, fmt.Errorf("kind %q is not supported", kind)
 	}

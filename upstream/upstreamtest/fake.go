@@ -329,8 +329,10 @@ func newline(f Framing) sse.Newline {
 	return sse.CRLF
 }
 
+// setDefault sets a header the script did not set. A script's nil value leaves it unset, and keeps
+// net/http from sniffing a Content-Type.
 func setDefault(h http.Header, name, value string) {
-	if h.Get(name) == "" {
+	if _, set := h[http.CanonicalHeaderKey(name)]; !set {
 		h.Set(name, value)
 	}
 }

@@ -74,10 +74,26 @@ func LooksLikeError(data []byte) bool {
 	return bytes.HasPrefix(skipSpace(data[1:]), []byte(`"error"`))
 }
 
+// LooksLikeObject reports whether event data is shaped like a JSON object: its first and last
+// bytes other than white space are { and }. Every event of a Gemini stream is a JSON object (a
+// GenerateContentResponse or an error); this cheap test, which looks at the two ends only, catches
+// a body that is not Gemini's at all ("data: a", a page with a data: line, "[DONE]") without
+// parsing every chunk on the hot path.
+func LooksLikeObject(data []byte) bool {
+	data = skipSpace(data)
+	for len(data) > 0 && isSpace(data[len(data)-1]) {
+		data = data[:len(data)-1]
+	}
+	return len(data) >= 2 && data[0] == '{' && data[len(data)-1] == '}'
+}
+
 // skipSpace drops leading JSON white space.
 func skipSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
+	for len(b) > 0 && isSpace(b[0]) {
 		b = b[1:]
 	}
 	return b
 }
+
+// isSpace reports whether c is JSON white space.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }

@@ -106,3 +106,22 @@ func TestReadWhatIsWritten(t *testing.T) {
 	require.False(t, IsFinal(Chunk("not yet", false, Usage{}, "m", "r")))
 	require.False(t, LooksLikeError(Chunk("error", false, Usage{}, "m", "r")))
 }
+
+func TestLooksLikeObject(t *testing.T) {
+	for data, want := range map[string]bool{
+		`{"candidates":[]}`:    true,
+		" \r\n{\"a\":1}\n ":    true,
+		`[{"error":{}}]`:       false,
+		`{}`:                   true,
+		"":                     false,
+		"a":                    false,
+		"{":                    false,
+		`{"a":1`:               false,
+		"<html><body>x</body>": false,
+		`[DONE]`:               false,
+		`"text"`:               false,
+		`{"unbalanced":[}`:     true, // only the ends are looked at
+	} {
+		require.Equal(t, want, LooksLikeObject([]byte(data)), "%q", data)
+	}
+}
