@@ -77,8 +77,11 @@
 //	Gemini error tail or error event             its   its own (and its     retry before the first event
 //	                                             own   own message)         when its code is retryable
 //	no event within Timeouts.FirstEvent          504   DEADLINE_EXCEEDED    terminate
-//	no byte for Timeouts.Idle after an event     504   DEADLINE_EXCEEDED    SSE: resume; else terminate
-//	event over MaxEventSize                      502   INTERNAL             terminate
+//	  (Generate: no response headers)
+//	no byte for Timeouts.Idle after an event     504   DEADLINE_EXCEEDED    SSE: resume; Generate: retry;
+//	  (Generate: while reading the body)                                    else terminate
+//	event over MaxEventSize (Generate: a         502   INTERNAL             terminate
+//	  response body over it)
 //	credential failed (token fetch)              500   INTERNAL             terminate
 //	caller's context cancelled / deadline        499   CANCELLED /          (no decision)
 //	                                             504   DEADLINE_EXCEEDED
@@ -103,6 +106,9 @@
 // Generate (non-streaming generateContent) retries the same way and then passes the last response
 // through, status, headers and body, whatever its status, when its body is a Gemini error (or it
 // succeeded); an error body that is not Gemini's JSON is replaced by the described error above.
+// Its timeouts are the streaming route's, the response headers standing for the first event, and
+// it reads the whole body before returning, so that a body that stalls or drops is an error the
+// caller answers with instead of a passed-through response cut short.
 //
 // # Credentials
 //

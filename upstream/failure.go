@@ -111,6 +111,17 @@ func firstEventFailure(d time.Duration) *failure {
 		"no event from upstream within "+d.String())}
 }
 
+// firstByteFailure is firstEventFailure for a non-streaming call, whose first byte is its answer.
+func firstByteFailure(d time.Duration) *failure {
+	return &failure{kind: kindFirstEvent, err: streamError(http.StatusGatewayTimeout, statusDeadlineExceeded,
+		"no response from upstream within "+d.String())}
+}
+
+func responseTooLargeFailure(limit int) *failure {
+	return &failure{kind: kindTooLarge, err: streamError(http.StatusBadGateway, statusInternal,
+		"upstream response larger than the limit of "+strconv.Itoa(limit)+" bytes")}
+}
+
 func tooLargeFailure(limit int) *failure {
 	return &failure{kind: kindTooLarge, err: streamError(http.StatusBadGateway, statusInternal,
 		"upstream event larger than the limit of "+strconv.Itoa(limit)+" bytes")}

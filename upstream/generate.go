@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,8 +29,13 @@ import (
 // made at all. A Decider's ActionSkip counts as ActionTerminate: there is no stream to end
 // quietly.
 //
-// Timeouts.Connect applies; FirstEvent and Idle do not, since a non-streaming answer arrives whole
-// after the generation: ctx bounds the call.
+// Timeouts apply as on the streaming route: Connect to dialling, FirstEvent to the response's
+// headers (which arrive once the answer is generated, so it bounds the generation) and Idle
+// to every silence while the body is read; each timeout fails the attempt with 504
+// DEADLINE_EXCEEDED naming it, and only Idle is retried by the built-in policy, like a dropped
+// body. The body is read whole before Generate returns, up to MaxEventSize (a larger one fails
+// with 502 INTERNAL), so that a failure while reading it becomes an error the caller can still
+// answer with, rather than a passed-through response cut short after its status went out.
 func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, error) {
 	hreq, err := r.provider.GenerateRequest(ctx, req)
 	if errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnsupported) {
@@ -65,34 +71,69 @@ func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, err
 	}
 }
 
-// generateAttempt sends hreq (or reports buildErr, the error building it). A response with a
-// status worth a decision comes back with its body read and closed, and a failure that holds the
-// body when it is Gemini's error JSON.
+// generateAttempt sends hreq (or reports buildErr, the error building it) and reads the response's
+// body under the watchdog. A response below 400 comes back with its body in memory; one with a
+// status worth a decision comes back with a failure that holds the body when it is Gemini's error
+// JSON.
 func (r *Runner) generateAttempt(ctx context.Context, hreq *http.Request, buildErr error) (*http.Response, *failure) {
 	if buildErr != nil {
 		return nil, credentialFailure(buildErr)
 	}
-	resp, err := r.client.Do(hreq)
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wd := newWatchdog(r.timeouts, cancel)
+	defer wd.stop()
+	resp, err := r.client.Do(hreq.WithContext(actx))
 	if err != nil {
-		return nil, connectFailure(hreq.URL, err)
-	}
-	if resp.StatusCode < 400 {
-		return resp, nil
+		return nil, cmp.Or(r.generateTimeout(actx), connectFailure(hreq.URL, err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	if err != nil && ctx.Err() == nil {
-		return nil, dropFailure(err, false)
+	// The headers end the wait for the first byte; from here on Idle bounds each silence.
+	wd.firstEvent()
+	limit := int64(r.maxEvent) + 1
+	if resp.StatusCode >= 400 {
+		limit = maxErrorBody
 	}
-	return resp, statusFailure(resp, body, time.Now())
+	body, err := io.ReadAll(io.LimitReader(&watchedBody{rc: resp.Body, wd: wd}, limit))
+	timeout := r.generateTimeout(actx)
+	switch {
+	case resp.StatusCode >= 400 && (err == nil || timeout != nil):
+		// A timeout while reading the error body does not hide the status, as on the streaming
+		// route. A cancelled ctx wins over both in Generate.
+		return resp, statusFailure(resp, body, time.Now())
+	case timeout != nil:
+		return nil, timeout
+	case err != nil:
+		return nil, dropFailure(err, false)
+	case len(body) > r.maxEvent:
+		return nil, responseTooLargeFailure(r.maxEvent)
+	}
+	return withBody(resp, body), nil
 }
 
-// passthrough returns resp, whose body was read, with body as its body.
-func passthrough(resp *http.Response, body []byte) *http.Response {
+// generateTimeout returns the failure of the watchdog timeout that cancelled actx, or nil.
+func (r *Runner) generateTimeout(actx context.Context) *failure {
+	switch cause := context.Cause(actx); {
+	case errors.Is(cause, errFirstEvent):
+		return firstByteFailure(r.timeouts.FirstEvent)
+	case errors.Is(cause, errIdle):
+		return idleFailure(r.timeouts.Idle)
+	}
+	return nil
+}
+
+// withBody returns resp, whose body was read, with body as its body.
+func withBody(resp *http.Response, body []byte) *http.Response {
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return resp
+}
+
+// passthrough returns the error response resp, whose body was read, with body (Gemini's error
+// JSON, scrubbed) as its body.
+func passthrough(resp *http.Response, body []byte) *http.Response {
 	// The body was parsed as JSON, so it is not encoded, whatever the header said.
 	resp.Header.Del("Content-Encoding")
-	return resp
+	return withBody(resp, body)
 }

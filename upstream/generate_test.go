@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ func TestGeneratePassesTheResponseThrough(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.StatusCode)
 	require.Equal(t, "application/json; charset=UTF-8", resp.Header.Get("Content-Type"))
+	require.Equal(t, strconv.Itoa(len(sc.Body)), resp.Header.Get("Content-Length"))
 	require.Equal(t, sc.Body, readAll(t, resp.Body))
 
 	req := e.fake.Requests()[0]
@@ -107,6 +109,66 @@ func TestGenerateDescribesErrorBodiesThatAreNotGeminiErrors(t *testing.T) {
 			require.Equal(t, tc.requests, e.fake.RequestCount())
 		})
 	}
+}
+
+// TestGenerateTimeouts: a stalled upstream hung the caller of :generateContent; FirstEvent now
+// bounds the wait for the response's headers and Idle every silence while its body is read.
+func TestGenerateTimeouts(t *testing.T) {
+	timeouts := upstream.Timeouts{FirstEvent: 100 * time.Millisecond, Idle: 100 * time.Millisecond}
+	for _, tc := range []struct {
+		name     string
+		script   upstreamtest.Script
+		want     *manager.StreamError
+		requests int
+	}{
+		{
+			"stall before the headers",
+			upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Stall()}},
+			&manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "no response from upstream within 100ms"},
+			1, // not retried, as on the streaming route
+		},
+		{
+			"stall after the headers",
+			upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Headers(), upstreamtest.Stall()}},
+			&manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "upstream sent nothing for 100ms"},
+			fastRetry.MaxAttempts, // retried like a dropped body
+		},
+		{
+			"stall mid-body",
+			upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Raw([]byte(`{"candidates":[`)), upstreamtest.Stall()}},
+			&manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "upstream sent nothing for 100ms"},
+			fastRetry.MaxAttempts,
+		},
+		{
+			"error status whose body stalls: the status wins",
+			upstreamtest.Script{Status: 400, Steps: []upstreamtest.Step{upstreamtest.Raw([]byte(`{"error":`)), upstreamtest.Stall()}},
+			&manager.StreamError{Code: 400, Status: "INVALID_ARGUMENT", Message: "upstream answered HTTP 400 Bad Request with a 9-byte application/json body that is not a Gemini error"},
+			1,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.script)
+			resp, err := e.runner(e.gemini(), upstream.RunnerConfig{Timeouts: timeouts}).Generate(ctx, geminiReq)
+			require.Nil(t, resp)
+			require.Equal(t, tc.want, err)
+			require.Equal(t, tc.requests, e.fake.RequestCount())
+			require.Eventually(t, func() bool { return e.fake.CancelledCount() == tc.requests }, 5*time.Second, time.Millisecond,
+				"every stalled request was cancelled")
+		})
+	}
+}
+
+func TestGenerateResponseTooLarge(t *testing.T) {
+	sc := upstreamtest.Gemini(upstreamtest.Texts(1, 2048)...)
+	e := newEnv(t, sc)
+	resp, err := e.runner(e.gemini(), upstream.RunnerConfig{MaxEventSize: 1024}).Generate(ctx, geminiReq)
+	require.Nil(t, resp)
+	require.Equal(t, &manager.StreamError{Code: 502, Status: "INTERNAL", Message: "upstream response larger than the limit of 1024 bytes"}, err)
+	require.Equal(t, 1, e.fake.RequestCount())
+
+	resp, err = e.runner(e.gemini(), upstream.RunnerConfig{MaxEventSize: len(sc.Body)}).Generate(ctx, geminiReq)
+	require.NoError(t, err)
+	require.Equal(t, sc.Body, readAll(t, resp.Body), "a response of exactly the limit passes")
 }
 
 func TestGenerateUnreachable(t *testing.T) {
