@@ -160,6 +160,11 @@ type Manager struct {
 	MaxClientsPerStream int `yaml:"max_clients_per_stream"`
 	// HistorySize is the number of chunks kept per stream for replay.
 	HistorySize int `yaml:"history_size"`
+	// HistoryBytes bounds the chunk data kept per stream for replay; the oldest chunks go first.
+	HistoryBytes int64 `yaml:"history_bytes"`
+	// MaxBytes bounds the chunk data kept by all streams together, closed ones included. It is at
+	// least HistoryBytes.
+	MaxBytes int64 `yaml:"max_bytes"`
 	// RetainClosed is how long a finished stream stays readable for replay.
 	RetainClosed time.Duration `yaml:"retain_closed"`
 	// InactivityTimeout ends a stream that received no chunk for this long; it is positive, or
@@ -303,6 +308,8 @@ func Default() *Config {
 			MaxStreams:          1000,
 			MaxClientsPerStream: 10000,
 			HistorySize:         4096,
+			HistoryBytes:        16 << 20,
+			MaxBytes:            1 << 30,
 			RetainClosed:        5 * time.Minute,
 			InactivityTimeout:   5 * time.Minute,
 			OnClientSendError:   "log",

@@ -129,6 +129,8 @@ func (m *Manager) validate(fe *fieldErrors) {
 	fe.check(m.MaxStreams >= 1, "manager.max_streams", msgAtLeastOne)
 	fe.check(m.MaxClientsPerStream >= 1, "manager.max_clients_per_stream", msgAtLeastOne)
 	fe.check(m.HistorySize >= 1, "manager.history_size", msgAtLeastOne)
+	fe.check(m.HistoryBytes >= 1, "manager.history_bytes", msgAtLeastOne)
+	fe.check(m.MaxBytes >= max(m.HistoryBytes, 1), "manager.max_bytes", "must be at least manager.history_bytes")
 	fe.check(m.RetainClosed > 0, "manager.retain_closed", msgPositive)
 	fe.check(m.InactivityTimeout > 0, "manager.inactivity_timeout", "must be positive (write off to disable it)")
 	switch m.OnClientSendError {

@@ -136,6 +136,12 @@ func TestValidate(t *testing.T) {
 		{"manager zero limits", func(c *Config) {
 			c.Manager.MaxStreams, c.Manager.MaxClientsPerStream, c.Manager.HistorySize = 0, 0, 0
 		}, []string{"manager.max_streams", "manager.max_clients_per_stream", "manager.history_size"}},
+		{"manager history_bytes zero", func(c *Config) { c.Manager.HistoryBytes = 0 }, []string{"manager.history_bytes"}},
+		{"manager max_bytes below history_bytes", func(c *Config) { c.Manager.MaxBytes = c.Manager.HistoryBytes - 1 }, []string{"manager.max_bytes"}},
+		{"manager max_bytes equal to history_bytes", func(c *Config) { c.Manager.MaxBytes = c.Manager.HistoryBytes }, nil},
+		{"manager budget negative", func(c *Config) {
+			c.Manager.HistoryBytes, c.Manager.MaxBytes = -1, -1
+		}, []string{"manager.history_bytes", "manager.max_bytes"}},
 		{"manager retain_closed zero", func(c *Config) { c.Manager.RetainClosed = 0 }, []string{"manager.retain_closed"}},
 		{"manager inactivity negative", func(c *Config) { c.Manager.InactivityTimeout = -1 }, []string{"manager.inactivity_timeout"}},
 		{"manager inactivity zero", func(c *Config) { c.Manager.InactivityTimeout = 0 }, []string{"manager.inactivity_timeout"}},

@@ -44,7 +44,9 @@ var (
 		manager.ErrClientExists, manager.ErrClosed, manager.ErrHistoryTrimmed, manager.ErrShutdown,
 		manager.ErrInvalidConfig, manager.ErrInvalidID,
 		&manager.ClientError{ClientID: "", Err: nil}, &manager.ClosedError{},
+		manager.ErrBudgetExhausted, &manager.LimitError{Op: "", Err: nil, Limit: 0, RetryAfter: manager.LimitRetryAfter},
 	}
+	_ func(*manager.Manager, context.Context) (manager.Usage, error)                 = (*manager.Manager).Usage
 	_ func(string, manager.Sink, manager.QueueConfig) (*manager.QueuedClient, error) = manager.NewQueuedClient
 )
 

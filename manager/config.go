@@ -45,6 +45,8 @@ const (
 	DefaultHistorySize          = 4096
 	DefaultRetainClosed         = 5 * time.Minute
 	DefaultSubscriptionQueue    = 8192
+	DefaultHistoryBytes         = 16 << 20
+	DefaultMaxBytes             = 1 << 30
 )
 
 // Config configures a Manager. Zero fields take the defaults above; negative values are invalid.
@@ -62,6 +64,13 @@ type Config struct {
 	InactivityTimeout time.Duration
 	// HistorySize is the number of chunks kept per stream for replay.
 	HistorySize int
+	// HistoryBytes bounds the chunk data (len(Data)) kept per stream for replay: the oldest chunks
+	// go first, as with HistorySize. The newest chunk is always kept, whatever its size.
+	HistoryBytes int64
+	// MaxBytes bounds the chunk data kept by all streams together, active and retained closed ones.
+	// It must be at least HistoryBytes. See the package documentation for what happens at the
+	// bound.
+	MaxBytes int64
 	// RetainClosed is how long a closed stream stays readable for replay before it is forgotten.
 	RetainClosed time.Duration
 	// SubscriptionQueue bounds the chunks a Subscription buffers before it drops out as a slow client.
@@ -81,6 +90,8 @@ func (c Config) withDefaults() (Config, error) {
 		{"HistorySize", int64(c.HistorySize)},
 		{"RetainClosed", int64(c.RetainClosed)},
 		{"SubscriptionQueue", int64(c.SubscriptionQueue)},
+		{"HistoryBytes", c.HistoryBytes},
+		{"MaxBytes", c.MaxBytes},
 	} {
 		if f.v < 0 {
 			return c, fmt.Errorf("%w: %s must not be negative (got %d)", ErrInvalidConfig, f.name, f.v)
@@ -95,6 +106,11 @@ func (c Config) withDefaults() (Config, error) {
 	c.HistorySize = cmp.Or(c.HistorySize, DefaultHistorySize)
 	c.RetainClosed = cmp.Or(c.RetainClosed, DefaultRetainClosed)
 	c.SubscriptionQueue = cmp.Or(c.SubscriptionQueue, DefaultSubscriptionQueue)
+	c.HistoryBytes = cmp.Or(c.HistoryBytes, DefaultHistoryBytes)
+	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
+	if c.HistoryBytes > c.MaxBytes {
+		return c, fmt.Errorf("%w: HistoryBytes (%d) must not exceed MaxBytes (%d)", ErrInvalidConfig, c.HistoryBytes, c.MaxBytes)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

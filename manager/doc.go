@@ -29,6 +29,28 @@
 // implements Passive and returns true (a transport attached to every stream by configuration) is
 // counted apart in StreamInfo.Passive, so an owner can tell whether anyone still wants a stream.
 //
+// # Memory
+//
+// Every chunk a history retains counts len(Data) against Config.MaxBytes until its stream's
+// HistorySize or HistoryBytes drops it (oldest first; the newest chunk is always kept) or the
+// stream is forgotten; retained closed streams count until then. StreamInfo.Bytes and Usage report
+// the exact figures. The rule at the bound:
+//
+//   - A push is measured by what it adds net of what its own stream's bounds drop, so a stream at
+//     its bounds rolls and never needs the budget. A push that does not fit first forgets retained
+//     closed streams, oldest closed first; then its stream drops its own oldest chunks to make
+//     room, never another stream's (its clients already have them queued; only a later resume from
+//     before them gets ErrHistoryTrimmed); only a push that adds more than its stream holds plus
+//     what is free is refused, with a *LimitError wrapping ErrBudgetExhausted. The stream stays
+//     active. Error chunks are never refused: they are small and end or explain a stream.
+//   - A new stream needs room for one full history (HistoryBytes), after forgetting retained
+//     closed streams, or CreateStreamWith refuses it the same way. So the last HistoryBytes of the
+//     budget are kept for the streams already running, and a running stream is never cut off by
+//     others: it can always keep rolling within what it holds.
+//
+// Admission costs two atomic operations under the stream's lock; only the slow path (a push that
+// does not fit) takes the manager's lock.
+//
 // # Performance
 //
 // PushChunk allocates nothing, reads no clock when the chunk carries its Time, and costs a few

@@ -2,12 +2,14 @@ package manager
 
 import (
 	"cmp"
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,7 +21,10 @@ type Manager struct {
 	mu       sync.RWMutex
 	streams  map[string]*stream // active and retained closed streams
 	active   int
+	retained list.List // the retained closed streams, oldest close first
 	shutdown bool
+
+	bytes atomic.Int64 // chunk data in every stream's history; see budget.go
 }
 
 // StreamOptions configures CreateStreamWith.
@@ -47,8 +52,11 @@ func (m *Manager) CreateStream(ctx context.Context, requestedID string) (string,
 	return m.CreateStreamWith(ctx, StreamOptions{ID: requestedID})
 }
 
-// CreateStreamWith creates an active stream. Capacity is checked first (ErrTooManyStreams), then the
-// requested ID (ErrInvalidID, ErrExists, also for a retained closed stream).
+// CreateStreamWith creates an active stream. Capacity is checked first: the number of active
+// streams (ErrTooManyStreams), then room in the byte budget for one full history, forgetting
+// retained closed streams, oldest first, to make it (ErrBudgetExhausted); both refusals are
+// *LimitErrors. Then the requested ID is (ErrInvalidID, ErrExists, also for a retained closed
+// stream).
 func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (string, error) {
 	id := opts.ID
 	if id == "" {
@@ -60,7 +68,10 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 	case m.shutdown:
 		return "", ErrShutdown
 	case m.active >= m.cfg.MaxConcurrentStreams:
-		return "", fmt.Errorf("create stream: %w (limit %d)", ErrTooManyStreams, m.cfg.MaxConcurrentStreams)
+		return "", &LimitError{Op: "create stream", Err: ErrTooManyStreams, Limit: int64(m.cfg.MaxConcurrentStreams), RetryAfter: LimitRetryAfter}
+	}
+	if err := m.roomForStreamLocked(); err != nil {
+		return "", err
 	}
 	if opts.ID != "" {
 		if err := ValidateID(id); err != nil {
@@ -73,7 +84,7 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 		}
 		id = newID()
 	}
-	s := newStream(id, opts.Labels, m.cfg.HistorySize, time.Now())
+	s := newStream(id, opts.Labels, &m.cfg, time.Now())
 	if m.cfg.InactivityTimeout != NoTimeout {
 		s.mu.Lock()
 		s.idle = time.AfterFunc(m.idleTick(), func() { m.checkIdle(s) })
@@ -201,6 +212,8 @@ func (m *Manager) PushChunk(ctx context.Context, streamID string, ch Chunk) erro
 
 // Push is PushChunk that also returns the ID the chunk was given, 0 when it was not recorded. A
 // recorded chunk stays recorded when delivery errors are returned (Config.OnClientSendError Throw).
+// A chunk whose bytes do not fit in the budget is refused with a *LimitError wrapping
+// ErrBudgetExhausted; the stream stays active.
 func (m *Manager) Push(ctx context.Context, streamID string, ch Chunk) (uint64, error) {
 	s, err := m.stream(streamID)
 	if err != nil {
@@ -209,12 +222,23 @@ func (m *Manager) Push(ctx context.Context, streamID string, ch Chunk) (uint64, 
 	s.mu.Lock()
 	if s.status != StatusActive {
 		s.mu.Unlock()
-		return 0, fmt.Errorf("push to stream %s: %w", streamID, ErrClosed)
+		return 0, closedPush(streamID)
 	}
-	ch = s.record(ch)
+	drop, need, ok := m.admit(s, len(ch.Data))
+	if !ok {
+		s.mu.Unlock()
+		if drop, err = m.makeRoom(s, len(ch.Data), need); err != nil {
+			return 0, err
+		}
+	}
+	ch = s.record(ch, drop)
 	failed := s.fanOut(ctx, ch, m.cfg.OnClientSendError)
 	s.mu.Unlock()
 	return ch.ID, m.sendFailed(ctx, s, ch.ID, failed)
+}
+
+func closedPush(streamID string) error {
+	return fmt.Errorf("push to stream %s: %w", streamID, ErrClosed)
 }
 
 // sendFailed applies OnClientSendError to the failures of one push, outside the stream lock.
@@ -288,7 +312,7 @@ func (m *Manager) fail(ctx context.Context, s *stream, se *StreamError, terminat
 // failLocked records and fans out an error chunk and, with terminate, closes the stream. s.mu must
 // be held on an active stream; failLocked releases it before applying send failures and notifying.
 func (m *Manager) failLocked(ctx context.Context, s *stream, se *StreamError, terminate bool) error {
-	ch := s.record(Chunk{Event: "error", Data: se.JSON(), Err: se})
+	ch := m.force(s, Chunk{Event: "error", Data: se.JSON(), Err: se})
 	failed := s.fanOut(ctx, ch, m.cfg.OnClientSendError)
 	var clients []Client
 	reason := ReasonTerminatedPrefix + se.Message
@@ -303,12 +327,13 @@ func (m *Manager) failLocked(ctx context.Context, s *stream, se *StreamError, te
 	return sendErr
 }
 
-// closed finishes a close outside the stream lock: it frees the capacity, schedules the stream to
-// be forgotten and notifies the clients.
+// closed finishes a close outside the stream lock: it frees the capacity, retains the stream,
+// schedules it to be forgotten and notifies the clients.
 func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, reason string) {
 	m.mu.Lock()
 	m.active--
 	if !m.shutdown {
+		s.retained = m.retained.PushBack(s)
 		s.expire = time.AfterFunc(m.cfg.RetainClosed, func() { m.forget(s) })
 	}
 	m.mu.Unlock()
@@ -319,10 +344,27 @@ func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, reaso
 
 func (m *Manager) forget(s *stream) {
 	m.mu.Lock()
+	m.forgetLocked(s)
+	m.mu.Unlock()
+}
+
+// forgetLocked forgets a retained closed stream and gives its bytes back to the budget. Its
+// history is not touched: a replay that found the stream before may still read it. m.mu must be
+// held.
+func (m *Manager) forgetLocked(s *stream) {
+	if s.retained == nil {
+		return
+	}
+	m.retained.Remove(s.retained)
+	s.retained = nil
+	s.expire.Stop()
 	if m.streams[s.id] == s {
 		delete(m.streams, s.id)
 	}
-	m.mu.Unlock()
+	s.mu.Lock()
+	held := s.hist.bytes
+	s.mu.Unlock()
+	m.bytes.Add(-held)
 }
 
 // idleTicks is how many inactivity ticks make up InactivityTimeout: a stream ends between the
@@ -427,4 +469,21 @@ func (m *Manager) List(_ context.Context) ([]StreamInfo, error) {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return infos, nil
+}
+
+// Usage is what the manager holds at one moment, against its limits.
+type Usage struct {
+	Streams  int   // active streams (Config.MaxConcurrentStreams)
+	Retained int   // retained closed streams
+	Bytes    int64 // chunk data in every history, active and retained streams (Config.MaxBytes)
+}
+
+// Usage reports what the manager holds.
+func (m *Manager) Usage(_ context.Context) (Usage, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.shutdown {
+		return Usage{}, ErrShutdown
+	}
+	return Usage{Streams: m.active, Retained: m.retained.Len(), Bytes: m.bytes.Load()}, nil
 }

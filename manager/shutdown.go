@@ -26,7 +26,9 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		if s.expire != nil {
 			s.expire.Stop()
 		}
+		s.retained = nil
 	}
+	m.retained.Init()
 	m.mu.Unlock()
 
 	var drain []Drainer

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"container/list"
 	"context"
 	"maps"
 	"sync"
@@ -29,9 +30,10 @@ type stream struct {
 	seenLast uint64         // hist.last at the previous inactivity tick
 	quiet    int            // inactivity ticks in a row without a push
 	expire   *time.Timer    // forgets the stream RetainClosed after it closed; guarded by Manager.mu
+	retained *list.Element  // the stream in Manager.retained once it closed; guarded by Manager.mu
 }
 
-func newStream(id string, labels map[string]string, historySize int, now time.Time) *stream {
+func newStream(id string, labels map[string]string, cfg *Config, now time.Time) *stream {
 	return &stream{
 		id:       id,
 		instance: newID(),
@@ -39,18 +41,19 @@ func newStream(id string, labels map[string]string, historySize int, now time.Ti
 		created:  now,
 		done:     make(chan struct{}),
 		status:   StatusActive,
-		hist:     history{max: uint64(historySize)},
+		hist:     newHistory(cfg.HistorySize, cfg.HistoryBytes),
 		index:    make(map[string]int),
 	}
 }
 
-// record assigns ch the next ID, stamps a zero Time and appends it to the history. mu must be held.
-func (s *stream) record(ch Chunk) Chunk {
+// record assigns ch the next ID, stamps a zero Time and appends it to the history after dropping
+// its drop oldest chunks, as planned when the push was admitted. mu must be held.
+func (s *stream) record(ch Chunk, drop uint64) Chunk {
 	ch.ID = s.hist.last + 1
 	if ch.Time.IsZero() {
 		ch.Time = time.Now()
 	}
-	s.hist.add(ch)
+	s.hist.add(ch, drop)
 	return ch
 }
 
@@ -146,6 +149,7 @@ func (s *stream) info() StreamInfo {
 		Clients:     len(s.clients),
 		Passive:     s.passive,
 		LastChunkID: s.hist.last,
+		Bytes:       s.hist.bytes,
 		CloseReason: s.reason,
 		Err:         s.err,
 		Labels:      maps.Clone(s.labels),

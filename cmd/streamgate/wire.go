@@ -155,6 +155,8 @@ func managerConfig(c configs.Manager, log *slog.Logger) manager.Config {
 		OnClientSendError:    mode,
 		InactivityTimeout:    c.InactivityTimeout, // configs.Off is manager.NoTimeout
 		HistorySize:          c.HistorySize,
+		HistoryBytes:         c.HistoryBytes,
+		MaxBytes:             c.MaxBytes,
 		RetainClosed:         c.RetainClosed,
 		Logger:               log,
 	}
