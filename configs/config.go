@@ -167,6 +167,8 @@ type Manager struct {
 	MaxBytes int64 `yaml:"max_bytes"`
 	// RetainClosed is how long a finished stream stays readable for replay.
 	RetainClosed time.Duration `yaml:"retain_closed"`
+	// MaxRetained bounds the finished streams kept for RetainClosed; the oldest goes first.
+	MaxRetained int `yaml:"max_retained"`
 	// InactivityTimeout ends a stream that received no chunk for this long; it is positive, or
 	// Off (written off in YAML) to disable the timeout.
 	InactivityTimeout time.Duration `yaml:"inactivity_timeout" off:"true"`
@@ -311,6 +313,7 @@ func Default() *Config {
 			HistoryBytes:        16 << 20,
 			MaxBytes:            1 << 30,
 			RetainClosed:        5 * time.Minute,
+			MaxRetained:         10000,
 			InactivityTimeout:   5 * time.Minute,
 			OnClientSendError:   "log",
 		},

@@ -132,6 +132,7 @@ func (m *Manager) validate(fe *fieldErrors) {
 	fe.check(m.HistoryBytes >= 1, "manager.history_bytes", msgAtLeastOne)
 	fe.check(m.MaxBytes >= max(m.HistoryBytes, 1), "manager.max_bytes", "must be at least manager.history_bytes")
 	fe.check(m.RetainClosed > 0, "manager.retain_closed", msgPositive)
+	fe.check(m.MaxRetained >= 1, "manager.max_retained", msgAtLeastOne)
 	fe.check(m.InactivityTimeout > 0, "manager.inactivity_timeout", "must be positive (write off to disable it)")
 	switch m.OnClientSendError {
 	case "log", "deregister", "throw":

@@ -142,6 +142,8 @@ func TestValidate(t *testing.T) {
 		{"manager budget negative", func(c *Config) {
 			c.Manager.HistoryBytes, c.Manager.MaxBytes = -1, -1
 		}, []string{"manager.history_bytes", "manager.max_bytes"}},
+		{"manager max_retained zero", func(c *Config) { c.Manager.MaxRetained = 0 }, []string{"manager.max_retained"}},
+		{"manager max_retained one", func(c *Config) { c.Manager.MaxRetained = 1 }, nil},
 		{"manager retain_closed zero", func(c *Config) { c.Manager.RetainClosed = 0 }, []string{"manager.retain_closed"}},
 		{"manager inactivity negative", func(c *Config) { c.Manager.InactivityTimeout = -1 }, []string{"manager.inactivity_timeout"}},
 		{"manager inactivity zero", func(c *Config) { c.Manager.InactivityTimeout = 0 }, []string{"manager.inactivity_timeout"}},

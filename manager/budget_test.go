@@ -2,6 +2,7 @@ package manager_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -33,11 +34,13 @@ func streamBytes(t *testing.T, m *manager.Manager, id string) int64 {
 // replayIDs registers a recorder after afterID and returns the IDs it was replayed.
 func replayIDs(t *testing.T, m *manager.Manager, id string, afterID uint64) ([]uint64, error) {
 	t.Helper()
-	r := newRecorder("replay-" + bytesOf(int(afterID)))
+	r := newRecorder(fmt.Sprint("replay-", afterID))
 	if err := m.RegisterClientFrom(ctx, id, r, afterID); err != nil {
 		return nil, err
 	}
-	require.NoError(t, m.DeregisterClient(ctx, id, r.ID()))
+	if err := m.DeregisterClient(ctx, id, r.ID()); !errors.Is(err, manager.ErrClosed) {
+		require.NoError(t, err)
+	}
 	return r.ids(), nil
 }
 
@@ -267,4 +270,47 @@ func TestBudgetStaysExactUnderConcurrentPushes(t *testing.T) {
 	u := usage(t, m)
 	require.Equal(t, held, u.Bytes)
 	require.LessOrEqual(t, u.Bytes, int64(1000))
+}
+
+// At most MaxRetained closed streams are kept: closing one more forgets the oldest closed at once,
+// with its bytes.
+func TestMaxRetainedForgetsTheOldestClosed(t *testing.T) {
+	m, _ := newManager(t, manager.Config{MaxRetained: 2})
+	var ids []string
+	for i := range 4 {
+		id := newStream(t, m)
+		push(t, m, id, bytesOf(i+1))
+		ids = append(ids, id)
+	}
+	for _, i := range []int{2, 0, 3} {
+		require.NoError(t, m.CloseStream(ctx, ids[i], "done"))
+	}
+	_, err := m.Info(ctx, ids[2])
+	require.ErrorIs(t, err, manager.ErrNotFound, "the first closed goes")
+	for _, i := range []int{0, 3, 1} {
+		_, err := m.Info(ctx, ids[i])
+		require.NoError(t, err)
+	}
+	require.Equal(t, manager.Usage{Streams: 1, Retained: 2, Bytes: 1 + 4 + 2}, usage(t, m))
+
+	require.NoError(t, m.CloseStream(ctx, ids[1], "done"))
+	_, err = m.Info(ctx, ids[0])
+	require.ErrorIs(t, err, manager.ErrNotFound)
+	require.Equal(t, manager.Usage{Retained: 2, Bytes: 4 + 2}, usage(t, m))
+	got, err := replayIDs(t, m, ids[3], 0)
+	require.NoError(t, err, "a retained stream is still readable")
+	require.Equal(t, []uint64{1}, got)
+}
+
+// Closed streams are outside max_streams but not outside the budget: churning through many of
+// them never holds more than MaxBytes, whatever the number closed.
+func TestClosedStreamsCountAgainstTheBudget(t *testing.T) {
+	m, _ := newManager(t, manager.Config{MaxConcurrentStreams: 1, HistoryBytes: 10, MaxBytes: 30})
+	for range 20 {
+		id := newStream(t, m)
+		push(t, m, id, bytesOf(10))
+		require.NoError(t, m.CloseStream(ctx, id, "done"))
+		require.LessOrEqual(t, usage(t, m).Bytes, int64(30))
+	}
+	require.Equal(t, manager.Usage{Retained: 3, Bytes: 30}, usage(t, m))
 }

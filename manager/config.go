@@ -47,6 +47,7 @@ const (
 	DefaultSubscriptionQueue    = 8192
 	DefaultHistoryBytes         = 16 << 20
 	DefaultMaxBytes             = 1 << 30
+	DefaultMaxRetained          = 10000
 )
 
 // Config configures a Manager. Zero fields take the defaults above; negative values are invalid.
@@ -73,6 +74,9 @@ type Config struct {
 	MaxBytes int64
 	// RetainClosed is how long a closed stream stays readable for replay before it is forgotten.
 	RetainClosed time.Duration
+	// MaxRetained bounds the closed streams kept for RetainClosed: beyond it the oldest closed is
+	// forgotten at once.
+	MaxRetained int
 	// SubscriptionQueue bounds the chunks a Subscription buffers before it drops out as a slow client.
 	SubscriptionQueue int
 	// Logger receives the manager's logs; nil discards them.
@@ -89,6 +93,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"InactivityTimeout", int64(c.InactivityTimeout)},
 		{"HistorySize", int64(c.HistorySize)},
 		{"RetainClosed", int64(c.RetainClosed)},
+		{"MaxRetained", int64(c.MaxRetained)},
 		{"SubscriptionQueue", int64(c.SubscriptionQueue)},
 		{"HistoryBytes", c.HistoryBytes},
 		{"MaxBytes", c.MaxBytes},
@@ -105,6 +110,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.InactivityTimeout = cmp.Or(c.InactivityTimeout, DefaultInactivityTimeout)
 	c.HistorySize = cmp.Or(c.HistorySize, DefaultHistorySize)
 	c.RetainClosed = cmp.Or(c.RetainClosed, DefaultRetainClosed)
+	c.MaxRetained = cmp.Or(c.MaxRetained, DefaultMaxRetained)
 	c.SubscriptionQueue = cmp.Or(c.SubscriptionQueue, DefaultSubscriptionQueue)
 	c.HistoryBytes = cmp.Or(c.HistoryBytes, DefaultHistoryBytes)
 	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)

@@ -25,7 +25,8 @@
 // (status error, after the error chunk), the inactivity timeout (504 DEADLINE_EXCEEDED) or Shutdown
 // (reason "shutting down"). Chunks pushed before a close reach each client before its
 // NotifyStreamClosed. A closed stream stays readable for replay for Config.RetainClosed, then is
-// forgotten. Streams carry free-form labels (the gateway's tenant and model), and a client that
+// forgotten; at most Config.MaxRetained closed streams are kept (the oldest closed goes first), and
+// their chunks count against the byte budget (see Memory). Streams carry free-form labels (the gateway's tenant and model), and a client that
 // implements Passive and returns true (a transport attached to every stream by configuration) is
 // counted apart in StreamInfo.Passive, so an owner can tell whether anyone still wants a stream.
 //

@@ -335,6 +335,9 @@ func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, reaso
 	if !m.shutdown {
 		s.retained = m.retained.PushBack(s)
 		s.expire = time.AfterFunc(m.cfg.RetainClosed, func() { m.forget(s) })
+		if m.retained.Len() > m.cfg.MaxRetained {
+			m.forgetLocked(m.retained.Front().Value.(*stream))
+		}
 	}
 	m.mu.Unlock()
 	for _, c := range clients {

@@ -158,6 +158,7 @@ func managerConfig(c configs.Manager, log *slog.Logger) manager.Config {
 		HistoryBytes:         c.HistoryBytes,
 		MaxBytes:             c.MaxBytes,
 		RetainClosed:         c.RetainClosed,
+		MaxRetained:          c.MaxRetained,
 		Logger:               log,
 	}
 }
