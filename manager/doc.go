@@ -15,8 +15,13 @@
 // can neither miss nor repeat a chunk that races it. Clients must therefore never block: SendChunk
 // enqueues and returns. QueuedClient adapts a blocking, batch-capable Sink to that rule with a
 // bounded queue drained by Run, the one goroutine its owner starts (the gateway runs it in the HTTP
-// handler's goroutine). A queue that overflows has lost a chunk: the client drops out as a slow
-// client and its owner may register again from LastID, rather than slowing anyone else down.
+// handler's goroutine). Queues hold the manager's chunks by reference: Data is shared by the
+// history and every client, never copied. Run hands the sink batches of at most
+// QueueConfig.MaxBatch chunks and MaxBatchBytes (1 MiB) of data, a larger chunk alone, so a sink
+// that encodes a batch into one buffer holds at most one batch per subscriber, however long a
+// replay is. A queue that overflows (QueueConfig.Size chunks, or MaxBytes of data when set) has
+// lost a chunk: the client drops out as a slow client and its owner may register again from
+// LastID, rather than slowing anyone else down or pinning chunks its stream's history has let go.
 // In-process consumers use Subscribe and Next.
 //
 // # Lifecycle
