@@ -174,6 +174,25 @@ type Manager struct {
 	InactivityTimeout time.Duration `yaml:"inactivity_timeout" off:"true"`
 	// OnClientSendError is one of "log", "deregister" or "throw".
 	OnClientSendError string `yaml:"on_client_send_error"`
+	// TenantLimits bound what each tenant's streams may hold, within MaxStreams and MaxBytes.
+	TenantLimits TenantLimits `yaml:"tenant_limits"`
+}
+
+// TenantLimits bound the streams of each tenant (the tenant of the key that created them, "" in
+// open mode): Default for every tenant not in Tenants.
+type TenantLimits struct {
+	Default Quota `yaml:"default"`
+	// Tenants overrides Default by tenant name; each override sets both limits.
+	Tenants map[string]Quota `yaml:"tenants"`
+}
+
+// Quota is what the streams of one tenant may hold.
+type Quota struct {
+	// MaxStreams bounds the tenant's active streams; Manager.MaxStreams caps it.
+	MaxStreams int `yaml:"max_streams"`
+	// MaxBytes bounds the chunk data of the tenant's streams, closed ones included. It is at least
+	// Manager.HistoryBytes; Manager.MaxBytes caps it.
+	MaxBytes int64 `yaml:"max_bytes"`
 }
 
 // Auth lists the gateway's client keys. With none, the gateway runs open on loopback only.
@@ -316,6 +335,7 @@ func Default() *Config {
 			MaxRetained:         10000,
 			InactivityTimeout:   5 * time.Minute,
 			OnClientSendError:   "log",
+			TenantLimits:        TenantLimits{Default: Quota{MaxStreams: 250, MaxBytes: 256 << 20}},
 		},
 		Limits: Limits{
 			MaxBodyBytes:   10 << 20,

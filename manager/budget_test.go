@@ -233,29 +233,33 @@ func TestConfigRejectsHistoryBytesOverMaxBytes(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// Pushes racing on several streams near a tight budget, with refusals, self-trimming and closed
-// streams forgotten on the way, leave the budget equal to what the histories hold, and never over.
+// Pushes racing on the streams of several tenants near tight quotas and budget, with refusals,
+// self-trimming and closed streams forgotten on the way, leave every tenant's and the global
+// budget equal to what the histories hold, and never over.
 func TestBudgetStaysExactUnderConcurrentPushes(t *testing.T) {
-	m, _ := newManager(t, manager.Config{HistoryBytes: 300, MaxBytes: 1000})
+	m, _ := newManager(t, manager.Config{HistoryBytes: 300, MaxBytes: 1000, DefaultQuota: manager.Quota{MaxBytes: 600}})
+	tenants := []string{"a", "b", "c"}
 	var ids []string
-	for range 3 {
-		ids = append(ids, newStream(t, m))
+	for _, tenant := range tenants {
+		ids = append(ids, tenantStream(t, m, tenant))
 	}
 	var wg sync.WaitGroup
 	for w := range 6 {
 		wg.Go(func() {
-			id := ids[w%len(ids)]
+			id, tenant := ids[w%len(ids)], tenants[w%len(ids)]
 			for i := range 300 {
 				_, err := m.Push(ctx, id, manager.Chunk{Data: []byte(bytesOf(1 + (i*7+w)%90))})
 				if err != nil && !errors.Is(err, manager.ErrBudgetExhausted) {
 					t.Error(err)
 					return
 				}
-				if i%50 == 0 {
-					if c, err := m.CreateStream(ctx, ""); err == nil {
-						_ = m.PushChunk(ctx, c, manager.Chunk{Data: []byte(bytesOf(40))})
-						_ = m.CloseStream(ctx, c, "done")
-					}
+				if i%50 != 0 {
+					continue
+				}
+				c, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: map[string]string{manager.LabelTenant: tenant}})
+				if err == nil {
+					_ = m.PushChunk(ctx, c, manager.Chunk{Data: []byte(bytesOf(40))})
+					_ = m.CloseStream(ctx, c, "done")
 				}
 			}
 		})
@@ -263,12 +267,19 @@ func TestBudgetStaysExactUnderConcurrentPushes(t *testing.T) {
 	wg.Wait()
 	infos, err := m.List(ctx)
 	require.NoError(t, err)
-	var held int64
+	held := map[string]int64{}
+	var total int64
 	for _, info := range infos {
-		held += info.Bytes
+		held[info.Labels[manager.LabelTenant]] += info.Bytes
+		total += info.Bytes
+	}
+	for _, tenant := range tenants {
+		u := tenantUsage(t, m, tenant)
+		require.Equal(t, held[tenant], u.Bytes, "tenant %s", tenant)
+		require.LessOrEqual(t, u.Bytes, int64(600))
 	}
 	u := usage(t, m)
-	require.Equal(t, held, u.Bytes)
+	require.Equal(t, total, u.Bytes)
 	require.LessOrEqual(t, u.Bytes, int64(1000))
 }
 

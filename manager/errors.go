@@ -169,23 +169,29 @@ func (e *ClosedError) Is(target error) bool { return target == ErrClosed }
 // retained streams that expire, so the answer can change at any moment.
 const LimitRetryAfter = time.Second
 
-// LimitError is a refusal by one of the manager's capacity limits: too many streams
-// (ErrTooManyStreams) or no room in the byte budget (ErrBudgetExhausted). errors.Is matches its
-// sentinel. Nothing was changed, the stream (if any) is still active, and the caller may try again
-// after RetryAfter; StreamError is the answer for a client.
+// LimitError is a refusal by one of the manager's capacity limits, global or the tenant's Quota:
+// too many streams (ErrTooManyStreams) or no room in the byte budget (ErrBudgetExhausted).
+// errors.Is matches its sentinel. Nothing was changed, the stream (if any) is still active, and the
+// caller may try again after RetryAfter; StreamError is the answer for a client.
 type LimitError struct {
 	Op         string // the refused operation, e.g. "push to stream s1"
 	Err        error  // ErrTooManyStreams or ErrBudgetExhausted
+	Tenant     string // the tenant of the stream
+	PerTenant  bool   // the tenant's Quota refused; otherwise the global limit did
 	Limit      int64  // the value of the limit: streams, or bytes
 	RetryAfter time.Duration
 }
 
 func (e *LimitError) Error() string {
+	limit := "limit "
+	if e.PerTenant {
+		limit = "tenant " + strconv.Quote(e.Tenant) + " limit "
+	}
 	unit := ""
 	if errors.Is(e.Err, ErrBudgetExhausted) {
 		unit = " bytes"
 	}
-	return e.Op + ": " + e.Err.Error() + " (limit " + strconv.FormatInt(e.Limit, 10) + unit + ")"
+	return e.Op + ": " + e.Err.Error() + " (" + limit + strconv.FormatInt(e.Limit, 10) + unit + ")"
 }
 
 func (e *LimitError) Unwrap() error { return e.Err }

@@ -21,7 +21,8 @@ type Manager struct {
 	mu       sync.RWMutex
 	streams  map[string]*stream // active and retained closed streams
 	active   int
-	retained list.List // the retained closed streams, oldest close first
+	retained list.List          // the retained closed streams, oldest close first
+	tenants  map[string]*tenant // the tenants of the streams
 	shutdown bool
 
 	bytes atomic.Int64 // chunk data in every stream's history; see budget.go
@@ -41,7 +42,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream)}, nil
+	return &Manager{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream), tenants: make(map[string]*tenant)}, nil
 }
 
 // Config returns the effective configuration, defaults filled in.
@@ -53,10 +54,10 @@ func (m *Manager) CreateStream(ctx context.Context, requestedID string) (string,
 }
 
 // CreateStreamWith creates an active stream. Capacity is checked first: the number of active
-// streams (ErrTooManyStreams), then room in the byte budget for one full history, forgetting
-// retained closed streams, oldest first, to make it (ErrBudgetExhausted); both refusals are
-// *LimitErrors. Then the requested ID is (ErrInvalidID, ErrExists, also for a retained closed
-// stream).
+// streams of its tenant (the LabelTenant label) and in all (ErrTooManyStreams), then room for one
+// full history in the tenant's quota and the global byte budget, forgetting retained closed
+// streams, oldest first, to make it (ErrBudgetExhausted); the refusals are *LimitErrors. Then the
+// requested ID is (ErrInvalidID, ErrExists, also for a retained closed stream).
 func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (string, error) {
 	id := opts.ID
 	if id == "" {
@@ -64,13 +65,11 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	switch {
-	case m.shutdown:
+	if m.shutdown {
 		return "", ErrShutdown
-	case m.active >= m.cfg.MaxConcurrentStreams:
-		return "", &LimitError{Op: "create stream", Err: ErrTooManyStreams, Limit: int64(m.cfg.MaxConcurrentStreams), RetryAfter: LimitRetryAfter}
 	}
-	if err := m.roomForStreamLocked(); err != nil {
+	t := m.tenantLocked(opts.Labels[LabelTenant])
+	if err := m.capacityLocked(t); err != nil {
 		return "", err
 	}
 	if opts.ID != "" {
@@ -84,7 +83,7 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 		}
 		id = newID()
 	}
-	s := newStream(id, opts.Labels, &m.cfg, time.Now())
+	s := newStream(id, t, opts.Labels, &m.cfg, time.Now())
 	if m.cfg.InactivityTimeout != NoTimeout {
 		s.mu.Lock()
 		s.idle = time.AfterFunc(m.idleTick(), func() { m.checkIdle(s) })
@@ -92,7 +91,22 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 	}
 	m.streams[id] = s
 	m.active++
+	m.holdLocked(t)
 	return id, nil
+}
+
+// capacityLocked checks that t may have one stream more. m.mu must be held.
+func (m *Manager) capacityLocked(t *tenant) error {
+	tooMany := &LimitError{Op: "create stream", Err: ErrTooManyStreams, Tenant: t.name, RetryAfter: LimitRetryAfter}
+	switch {
+	case m.active >= m.cfg.MaxConcurrentStreams:
+		tooMany.Limit = int64(m.cfg.MaxConcurrentStreams)
+		return tooMany
+	case t.streams >= t.quota.MaxStreams:
+		tooMany.PerTenant, tooMany.Limit = true, int64(t.quota.MaxStreams)
+		return tooMany
+	}
+	return m.roomForStreamLocked(t)
 }
 
 // stream looks a stream up, active or retained.
@@ -332,8 +346,10 @@ func (m *Manager) failLocked(ctx context.Context, s *stream, se *StreamError, te
 func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, reason string) {
 	m.mu.Lock()
 	m.active--
+	s.tenant.streams--
 	if !m.shutdown {
 		s.retained = m.retained.PushBack(s)
+		s.tenantAt = s.tenant.retained.PushBack(s)
 		s.expire = time.AfterFunc(m.cfg.RetainClosed, func() { m.forget(s) })
 		if m.retained.Len() > m.cfg.MaxRetained {
 			m.forgetLocked(m.retained.Front().Value.(*stream))
@@ -359,7 +375,8 @@ func (m *Manager) forgetLocked(s *stream) {
 		return
 	}
 	m.retained.Remove(s.retained)
-	s.retained = nil
+	s.tenant.retained.Remove(s.tenantAt)
+	s.retained, s.tenantAt = nil, nil
 	s.expire.Stop()
 	if m.streams[s.id] == s {
 		delete(m.streams, s.id)
@@ -367,7 +384,9 @@ func (m *Manager) forgetLocked(s *stream) {
 	s.mu.Lock()
 	held := s.hist.bytes
 	s.mu.Unlock()
+	s.tenant.bytes.Add(-held)
 	m.bytes.Add(-held)
+	m.releaseLocked(s.tenant)
 }
 
 // idleTicks is how many inactivity ticks make up InactivityTimeout: a stream ends between the

@@ -13,6 +13,7 @@ import (
 type stream struct {
 	id       string
 	instance string // unique per creation, see StreamInfo.Instance
+	tenant   *tenant
 	labels   map[string]string
 	created  time.Time
 	done     chan struct{} // closed when the stream closes
@@ -31,12 +32,14 @@ type stream struct {
 	quiet    int            // inactivity ticks in a row without a push
 	expire   *time.Timer    // forgets the stream RetainClosed after it closed; guarded by Manager.mu
 	retained *list.Element  // the stream in Manager.retained once it closed; guarded by Manager.mu
+	tenantAt *list.Element  // the stream in tenant.retained once it closed; guarded by Manager.mu
 }
 
-func newStream(id string, labels map[string]string, cfg *Config, now time.Time) *stream {
+func newStream(id string, t *tenant, labels map[string]string, cfg *Config, now time.Time) *stream {
 	return &stream{
 		id:       id,
 		instance: newID(),
+		tenant:   t,
 		labels:   maps.Clone(labels),
 		created:  now,
 		done:     make(chan struct{}),

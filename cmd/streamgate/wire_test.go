@@ -26,3 +26,16 @@ func TestManagerConfigCarriesTheMemoryLimits(t *testing.T) {
 	require.Equal(t, int64(manager.DefaultMaxBytes), def.Config().MaxBytes)
 	require.Equal(t, manager.DefaultMaxRetained, def.Config().MaxRetained)
 }
+
+// The manager gets the tenant limits of the file: the default for every tenant, the overrides by
+// name.
+func TestManagerConfigCarriesTheTenantLimits(t *testing.T) {
+	c := configs.Default().Manager
+	c.TenantLimits.Tenants = map[string]configs.Quota{"acme": {MaxStreams: 900, MaxBytes: 512 << 20}}
+	m, err := manager.New(managerConfig(c, nil))
+	require.NoError(t, err)
+	got := m.Config()
+	require.Equal(t, manager.Quota{MaxStreams: 250, MaxBytes: 256 << 20}, got.DefaultQuota)
+	require.Equal(t, manager.Quota{MaxStreams: 900, MaxBytes: 512 << 20}, got.QuotaFor("acme"))
+	require.Equal(t, got.DefaultQuota, got.QuotaFor("globex"))
+}
