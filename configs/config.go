@@ -162,13 +162,39 @@ type Manager struct {
 	MaxClientsPerStream int `yaml:"max_clients_per_stream"`
 	// HistorySize is the number of chunks kept per stream for replay.
 	HistorySize int `yaml:"history_size"`
+	// HistoryBytes bounds the chunk data kept per stream for replay; the oldest chunks go first.
+	HistoryBytes int64 `yaml:"history_bytes"`
+	// MaxBytes bounds the chunk data kept by all streams together, closed ones included. It is at
+	// least HistoryBytes.
+	MaxBytes int64 `yaml:"max_bytes"`
 	// RetainClosed is how long a finished stream stays readable for replay.
 	RetainClosed time.Duration `yaml:"retain_closed"`
+	// MaxRetained bounds the finished streams kept for RetainClosed; the oldest goes first.
+	MaxRetained int `yaml:"max_retained"`
 	// InactivityTimeout ends a stream that received no chunk for this long; it is positive, or
 	// Off (written off in YAML) to disable the timeout.
 	InactivityTimeout time.Duration `yaml:"inactivity_timeout" off:"true"`
 	// OnClientSendError is one of "log", "deregister" or "throw".
 	OnClientSendError string `yaml:"on_client_send_error"`
+	// TenantLimits bound what each tenant's streams may hold, within MaxStreams and MaxBytes.
+	TenantLimits TenantLimits `yaml:"tenant_limits"`
+}
+
+// TenantLimits bound the streams of each tenant (the tenant of the key that created them, "" in
+// open mode): Default for every tenant not in Tenants.
+type TenantLimits struct {
+	Default Quota `yaml:"default"`
+	// Tenants overrides Default by tenant name; each override sets both limits.
+	Tenants map[string]Quota `yaml:"tenants"`
+}
+
+// Quota is what the streams of one tenant may hold.
+type Quota struct {
+	// MaxStreams bounds the tenant's active streams; Manager.MaxStreams caps it.
+	MaxStreams int `yaml:"max_streams"`
+	// MaxBytes bounds the chunk data of the tenant's streams, closed ones included. It is at least
+	// Manager.HistoryBytes; Manager.MaxBytes caps it.
+	MaxBytes int64 `yaml:"max_bytes"`
 }
 
 // Auth lists the gateway's client keys. With none, the gateway runs open on loopback only.
@@ -305,9 +331,13 @@ func Default() *Config {
 			MaxStreams:          1000,
 			MaxClientsPerStream: 10000,
 			HistorySize:         4096,
+			HistoryBytes:        16 << 20,
+			MaxBytes:            1 << 30,
 			RetainClosed:        5 * time.Minute,
+			MaxRetained:         10000,
 			InactivityTimeout:   5 * time.Minute,
 			OnClientSendError:   "log",
+			TenantLimits:        TenantLimits{Default: Quota{MaxStreams: 250, MaxBytes: 256 << 20}},
 		},
 		Limits: Limits{
 			MaxBodyBytes:   10 << 20,

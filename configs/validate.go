@@ -60,6 +60,7 @@ func (c *Config) validate(fe *fieldErrors) {
 	c.Upstream.validate(fe)
 	c.Manager.validate(fe)
 	c.Auth.validate(fe)
+	c.validateTenantLimits(fe)
 	c.Limits.validate(fe)
 	c.CORS.validate(fe)
 	c.Log.validate(fe)
@@ -134,12 +135,48 @@ func (m *Manager) validate(fe *fieldErrors) {
 	fe.check(m.MaxStreams >= 1, "manager.max_streams", msgAtLeastOne)
 	fe.check(m.MaxClientsPerStream >= 1, "manager.max_clients_per_stream", msgAtLeastOne)
 	fe.check(m.HistorySize >= 1, "manager.history_size", msgAtLeastOne)
+	fe.check(m.HistoryBytes >= 1, "manager.history_bytes", msgAtLeastOne)
+	fe.check(m.MaxBytes >= max(m.HistoryBytes, 1), "manager.max_bytes", "must be at least manager.history_bytes")
 	fe.check(m.RetainClosed > 0, "manager.retain_closed", msgPositive)
+	fe.check(m.MaxRetained >= 1, "manager.max_retained", msgAtLeastOne)
 	fe.check(m.InactivityTimeout > 0, "manager.inactivity_timeout", "must be positive (write off to disable it)")
 	switch m.OnClientSendError {
 	case "log", "deregister", "throw":
 	default:
 		fe.add("manager.on_client_send_error", "must be one of log, deregister, throw")
+	}
+	m.TenantLimits.Default.validate(fe, "manager.tenant_limits.default", m)
+	for _, name := range slices.Sorted(maps.Keys(m.TenantLimits.Tenants)) {
+		m.TenantLimits.Tenants[name].validate(fe, "manager.tenant_limits.tenants."+name, m)
+	}
+}
+
+// validate checks a quota. Values above the global limits are allowed: the global limits cap
+// them.
+func (q Quota) validate(fe *fieldErrors, path string, m *Manager) {
+	fe.check(q.MaxStreams >= 1, path+".max_streams", msgAtLeastOne)
+	switch {
+	case q.MaxBytes < 1:
+		fe.add(path+".max_bytes", msgAtLeastOne)
+	case q.MaxBytes < m.HistoryBytes:
+		fe.add(path+".max_bytes", "must be at least manager.history_bytes, so that a stream fits")
+	}
+}
+
+// validateTenantLimits checks that every tenant named in manager.tenant_limits.tenants is the
+// tenant of a key: a misspelt name would silently leave that tenant with the default.
+func (c *Config) validateTenantLimits(fe *fieldErrors) {
+	tenants := map[string]bool{}
+	for _, k := range c.Auth.Keys {
+		tenants[k.Tenant] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Manager.TenantLimits.Tenants)) {
+		path := "manager.tenant_limits.tenants." + name
+		if !authNameRe.MatchString(name) {
+			fe.add(path, "is not a tenant name: 1 to 128 ASCII letters, digits and -_.:@")
+			continue
+		}
+		fe.check(tenants[name], path, "names no tenant of auth.keys")
 	}
 }
 

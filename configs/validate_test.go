@@ -140,6 +140,41 @@ func TestValidate(t *testing.T) {
 		{"manager zero limits", func(c *Config) {
 			c.Manager.MaxStreams, c.Manager.MaxClientsPerStream, c.Manager.HistorySize = 0, 0, 0
 		}, []string{"manager.max_streams", "manager.max_clients_per_stream", "manager.history_size"}},
+		{"manager history_bytes zero", func(c *Config) { c.Manager.HistoryBytes = 0 }, []string{"manager.history_bytes"}},
+		{"manager max_bytes below history_bytes", func(c *Config) { c.Manager.MaxBytes = c.Manager.HistoryBytes - 1 }, []string{"manager.max_bytes"}},
+		{"manager max_bytes equal to history_bytes", func(c *Config) { c.Manager.MaxBytes = c.Manager.HistoryBytes }, nil},
+		{"manager budget negative", func(c *Config) {
+			c.Manager.HistoryBytes, c.Manager.MaxBytes = -1, -1
+		}, []string{"manager.history_bytes", "manager.max_bytes"}},
+		{"manager max_retained zero", func(c *Config) { c.Manager.MaxRetained = 0 }, []string{"manager.max_retained"}},
+		{"manager max_retained one", func(c *Config) { c.Manager.MaxRetained = 1 }, nil},
+		{"tenant default zero", func(c *Config) {
+			c.Manager.TenantLimits.Default = Quota{}
+		}, []string{"manager.tenant_limits.default.max_streams", "manager.tenant_limits.default.max_bytes"}},
+		{"tenant default below one history", func(c *Config) {
+			c.Manager.TenantLimits.Default.MaxBytes = c.Manager.HistoryBytes - 1
+		}, []string{"manager.tenant_limits.default.max_bytes"}},
+		{"tenant default above the global limits", func(c *Config) {
+			c.Manager.TenantLimits.Default = Quota{MaxStreams: 5000, MaxBytes: 8 << 30}
+		}, nil},
+		{"tenant override", func(c *Config) {
+			c.Auth.Keys = []Key{{ID: "a", Key: "k", Tenant: "acme"}}
+			c.Manager.TenantLimits.Tenants = map[string]Quota{"acme": {MaxStreams: 1, MaxBytes: 16 << 20}}
+		}, nil},
+		{"tenant override incomplete", func(c *Config) {
+			c.Auth.Keys = []Key{{ID: "a", Key: "k", Tenant: "acme"}, {ID: "b", Key: "l", Tenant: "globex"}}
+			c.Manager.TenantLimits.Tenants = map[string]Quota{"globex": {MaxBytes: 16 << 20}, "acme": {MaxStreams: 3}}
+		}, []string{"manager.tenant_limits.tenants.acme.max_bytes", "manager.tenant_limits.tenants.globex.max_streams"}},
+		{"tenant override of no key's tenant", func(c *Config) {
+			c.Auth.Keys = []Key{{ID: "a", Key: "k", Tenant: "acme"}}
+			c.Manager.TenantLimits.Tenants = map[string]Quota{"acmee": {MaxStreams: 1, MaxBytes: 16 << 20}}
+		}, []string{"manager.tenant_limits.tenants.acmee"}},
+		{"tenant override without keys", func(c *Config) {
+			c.Manager.TenantLimits.Tenants = map[string]Quota{"acme": {MaxStreams: 1, MaxBytes: 16 << 20}}
+		}, []string{"manager.tenant_limits.tenants.acme"}},
+		{"tenant override bad name", func(c *Config) {
+			c.Manager.TenantLimits.Tenants = map[string]Quota{"acme/eu": {MaxStreams: 1, MaxBytes: 16 << 20}}
+		}, []string{"manager.tenant_limits.tenants.acme/eu"}},
 		{"manager retain_closed zero", func(c *Config) { c.Manager.RetainClosed = 0 }, []string{"manager.retain_closed"}},
 		{"manager inactivity negative", func(c *Config) { c.Manager.InactivityTimeout = -1 }, []string{"manager.inactivity_timeout"}},
 		{"manager inactivity zero", func(c *Config) { c.Manager.InactivityTimeout = 0 }, []string{"manager.inactivity_timeout"}},

@@ -68,6 +68,7 @@ type StreamInfo struct {
 	Clients     int       // registered clients
 	Passive     int       // those of Clients that implement Passive and return true
 	LastChunkID uint64
+	Bytes       int64 // chunk data retained in the stream's history
 	CloseReason string
 	Err         *StreamError // the error that ended the stream when Status is StatusError
 	Labels      map[string]string

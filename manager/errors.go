@@ -36,6 +36,10 @@ func IsGone(err error) bool {
 	return errors.Is(err, ErrClosed) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrShutdown)
 }
 
+// ErrBudgetExhausted is returned, in a *LimitError, when what a push or a new stream would add to
+// the retained chunk data does not fit in the byte budget (Config.MaxBytes).
+var ErrBudgetExhausted = errors.New("memory budget exhausted")
+
 // Close reasons the manager itself uses.
 const (
 	ReasonCompleted    = "completed"
@@ -84,11 +88,16 @@ func (e *StreamError) JSON() []byte {
 }
 
 // AsStreamError returns err as a *StreamError: a *StreamError anywhere in err's chain keeps its
-// fields; any other error becomes Code 500, Status "INTERNAL" with err's text as the message.
+// fields, a *LimitError gives its StreamError (429), and any other error becomes Code 500, Status
+// "INTERNAL" with err's text as the message.
 func AsStreamError(err error) *StreamError {
 	var se *StreamError
 	if errors.As(err, &se) {
 		return se
+	}
+	var le *LimitError
+	if errors.As(err, &le) {
+		return le.StreamError()
 	}
 	return &StreamError{Code: 500, Status: "INTERNAL", Message: err.Error()}
 }
@@ -155,3 +164,39 @@ func (e *ClosedError) Error() string {
 
 // Is makes errors.Is(err, ErrClosed) true.
 func (e *ClosedError) Is(target error) bool { return target == ErrClosed }
+
+// LimitRetryAfter is the wait a *LimitError suggests: limits are held by streams that end, or by
+// retained streams that expire, so the answer can change at any moment.
+const LimitRetryAfter = time.Second
+
+// LimitError is a refusal by one of the manager's capacity limits, global or the tenant's Quota:
+// too many streams (ErrTooManyStreams) or no room in the byte budget (ErrBudgetExhausted).
+// errors.Is matches its sentinel. Nothing was changed, the stream (if any) is still active, and the
+// caller may try again after RetryAfter; StreamError is the answer for a client.
+type LimitError struct {
+	Op         string // the refused operation, e.g. "push to stream s1"
+	Err        error  // ErrTooManyStreams or ErrBudgetExhausted
+	Tenant     string // the tenant of the stream
+	PerTenant  bool   // the tenant's Quota refused; otherwise the global limit did
+	Limit      int64  // the value of the limit: streams, or bytes
+	RetryAfter time.Duration
+}
+
+func (e *LimitError) Error() string {
+	limit := "limit "
+	if e.PerTenant {
+		limit = "tenant " + strconv.Quote(e.Tenant) + " limit "
+	}
+	unit := ""
+	if errors.Is(e.Err, ErrBudgetExhausted) {
+		unit = " bytes"
+	}
+	return e.Op + ": " + e.Err.Error() + " (" + limit + strconv.FormatInt(e.Limit, 10) + unit + ")"
+}
+
+func (e *LimitError) Unwrap() error { return e.Err }
+
+// StreamError returns what a client is told: 429 RESOURCE_EXHAUSTED with RetryAfter.
+func (e *LimitError) StreamError() *StreamError {
+	return &StreamError{Code: 429, Status: "RESOURCE_EXHAUSTED", Message: e.Error(), RetryAfter: e.RetryAfter}
+}

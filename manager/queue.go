@@ -9,12 +9,14 @@ import (
 // (the manager, under a stream lock) appends; one consumer swaps the whole backlog out at once.
 // Two slices alternate between the roles, so a steady stream allocates nothing.
 type queue struct {
-	mu      sync.Mutex
-	pending []Chunk
-	max     int
-	closed  bool
-	reason  string
-	full    bool
+	mu       sync.Mutex
+	pending  []Chunk
+	max      int
+	maxBytes int64 // bound on the data of pending; 0 means none
+	bytes    int64 // len(Data) summed over pending
+	closed   bool
+	reason   string
+	full     bool
 
 	wake   chan struct{} // capacity 1: "something changed"
 	active atomic.Bool
@@ -27,21 +29,23 @@ type queueState struct {
 	reason string
 }
 
-func newQueue(max int) *queue {
-	q := &queue{max: max, wake: make(chan struct{}, 1)}
+func newQueue(max int, maxBytes int64) *queue {
+	q := &queue{max: max, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
 	q.active.Store(true)
 	return q
 }
 
-// push appends ch. It fails with ErrQueueFull, once, when the queue is at its bound; from then on
-// the queue is inactive and drops everything.
+// push appends ch. It fails with ErrQueueFull, once, when the queue is at its bound in chunks or in
+// bytes (a chunk arriving at an empty queue is always taken); from then on the queue is inactive
+// and drops everything.
 func (q *queue) push(ch Chunk) error {
 	q.mu.Lock()
 	if q.full || q.closed {
 		q.mu.Unlock()
 		return nil
 	}
-	if len(q.pending) >= q.max {
+	n := int64(len(ch.Data))
+	if len(q.pending) >= q.max || (q.maxBytes > 0 && len(q.pending) > 0 && q.bytes+n > q.maxBytes) {
 		q.full = true
 		q.active.Store(false)
 		q.mu.Unlock()
@@ -49,6 +53,7 @@ func (q *queue) push(ch Chunk) error {
 		return ErrQueueFull
 	}
 	q.pending = append(q.pending, ch)
+	q.bytes += n
 	q.mu.Unlock()
 	q.signal()
 	return nil
@@ -91,6 +96,7 @@ func (q *queue) take(spare []Chunk) ([]Chunk, queueState) {
 		}
 	} else {
 		q.pending = spare[:0]
+		q.bytes = 0
 	}
 	st := queueState{closed: q.closed, full: q.full, reason: q.reason}
 	q.mu.Unlock()

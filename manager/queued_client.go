@@ -19,8 +19,9 @@ type Sink interface {
 
 // Queue defaults.
 const (
-	DefaultQueueSize = 8192
-	DefaultMaxBatch  = 256
+	DefaultQueueSize     = 8192
+	DefaultMaxBatch      = 256
+	DefaultMaxBatchBytes = 1 << 20
 )
 
 // QueueConfig configures a QueuedClient. Zero fields take the defaults; negative values are invalid.
@@ -28,8 +29,20 @@ type QueueConfig struct {
 	// Size is the most chunks the queue holds. It should be at least the manager's HistorySize so
 	// that a full replay fits.
 	Size int
+	// MaxBytes, when set, is the most chunk data (len(Data) summed) the queue holds; a chunk
+	// arriving at an empty queue is always taken. A client that falls further behind drops out as
+	// a slow client rather than pin chunks its stream's history has already let go of: the data is
+	// shared, but what only a stalled client still references is outside the manager's budget.
+	// Set it to at least the manager's HistoryBytes, so that a full replay fits, and leave room for
+	// the largest chunk beyond that. Zero means no bound in bytes.
+	MaxBytes int64
 	// MaxBatch is the most chunks handed to one Deliver call.
 	MaxBatch int
+	// MaxBatchBytes is the most chunk data (len(Data) summed) handed to one Deliver call; a chunk
+	// larger than it is handed over alone. A sink that encodes a batch into one buffer (the
+	// gateway's SSE writer) thus holds at most about this much per subscriber, however long the
+	// replay.
+	MaxBatchBytes int
 	// Passive marks a client that only observes the stream (see Passive).
 	Passive bool
 	// Logger receives the client's logs; nil discards them.
@@ -46,6 +59,7 @@ type QueuedClient struct {
 	id       string
 	sink     Sink
 	maxBatch int
+	maxBytes int
 	passive  bool
 	log      *slog.Logger
 	q        *queue
@@ -68,11 +82,12 @@ func NewQueuedClient(id string, sink Sink, cfg QueueConfig) (*QueuedClient, erro
 	if sink == nil {
 		return nil, fmt.Errorf("%w: queued client %s needs a sink", ErrInvalidConfig, id)
 	}
-	if cfg.Size < 0 || cfg.MaxBatch < 0 {
-		return nil, fmt.Errorf("%w: QueueConfig Size and MaxBatch must not be negative", ErrInvalidConfig)
+	if cfg.Size < 0 || cfg.MaxBytes < 0 || cfg.MaxBatch < 0 || cfg.MaxBatchBytes < 0 {
+		return nil, fmt.Errorf("%w: QueueConfig Size, MaxBytes, MaxBatch and MaxBatchBytes must not be negative", ErrInvalidConfig)
 	}
 	cfg.Size = cmp.Or(cfg.Size, DefaultQueueSize)
 	cfg.MaxBatch = cmp.Or(cfg.MaxBatch, DefaultMaxBatch)
+	cfg.MaxBatchBytes = cmp.Or(cfg.MaxBatchBytes, DefaultMaxBatchBytes)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -80,9 +95,10 @@ func NewQueuedClient(id string, sink Sink, cfg QueueConfig) (*QueuedClient, erro
 		id:       id,
 		sink:     sink,
 		maxBatch: cfg.MaxBatch,
+		maxBytes: cfg.MaxBatchBytes,
 		passive:  cfg.Passive,
 		log:      cfg.Logger,
-		q:        newQueue(cfg.Size),
+		q:        newQueue(cfg.Size, cfg.MaxBytes),
 		done:     make(chan struct{}),
 	}, nil
 }
@@ -146,7 +162,7 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 
 func (c *QueuedClient) deliver(ctx context.Context, batch []Chunk) error {
 	for len(batch) > 0 {
-		n := min(len(batch), c.maxBatch)
+		n := c.batchLen(batch)
 		if err := c.sink.Deliver(ctx, batch[:n]); err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 				return ctxErr
@@ -157,4 +173,15 @@ func (c *QueuedClient) deliver(ctx context.Context, batch []Chunk) error {
 		batch = batch[n:]
 	}
 	return nil
+}
+
+// batchLen returns how many of the chunks go in the next Deliver: at least one, at most MaxBatch,
+// and no more than MaxBatchBytes of data.
+func (c *QueuedClient) batchLen(chunks []Chunk) int {
+	n, size := 1, len(chunks[0].Data)
+	for n < len(chunks) && n < c.maxBatch && size+len(chunks[n].Data) <= c.maxBytes {
+		size += len(chunks[n].Data)
+		n++
+	}
+	return n
 }

@@ -26,7 +26,10 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		if s.expire != nil {
 			s.expire.Stop()
 		}
+		s.retained, s.tenantAt = nil, nil
 	}
+	m.retained.Init()
+	m.tenants = nil
 	m.mu.Unlock()
 
 	var drain []Drainer

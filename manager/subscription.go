@@ -50,7 +50,7 @@ func (m *Manager) Subscribe(ctx context.Context, streamID string, afterID uint64
 	if err != nil {
 		return nil, err
 	}
-	c := &subClient{id: "sub-" + newID(), q: newQueue(m.cfg.SubscriptionQueue), done: make(chan struct{})}
+	c := &subClient{id: "sub-" + newID(), q: newQueue(m.cfg.SubscriptionQueue, 0), done: make(chan struct{})}
 	if err := m.registerOn(ctx, s, c, afterID, true); err != nil {
 		return nil, err
 	}

@@ -149,15 +149,28 @@ func managerConfig(c configs.Manager, log *slog.Logger) manager.Config {
 	case "throw":
 		mode = manager.Throw
 	}
+	quotas := make(map[string]manager.Quota, len(c.TenantLimits.Tenants))
+	for tenant, q := range c.TenantLimits.Tenants {
+		quotas[tenant] = managerQuota(q)
+	}
 	return manager.Config{
 		MaxConcurrentStreams: c.MaxStreams,
 		MaxClientsPerStream:  c.MaxClientsPerStream,
 		OnClientSendError:    mode,
 		InactivityTimeout:    c.InactivityTimeout, // configs.Off is manager.NoTimeout
 		HistorySize:          c.HistorySize,
+		HistoryBytes:         c.HistoryBytes,
+		MaxBytes:             c.MaxBytes,
 		RetainClosed:         c.RetainClosed,
+		MaxRetained:          c.MaxRetained,
+		DefaultQuota:         managerQuota(c.TenantLimits.Default),
+		Quotas:               quotas,
 		Logger:               log,
 	}
+}
+
+func managerQuota(q configs.Quota) manager.Quota {
+	return manager.Quota{MaxStreams: q.MaxStreams, MaxBytes: q.MaxBytes}
 }
 
 // retryConfig maps the file's retry settings onto the runner's; both read a zero Jitter and
