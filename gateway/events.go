@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -52,10 +51,7 @@ func (s *Server) events(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	m := s.cfg.Manager
-	sink := &eventsSink{
-		sseWriter: newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout),
-		status:    func(reason string) manager.Status { return s.closedStatus(info.ID, reason) },
-	}
+	sink := &eventsSink{newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout)}
 	qc, err := s.newQueuedClient(sink)
 	if err == nil {
 		err = m.RegisterClientFrom(ctx, info.ID, qc, after)
@@ -80,17 +76,6 @@ func (s *Server) events(c *gin.Context) {
 	}
 	sink.finish()
 	s.leave(info.ID, qc.ID(), info.Labels[LabelSource])
-}
-
-// closedStatus is the status reported in `event: done`.
-func (s *Server) closedStatus(streamID, reason string) manager.Status {
-	if info, err := s.cfg.Manager.Info(context.Background(), streamID); err == nil && info.Status != manager.StatusActive {
-		return info.Status
-	}
-	if reason == manager.ReasonCompleted {
-		return manager.StatusCompleted
-	}
-	return manager.StatusError
 }
 
 // resumePoint reads where a subscriber resumes: the Last-Event-ID header (a reconnecting

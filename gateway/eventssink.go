@@ -14,7 +14,6 @@ import (
 // end as `event: done` with {"status","reason"}.
 type eventsSink struct {
 	*sseWriter
-	status func(reason string) manager.Status
 }
 
 var _ manager.Sink = (*eventsSink)(nil)
@@ -57,8 +56,8 @@ type doneEvent struct {
 }
 
 // Closed implements manager.Sink.
-func (e *eventsSink) Closed(_ context.Context, reason string) error {
-	data, err := json.Marshal(doneEvent{Status: e.status(reason), Reason: reason})
+func (e *eventsSink) Closed(_ context.Context, end manager.ClosedError) error {
+	data, err := json.Marshal(doneEvent{Status: end.Status, Reason: end.Reason})
 	if err != nil {
 		return err
 	}

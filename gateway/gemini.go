@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -67,10 +66,7 @@ func (s *Server) streamGenerate(c *gin.Context, model string) {
 		return
 	}
 	s.attach(ctx, streamID, labels)
-	sink := &geminiSink{
-		sseWriter:  newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout),
-		closeError: func(reason string) *manager.StreamError { return s.closeError(streamID, reason) },
-	}
+	sink := &geminiSink{sseWriter: newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout)}
 	qc, err := s.newQueuedClient(sink)
 	if err == nil {
 		err = m.RegisterClientFrom(ctx, streamID, qc, 0)
@@ -104,18 +100,6 @@ func (s *Server) readGenerateBody(c *gin.Context) ([]byte, *apiError) {
 		return nil, newError(http.StatusBadRequest, "invalid JSON payload: the request body must be a GenerateContentRequest JSON object")
 	}
 	return body, nil
-}
-
-// closeError is the error a Gemini-route caller receives when the stream closed without
-// completing and without an error chunk.
-func (s *Server) closeError(streamID, reason string) *manager.StreamError {
-	if reason == manager.ReasonShuttingDown {
-		return &manager.StreamError{Code: http.StatusServiceUnavailable, Status: "UNAVAILABLE", Message: reason}
-	}
-	if info, err := s.cfg.Manager.Info(context.Background(), streamID); err == nil && info.Err != nil {
-		return info.Err
-	}
-	return &manager.StreamError{Code: 499, Status: "CANCELLED", Message: "stream stopped: " + reason}
 }
 
 // Headers of an upstream generateContent response passed to the caller.

@@ -12,8 +12,7 @@ type queue struct {
 	mu      sync.Mutex
 	pending []Chunk
 	max     int
-	closed  bool
-	reason  string
+	end     *ClosedError // set when the stream closed
 	full    bool
 
 	wake   chan struct{} // capacity 1: "something changed"
@@ -22,9 +21,8 @@ type queue struct {
 
 // queueState is the queue's end state as seen by the consumer.
 type queueState struct {
-	closed bool // the stream closed; reason says why
-	full   bool // the queue overflowed: a chunk was lost
-	reason string
+	end  *ClosedError // the stream closed: how
+	full bool         // the queue overflowed: a chunk was lost
 }
 
 func newQueue(max int) *queue {
@@ -37,7 +35,7 @@ func newQueue(max int) *queue {
 // the queue is inactive and drops everything.
 func (q *queue) push(ch Chunk) error {
 	q.mu.Lock()
-	if q.full || q.closed {
+	if q.full || q.end != nil {
 		q.mu.Unlock()
 		return nil
 	}
@@ -54,10 +52,10 @@ func (q *queue) push(ch Chunk) error {
 	return nil
 }
 
-func (q *queue) close(reason string) {
+func (q *queue) close(end ClosedError) {
 	q.mu.Lock()
-	if !q.closed {
-		q.closed, q.reason = true, reason
+	if q.end == nil {
+		q.end = &end
 	}
 	q.mu.Unlock()
 	q.signal()
@@ -92,7 +90,7 @@ func (q *queue) take(spare []Chunk) ([]Chunk, queueState) {
 	} else {
 		q.pending = spare[:0]
 	}
-	st := queueState{closed: q.closed, full: q.full, reason: q.reason}
+	st := queueState{end: q.end, full: q.full}
 	q.mu.Unlock()
 	return batch, st
 }
