@@ -12,9 +12,9 @@ import (
 // Generator runs generations upstream; *upstream.Runner implements it.
 type Generator interface {
 	// Run feeds the manager stream streamID until it ends and leaves it closed: with reason
-	// "completed" on success, otherwise with an error chunk. It returns an error only when it could
-	// not start, and then leaves the stream untouched. It cancels the upstream request soon after
-	// anyone else closes the stream.
+	// "completed" on success, otherwise with an error chunk, also when the request could not be
+	// made at all. It returns an error only when there is no stream to feed. It cancels the
+	// upstream request soon after anyone else closes the stream.
 	Run(ctx context.Context, streamID string, req upstream.Request) error
 	// Generate performs a non-streaming generateContent call and returns the upstream's response
 	// for passthrough; the caller closes its body.

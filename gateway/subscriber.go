@@ -32,29 +32,12 @@ func (s *Server) startRunner(ctx context.Context, streamID string, req upstream.
 	return s.goBackground(func() { s.run(ctx, streamID, req) })
 }
 
-// run feeds a stream from upstream until it ends. A runner that could not start left the stream
-// open: it is ended here with the error.
+// run feeds a stream from upstream until it ends. The runner reports every failure into the
+// stream; its error means there was no stream left to feed.
 func (s *Server) run(ctx context.Context, streamID string, req upstream.Request) {
-	err := s.cfg.Generator.Run(ctx, streamID, req)
-	if err == nil {
-		return
+	if err := s.cfg.Generator.Run(ctx, streamID, req); err != nil {
+		s.log.Debug("upstream generation not started: the stream is gone", "stream_id", streamID, "error", err)
 	}
-	s.log.Warn("upstream generation could not start", "stream_id", streamID, "error", err)
-	if err := s.cfg.Manager.HandleStreamError(ctx, streamID, runError(err), true); err != nil && !streamGone(err) {
-		s.log.Error("end stream", "stream_id", streamID, "error", err)
-	}
-}
-
-// runError is the stream error for a generation that could not start.
-func runError(err error) *manager.StreamError {
-	var se *manager.StreamError
-	switch {
-	case errors.As(err, &se):
-		return se
-	case errors.Is(err, upstream.ErrInvalidRequest):
-		return &manager.StreamError{Code: 400, Status: "INVALID_ARGUMENT", Message: err.Error()}
-	}
-	return &manager.StreamError{Code: 500, Status: "INTERNAL", Message: "could not start the upstream request: " + err.Error()}
 }
 
 // leave deregisters a subscriber whose handler is ending and, on a Gemini-route stream, closes
