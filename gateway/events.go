@@ -50,12 +50,8 @@ func (s *Server) events(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	m := s.cfg.Manager
 	sink := &eventsSink{newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout)}
-	qc, err := s.newQueuedClient(sink)
-	if err == nil {
-		err = m.RegisterClientFrom(ctx, info.ID, qc, after)
-	}
+	sub, err := s.register(ctx, info.ID, info.Labels[LabelSource], sink, after)
 	if err != nil {
 		e := managerError(err)
 		if errors.Is(err, manager.ErrHistoryTrimmed) {
@@ -64,18 +60,9 @@ func (s *Server) events(c *gin.Context) {
 		writeError(c, e)
 		return
 	}
-	sink.mu.Lock()
-	// A failed first write shows again in the first delivery.
-	_ = sink.writeLocked(nil)
-	sink.mu.Unlock()
-	sink.startHeartbeat(s.cfg.Heartbeat)
-	err = qc.Run(ctx)
-	// The queued client logged an overflow itself (ErrSlowClient).
-	if err != nil && !errors.Is(err, manager.ErrSlowClient) {
-		s.log.Debug("subscriber left", "stream_id", info.ID, "client_id", qc.ID(), "error", err)
-	}
-	sink.finish()
-	s.leave(info.ID, qc.ID(), info.Labels[LabelSource])
+	defer sub.leave()
+	sink.open(s.cfg.Heartbeat)
+	sub.run(ctx)
 }
 
 // resumePoint reads where a subscriber resumes: the Last-Event-ID header (a reconnecting

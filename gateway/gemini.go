@@ -58,36 +58,21 @@ func (s *Server) streamGenerate(c *gin.Context, model string) {
 		return
 	}
 	ctx := c.Request.Context()
-	m := s.cfg.Manager
-	labels := streamLabels(identity(c), model, KindGenerate, SourceGemini)
-	streamID, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: labels})
+	streamID, err := s.newStream(ctx, "", streamLabels(identity(c), model, KindGenerate, SourceGemini))
 	if err != nil {
 		writeError(c, managerError(err))
 		return
 	}
-	s.attach(ctx, streamID, labels)
 	sink := &geminiSink{sseWriter: newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout)}
-	qc, err := s.newQueuedClient(sink)
-	if err == nil {
-		err = m.RegisterClientFrom(ctx, streamID, qc, 0)
-	}
+	sub, err := s.register(ctx, streamID, SourceGemini, sink, 0)
 	if err != nil {
 		s.closeStream(streamID, "could not register the caller")
 		writeError(c, managerError(err))
 		return
 	}
-	if !s.startRunner(ctx, streamID, upstream.Request{Model: model, Body: body}) {
-		s.closeStream(streamID, manager.ReasonShuttingDown)
-	}
-	switch err := qc.Run(ctx); {
-	case err == nil, errors.Is(err, errResponseEnded):
-	case errors.Is(err, manager.ErrSlowClient): // the queued client logged it
-		sink.slowClient()
-	default:
-		s.log.Debug("gemini-route subscriber left", "stream_id", streamID, "client_id", qc.ID(), "error", err)
-	}
-	sink.finish()
-	s.leave(streamID, qc.ID(), SourceGemini)
+	defer sub.leave()
+	s.startGeneration(ctx, streamID, upstream.Request{Model: model, Body: body})
+	sub.run(ctx)
 }
 
 // readGenerateBody reads a GenerateContentRequest, which must be a JSON object.

@@ -23,7 +23,7 @@ type geminiSink struct {
 	ended  bool   // an error was written; the response is over
 }
 
-var _ manager.Sink = (*geminiSink)(nil)
+var _ sseSink = (*geminiSink)(nil)
 
 // Deliver implements manager.Sink.
 func (g *geminiSink) Deliver(_ context.Context, chunks []manager.Chunk) error {
@@ -99,7 +99,7 @@ func (g *geminiSink) failLocked(buf []byte, se *manager.StreamError) error {
 	return errResponseEnded
 }
 
-// slowClient ends the response of a subscriber that fell behind, telling it where to resume.
+// slowClient implements sseSink: it tells the caller where to resume.
 func (g *geminiSink) slowClient() {
 	g.mu.Lock()
 	defer g.mu.Unlock()

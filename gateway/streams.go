@@ -88,15 +88,13 @@ func (s *Server) createStream(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	labels := streamLabels(identity(c), req.Model, kind, SourceAPI)
-	id, err := s.cfg.Manager.CreateStreamWith(ctx, manager.StreamOptions{ID: req.ID, Labels: labels})
+	id, err := s.newStream(ctx, req.ID, streamLabels(identity(c), req.Model, kind, SourceAPI))
 	if err != nil {
 		writeError(c, managerError(err))
 		return
 	}
-	s.attach(ctx, id, labels)
-	if kind == KindGenerate && !s.startRunner(ctx, id, upstream.Request{Model: req.Model, Body: req.Request}) {
-		s.closeStream(id, manager.ReasonShuttingDown)
+	if kind == KindGenerate {
+		s.startGeneration(ctx, id, upstream.Request{Model: req.Model, Body: req.Request})
 	}
 	info, err := s.cfg.Manager.Info(ctx, id)
 	if err != nil {
