@@ -98,4 +98,12 @@
 // first chunks left the history) and DELETE /v1/streams/{id}/subscriptions/{sid} (204). New routes
 // go in routes(), behind s.authenticate, and look streams up with s.lookup so that the tenant rule
 // holds.
+//
+// The gateway does not import plugins (that would pull go-plugin, gRPC and protobuf in and defeat
+// the Plugins interface): cmd/streamgate wires the host in and checks that it fits. The host's
+// refusals cross as a *manager.StreamError in the error's chain, saying what the client is told,
+// because that is the one error vocabulary both packages already share. Sentinels declared here
+// could not be wrapped by plugins without importing the gateway, and a method like HTTPStatus()
+// on plugins' errors would put HTTP into them all the same, with the message still to be chosen
+// here.
 package gateway

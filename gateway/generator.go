@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 
-	"github.com/streamgate/streamgate/plugins"
 	"github.com/streamgate/streamgate/upstream"
 )
 
@@ -23,7 +23,9 @@ type Generator interface {
 
 var _ Generator = (*upstream.Runner)(nil)
 
-// Plugins connects transport plugins to streams; *plugins.Host implements it.
+// Plugins connects transport plugins to streams; *plugins.Host implements it (cmd/streamgate
+// checks). Its errors are answered as any other: a *manager.StreamError in the chain says what the
+// client is told, and the manager's sentinels map as the manager's own errors do.
 type Plugins interface {
 	// Attach subscribes the transports whose attach rule matches a new stream, as passive clients
 	// (they do not keep a Gemini-route stream from being orphaned). It is called after the stream
@@ -36,4 +38,16 @@ type Plugins interface {
 	Unsubscribe(ctx context.Context, streamID, subID string) error
 }
 
-var _ Plugins = (*plugins.Host)(nil)
+// noPlugins is the Plugins of a gateway configured without any: it attaches nothing and knows no
+// transport, answering as *plugins.Host does for a name or subscription it does not know.
+type noPlugins struct{}
+
+func (noPlugins) Attach(context.Context, string, map[string]string) error { return nil }
+
+func (noPlugins) Subscribe(_ context.Context, _, transport string, _ json.RawMessage) (string, error) {
+	return "", &newError(http.StatusNotFound, "no transport plugin named "+strconv.Quote(transport)).se
+}
+
+func (noPlugins) Unsubscribe(_ context.Context, streamID, subID string) error {
+	return &newError(http.StatusNotFound, "subscription "+strconv.Quote(subID)+" of stream "+strconv.Quote(streamID)+" not found").se
+}

@@ -14,8 +14,8 @@ import (
 // chunk. A failed attachment is logged: the stream serves its callers without it.
 func (s *Server) newStream(ctx context.Context, id string, labels map[string]string) (string, error) {
 	id, err := s.cfg.Manager.CreateStreamWith(ctx, manager.StreamOptions{ID: id, Labels: labels})
-	if err != nil || s.cfg.Plugins == nil {
-		return id, err
+	if err != nil {
+		return "", err
 	}
 	if err := s.cfg.Plugins.Attach(ctx, id, labels); err != nil {
 		s.log.Warn("attach to new stream failed", "stream_id", id, "error", err)

@@ -4,13 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/streamgate/streamgate/manager"
-	"github.com/streamgate/streamgate/plugins"
 )
 
 // subscribeRequest is the body of POST /v1/streams/{id}/subscriptions.
@@ -39,13 +36,9 @@ func (s *Server) subscribe(c *gin.Context) {
 		writeError(c, newError(http.StatusBadRequest, "config must be a JSON object"))
 		return
 	}
-	if s.cfg.Plugins == nil {
-		writeError(c, unknownTransport(req.Transport))
-		return
-	}
 	id, err := s.cfg.Plugins.Subscribe(c.Request.Context(), info.ID, req.Transport, req.Config)
 	if err != nil {
-		writeError(c, pluginError(err, req.Transport))
+		writeError(c, pluginError(err))
 		return
 	}
 	writeJSON(c, http.StatusCreated, map[string]string{"id": id})
@@ -57,39 +50,19 @@ func (s *Server) unsubscribe(c *gin.Context) {
 	if !ok {
 		return
 	}
-	sid := c.Param("sid")
-	err := plugins.ErrNotFound
-	if s.cfg.Plugins != nil {
-		err = s.cfg.Plugins.Unsubscribe(c.Request.Context(), info.ID, sid)
-	}
-	if errors.Is(err, plugins.ErrNotFound) {
-		writeError(c, newError(http.StatusNotFound, "subscription "+strconv.Quote(sid)+" of stream "+strconv.Quote(info.ID)+" not found"))
-		return
-	}
-	if err != nil {
-		writeError(c, pluginError(err, ""))
+	if err := s.cfg.Plugins.Unsubscribe(c.Request.Context(), info.ID, c.Param("sid")); err != nil {
+		writeError(c, pluginError(err))
 		return
 	}
 	c.Status(http.StatusNoContent)
 }
 
-func unknownTransport(name string) *apiError {
-	return newError(http.StatusNotFound, "no transport plugin named "+strconv.Quote(name))
-}
-
-// pluginError maps an error of the plugin host to what the client is told.
-func pluginError(err error, transport string) *apiError {
-	switch {
-	case errors.Is(err, plugins.ErrUnknownTransport):
-		return unknownTransport(transport)
-	case errors.Is(err, plugins.ErrBadConfig):
-		return newError(http.StatusBadRequest, err.Error())
-	case errors.Is(err, plugins.ErrUnavailable), errors.Is(err, plugins.ErrClosed):
-		e := newError(http.StatusServiceUnavailable, err.Error())
-		e.se.RetryAfter = time.Second
-		return e
-	case errors.Is(err, manager.ErrHistoryTrimmed):
-		return newErrorStatus(http.StatusGone, "FAILED_PRECONDITION", err.Error())
+// pluginError maps an error of the plugin host to what the client is told: the stream error it
+// carries, or the manager's mapping.
+func pluginError(err error) *apiError {
+	var se *manager.StreamError
+	if errors.As(err, &se) {
+		return &apiError{se: *se}
 	}
 	return managerError(err)
 }
