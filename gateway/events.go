@@ -39,37 +39,35 @@ func validateEventName(name string) error {
 
 // events serves GET /v1/streams/{id}/events: the stream as server-sent events from the resume
 // point on (replay, then live), then `event: done`.
-func (s *Server) events(c *gin.Context) {
-	info, ok := s.lookup(c)
-	if !ok {
-		return
+func (s *Server) events(c *gin.Context) error {
+	info, err := s.lookup(c)
+	if err != nil {
+		return err
 	}
-	after, e := resumePoint(c)
-	if e != nil {
-		writeError(c, e)
-		return
+	after, err := resumePoint(c)
+	if err != nil {
+		return err
 	}
 	ctx := c.Request.Context()
 	sink := &eventsSink{newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout)}
 	sub, err := s.register(ctx, info.ID, info.Labels[LabelSource], sink, after)
+	if errors.Is(err, manager.ErrHistoryTrimmed) {
+		return reword(err, fmt.Sprintf("chunks after %d of stream %q are no longer kept; resume from a later chunk", after, info.ID))
+	}
 	if err != nil {
-		e := managerError(err)
-		if errors.Is(err, manager.ErrHistoryTrimmed) {
-			e = newError(http.StatusGone, fmt.Sprintf("chunks after %d of stream %q are no longer kept; resume from a later chunk", after, info.ID))
-		}
-		writeError(c, e)
-		return
+		return err
 	}
 	defer sub.leave()
 	sink.open(s.cfg.Heartbeat)
 	sub.run(ctx)
+	return nil
 }
 
 // resumePoint reads where a subscriber resumes: the Last-Event-ID header (a reconnecting
 // EventSource) or ?after=N. 0 replays everything kept. With both, the header wins when it is at
 // least N: an EventSource opened with ?after=N reconnects to the same URL with the last ID it got.
 // A header below N contradicts the query and is refused.
-func resumePoint(c *gin.Context) (uint64, *apiError) {
+func resumePoint(c *gin.Context) (uint64, error) {
 	header := c.GetHeader("Last-Event-ID")
 	query, hasQuery := c.GetQuery("after")
 	var after uint64

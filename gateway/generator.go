@@ -17,7 +17,9 @@ type Generator interface {
 	// upstream request soon after anyone else closes the stream.
 	Run(ctx context.Context, streamID string, req upstream.Request) error
 	// Generate performs a non-streaming generateContent call and returns the upstream's response
-	// for passthrough; the caller closes its body.
+	// for passthrough; the caller closes its body. Its error is a *manager.StreamError when no
+	// response came back, or wraps upstream.ErrInvalidRequest or errors.ErrUnsupported when the
+	// request could not be made: answerFor knows each.
 	Generate(ctx context.Context, req upstream.Request) (*http.Response, error)
 }
 
@@ -45,9 +47,9 @@ type noPlugins struct{}
 func (noPlugins) Attach(context.Context, string, map[string]string) error { return nil }
 
 func (noPlugins) Subscribe(_ context.Context, _, transport string, _ json.RawMessage) (string, error) {
-	return "", &newError(http.StatusNotFound, "no transport plugin named "+strconv.Quote(transport)).se
+	return "", newError(http.StatusNotFound, "no transport plugin named "+strconv.Quote(transport))
 }
 
 func (noPlugins) Unsubscribe(_ context.Context, streamID, subID string) error {
-	return &newError(http.StatusNotFound, "subscription "+strconv.Quote(subID)+" of stream "+strconv.Quote(streamID)+" not found").se
+	return newError(http.StatusNotFound, "subscription "+strconv.Quote(subID)+" of stream "+strconv.Quote(streamID)+" not found")
 }

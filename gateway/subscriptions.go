@@ -2,12 +2,9 @@ package gateway
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/streamgate/streamgate/manager"
 )
 
 // subscribeRequest is the body of POST /v1/streams/{id}/subscriptions.
@@ -19,50 +16,37 @@ type subscribeRequest struct {
 // subscribe serves POST /v1/streams/{id}/subscriptions: it re-routes the stream, from its first
 // chunk, to a transport plugin and answers 201 {"id"}. The subscription keeps a Gemini-route
 // stream wanted after its caller left.
-func (s *Server) subscribe(c *gin.Context) {
-	info, ok := s.lookup(c)
-	if !ok {
-		return
+func (s *Server) subscribe(c *gin.Context) error {
+	info, err := s.lookup(c)
+	if err != nil {
+		return err
 	}
 	var req subscribeRequest
-	if !s.readJSON(c, &req) {
-		return
+	if err := s.readJSON(c, &req); err != nil {
+		return err
 	}
 	if req.Transport == "" {
-		writeError(c, newError(http.StatusBadRequest, "transport is required: the name of a transport plugin"))
-		return
+		return newError(http.StatusBadRequest, "transport is required: the name of a transport plugin")
 	}
 	if len(req.Config) > 0 && !isJSONObject(req.Config) && string(req.Config) != "null" {
-		writeError(c, newError(http.StatusBadRequest, "config must be a JSON object"))
-		return
+		return newError(http.StatusBadRequest, "config must be a JSON object")
 	}
 	id, err := s.cfg.Plugins.Subscribe(c.Request.Context(), info.ID, req.Transport, req.Config)
 	if err != nil {
-		writeError(c, pluginError(err))
-		return
+		return err
 	}
-	writeJSON(c, http.StatusCreated, map[string]string{"id": id})
+	return writeJSON(c, http.StatusCreated, map[string]string{"id": id})
 }
 
 // unsubscribe serves DELETE /v1/streams/{id}/subscriptions/{sid}: 204 once the plugin let go.
-func (s *Server) unsubscribe(c *gin.Context) {
-	info, ok := s.lookup(c)
-	if !ok {
-		return
+func (s *Server) unsubscribe(c *gin.Context) error {
+	info, err := s.lookup(c)
+	if err != nil {
+		return err
 	}
 	if err := s.cfg.Plugins.Unsubscribe(c.Request.Context(), info.ID, c.Param("sid")); err != nil {
-		writeError(c, pluginError(err))
-		return
+		return err
 	}
 	c.Status(http.StatusNoContent)
-}
-
-// pluginError maps an error of the plugin host to what the client is told: the stream error it
-// carries, or the manager's mapping.
-func pluginError(err error) *apiError {
-	var se *manager.StreamError
-	if errors.As(err, &se) {
-		return &apiError{se: *se}
-	}
-	return managerError(err)
+	return nil
 }
