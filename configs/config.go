@@ -34,7 +34,11 @@ type Config struct {
 	Limits   Limits   `yaml:"limits"`
 	CORS     CORS     `yaml:"cors"`
 	Log      Log      `yaml:"log"`
-	Plugins  []Plugin `yaml:"plugins"`
+
+	Admin     Admin     `yaml:"admin"`
+	Telemetry Telemetry `yaml:"telemetry"`
+
+	Plugins []Plugin `yaml:"plugins"`
 }
 
 // Kind names an upstream provider.
@@ -184,6 +188,12 @@ type Key struct {
 type Limits struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	Rate         Rate  `yaml:"rate"`
+	// IdleTimeout closes a keep-alive connection idle this long between requests.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ReadTimeout bounds reading one request body.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// MaxConnections bounds the client connections held open at once.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Rate is a per-key token bucket.
@@ -205,6 +215,34 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is "json" or "text".
 	Format string `yaml:"format"`
+}
+
+// Admin configures the operator's listener: /metrics, /healthz, /readyz and /debug/pprof/.
+type Admin struct {
+	// Listen is the admin listener's host:port; "" disables the listener (metrics are still
+	// counted, and /healthz and /readyz stay on the main listener).
+	Listen string `yaml:"listen"`
+	// Pprof serves net/http/pprof under /debug/pprof/ on the admin listener.
+	Pprof bool `yaml:"pprof"`
+}
+
+// Telemetry configures tracing and the metrics' model label.
+type Telemetry struct {
+	// OTLPEndpoint is the OTLP receiver traces are exported to, an http or https URL; ""
+	// leaves it to OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, and
+	// tracing is off when none is set.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// OTLPProtocol is "grpc" or "http/protobuf"; "" leaves it to OTEL_EXPORTER_OTLP_PROTOCOL,
+	// else http/protobuf.
+	OTLPProtocol string `yaml:"otlp_protocol"`
+	// ServiceName is the traces' service.name; "" leaves it to OTEL_SERVICE_NAME, else
+	// streamgate.
+	ServiceName string `yaml:"service_name"`
+	// Models are always admitted as values of the metrics' model label.
+	Models []string `yaml:"models"`
+	// MaxModels is how many other models are admitted as the upstream first serves them; the
+	// rest are labelled "other". 0 admits only Models.
+	MaxModels int `yaml:"max_models"`
 }
 
 // Plugin is one out-of-process plugin.
@@ -237,8 +275,8 @@ type Attach struct {
 	Tenants []string `yaml:"tenants"`
 }
 
-// Default returns the default configuration: the embedded simulator on 127.0.0.1:8080, no client
-// keys, no plugins.
+// Default returns the default configuration: the embedded simulator on 127.0.0.1:8080, the admin
+// listener on 127.0.0.1:9464, tracing off, no client keys, no plugins.
 func Default() *Config {
 	return &Config{
 		Listen:          "127.0.0.1:8080",
@@ -269,7 +307,16 @@ func Default() *Config {
 			InactivityTimeout:   5 * time.Minute,
 			OnClientSendError:   "log",
 		},
-		Limits: Limits{MaxBodyBytes: 10 << 20, Rate: Rate{PerKeyRPS: 50, Burst: 100}},
-		Log:    Log{Level: "info", Format: "json"},
+		Limits: Limits{
+			MaxBodyBytes:   10 << 20,
+			Rate:           Rate{PerKeyRPS: 50, Burst: 100},
+			IdleTimeout:    2 * time.Minute,
+			ReadTimeout:    time.Minute,
+			MaxConnections: 10000,
+		},
+		Log: Log{Level: "info", Format: "json"},
+
+		Admin:     Admin{Listen: "127.0.0.1:9464"},
+		Telemetry: Telemetry{MaxModels: 100},
 	}
 }

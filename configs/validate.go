@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Messages shared by several rules.
@@ -60,6 +62,8 @@ func (c *Config) validate(fe *fieldErrors) {
 	c.Limits.validate(fe)
 	c.CORS.validate(fe)
 	c.Log.validate(fe)
+	c.Admin.validate(fe, c.Listen)
+	c.Telemetry.validate(fe)
 	validatePlugins(fe, c.Plugins)
 }
 
@@ -178,6 +182,9 @@ func validateName(fe *fieldErrors, field, s string) {
 
 func (l *Limits) validate(fe *fieldErrors) {
 	fe.check(l.MaxBodyBytes >= 1, "limits.max_body_bytes", msgAtLeastOne)
+	fe.check(l.IdleTimeout > 0, "limits.idle_timeout", msgPositive)
+	fe.check(l.ReadTimeout > 0, "limits.read_timeout", msgPositive)
+	fe.check(l.MaxConnections >= 1, "limits.max_connections", msgAtLeastOne)
 	fe.check(l.Rate.PerKeyRPS >= 0 && !math.IsInf(l.Rate.PerKeyRPS, 1), "limits.rate.per_key_rps", "must be a finite number, at least 0 (0 disables rate limiting)")
 	switch {
 	case l.Rate.Burst < 0:
@@ -209,6 +216,52 @@ func (l *Log) validate(fe *fieldErrors) {
 	default:
 		fe.add("log.format", "must be json or text")
 	}
+}
+
+func (a *Admin) validate(fe *fieldErrors, listen string) {
+	if a.Listen == "" {
+		return
+	}
+	_, port, err := net.SplitHostPort(a.Listen)
+	_, perr := strconv.ParseUint(port, 10, 16)
+	if err != nil || perr != nil {
+		fe.add("admin.listen", `must be host:port, such as 127.0.0.1:9464, or "" to disable the admin listener`)
+		return
+	}
+	fe.check(port == "0" || a.Listen != listen, "admin.listen", "must differ from listen")
+}
+
+// maxModelLen is the longest model name admitted as a metrics label, as in package telemetry.
+const maxModelLen = 128
+
+func (t *Telemetry) validate(fe *fieldErrors) {
+	if t.OTLPEndpoint != "" {
+		u, err := url.Parse(t.OTLPEndpoint)
+		fe.check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+			u.User == nil && u.RawQuery == "" && u.Fragment == "",
+			"telemetry.otlp_endpoint", "must be an http or https URL without user, query or fragment, such as http://127.0.0.1:4318")
+	}
+	switch t.OTLPProtocol {
+	case "", "grpc", "http/protobuf":
+	default:
+		fe.add("telemetry.otlp_protocol", `must be grpc, http/protobuf, or "" for OTEL_EXPORTER_OTLP_PROTOCOL`)
+	}
+	fe.check(!strings.ContainsFunc(t.ServiceName, unicode.IsControl), "telemetry.service_name", "must not contain control characters")
+	seen := map[string]string{}
+	for i, m := range t.Models {
+		field := indexPath("telemetry.models", i)
+		switch first, dup := seen[m]; {
+		case m == "" || len(m) > maxModelLen || !utf8.ValidString(m) || strings.ContainsFunc(m, func(r rune) bool { return !unicode.IsPrint(r) }):
+			fe.add(field, "must be 1 to 128 bytes of printable UTF-8")
+		case m == "other":
+			fe.add(field, `must not be "other", the label of every model not admitted`)
+		case dup:
+			fe.add(field, "duplicates "+first)
+		default:
+			seen[m] = field
+		}
+	}
+	fe.check(t.MaxModels >= 0, "telemetry.max_models", msgNotNegative)
 }
 
 func validatePlugins(fe *fieldErrors, plugins []Plugin) {

@@ -179,6 +179,9 @@ func TestValidate(t *testing.T) {
 		}, []string{"auth.keys[1]"}},
 
 		{"max_body_bytes zero", func(c *Config) { c.Limits.MaxBodyBytes = 0 }, []string{"limits.max_body_bytes"}},
+		{"connection limits zero", func(c *Config) {
+			c.Limits.IdleTimeout, c.Limits.ReadTimeout, c.Limits.MaxConnections = 0, 0, 0
+		}, []string{"limits.idle_timeout", "limits.read_timeout", "limits.max_connections"}},
 		{"rate negative", func(c *Config) { c.Limits.Rate = Rate{PerKeyRPS: -1, Burst: -1} }, []string{"limits.rate.per_key_rps", "limits.rate.burst"}},
 		{"rate infinite", func(c *Config) { c.Limits.Rate.PerKeyRPS = math.Inf(1) }, []string{"limits.rate.per_key_rps"}},
 		{"rate disabled", func(c *Config) { c.Limits.Rate = Rate{} }, nil},
@@ -198,6 +201,29 @@ func TestValidate(t *testing.T) {
 		{"log level unknown", func(c *Config) { c.Log.Level = "verbose" }, []string{"log.level"}},
 		{"log format unknown", func(c *Config) { c.Log.Format = "xml" }, []string{"log.format"}},
 		{"log debug text", func(c *Config) { c.Log = Log{Level: "debug", Format: "text"} }, nil},
+
+		{"admin disabled", func(c *Config) { c.Admin = Admin{Listen: "", Pprof: true} }, nil},
+		{"admin all interfaces", func(c *Config) { c.Admin.Listen = ":9464" }, nil},
+		{"admin without port", func(c *Config) { c.Admin.Listen = "127.0.0.1" }, []string{"admin.listen"}},
+		{"admin named port", func(c *Config) { c.Admin.Listen = "127.0.0.1:metrics" }, []string{"admin.listen"}},
+		{"admin same as listen", func(c *Config) { c.Admin.Listen = c.Listen }, []string{"admin.listen"}},
+		{"admin and listen both port 0", func(c *Config) { c.Listen, c.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0" }, nil},
+		{"telemetry valid", func(c *Config) {
+			c.Telemetry = Telemetry{OTLPEndpoint: "https://collector.example:4317", OTLPProtocol: "grpc", ServiceName: "gateway eu",
+				Models: []string{"gemini-2.5-flash", "gemini-2.5-pro"}, MaxModels: 0}
+		}, nil},
+		{"telemetry http/protobuf with path", func(c *Config) {
+			c.Telemetry.OTLPEndpoint, c.Telemetry.OTLPProtocol = "http://127.0.0.1:4318/v1/traces", "http/protobuf"
+		}, nil},
+		{"telemetry endpoint not a URL", func(c *Config) { c.Telemetry.OTLPEndpoint = "collector:4317" }, []string{"telemetry.otlp_endpoint"}},
+		{"telemetry endpoint with query", func(c *Config) { c.Telemetry.OTLPEndpoint = "http://c:4318/?k=v" }, []string{"telemetry.otlp_endpoint"}},
+		{"telemetry endpoint with user", func(c *Config) { c.Telemetry.OTLPEndpoint = "http://u:p@c:4318" }, []string{"telemetry.otlp_endpoint"}},
+		{"telemetry protocol unknown", func(c *Config) { c.Telemetry.OTLPProtocol = "http/json" }, []string{"telemetry.otlp_protocol"}},
+		{"telemetry service name control", func(c *Config) { c.Telemetry.ServiceName = "a\nb" }, []string{"telemetry.service_name"}},
+		{"telemetry models bad", func(c *Config) {
+			c.Telemetry.Models = []string{"m", "", "other", "m", strings.Repeat("x", 129), "a\tb", "\xff"}
+		}, []string{"telemetry.models[1]", "telemetry.models[2]", "telemetry.models[3]", "telemetry.models[4]", "telemetry.models[5]", "telemetry.models[6]"}},
+		{"telemetry max models negative", func(c *Config) { c.Telemetry.MaxModels = -1 }, []string{"telemetry.max_models"}},
 
 		{"plugin valid", func(c *Config) {
 			c.Plugins = []Plugin{{Name: "json-l_1", Path: "./bin/p", SHA256: digestA, Config: map[string]any{"dir": "/tmp"},

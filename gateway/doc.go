@@ -96,7 +96,7 @@
 //
 // # Streams, tenants and keys
 //
-// Streams carry labels (LabelTenant, LabelKeyID, LabelModel, LabelKind: generate or push,
+// Streams carry labels (manager.LabelTenant, LabelKeyID, LabelModel, LabelKind: generate or push,
 // LabelSource: gemini or api). A tenant sees only its own streams: another tenant's stream answers
 // 404 exactly like an unknown one. Requested IDs share one namespace across tenants, so creating
 // an ID another tenant holds answers 409. Keys come as x-goog-api-key, Authorization: Bearer or

@@ -50,7 +50,7 @@ func (s *Server) events(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	sink := &eventsSink{newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout)}
-	sub, err := s.register(ctx, info.ID, info.Labels[LabelSource], sink, after)
+	sub, err := s.register(ctx, info.ID, info.Labels[manager.LabelSource], sink, after)
 	if errors.Is(err, manager.ErrHistoryTrimmed) {
 		return reword(err, fmt.Sprintf("chunks after %d of stream %q are no longer kept; resume from a later chunk", after, info.ID))
 	}
@@ -68,6 +68,9 @@ func (s *Server) events(c *gin.Context) error {
 // least N: an EventSource opened with ?after=N reconnects to the same URL with the last ID it got.
 // A header below N contradicts the query and is refused.
 func resumePoint(c *gin.Context) (uint64, error) {
+	if n := len(c.Request.Header.Values("Last-Event-ID")); n > 1 {
+		return 0, newError(http.StatusBadRequest, fmt.Sprintf("Last-Event-ID is given %d times: give one resume point", n))
+	}
 	header := c.GetHeader("Last-Event-ID")
 	query, hasQuery := c.GetQuery("after")
 	var after uint64

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/streamgate/streamgate/auth"
+	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/upstream"
 )
 
@@ -113,10 +114,10 @@ func invalidModel(err error) error {
 // streamLabels labels a new stream with its owner, model, kind and source.
 func streamLabels(id auth.Identity, model, kind, source string) map[string]string {
 	return map[string]string{
-		LabelTenant: id.Tenant,
-		LabelKeyID:  id.KeyID,
-		LabelModel:  model,
-		LabelKind:   kind,
-		LabelSource: source,
+		manager.LabelTenant: id.Tenant,
+		manager.LabelKeyID:  id.KeyID,
+		manager.LabelModel:  model,
+		manager.LabelKind:   kind,
+		manager.LabelSource: source,
 	}
 }

@@ -32,7 +32,7 @@ func toStreamJSON(info manager.StreamInfo) streamJSON {
 	out := streamJSON{
 		ID:          info.ID,
 		Status:      info.Status,
-		Model:       info.Labels[LabelModel],
+		Model:       info.Labels[manager.LabelModel],
 		CreatedAt:   info.CreatedAt.UTC(),
 		Clients:     info.Clients,
 		LastEventID: info.LastChunkID,
@@ -211,7 +211,7 @@ func (s *Server) pushChunk(c *gin.Context) error {
 	if err := validateEventName(req.Event); err != nil {
 		return newError(http.StatusBadRequest, err.Error())
 	}
-	if info.Labels[LabelKind] != KindPush {
+	if info.Labels[manager.LabelKind] != KindPush {
 		return newErrorStatus(http.StatusConflict, "FAILED_PRECONDITION",
 			"stream "+strconv.Quote(info.ID)+" is fed by an upstream generation; chunks can be pushed to push streams only")
 	}

@@ -1,8 +1,8 @@
 package manager
 
 import (
+	"cmp"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"time"
@@ -89,20 +89,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.OnClientSendError < LogAndContinue || c.OnClientSendError > Throw {
 		return c, fmt.Errorf("%w: OnClientSendError has unknown mode %d", ErrInvalidConfig, int(c.OnClientSendError))
 	}
-	setDefault(&c.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
-	setDefault(&c.MaxClientsPerStream, DefaultMaxClientsPerStream)
-	setDefault(&c.InactivityTimeout, DefaultInactivityTimeout)
-	setDefault(&c.HistorySize, DefaultHistorySize)
-	setDefault(&c.RetainClosed, DefaultRetainClosed)
-	setDefault(&c.SubscriptionQueue, DefaultSubscriptionQueue)
+	c.MaxConcurrentStreams = cmp.Or(c.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
+	c.MaxClientsPerStream = cmp.Or(c.MaxClientsPerStream, DefaultMaxClientsPerStream)
+	c.InactivityTimeout = cmp.Or(c.InactivityTimeout, DefaultInactivityTimeout)
+	c.HistorySize = cmp.Or(c.HistorySize, DefaultHistorySize)
+	c.RetainClosed = cmp.Or(c.RetainClosed, DefaultRetainClosed)
+	c.SubscriptionQueue = cmp.Or(c.SubscriptionQueue, DefaultSubscriptionQueue)
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
-}
-
-func setDefault[T int | time.Duration](v *T, def T) {
-	if *v == 0 {
-		*v = def
-	}
 }

@@ -29,6 +29,13 @@ var (
 	ErrSlowClient = errors.New(ReasonSlowClient)
 )
 
+// IsGone reports whether err says the stream is no longer there to act on: it closed
+// (ErrClosed), is unknown or forgotten (ErrNotFound), or the manager shut down (ErrShutdown). A
+// producer stops feeding such a stream and a subscriber leaving it has nothing to undo.
+func IsGone(err error) bool {
+	return errors.Is(err, ErrClosed) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrShutdown)
+}
+
 // Close reasons the manager itself uses.
 const (
 	ReasonCompleted    = "completed"

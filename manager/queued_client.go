@@ -1,10 +1,10 @@
 package manager
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync/atomic"
 )
@@ -72,10 +72,10 @@ func NewQueuedClient(id string, sink Sink, cfg QueueConfig) (*QueuedClient, erro
 	if cfg.Size < 0 || cfg.MaxBatch < 0 {
 		return nil, fmt.Errorf("%w: QueueConfig Size and MaxBatch must not be negative", ErrInvalidConfig)
 	}
-	setDefault(&cfg.Size, DefaultQueueSize)
-	setDefault(&cfg.MaxBatch, DefaultMaxBatch)
+	cfg.Size = cmp.Or(cfg.Size, DefaultQueueSize)
+	cfg.MaxBatch = cmp.Or(cfg.MaxBatch, DefaultMaxBatch)
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &QueuedClient{
 		id:       id,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/internal/testlog"
 	"github.com/streamgate/streamgate/manager"
 )
 
@@ -174,7 +175,7 @@ func TestQueuedClientNotifiedByReason(t *testing.T) {
 
 func TestQueuedClientOverflowIsASlowClient(t *testing.T) {
 	m, logs := newManager(t, manager.Config{})
-	logBuf := &syncBuffer{}
+	logBuf := &testlog.Buffer{}
 	id := newStream(t, m)
 	s := &sink{block: make(chan struct{})}
 	qc, err := manager.NewQueuedClient("slow", s, manager.QueueConfig{Size: 2, Logger: slog.New(slog.NewTextHandler(logBuf, nil))})

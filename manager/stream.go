@@ -7,13 +7,14 @@ import (
 	"time"
 )
 
-// stream is one stream's state. Everything below mu is guarded by it; clients are called with it
+// stream is one stream's state. Everything below mu is guarded by it; SendChunk is called with it
 // held so that chunk IDs, history and delivery order agree.
 type stream struct {
-	id      string
-	labels  map[string]string
-	created time.Time
-	done    chan struct{} // closed when the stream closes
+	id       string
+	instance string // unique per creation, see StreamInfo.Instance
+	labels   map[string]string
+	created  time.Time
+	done     chan struct{} // closed when the stream closes
 
 	mu       sync.Mutex
 	status   Status
@@ -32,13 +33,14 @@ type stream struct {
 
 func newStream(id string, labels map[string]string, historySize int, now time.Time) *stream {
 	return &stream{
-		id:      id,
-		labels:  maps.Clone(labels),
-		created: now,
-		done:    make(chan struct{}),
-		status:  StatusActive,
-		hist:    history{max: uint64(historySize)},
-		index:   make(map[string]int),
+		id:       id,
+		instance: newID(),
+		labels:   maps.Clone(labels),
+		created:  now,
+		done:     make(chan struct{}),
+		status:   StatusActive,
+		hist:     history{max: uint64(historySize)},
+		index:    make(map[string]int),
 	}
 }
 
@@ -137,6 +139,7 @@ func (s *stream) info() StreamInfo {
 	defer s.mu.Unlock()
 	return StreamInfo{
 		ID:          s.id,
+		Instance:    s.instance,
 		Status:      s.status,
 		CreatedAt:   s.created,
 		ClosedAt:    s.closedAt,

@@ -121,7 +121,7 @@ func testSessionConfig(d upstream.Decider) sessionConfig {
 	if d == nil {
 		d = upstream.Chain(nil)
 	}
-	return sessionConfig{window: 64, maxBatch: 16, attempts: 3, minBackoff: time.Millisecond, maxBackoff: 2 * time.Millisecond,
+	return sessionConfig{window: 64, maxBatch: 16, maxBytes: batchBytes, attempts: 3, minBackoff: time.Millisecond, maxBackoff: 2 * time.Millisecond,
 		callTimeout: 5 * time.Second, decider: d, log: slog.New(slog.DiscardHandler)}
 }
 

@@ -1,10 +1,12 @@
 package plugins
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,27 +15,27 @@ import (
 )
 
 // Attach subscribes every transport plugin whose attach rule matches labels (the stream's
-// "model" and "tenant") to the stream, with no subscription config. These subscriptions are
-// passive manager clients: they follow the stream without keeping it wanted (see manager.Passive). nil labels are read from the
-// stream. Call it right after creating the stream, so the transports get every chunk. The errors
-// of the transports that could not join are joined.
+// manager.LabelModel and manager.LabelTenant) to the stream, with no subscription config. These
+// subscriptions are passive manager clients: they follow the stream without keeping it wanted (see
+// manager.Passive). nil labels are read from the stream. Call it right after creating the stream,
+// so the transports get every chunk. The errors of the transports that could not join are joined.
 func (h *Host) Attach(ctx context.Context, streamID string, labels map[string]string) error {
 	if err := h.usable(); err != nil {
 		return err
 	}
-	if labels == nil {
-		info, err := h.cfg.Streams.Info(ctx, streamID)
-		if err != nil {
-			return fmt.Errorf("attach plugins to stream %s: %w", streamID, err)
-		}
-		labels = info.Labels
+	info, err := h.cfg.Streams.Info(ctx, streamID)
+	if err != nil {
+		return fmt.Errorf("attach plugins to stream %s: %w", streamID, err)
+	}
+	if labels != nil {
+		info.Labels = labels
 	}
 	var errs []error
 	for _, s := range h.sups {
-		if !s.is(sdk.KindTransport) || !s.cfg.Attach.Matches(labels) {
+		if !s.is(sdk.KindTransport) || !s.cfg.Attach.Matches(info.Labels) {
 			continue
 		}
-		if _, err := h.subscribe(ctx, s, streamID, labels, nil, attached); err != nil {
+		if _, err := h.subscribe(ctx, s, info, nil, attached); err != nil {
 			errs = append(errs, fmt.Errorf("attach plugin %s to stream %s: %w", s.cfg.Name, streamID, err))
 		}
 	}
@@ -91,7 +93,7 @@ func (h *Host) subscribeTo(ctx context.Context, streamID, transport string, conf
 	if err != nil {
 		return "", fmt.Errorf("subscribe to stream %s: %w", streamID, err)
 	}
-	return h.subscribe(ctx, s, streamID, info.Labels, config, subscribed)
+	return h.subscribe(ctx, s, info, config, subscribed)
 }
 
 // How a subscription came to be: attached ones follow the stream by the plugin's attach rule and
@@ -101,8 +103,8 @@ const (
 	attached   = true
 )
 
-func (h *Host) subscribe(ctx context.Context, s *supervisor, streamID string, labels map[string]string, config json.RawMessage, passive bool) (string, error) {
-	sub := h.newSubscription(s, streamID, labels, config, passive)
+func (h *Host) subscribe(ctx context.Context, s *supervisor, stream manager.StreamInfo, config json.RawMessage, passive bool) (string, error) {
+	sub := h.newSubscription(s, stream, config, passive)
 	openCtx, cancel := context.WithTimeout(ctx, h.cfg.CallTimeout)
 	defer cancel()
 	sess, err := sub.open(openCtx, 0)
@@ -112,7 +114,7 @@ func (h *Host) subscribe(ctx context.Context, s *supervisor, streamID string, la
 	a, err := sub.register(ctx, sess, 0)
 	if err != nil {
 		sess.abort()
-		return "", fmt.Errorf("subscribe to stream %s: %w", streamID, err)
+		return "", fmt.Errorf("subscribe to stream %s: %w", stream.ID, err)
 	}
 	if err := h.addSubscription(sub, a); err != nil {
 		sub.deregister(a)
@@ -144,12 +146,23 @@ func (h *Host) addSubscription(sub *subscription, a *attachment) error {
 	return nil
 }
 
+// removeSubscription forgets an ended subscription, and keeps it among the failed ones when it
+// ended with an error.
 func (h *Host) removeSubscription(sub *subscription) {
 	h.subsMu.Lock()
 	defer h.subsMu.Unlock()
 	delete(h.subs[sub.streamID], sub.id)
 	if len(h.subs[sub.streamID]) == 0 {
 		delete(h.subs, sub.streamID)
+	}
+	if sub.failure == nil {
+		return
+	}
+	info := sub.info()
+	info.Failed, info.Reason, info.Err = true, sub.failReason, sub.failure
+	h.failed = append(h.failed, failedSubscription{streamID: sub.streamID, instance: sub.instance, info: info})
+	if len(h.failed) > maxFailed {
+		h.failed = slices.Delete(h.failed, 0, len(h.failed)-maxFailed)
 	}
 }
 
@@ -183,6 +196,57 @@ func (h *Host) Subscriptions(streamID string) map[string][]string {
 	out := make(map[string][]string)
 	for id, s := range h.subs[streamID] {
 		out[s.sup.cfg.Name] = append(out[s.sup.cfg.Name], id)
+	}
+	return out
+}
+
+// maxFailed bounds the failed subscriptions the host remembers, of all streams together.
+const maxFailed = 1024
+
+// SubscriptionInfo describes one subscription of a transport plugin to a stream.
+type SubscriptionInfo struct {
+	ID        string
+	Transport string // the plugin's name
+	// Attached is true for a subscription the plugin's attach rule made, false for one asked for.
+	Attached bool
+	// Failed is true once the subscription ended with an error: Reason says why (as the plugin
+	// was told), and Err is the error, such as 413 for a chunk too large for the plugin transport.
+	Failed bool
+	Reason string
+	Err    *manager.StreamError
+}
+
+// failedSubscription is a subscription that ended with an error, kept for StreamSubscriptions.
+type failedSubscription struct {
+	streamID, instance string
+	info               SubscriptionInfo
+}
+
+func (s *subscription) info() SubscriptionInfo {
+	return SubscriptionInfo{ID: s.id, Transport: s.sup.cfg.Name, Attached: s.passive}
+}
+
+// StreamSubscriptions describes the subscriptions of one stream, named by its ID and instance
+// (manager.StreamInfo): the live ones, by transport and ID, then those that ended with an error,
+// in the order they ended, so that a stream's info can show why a transport stopped following it.
+// The host remembers the last 1024 failed subscriptions of all streams. A subscription that ended
+// without an error (with its stream, or unsubscribed) is not listed.
+func (h *Host) StreamSubscriptions(streamID, instance string) []SubscriptionInfo {
+	h.subsMu.Lock()
+	defer h.subsMu.Unlock()
+	var out []SubscriptionInfo
+	for _, s := range h.subs[streamID] {
+		if s.instance == instance {
+			out = append(out, s.info())
+		}
+	}
+	slices.SortFunc(out, func(a, b SubscriptionInfo) int {
+		return cmp.Or(cmp.Compare(a.Transport, b.Transport), cmp.Compare(a.ID, b.ID))
+	})
+	for _, f := range h.failed {
+		if f.streamID == streamID && f.instance == instance {
+			out = append(out, f.info)
+		}
 	}
 	return out
 }

@@ -4,8 +4,8 @@
 // simulator), the retry and reconnection policy, the error-decision interface that error-handler
 // plugins fill (Decider), and the Runner that starts an upstream call for a manager stream and
 // pushes every event into it. Subpackage upstreamtest is a scriptable fake Gemini for tests and
-// load tests; upstream/internal/geminiwire is the Gemini wire format the simulator and the fake
-// share.
+// load tests; upstream/internal/geminiwire is the Gemini wire format: the simulator and the fake
+// write it, the runner reads it.
 //
 // Package upstream imports manager, upstream/sse and (in tests) auth; it must never import gateway
 // or plugins. Credentials reach it as the one-method Credential interface that auth's APIKey and

@@ -1,10 +1,7 @@
 package upstream
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -12,6 +9,7 @@ import (
 	"time"
 
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 )
 
 // Causes with which the runner cancels an attempt's context.
@@ -111,7 +109,7 @@ func statusFailure(resp *http.Response, body []byte, now time.Time) *failure {
 		return f
 	}
 	se := &manager.StreamError{Code: code, Status: manager.StatusForCode(code), RetryAfter: f.retryAfter}
-	if parsed, ok := parseErrorBody(body); ok {
+	if parsed, ok := geminiwire.ParseError(body); ok {
 		se.Message = parsed.Message
 		if parsed.Status != "" {
 			se.Status = parsed.Status
@@ -146,127 +144,4 @@ func statusText(code int) string {
 
 func streamError(code int, status, msg string) *manager.StreamError {
 	return &manager.StreamError{Code: code, Status: status, Message: msg}
-}
-
-// errorEnvelope is Gemini's error body.
-type errorEnvelope struct {
-	Error *manager.StreamError `json:"error"`
-}
-
-// parseErrorBody parses Gemini's error body, {"error":{"code","message","status"}}, or the
-// one-element array form [{"error":{...}}], pretty-printed or not. A missing code becomes 500 and
-// a missing status the one StatusForCode pairs with the code.
-func parseErrorBody(b []byte) (*manager.StreamError, bool) {
-	b = bytes.TrimSpace(b)
-	var env errorEnvelope
-	switch {
-	case len(b) > 0 && b[0] == '[':
-		var list []errorEnvelope
-		if json.Unmarshal(b, &list) != nil || len(list) == 0 {
-			return nil, false
-		}
-		env = list[0]
-	case json.Unmarshal(b, &env) != nil:
-		return nil, false
-	}
-	if env.Error == nil {
-		return nil, false
-	}
-	se := env.Error.Normalized()
-	if se.Message == "" {
-		se.Message = fmt.Sprintf("upstream error %d %s", se.Code, se.Status)
-	}
-	return se, true
-}
-
-// looksLikeError reports whether event data starts like Gemini's error JSON, {"error": ...}: a
-// cheap test before parsing.
-func looksLikeError(data []byte) bool {
-	data = skipSpace(data)
-	if len(data) == 0 || data[0] != '{' {
-		return false
-	}
-	return bytes.HasPrefix(skipSpace(data[1:]), []byte(`"error"`))
-}
-
-// skipSpace drops leading JSON white space.
-func skipSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
-		b = b[1:]
-	}
-	return b
-}
-
-// finality tells whether a Gemini body had a final chunk. Parsing chunks is the costly part and
-// only the end of the body needs the answer, so the last chunk that may be final is parsed then,
-// or when the next such chunk arrives: after its push rather than before it.
-type finality struct {
-	final   bool
-	pending []byte // the data of the last chunk that may be final, not parsed yet
-}
-
-// add notes the data of a pushed chunk, which must not change afterwards.
-func (f *finality) add(data []byte) {
-	if !hasReasonKey(data) {
-		return
-	}
-	f.reached()
-	f.pending = data
-}
-
-// reached reports whether a chunk added so far was final.
-func (f *finality) reached() bool {
-	if f.pending != nil && !f.final {
-		f.final = isFinal(f.pending)
-	}
-	f.pending = nil
-	return f.final
-}
-
-// isFinal reports whether a Gemini chunk ends the response: a candidate with a finishReason, or a
-// prompt blocked with a blockReason. A byte search is a cheap filter; only a chunk that passes it
-// is parsed, so a text that merely contains the words does not count.
-func isFinal(data []byte) bool {
-	if !hasReasonKey(data) {
-		return false
-	}
-	var r struct {
-		Candidates []struct {
-			FinishReason string `json:"finishReason"`
-		} `json:"candidates"`
-		PromptFeedback *struct {
-			BlockReason string `json:"blockReason"`
-		} `json:"promptFeedback"`
-	}
-	if json.Unmarshal(data, &r) != nil {
-		return false
-	}
-	if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
-		return true
-	}
-	for _, c := range r.Candidates {
-		if c.FinishReason != "" {
-			return true
-		}
-	}
-	return false
-}
-
-// hasReasonKey reports whether data contains `"finishReason"` or `"blockReason"`. It looks for the
-// capital R with bytes.IndexByte, much faster on every chunk than bytes.Contains with each key.
-func hasReasonKey(data []byte) bool {
-	const suffix = `Reason"`
-	for i := 0; ; i++ {
-		j := bytes.IndexByte(data[i:], 'R')
-		if j < 0 {
-			return false
-		}
-		i += j
-		if !bytes.HasPrefix(data[i:], []byte(suffix)) {
-			continue
-		}
-		if bytes.HasSuffix(data[:i], []byte(`"finish`)) || bytes.HasSuffix(data[:i], []byte(`"block`)) {
-			return true
-		}
-	}
 }

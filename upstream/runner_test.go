@@ -132,7 +132,7 @@ func TestRunPushesEventTypesOfPlainStreams(t *testing.T) {
 		upstreamtest.EventWithID("", "done", []byte("[DONE]")),
 	}}
 	e := newEnv(t, sc)
-	p, err := upstream.NewSSE(upstream.SSEConfig{URL: e.fake.URL() + "/v1/chat"})
+	p, err := upstream.NewSSE(upstream.SSEConfig{URL: e.baseURL + "/v1/chat"})
 	require.NoError(t, err)
 	o := e.run(e.runner(p, upstream.RunnerConfig{}), upstream.Request{Body: []byte(`{}`)})
 	require.Equal(t, "completed", o.info.CloseReason)
