@@ -133,14 +133,9 @@ func (s *Server) orphaned(streamID string) bool {
 
 // closeStream closes a stream, logging a failure other than the stream being gone.
 func (s *Server) closeStream(streamID, reason string) {
-	if err := s.cfg.Manager.CloseStream(context.Background(), streamID, reason); err != nil && !streamGone(err) {
+	if err := s.cfg.Manager.CloseStream(context.Background(), streamID, reason); err != nil && !manager.IsGone(err) {
 		s.log.Error("close stream", "stream_id", streamID, "reason", reason, "error", err)
 		return
 	}
 	s.log.Debug("stream closed", "stream_id", streamID, "reason", reason)
-}
-
-// streamGone reports whether a manager error means the stream is closed, forgotten or shut down.
-func streamGone(err error) bool {
-	return errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrNotFound) || errors.Is(err, manager.ErrShutdown)
 }

@@ -187,7 +187,7 @@ func (r *Runner) finish(ctx context.Context, streamID string, res result) {
 		r.streamLog(streamID).Warn("upstream stream failed", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
 		err = r.streams.HandleStreamError(ctx, streamID, res.err, true)
 	}
-	if err != nil && !isStreamGone(err) {
+	if err != nil && !manager.IsGone(err) {
 		r.streamLog(streamID).Error("close stream", "error", err)
 	}
 }
@@ -196,9 +196,4 @@ func (r *Runner) finish(ctx context.Context, streamID string, res result) {
 // deriving a logger costs an allocation or more on every stream.
 func (r *Runner) streamLog(streamID string) *slog.Logger {
 	return r.log.With("stream_id", streamID)
-}
-
-// isStreamGone reports whether a manager error means the stream is no longer ours to feed.
-func isStreamGone(err error) bool {
-	return errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrNotFound) || errors.Is(err, manager.ErrShutdown)
 }
