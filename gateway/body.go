@@ -16,7 +16,7 @@ import (
 )
 
 // readBody reads the request body, refusing one over Config.MaxBodyBytes with 413.
-func (s *Server) readBody(c *gin.Context) ([]byte, *apiError) {
+func (s *Server) readBody(c *gin.Context) ([]byte, error) {
 	limit := s.cfg.MaxBodyBytes
 	if c.Request.ContentLength > limit {
 		return nil, tooLarge(limit)
@@ -43,18 +43,13 @@ func (s *Server) readBody(c *gin.Context) ([]byte, *apiError) {
 	return buf.Bytes(), nil
 }
 
-// readJSON reads the request body into v as decodeJSON does. On failure it answers the error and
-// returns false.
-func (s *Server) readJSON(c *gin.Context, v any) bool {
-	body, e := s.readBody(c)
-	if e == nil {
-		e = decodeJSON(body, v)
+// readJSON reads the request body into v as decodeJSON does.
+func (s *Server) readJSON(c *gin.Context, v any) error {
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
 	}
-	if e != nil {
-		writeError(c, e)
-		return false
-	}
-	return true
+	return decodeJSON(body, v)
 }
 
 // bodyDeadline sets the connection's read deadline to Config.ReadTimeout from now and returns the
@@ -69,13 +64,13 @@ func (s *Server) bodyDeadline(c *gin.Context) (restore func()) {
 	return func() { _ = rc.SetReadDeadline(time.Time{}) }
 }
 
-func tooLarge(limit int64) *apiError {
+func tooLarge(limit int64) error {
 	return newError(http.StatusRequestEntityTooLarge, "request body is larger than "+strconv.FormatInt(limit, 10)+" bytes")
 }
 
 // decodeJSON decodes body, which must hold exactly one JSON object, into v. Unknown fields, wrong
 // types and trailing data are 400 INVALID_ARGUMENT errors naming what is wrong.
-func decodeJSON(body []byte, v any) *apiError {
+func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return newError(http.StatusBadRequest, "request body is empty: expected a JSON object")
 	}

@@ -43,6 +43,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Plugins == nil {
+		cfg.Plugins = noPlugins{}
+	}
 	s := &Server{
 		cfg:    cfg,
 		log:    cfg.Logger,

@@ -41,6 +41,13 @@ type Drainer interface {
 	Done() <-chan struct{}
 }
 
+// CloseReceiver is implemented by clients that want the close details, not only the reason: the
+// manager calls StreamClosed on them instead of NotifyStreamClosed, outside the stream's lock; it
+// must not block either. QueuedClient implements it and passes the details on to its Sink.
+type CloseReceiver interface {
+	StreamClosed(ctx context.Context, end ClosedError) error
+}
+
 // Passive is implemented by clients that only observe a stream (a transport attached to every
 // stream by configuration, say): StreamInfo.Passive counts those that return true, so that an owner
 // can tell whether anyone still wants the stream.

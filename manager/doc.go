@@ -6,8 +6,8 @@
 // The manager is the middle of the data path:
 //
 //	upstream.Runner ──PushChunk / CloseStream / HandleStreamError──> Manager
-//	Manager ──SendChunk / NotifyStreamClosed──> Client (one per subscriber)
-//	QueuedClient.Run ──Deliver / Closed──> Sink (gateway SSE writer, plugin transport session)
+//	Manager ──SendChunk / StreamClosed (or NotifyStreamClosed)──> Client (one per subscriber)
+//	QueuedClient.Run ──Deliver / Closed(ClosedError)──> Sink (gateway SSE writer, plugin transport session)
 //
 // Producers push; the manager numbers each chunk (1, 2, 3, ... per stream), appends it to the
 // stream's history and calls SendChunk on every client, all under the stream's lock, so every client
@@ -23,6 +23,10 @@
 // lost a chunk: the client drops out as a slow client and its owner may register again from
 // LastID, rather than slowing anyone else down or pinning chunks its stream's history has let go.
 // In-process consumers use Subscribe and Next.
+//
+// The close travels the same way with its details: a ClosedError (reason, status, and the error
+// that ended the stream) goes to every client that implements CloseReceiver, as QueuedClient and
+// Subscription do, so that a sink never has to ask Info how the stream it was fed ended.
 //
 // # Lifecycle
 //

@@ -149,17 +149,27 @@ type ClientError struct {
 func (e *ClientError) Error() string { return "client " + e.ClientID + ": " + e.Err.Error() }
 func (e *ClientError) Unwrap() error { return e.Err }
 
-// ClosedError ends a Subscription: Next returns it after the last chunk of a closed stream.
-// errors.Is(err, ErrClosed) holds for it.
+// ClosedError is how a stream ended for one client: Subscription.Next returns it after the last
+// chunk, and a Sink's Closed and a CloseReceiver receive it. errors.Is(err, ErrClosed) holds for it.
 type ClosedError struct {
 	StreamID string
 	Reason   string
-	Status   Status
-	Err      *StreamError // set when Status is StatusError
+	// Status is the stream's status once closed. A client the manager dropped while the stream goes
+	// on (a failed send, Config.OnClientSendError DeregisterClient) is told StatusError.
+	Status Status
+	Err    *StreamError // the error that ended the stream, when one did
 }
 
 func (e *ClosedError) Error() string {
 	return "stream " + e.StreamID + " closed: " + e.Reason
+}
+
+// closedBy is the end of a stream known by its reason only.
+func closedBy(reason string) ClosedError {
+	if reason == ReasonCompleted {
+		return ClosedError{Reason: reason, Status: StatusCompleted}
+	}
+	return ClosedError{Reason: reason, Status: StatusError}
 }
 
 // Is makes errors.Is(err, ErrClosed) true.

@@ -166,9 +166,9 @@ func (m *Manager) registerOn(ctx context.Context, s *stream, c Client, afterID u
 		s.mu.Unlock()
 		return nil
 	}
-	reason := s.reason
+	end := s.endLocked()
 	s.mu.Unlock()
-	return c.NotifyStreamClosed(ctx, reason)
+	return notify(ctx, c, end)
 }
 
 // canRegister checks a registration; s.mu must be held.
@@ -267,7 +267,7 @@ func (m *Manager) sendFailed(ctx context.Context, s *stream, chunkID uint64, fai
 			m.log.Warn("send to client failed", "stream_id", s.id, "client_id", f.client.ID(), "chunk_id", chunkID, "error", f.err)
 		case DeregisterClient:
 			m.log.Warn("send to client failed; client deregistered", "stream_id", s.id, "client_id", f.client.ID(), "chunk_id", chunkID, "error", f.err)
-			m.notifyClosed(ctx, s.id, f.client, "send failed: "+f.err.Error())
+			m.notifyClosed(ctx, f.client, ClosedError{StreamID: s.id, Reason: "send failed: " + f.err.Error(), Status: StatusError})
 		case Throw:
 			errs = append(errs, &ClientError{ClientID: f.client.ID(), Err: f.err})
 		}
@@ -278,9 +278,17 @@ func (m *Manager) sendFailed(ctx context.Context, s *stream, chunkID uint64, fai
 	return fmt.Errorf("push chunk %d to stream %s: %w", chunkID, s.id, errors.Join(errs...))
 }
 
-func (m *Manager) notifyClosed(ctx context.Context, streamID string, c Client, reason string) {
-	if err := c.NotifyStreamClosed(ctx, reason); err != nil {
-		m.log.Warn("notify client of close failed", "stream_id", streamID, "client_id", c.ID(), "error", err)
+// notify tells c that the stream ended for it, with the details when c is a CloseReceiver.
+func notify(ctx context.Context, c Client, end ClosedError) error {
+	if r, ok := c.(CloseReceiver); ok {
+		return r.StreamClosed(ctx, end)
+	}
+	return c.NotifyStreamClosed(ctx, end.Reason)
+}
+
+func (m *Manager) notifyClosed(ctx context.Context, c Client, end ClosedError) {
+	if err := notify(ctx, c, end); err != nil {
+		m.log.Warn("notify client of close failed", "stream_id", end.StreamID, "client_id", c.ID(), "error", err)
 	}
 }
 
@@ -293,9 +301,10 @@ func (m *Manager) CloseStream(ctx context.Context, streamID, reason string) erro
 	}
 	s.mu.Lock()
 	clients, closed := s.closeLocked(StatusCompleted, reason, nil, time.Now())
+	end := s.endLocked()
 	s.mu.Unlock()
 	if closed {
-		m.closed(ctx, s, clients, reason)
+		m.closed(ctx, s, clients, end)
 	}
 	return nil
 }
@@ -329,21 +338,22 @@ func (m *Manager) failLocked(ctx context.Context, s *stream, se *StreamError, te
 	ch := m.force(s, Chunk{Event: "error", Data: se.JSON(), Err: se})
 	failed := s.fanOut(ctx, ch, m.cfg.OnClientSendError)
 	var clients []Client
-	reason := ReasonTerminatedPrefix + se.Message
+	var end ClosedError
 	if terminate {
-		clients, _ = s.closeLocked(StatusError, reason, se, ch.Time)
+		clients, _ = s.closeLocked(StatusError, ReasonTerminatedPrefix+se.Message, se, ch.Time)
+		end = s.endLocked()
 	}
 	s.mu.Unlock()
 	sendErr := m.sendFailed(ctx, s, ch.ID, failed)
 	if terminate {
-		m.closed(ctx, s, clients, reason)
+		m.closed(ctx, s, clients, end)
 	}
 	return sendErr
 }
 
 // closed finishes a close outside the stream lock: it frees the capacity, retains the stream,
 // schedules it to be forgotten and notifies the clients.
-func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, reason string) {
+func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end ClosedError) {
 	m.mu.Lock()
 	m.active--
 	s.tenant.streams--
@@ -357,7 +367,7 @@ func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, reaso
 	}
 	m.mu.Unlock()
 	for _, c := range clients {
-		m.notifyClosed(ctx, s.id, c, reason)
+		m.notifyClosed(ctx, c, end)
 	}
 }
 

@@ -12,10 +12,9 @@ type queue struct {
 	mu       sync.Mutex
 	pending  []Chunk
 	max      int
-	maxBytes int64 // bound on the data of pending; 0 means none
-	bytes    int64 // len(Data) summed over pending
-	closed   bool
-	reason   string
+	maxBytes int64        // bound on the data of pending; 0 means none
+	bytes    int64        // len(Data) summed over pending
+	end      *ClosedError // set when the stream closed
 	full     bool
 
 	wake   chan struct{} // capacity 1: "something changed"
@@ -24,9 +23,8 @@ type queue struct {
 
 // queueState is the queue's end state as seen by the consumer.
 type queueState struct {
-	closed bool // the stream closed; reason says why
-	full   bool // the queue overflowed: a chunk was lost
-	reason string
+	end  *ClosedError // the stream closed: how
+	full bool         // the queue overflowed: a chunk was lost
 }
 
 func newQueue(max int, maxBytes int64) *queue {
@@ -40,7 +38,7 @@ func newQueue(max int, maxBytes int64) *queue {
 // and drops everything.
 func (q *queue) push(ch Chunk) error {
 	q.mu.Lock()
-	if q.full || q.closed {
+	if q.full || q.end != nil {
 		q.mu.Unlock()
 		return nil
 	}
@@ -59,10 +57,10 @@ func (q *queue) push(ch Chunk) error {
 	return nil
 }
 
-func (q *queue) close(reason string) {
+func (q *queue) close(end ClosedError) {
 	q.mu.Lock()
-	if !q.closed {
-		q.closed, q.reason = true, reason
+	if q.end == nil {
+		q.end = &end
 	}
 	q.mu.Unlock()
 	q.signal()
@@ -98,7 +96,7 @@ func (q *queue) take(spare []Chunk) ([]Chunk, queueState) {
 		q.pending = spare[:0]
 		q.bytes = 0
 	}
-	st := queueState{closed: q.closed, full: q.full, reason: q.reason}
+	st := queueState{end: q.end, full: q.full}
 	q.mu.Unlock()
 	return batch, st
 }

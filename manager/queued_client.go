@@ -13,8 +13,8 @@ import (
 type Sink interface {
 	// Deliver hands over chunks in order. An error ends the client's Run.
 	Deliver(ctx context.Context, chunks []Chunk) error
-	// Closed is called once, after the last chunk, when the stream closed.
-	Closed(ctx context.Context, reason string) error
+	// Closed is called once, after the last chunk, when the stream closed; end says how.
+	Closed(ctx context.Context, end ClosedError) error
 }
 
 // Queue defaults.
@@ -69,9 +69,10 @@ type QueuedClient struct {
 }
 
 var (
-	_ Client  = (*QueuedClient)(nil)
-	_ Drainer = (*QueuedClient)(nil)
-	_ Passive = (*QueuedClient)(nil)
+	_ Client        = (*QueuedClient)(nil)
+	_ CloseReceiver = (*QueuedClient)(nil)
+	_ Drainer       = (*QueuedClient)(nil)
+	_ Passive       = (*QueuedClient)(nil)
 )
 
 // NewQueuedClient returns a client with the given ID delivering to sink.
@@ -109,10 +110,17 @@ func (c *QueuedClient) ID() string { return c.id }
 // SendChunk implements Client: it enqueues ch, or fails with ErrQueueFull when the queue is full.
 func (c *QueuedClient) SendChunk(_ context.Context, ch Chunk) error { return c.q.push(ch) }
 
-// NotifyStreamClosed implements Client: Run calls the sink's Closed after the queued chunks.
-func (c *QueuedClient) NotifyStreamClosed(_ context.Context, reason string) error {
-	c.q.close(reason)
+// StreamClosed implements CloseReceiver: Run calls the sink's Closed with end after the queued
+// chunks.
+func (c *QueuedClient) StreamClosed(_ context.Context, end ClosedError) error {
+	c.q.close(end)
 	return nil
+}
+
+// NotifyStreamClosed implements Client for callers other than the manager, which know the reason
+// only: the sink is told StatusCompleted for ReasonCompleted and StatusError otherwise.
+func (c *QueuedClient) NotifyStreamClosed(ctx context.Context, reason string) error {
+	return c.StreamClosed(ctx, closedBy(reason))
 }
 
 // Active implements Client. It turns false on overflow and when Run returns.
@@ -149,8 +157,8 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 		case st.full:
 			c.log.Warn("client dropped: queue full", "client_id", c.id, "last_chunk_id", c.LastID())
 			return ErrSlowClient
-		case st.closed:
-			return c.sink.Closed(ctx, st.reason)
+		case st.end != nil:
+			return c.sink.Closed(ctx, *st.end)
 		}
 		select {
 		case <-c.q.wake:

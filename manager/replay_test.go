@@ -45,7 +45,7 @@ func (s *batchSink) Deliver(ctx context.Context, chunks []manager.Chunk) error {
 	return nil
 }
 
-func (s *batchSink) Closed(context.Context, string) error { return nil }
+func (s *batchSink) Closed(context.Context, manager.ClosedError) error { return nil }
 
 func (s *batchSink) delivered() []deliveredBatch {
 	s.mu.Lock()

@@ -159,8 +159,7 @@ func (s *stream) info() StreamInfo {
 	}
 }
 
-func (s *stream) closedError(reason string) *ClosedError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return &ClosedError{StreamID: s.id, Reason: reason, Status: s.status, Err: s.err}
+// endLocked describes how the stream ended, for its clients. mu must be held.
+func (s *stream) endLocked() ClosedError {
+	return ClosedError{StreamID: s.id, Reason: s.reason, Status: s.status, Err: s.err}
 }

@@ -60,7 +60,7 @@ func TestSessionBatchesAreCappedByBytes(t *testing.T) {
 	s, acked := open(t, c, cfg, 0)
 	// Each chunk takes 310 bytes of a batch: 300 of data, 7 for its three fields, 3 as an element.
 	require.NoError(t, s.Deliver(context.Background(), sized(1, 10, 300)))
-	require.NoError(t, s.Closed(context.Background(), "completed"))
+	require.NoError(t, s.Closed(context.Background(), completed))
 	assert.Equal(t, [][]uint64{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {10}}, b.got())
 	assert.Equal(t, uint64(10), acked.Load())
 }
@@ -72,7 +72,7 @@ func TestSessionResendsAreCappedByBytes(t *testing.T) {
 	cfg.maxBytes = 1000
 	s, _ := open(t, c, cfg, 0)
 	require.NoError(t, s.Deliver(context.Background(), sized(1, 10, 300)))
-	require.NoError(t, s.Closed(context.Background(), "completed"))
+	require.NoError(t, s.Closed(context.Background(), completed))
 	delivered, _ := m.got()
 	assert.Equal(t, ids(1, 10), delivered)
 }

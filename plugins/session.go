@@ -383,11 +383,11 @@ func (s *session) resume(ctx context.Context, after uint64, wait time.Duration) 
 
 // Closed delivers the end of the stream: it waits for every chunk to be acknowledged, sends
 // Close and waits for the plugin's Closed, then ends the call.
-func (s *session) Closed(ctx context.Context, reason string) error {
+func (s *session) Closed(ctx context.Context, end manager.ClosedError) error {
 	if err := s.drain(ctx); err != nil {
 		return err
 	}
-	return s.finish(ctx, reason, s.lastErr)
+	return s.finish(ctx, end.Reason, s.lastErr)
 }
 
 // finish sends Close and waits for Closed (at most the call timeout), then ends the call.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/plugins/sdk"
@@ -48,8 +50,35 @@ func (h *Host) Attach(ctx context.Context, streamID string, labels map[string]st
 // ErrBadConfig (the plugin refused the config), ErrUnavailable (the plugin is down or did not
 // answer within Config.CallTimeout or ctx), ErrClosed (the host is closed or not started), and the
 // manager's ErrNotFound, ErrHistoryTrimmed (the first chunks are gone), ErrTooManyClients or
-// ErrShutdown, wrapped.
+// ErrShutdown, wrapped. The host's own errors carry what a client is told (see answer).
 func (h *Host) Subscribe(ctx context.Context, streamID, transport string, config json.RawMessage) (string, error) {
+	id, err := h.subscribeTo(ctx, streamID, transport, config)
+	if err != nil {
+		return "", answer(err, transport)
+	}
+	return id, nil
+}
+
+// answer gives an error of the host the *manager.StreamError a client is answered with: 404
+// NOT_FOUND for an unknown transport, 400 INVALID_ARGUMENT for a refused config, 503 UNAVAILABLE
+// with a Retry-After of a second while the plugin or the host is down. The manager's errors are
+// left as they are: they speak for themselves.
+func answer(err error, transport string) error {
+	var se *manager.StreamError
+	switch {
+	case errors.Is(err, ErrUnknownTransport):
+		se = &manager.StreamError{Code: 404, Status: "NOT_FOUND", Message: "no transport plugin named " + strconv.Quote(transport)}
+	case errors.Is(err, ErrBadConfig):
+		se = &manager.StreamError{Code: 400, Status: "INVALID_ARGUMENT", Message: err.Error()}
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrClosed):
+		se = &manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: err.Error(), RetryAfter: time.Second}
+	default:
+		return err
+	}
+	return &answerError{se: se, err: err}
+}
+
+func (h *Host) subscribeTo(ctx context.Context, streamID, transport string, config json.RawMessage) (string, error) {
 	if err := h.usable(); err != nil {
 		return "", err
 	}
@@ -139,13 +168,17 @@ func (h *Host) removeSubscription(sub *subscription) {
 
 // Unsubscribe ends a subscription: the plugin is told "unsubscribed" and stops receiving the
 // stream. It returns ErrNotFound for an unknown stream or subscription ID (also one that already
-// ended with its stream), and ctx's error if the plugin takes longer than ctx to let go.
+// ended with its stream), carrying a 404 NOT_FOUND *manager.StreamError for the client, and ctx's
+// error if the plugin takes longer than ctx to let go.
 func (h *Host) Unsubscribe(ctx context.Context, streamID, subID string) error {
 	h.subsMu.Lock()
 	sub := h.subs[streamID][subID]
 	h.subsMu.Unlock()
 	if sub == nil {
-		return fmt.Errorf("unsubscribe %s from stream %s: %w", subID, streamID, ErrNotFound)
+		return &answerError{
+			se:  &manager.StreamError{Code: 404, Status: "NOT_FOUND", Message: "subscription " + strconv.Quote(subID) + " of stream " + strconv.Quote(streamID) + " not found"},
+			err: fmt.Errorf("unsubscribe %s from stream %s: %w", subID, streamID, ErrNotFound),
+		}
 	}
 	sub.stop(ReasonUnsubscribed)
 	select {

@@ -22,8 +22,9 @@
 //	                                 "message", Time = when the event's last byte was read
 //	  -> Streams.CloseStream("completed") or HandleStreamError(err, terminate=true)
 //
-// Run blocks until the stream ends, and returns an error only when it cannot start (unknown stream,
-// a request the provider cannot build). A goroutine per Run watches manager.Done: when anyone else
+// Run blocks until the stream ends, and returns an error only when there is no stream to report
+// into (unknown stream, manager shut down); a request the provider cannot build fails the stream
+// with 400 INVALID_ARGUMENT. A goroutine per Run watches manager.Done: when anyone else
 // closes the stream, the upstream request's context is cancelled at once and Run returns. Every
 // failure is reported into the stream, once, as an error chunk; an error before the first event is
 // therefore the stream's first chunk, which the gateway turns into an HTTP status and body.

@@ -221,7 +221,7 @@ func (s *session) push(ctx context.Context, typ string, data []byte, at time.Tim
 	switch {
 	case err == nil:
 		return true
-	case isStreamGone(err):
+	case manager.IsGone(err):
 		return false
 	}
 	s.r.streamLog(s.streamID).Warn("deliver chunk", "error", err)

@@ -16,6 +16,8 @@ import (
 	"github.com/streamgate/streamgate/upstream"
 )
 
+var _ gateway.Plugins = (*plugins.Host)(nil)
+
 // parts are the built components.
 type parts struct {
 	gateway  *gateway.Server
