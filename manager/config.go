@@ -193,3 +193,6 @@ func (q Quota) check(name string, historyBytes int64) error {
 	}
 	return nil
 }
+
+// millis is d in milliseconds, as logs give durations: a float, never nanoseconds as an integer.
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

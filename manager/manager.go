@@ -426,7 +426,7 @@ func (m *Manager) checkIdle(s *stream) {
 		return
 	}
 	timeout := m.cfg.InactivityTimeout
-	m.log.Warn("stream inactive; terminating", "stream_id", s.id, "timeout", timeout)
+	m.log.Warn("stream inactive; terminating", "stream_id", s.id, "timeout_ms", millis(timeout))
 	se := &StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: fmt.Sprintf("no chunk for %s", timeout)}
 	if err := m.failLocked(context.Background(), s, se, true); err != nil {
 		m.log.Warn("terminate inactive stream", "stream_id", s.id, "error", err)

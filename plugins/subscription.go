@@ -167,7 +167,7 @@ func (s *subscription) reattach(ctx context.Context) *attachment {
 	}
 	for {
 		if wait > 0 {
-			s.log.Warn("re-attaching after a backoff: the last attachment made no progress", "wait", wait)
+			s.log.Warn("re-attaching after a backoff: the last attachment made no progress", "wait_ms", millis(wait))
 			if !sleep(ctx, wait) {
 				return nil
 			}

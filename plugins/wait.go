@@ -28,3 +28,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// millis is d in milliseconds, as logs give durations: a float, never nanoseconds as an integer.
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

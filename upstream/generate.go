@@ -57,7 +57,7 @@ func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, err
 		switch {
 		case v.action == ActionRetry:
 			r.log.Info("upstream generate attempt failed; retrying", "attempt", seq.attempt, "http_status", f.status,
-				"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait", v.wait)
+				"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait_ms", millis(v.wait))
 			if !sleep(ctx, v.wait) {
 				return nil, interrupted(ctx).err
 			}

@@ -84,7 +84,7 @@ func (s *session) failed(ctx context.Context, f *failure) result {
 	switch v.action {
 	case ActionRetry:
 		s.r.streamLog(s.streamID).Info("upstream attempt failed; retrying", "attempt", s.seq.attempt, "http_status", f.status,
-			"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait", v.wait)
+			"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait_ms", millis(v.wait))
 		if !sleep(ctx, v.wait) {
 			return interrupted(ctx)
 		}
