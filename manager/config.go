@@ -107,6 +107,8 @@ type Config struct {
 	Quotas map[string]Quota
 	// Logger receives the manager's logs; nil discards them.
 	Logger *slog.Logger
+	// Observer is told about every stream opened and closed; nil tells no one.
+	Observer Observer
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -38,7 +38,10 @@
 // their chunks count against the byte budget (see Memory and quotas). Streams carry free-form
 // labels (the gateway's tenant and model), and a client that implements Passive and returns true
 // (a transport attached to every stream by configuration) is counted apart in StreamInfo.Passive,
-// so an owner can tell whether anyone still wants a stream.
+// so an owner can tell whether anyone still wants a stream. Config.Observer, when set, is told of
+// every stream opened and closed, once each and outside the locks; the command counts streams
+// with it, and Usage gives what the manager retains (the retained_* gauges). PushChunk tells no
+// one, so counting chunks is left to the producers.
 //
 // # Memory and quotas
 //

@@ -59,6 +59,18 @@ func (m *Manager) CreateStream(ctx context.Context, requestedID string) (string,
 // streams, oldest first, to make it (ErrBudgetExhausted); the refusals are *LimitErrors. Then the
 // requested ID is (ErrInvalidID, ErrExists, also for a retained closed stream).
 func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (string, error) {
+	s, err := m.create(opts)
+	if err != nil {
+		return "", err
+	}
+	if m.cfg.Observer != nil {
+		m.cfg.Observer.StreamOpened(s.info())
+	}
+	return s.id, nil
+}
+
+// create makes the stream CreateStreamWith describes and returns it.
+func (m *Manager) create(opts StreamOptions) (*stream, error) {
 	id := opts.ID
 	if id == "" {
 		id = newID()
@@ -66,20 +78,20 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.shutdown {
-		return "", ErrShutdown
+		return nil, ErrShutdown
 	}
 	t := m.tenantLocked(opts.Labels[LabelTenant])
 	if err := m.capacityLocked(t); err != nil {
-		return "", err
+		return nil, err
 	}
 	if opts.ID != "" {
 		if err := ValidateID(id); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	for m.streams[id] != nil {
 		if opts.ID != "" {
-			return "", fmt.Errorf("create stream %s: %w", id, ErrExists)
+			return nil, fmt.Errorf("create stream %s: %w", id, ErrExists)
 		}
 		id = newID()
 	}
@@ -92,7 +104,7 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 	m.streams[id] = s
 	m.active++
 	m.holdLocked(t)
-	return id, nil
+	return s, nil
 }
 
 // capacityLocked checks that t may have one stream more. m.mu must be held.
@@ -352,7 +364,7 @@ func (m *Manager) failLocked(ctx context.Context, s *stream, se *StreamError, te
 }
 
 // closed finishes a close outside the stream lock: it frees the capacity, retains the stream,
-// schedules it to be forgotten and notifies the clients.
+// schedules it to be forgotten, notifies the clients and then the Observer.
 func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end ClosedError) {
 	m.mu.Lock()
 	m.active--
@@ -369,6 +381,7 @@ func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end C
 	for _, c := range clients {
 		m.notifyClosed(ctx, c, end)
 	}
+	m.observeClosed(s)
 }
 
 func (m *Manager) forget(s *stream) {
