@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 )
 
 // Generate performs a non-streaming generateContent call and returns the upstream's response for
@@ -36,27 +38,50 @@ import (
 // body. The body is read whole before Generate returns, up to MaxEventSize (a larger one fails
 // with 502 INTERNAL), so that a failure while reading it becomes an error the caller can still
 // answer with, rather than a passed-through response cut short after its status went out.
+//
+// Each attempt is a client span, a child of ctx's span, and its request carries the span's
+// traceparent and ctx's request ID (WithRequestID). Its metrics are the streaming route's, a
+// successful answer counting as the generation's one chunk, its time to first chunk the time to
+// the whole answer.
 func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, error) {
+	start := time.Now()
 	hreq, err := r.provider.GenerateRequest(ctx, req)
 	if errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnsupported) {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	seq := newSequence(r.retry, time.Now())
-	for {
-		resp, f := r.generateAttempt(ctx, hreq, err)
+	var ttfc time.Duration
+	chunks := 0
+	defer func() { r.metrics.UpstreamDone(r.name, req.Model, ttfc, time.Since(start), chunks) }()
+	seq := newSequence(r.retry, start)
+	for attempt := 1; ; attempt++ {
+		actx, at := r.startAttempt(ctx, req.Model, "", attempt)
+		resp, f := r.generateAttempt(actx, at, hreq, err)
 		if f == nil {
+			r.endAttempt(at, result{}, nil, 0)
+			ttfc, chunks = time.Since(start), 1
+			r.metrics.FirstChunk(r.name, req.Model, ttfc)
+			if at.final.HasUsage {
+				r.metrics.Tokens(r.name, req.Model, at.final.InputTokens, at.final.OutputTokens)
+			}
 			return resp, nil
 		}
 		if ctx.Err() != nil {
-			return nil, interrupted(ctx).err
+			res := interrupted(ctx)
+			r.endAttempt(at, res, nil, 0)
+			return nil, res.err
 		}
 		r.scrub(f)
 		info := ErrorInfo{Phase: PhaseUpstream, Attempt: seq.attempt, Elapsed: time.Since(seq.start),
 			Err: f.err.Normalized(), HTTPStatus: f.status, Retryable: true}
 		v := r.decide(ctx, info, f, seq, 0)
+		next := 0
+		if v.action == ActionRetry {
+			next = attempt + 1
+		}
+		r.endAttempt(at, result{}, f, next)
 		switch {
 		case v.action == ActionRetry:
-			r.log.Info("upstream generate attempt failed; retrying", "attempt", seq.attempt, "http_status", f.status,
+			r.streamLog(ctx, "").Info("upstream generate attempt failed; retrying", "attempt", seq.attempt, "http_status", f.status,
 				"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait_ms", millis(v.wait))
 			if !sleep(ctx, v.wait) {
 				return nil, interrupted(ctx).err
@@ -72,10 +97,10 @@ func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, err
 }
 
 // generateAttempt sends hreq (or reports buildErr, the error building it) and reads the response's
-// body under the watchdog. A response below 400 comes back with its body in memory; one with a
-// status worth a decision comes back with a failure that holds the body when it is Gemini's error
-// JSON.
-func (r *Runner) generateAttempt(ctx context.Context, hreq *http.Request, buildErr error) (*http.Response, *failure) {
+// body under the watchdog, noting on at what it got. A response below 400 comes back with its
+// body in memory; one with a status worth a decision comes back with a failure that holds the
+// body when it is Gemini's error JSON.
+func (r *Runner) generateAttempt(ctx context.Context, at *attemptTrace, hreq *http.Request, buildErr error) (*http.Response, *failure) {
 	if buildErr != nil {
 		return nil, credentialFailure(buildErr)
 	}
@@ -83,11 +108,14 @@ func (r *Runner) generateAttempt(ctx context.Context, hreq *http.Request, buildE
 	defer cancel(nil)
 	wd := newWatchdog(r.timeouts, cancel)
 	defer wd.stop()
-	resp, err := r.client.Do(hreq.WithContext(actx))
+	hreq = hreq.WithContext(actx)
+	r.prepare(actx, hreq)
+	resp, err := r.client.Do(hreq)
 	if err != nil {
 		return nil, cmp.Or(r.generateTimeout(actx), connectFailure(hreq.URL, err))
 	}
 	defer resp.Body.Close()
+	at.code = resp.StatusCode
 	// The headers end the wait for the first byte; from here on Idle bounds each silence.
 	wd.firstEvent()
 	limit := int64(r.maxEvent) + 1
@@ -107,6 +135,9 @@ func (r *Runner) generateAttempt(ctx context.Context, hreq *http.Request, buildE
 		return nil, dropFailure(err, false)
 	case len(body) > r.maxEvent:
 		return nil, responseTooLargeFailure(r.maxEvent)
+	}
+	if fin, _ := geminiwire.ParseFinal(body); fin.HasUsage || fin.ResponseID != "" || len(fin.FinishReasons) > 0 {
+		at.setFinal(fin)
 	}
 	return withBody(resp, body), nil
 }

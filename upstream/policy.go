@@ -57,7 +57,7 @@ func (r *Runner) decide(ctx context.Context, info ErrorInfo, f *failure, seq *se
 	if r.decider != nil {
 		dec = r.decider.Decide(ctx, info)
 	}
-	log := r.log.With("stream_id", info.StreamID, "attempt", info.Attempt, "code", f.err.Code, "status", f.err.Status)
+	log := r.streamLog(ctx, info.StreamID).With("attempt", info.Attempt, "code", f.err.Code, "status", f.err.Status)
 	switch dec.Action {
 	case ActionDefault:
 		dec = builtinDecision(info, f)
