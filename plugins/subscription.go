@@ -137,6 +137,7 @@ func (s *subscription) next(ctx context.Context, a *attachment, err error) *atta
 		s.fail(a.sess, term.Reason, term.Err)
 		return nil
 	case errors.Is(err, manager.ErrSlowClient):
+		s.h.cfg.Metrics.SlowClient()
 		// The session is intact: go on after the last chunk it was handed.
 		next, rerr := s.register(ctx, a.sess, a.qc.LastID())
 		if rerr != nil {

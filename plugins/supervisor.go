@@ -37,6 +37,7 @@ func (s *supervisor) start(ctx context.Context) error {
 		return err
 	}
 	s.info = p.info
+	s.hc.Metrics.PluginUp(s.cfg.Name, true)
 	s.set(p)
 	s.log.Info("plugin started", "version", p.info.Version, "kinds", p.info.Kinds)
 	return nil
@@ -93,6 +94,7 @@ func (s *supervisor) run(ctx context.Context) {
 		started := time.Now()
 		reason, grace := s.watch(ctx, p)
 		s.set(nil)
+		s.hc.Metrics.PluginUp(s.cfg.Name, false)
 		p.kill(grace)
 		if ctx.Err() != nil {
 			s.stop()
@@ -106,6 +108,9 @@ func (s *supervisor) run(ctx context.Context) {
 			s.stop()
 			return
 		}
+		// Counted before the process is published, so that whoever sees it sees the count.
+		s.hc.Metrics.PluginRestart(s.cfg.Name)
+		s.hc.Metrics.PluginUp(s.cfg.Name, true)
 		s.set(p)
 		s.log.Info("plugin restarted", "version", p.info.Version)
 	}
