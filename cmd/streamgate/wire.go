@@ -20,18 +20,22 @@ var _ gateway.Plugins = (*plugins.Host)(nil)
 
 // parts are the built components.
 type parts struct {
-	gateway  *gateway.Server
-	runner   *upstream.Runner
-	plugins  *plugins.Host // nil without configured plugins
-	provider string
-	open     bool // no client keys
+	gateway   *gateway.Server
+	runner    *upstream.Runner
+	plugins   *plugins.Host // nil without configured plugins
+	provider  string
+	open      bool   // no client keys
+	unobserve func() // stops the retained gauges from reading the manager
 }
 
 // build turns the configuration into the manager, keyring, plugin host, provider, runner and
-// gateway. Problems the configuration causes are configErrors. When build fails after the plugin
-// host started, it closes the host.
-func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts, err error) {
-	m, err := manager.New(managerConfig(cfg.Manager, log))
+// gateway, each recording into o's metrics and the runner tracing with o's tracer provider.
+// Problems the configuration causes are configErrors. When build fails after the plugin host
+// started, it closes the host.
+func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (p parts, err error) {
+	mcfg := managerConfig(cfg.Manager, log)
+	mcfg.Observer = streamMetrics{o.metrics}
+	m, err := manager.New(mcfg)
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("manager: %w", err)}
 	}
@@ -47,7 +51,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts,
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("upstream: %w", err)}
 	}
-	host, err := startPlugins(ctx, cfg, m, log)
+	host, err := startPlugins(ctx, cfg, m, o.metrics, log)
 	if err != nil {
 		return parts{}, err
 	}
@@ -66,7 +70,10 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts,
 			FirstEvent: cfg.Upstream.Timeouts.FirstEvent,
 			Idle:       cfg.Upstream.Timeouts.Idle,
 		},
-		Logger: log,
+		Logger:         log,
+		Metrics:        o.metrics,
+		TracerProvider: o.tracing.TracerProvider(),
+		Propagator:     o.tracing.Propagator(),
 	})
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("upstream: %w", err)}
@@ -96,13 +103,14 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts,
 	if err != nil {
 		return parts{}, configError{err}
 	}
-	return parts{gateway: gw, runner: runner, plugins: host, provider: provider.Name(), open: keyring.Len() == 0}, nil
+	return parts{gateway: gw, runner: runner, plugins: host, provider: provider.Name(), open: keyring.Len() == 0,
+		unobserve: o.metrics.ObserveRetained(retained(m))}, nil
 }
 
 // startPlugins launches the configured plugins, or returns nil when there are none. A plugin the
 // configuration cannot launch (missing or not executable, wrong checksum, refused config) is a
 // configError naming it.
-func startPlugins(ctx context.Context, cfg *configs.Config, m *manager.Manager, log *slog.Logger) (*plugins.Host, error) {
+func startPlugins(ctx context.Context, cfg *configs.Config, m *manager.Manager, metrics plugins.Metrics, log *slog.Logger) (*plugins.Host, error) {
 	if len(cfg.Plugins) == 0 {
 		return nil, nil
 	}
@@ -120,7 +128,7 @@ func startPlugins(ctx context.Context, cfg *configs.Config, m *manager.Manager, 
 			Attach: plugins.AttachRule{All: p.Attach.All, Models: p.Attach.Models, Tenants: p.Attach.Tenants},
 		}
 	}
-	host, err := plugins.New(plugins.Config{Plugins: pcs, Streams: m, QueueSize: cfg.ClientQueueSize, Logger: log})
+	host, err := plugins.New(plugins.Config{Plugins: pcs, Streams: m, QueueSize: cfg.ClientQueueSize, Logger: log, Metrics: metrics})
 	if err != nil {
 		return nil, configError{fmt.Errorf("plugins: %w", err)}
 	}
