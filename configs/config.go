@@ -27,6 +27,9 @@ type Config struct {
 	// ClientQueueSize is the number of chunks queued per SSE subscriber before it is dropped as a
 	// slow client. It is at least Manager.HistorySize, so a full replay always fits.
 	ClientQueueSize int `yaml:"client_queue_size"`
+	// ClientQueueBytes is the chunk data queued per SSE subscriber before it is dropped as a slow
+	// client; 0 means twice manager.history_bytes.
+	ClientQueueBytes int64 `yaml:"client_queue_bytes"`
 
 	Upstream Upstream `yaml:"upstream"`
 	Manager  Manager  `yaml:"manager"`

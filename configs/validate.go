@@ -57,6 +57,9 @@ func (c *Config) validate(fe *fieldErrors) {
 	} else {
 		fe.check(c.ClientQueueSize >= c.Manager.HistorySize, "client_queue_size", "must be at least manager.history_size, so that a full replay fits in the queue")
 	}
+	if c.ClientQueueBytes != 0 {
+		fe.check(c.ClientQueueBytes >= c.Manager.HistoryBytes, "client_queue_bytes", "must be 0 or at least manager.history_bytes, so that a full replay fits in the queue")
+	}
 	c.Upstream.validate(fe)
 	c.Manager.validate(fe)
 	c.Auth.validate(fe)

@@ -51,6 +51,11 @@ type Config struct {
 	// manager.DefaultQueueSize if that is larger; a smaller value than HistorySize is invalid, since a
 	// full replay must fit.
 	ClientQueueSize int
+	// ClientQueueBytes bounds the chunk data queued per SSE subscriber the same way: a subscriber
+	// that stopped reading pins what is queued for it, which the history (and so the manager's
+	// byte budget) may already have let go of. Zero means twice the manager's HistoryBytes, or no
+	// bound when the manager has none; a value smaller than HistoryBytes is invalid.
+	ClientQueueBytes int64
 	// MaxBodyBytes bounds a request body (413 above it). Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// RatePerKey is the sustained requests per second allowed per client key; zero disables rate
@@ -104,6 +109,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"Heartbeat", int64(c.Heartbeat)},
 		{"OrphanGrace", int64(c.OrphanGrace)},
 		{"ClientQueueSize", int64(c.ClientQueueSize)},
+		{"ClientQueueBytes", c.ClientQueueBytes},
 		{"MaxBodyBytes", c.MaxBodyBytes},
 		{"Burst", int64(c.Burst)},
 		{"ShutdownGrace", int64(c.ShutdownGrace)},
@@ -130,6 +136,11 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		if c.ClientQueueSize < history {
 			bad("ClientQueueSize %d is smaller than the manager's HistorySize %d: a full replay must fit", c.ClientQueueSize, history)
+		}
+		historyBytes := c.Manager.Config().HistoryBytes
+		c.ClientQueueBytes = cmp.Or(c.ClientQueueBytes, 2*historyBytes)
+		if c.ClientQueueBytes < historyBytes {
+			bad("ClientQueueBytes %d is smaller than the manager's HistoryBytes %d: a full replay must fit", c.ClientQueueBytes, historyBytes)
 		}
 	}
 	if len(errs) > 0 {

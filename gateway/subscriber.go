@@ -61,7 +61,8 @@ type subscriber struct {
 // ones are replayed first) and returns the registration. The handler then calls run, and leave,
 // the registration's undo, before it returns.
 func (s *Server) register(ctx context.Context, streamID, source string, sink sseSink, after uint64) (*subscriber, error) {
-	qc, err := manager.NewQueuedClient(s.newClientID(), sink, manager.QueueConfig{Size: s.cfg.ClientQueueSize, Logger: s.log})
+	qc, err := manager.NewQueuedClient(s.newClientID(), sink, manager.QueueConfig{
+		Size: s.cfg.ClientQueueSize, MaxBytes: s.cfg.ClientQueueBytes, Logger: s.log})
 	if err != nil {
 		return nil, err
 	}
