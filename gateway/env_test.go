@@ -144,7 +144,7 @@ func newEnv(t testing.TB, o options) *env {
 		Logger:        log,
 	}
 	if host != nil {
-		cfg.Plugins = host
+		cfg.Plugins = hostPlugins{host}
 	}
 	if o.gateway != nil {
 		o.gateway(&cfg)
@@ -184,6 +184,17 @@ func startPlugins(t testing.TB, cfgs []plugins.PluginConfig, m *manager.Manager,
 	require.NoError(t, err)
 	require.NoError(t, host.Start(context.Background()))
 	return host
+}
+
+// hostPlugins adapts the plugin host to gateway.Plugins, as cmd/streamgate does.
+type hostPlugins struct{ *plugins.Host }
+
+func (h hostPlugins) Subscriptions(streamID, instance string) []gateway.Subscription {
+	var out []gateway.Subscription
+	for _, info := range h.StreamSubscriptions(streamID, instance) {
+		out = append(out, gateway.Subscription(info))
+	}
+	return out
 }
 
 // shutdown stops the gateway (once) and requires a clean return.

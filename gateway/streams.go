@@ -26,6 +26,8 @@ type streamJSON struct {
 	LastEventID uint64               `json:"last_event_id"`
 	CloseReason string               `json:"close_reason"`
 	Error       *manager.StreamError `json:"error"`
+	// Subscriptions lists the stream's transport subscriptions (stream info only, not the list).
+	Subscriptions []Subscription `json:"subscriptions,omitempty"`
 }
 
 func toStreamJSON(info manager.StreamInfo) streamJSON {
@@ -143,7 +145,9 @@ func (s *Server) streamInfo(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, toStreamJSON(info))
+	out := toStreamJSON(info)
+	out.Subscriptions = s.cfg.Plugins.Subscriptions(info.ID, info.Instance)
+	return writeJSON(c, http.StatusOK, out)
 }
 
 // listStreams serves GET /v1/streams: the caller's active streams, and with ?all=true the

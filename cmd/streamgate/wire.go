@@ -16,7 +16,19 @@ import (
 	"github.com/streamgate/streamgate/upstream"
 )
 
-var _ gateway.Plugins = (*plugins.Host)(nil)
+var _ gateway.Plugins = gatewayPlugins{}
+
+// gatewayPlugins adapts the plugin host to gateway.Plugins, which the two packages cannot share a
+// type for: the gateway must not import plugins (architecture.md), and plugins knows no gateway.
+type gatewayPlugins struct{ *plugins.Host }
+
+func (g gatewayPlugins) Subscriptions(streamID, instance string) []gateway.Subscription {
+	var out []gateway.Subscription
+	for _, info := range g.StreamSubscriptions(streamID, instance) {
+		out = append(out, gateway.Subscription(info))
+	}
+	return out
+}
 
 // parts are the built components.
 type parts struct {
@@ -91,7 +103,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts,
 		Logger:        log,
 	}
 	if host != nil {
-		gwCfg.Plugins = host
+		gwCfg.Plugins = gatewayPlugins{host}
 	}
 	gw, err := gateway.New(gwCfg)
 	if err != nil {
