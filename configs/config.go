@@ -203,6 +203,9 @@ type Quota struct {
 // Auth lists the gateway's client keys. With none, the gateway runs open on loopback only.
 type Auth struct {
 	Keys []Key `yaml:"keys"`
+	// TokenSecret holds the HMAC secrets of stream tokens, written as one secret or a list: the
+	// first signs, every one verifies. Empty means stream tokens are off.
+	TokenSecret Secrets `yaml:"token_secret"`
 }
 
 // Key is one client key. Exactly one of Key and SHA256 is set.
