@@ -38,6 +38,8 @@ func TestRedisStoppedAndRestarted(t *testing.T) {
 	require.ErrorIs(t, err, cluster.ErrUnavailable)
 	_, err = s.CloseStream(ctx, "before", "completed", nil)
 	require.ErrorIs(t, err, cluster.ErrUnavailable)
+	_, err = s.Allow(ctx, "k", cluster.Limit{PerSecond: 1, Burst: 1})
+	require.ErrorIs(t, err, cluster.ErrUnavailable)
 	require.ErrorIs(t, s.Ready(ctx), cluster.ErrUnavailable)
 	eventually(t, "the live connection noticed", func() bool {
 		_, err := s.Subscribe(ctx, "other", func(cluster.Message) {})
