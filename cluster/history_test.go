@@ -200,3 +200,47 @@ func TestChunkRoundTrip(t *testing.T) {
 		assert.Nil(t, ch.Err)
 	}
 }
+
+// A batch takes consecutive IDs in one atomic step, is trimmed like single appends and is
+// published chunk by chunk.
+func TestAppendBatch(t *testing.T) {
+	srv := fresh(t)
+	ctx := context.Background()
+	s, _ := newStore(t, srv, "a", cluster.Config{HistorySize: 5})
+	r, _ := newStore(t, srv, "r", cluster.Config{})
+	_, err := s.Create(ctx, cluster.CreateOptions{ID: "batch"})
+	require.NoError(t, err)
+	got := &collector{}
+	del, err := r.Subscribe(ctx, "batch", got.add)
+	require.NoError(t, err)
+	defer del()
+
+	var batch []manager.Chunk
+	for i := 1; i <= 7; i++ {
+		batch = append(batch, manager.Chunk{Data: fmt.Appendf(nil, "b%d", i)})
+	}
+	batch[3] = manager.Chunk{Err: &manager.StreamError{Code: 500, Status: "INTERNAL", Message: "mid"}}
+	last, err := s.AppendBatch(ctx, "batch", batch)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(7), last)
+	last, err = s.Append(ctx, "batch", manager.Chunk{Data: []byte("b8")})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(8), last)
+
+	info, err := s.Info(ctx, "batch")
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{4, 8}, []uint64{info.FirstChunkID, info.LastChunkID}, "trimmed to 5 across the batch")
+	page, err := s.ReadRange(ctx, "batch", 3, 0)
+	require.NoError(t, err)
+	require.Len(t, page.Chunks, 5)
+	assert.Equal(t, "error", page.Chunks[0].Event)
+	assert.Equal(t, "mid", page.Chunks[0].Err.Message)
+	assert.Equal(t, "b5", string(page.Chunks[1].Data))
+
+	eventually(t, "every chunk published", func() bool { return got.count(cluster.MessageChunk) == 8 })
+	for i, m := range got.all() {
+		assert.Equal(t, uint64(i+1), m.Chunk.ID)
+	}
+	_, err = s.AppendBatch(ctx, "batch", nil)
+	require.ErrorContains(t, err, "no chunk")
+}

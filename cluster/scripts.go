@@ -9,44 +9,51 @@ import "github.com/redis/rueidis"
 // Lua 5.1 prints large numbers in exponent form, so every integer written to Redis goes through
 // int(), and times travel as the strings Go formatted.
 
-// luaHelpers is prepended to the scripts that append or close.
+// luaHelpers is prepended to the scripts that append or close. A stream's state is loaded once
+// per script into a table, changed by append and written back by save.
 const luaHelpers = `
 local function int(n) return string.format('%d', n) end
 
+-- load reads a stream's meta; nil when there is no such stream.
+local function load(meta, hist, chan)
+  local m = redis.call('HMGET', meta, 'status', 'last', 'first', 'bytes', 'hn', 'hb', 'owner', 'epoch', 'tenant')
+  if not m[1] then return nil end
+  return {meta = meta, hist = hist, chan = chan, status = m[1], last = tonumber(m[2]), first = tonumber(m[3]),
+    bytes = tonumber(m[4]), hn = tonumber(m[5]), hb = tonumber(m[6]), owner = m[7], epoch = m[8], tenant = m[9]}
+end
+
 -- append adds chunk last+1 to the history, trims the oldest chunks until both the count and the
--- byte bound hold (the new chunk always stays), updates the meta and publishes the chunk. m holds
--- HMGET meta status last first bytes hn hb.
-local function append(meta, hist, chan, m, data, event, flag, t)
-  local id = tonumber(m[2]) + 1
-  local first, bytes = tonumber(m[3]), tonumber(m[4]) + #data
-  local hn, hb = tonumber(m[5]), tonumber(m[6])
-  redis.call('XADD', hist, int(id) .. '-0', 'd', data, 'e', event, 'f', flag, 't', t)
-  local from = first
-  while first < id and (id - first + 1 > hn or bytes > hb) do
-    local e = redis.call('XRANGE', hist, int(first) .. '-0', int(first) .. '-0')
-    if e[1] then bytes = bytes - #e[1][2][2] end
-    first = first + 1
+-- byte bound hold (the new chunk always stays) and publishes the chunk.
+local function append(st, data, event, flag, t)
+  local id = st.last + 1
+  redis.call('XADD', st.hist, int(id) .. '-0', 'd', data, 'e', event, 'f', flag, 't', t)
+  st.last, st.bytes = id, st.bytes + #data
+  local from = st.first
+  while st.first < id and (id - st.first + 1 > st.hn or st.bytes > st.hb) do
+    local e = redis.call('XRANGE', st.hist, int(st.first) .. '-0', int(st.first) .. '-0')
+    if e[1] then st.bytes = st.bytes - #e[1][2][2] end
+    st.first = st.first + 1
   end
-  if first ~= from then redis.call('XTRIM', hist, 'MINID', int(first) .. '-0') end
-  redis.call('HSET', meta, 'last', int(id), 'first', int(first), 'bytes', int(bytes))
-  redis.call('SPUBLISH', chan, 'c ' .. int(id) .. ' ' .. t .. ' ' .. flag .. ' ' .. int(#event) .. '\n' .. event .. data)
-  return id
+  if st.first ~= from then redis.call('XTRIM', st.hist, 'MINID', int(st.first) .. '-0') end
+  redis.call('SPUBLISH', st.chan, 'c ' .. int(id) .. ' ' .. t .. ' ' .. flag .. ' ' .. int(#event) .. '\n' .. event .. data)
+end
+
+-- save writes back what append changed.
+local function save(st)
+  redis.call('HSET', st.meta, 'last', int(st.last), 'first', int(st.first), 'bytes', int(st.bytes))
 end
 
 -- finish closes an active stream: status, reason and error in the meta, counters down, out of its
 -- owner's set, every key of the stream set to expire, and a close message published.
-local function finish(meta, hist, active, owned, chan, id, tenant, last, status, reason, errjson, closed, retain)
-  redis.call('HSET', meta, 'status', status, 'reason', reason, 'err', errjson, 'closed', closed)
+local function finish(st, active, owned, id, status, reason, errjson, closed, retain)
+  save(st)
+  redis.call('HSET', st.meta, 'status', status, 'reason', reason, 'err', errjson, 'closed', closed)
   redis.call('HINCRBY', active, '*', -1)
-  if redis.call('HINCRBY', active, 't:' .. tenant, -1) <= 0 then redis.call('HDEL', active, 't:' .. tenant) end
+  if redis.call('HINCRBY', active, 't:' .. st.tenant, -1) <= 0 then redis.call('HDEL', active, 't:' .. st.tenant) end
   redis.call('SREM', owned, id)
-  redis.call('PEXPIRE', meta, retain)
-  redis.call('PEXPIRE', hist, retain)
-  redis.call('SPUBLISH', chan, 'x ' .. status .. ' ' .. int(last) .. ' ' .. int(#reason) .. '\n' .. reason .. errjson)
-end
-
-local function meta(key)
-  return redis.call('HMGET', key, 'status', 'last', 'first', 'bytes', 'hn', 'hb', 'owner', 'epoch', 'tenant')
+  redis.call('PEXPIRE', st.meta, retain)
+  redis.call('PEXPIRE', st.hist, retain)
+  redis.call('SPUBLISH', st.chan, 'x ' .. status .. ' ' .. int(st.last) .. ' ' .. int(#reason) .. '\n' .. reason .. errjson)
 end
 `
 
@@ -84,13 +91,18 @@ redis.call('SADD', KEYS[5], ARGV[1])
 return 1
 `)
 
-// appendScript appends one chunk to an active stream and returns its ID.
-// KEYS: meta, hist. ARGV: channel, data, event, error flag ("1" for an error chunk), time µs.
+// appendScript appends chunks to an active stream, each with the next ID, and returns the last
+// chunk's ID. KEYS: meta, hist. ARGV: channel, then per chunk: data, event, error flag ("1" for an
+// error chunk), time µs.
 var appendScript = rueidis.NewLuaScript(luaHelpers + `
-local m = meta(KEYS[1])
-if not m[1] then return -1 end
-if m[1] ~= 'active' then return -2 end
-return append(KEYS[1], KEYS[2], ARGV[1], m, ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+local st = load(KEYS[1], KEYS[2], ARGV[1])
+if not st then return -1 end
+if st.status ~= 'active' then return -2 end
+for i = 2, #ARGV, 4 do
+  append(st, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+end
+save(st)
+return st.last
 `)
 
 // closeScript closes an active stream, after an error chunk when ARGV[6] holds one. It returns 1
@@ -98,16 +110,16 @@ return append(KEYS[1], KEYS[2], ARGV[1], m, ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 // KEYS: meta, hist, active, owned. ARGV: channel, id, owner, epoch, reason, error JSON or "",
 // closed µs, retain ms.
 var closeScript = rueidis.NewLuaScript(luaHelpers + `
-local m = meta(KEYS[1])
-if not m[1] then return -1 end
-if m[1] ~= 'active' then return 0 end
-if m[7] ~= ARGV[3] or m[8] ~= ARGV[4] then return -3 end
-local last, status = tonumber(m[2]), 'completed'
+local st = load(KEYS[1], KEYS[2], ARGV[1])
+if not st then return -1 end
+if st.status ~= 'active' then return 0 end
+if st.owner ~= ARGV[3] or st.epoch ~= ARGV[4] then return -3 end
+local status = 'completed'
 if ARGV[6] ~= '' then
-  last = append(KEYS[1], KEYS[2], ARGV[1], m, ARGV[6], 'error', '1', ARGV[7])
+  append(st, ARGV[6], 'error', '1', ARGV[7])
   status = 'error'
 end
-finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], m[9], last, status, ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+finish(st, KEYS[3], KEYS[4], ARGV[2], status, ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 return 1
 `)
 
@@ -117,14 +129,14 @@ return 1
 // KEYS: meta, hist, active, owned, lease. ARGV: channel, id, node, epoch, reason, error JSON,
 // closed µs, retain ms.
 var takeoverScript = rueidis.NewLuaScript(luaHelpers + `
-local m = meta(KEYS[1])
-if m[1] ~= 'active' or m[7] ~= ARGV[3] or m[8] ~= ARGV[4] then
+local st = load(KEYS[1], KEYS[2], ARGV[1])
+if not st or st.status ~= 'active' or st.owner ~= ARGV[3] or st.epoch ~= ARGV[4] then
   redis.call('SREM', KEYS[4], ARGV[2])
   return 0
 end
 if redis.call('GET', KEYS[5]) == ARGV[4] then return 0 end
-local last = append(KEYS[1], KEYS[2], ARGV[1], m, ARGV[6], 'error', '1', ARGV[7])
-finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], m[9], last, 'error', ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+append(st, ARGV[6], 'error', '1', ARGV[7])
+finish(st, KEYS[3], KEYS[4], ARGV[2], 'error', ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 return 1
 `)
 
