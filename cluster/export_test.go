@@ -34,3 +34,6 @@ const (
 	ActiveKey = activeKey
 	NodesKey  = nodesKey
 )
+
+// FollowQueue is how many live messages a Follower buffers before it reads the history instead.
+const FollowQueue = followQueue

@@ -14,7 +14,8 @@ import (
 
 // Redis stopped and started again (empty: the test server keeps nothing on disk): while it is
 // down every operation fails with ErrUnavailable at once; once it is back the same Store takes a
-// new lease, serves new streams and its live subscriptions resync.
+// new lease, serves new streams, its live subscriptions resync, and a follower of a stream the
+// restart lost ends with an error.
 func TestRedisStoppedAndRestarted(t *testing.T) {
 	srv := clustertest.StartT(t)
 	ctx := context.Background()
@@ -26,6 +27,7 @@ func TestRedisStoppedAndRestarted(t *testing.T) {
 	del, err := s.Subscribe(ctx, "before", got.add)
 	require.NoError(t, err)
 	defer del()
+	followedBefore := follow(t, s, "before", 0)
 
 	require.NoError(t, srv.Stop())
 	_, err = s.Append(ctx, "before", manager.Chunk{Data: []byte("lost")})
@@ -53,6 +55,8 @@ func TestRedisStoppedAndRestarted(t *testing.T) {
 	eventually(t, "ready again", func() bool { return s.Ready(ctx) == nil })
 	eventually(t, "the live subscription resynced", func() bool { return got.count(cluster.MessageResync) == 1 })
 	assert.Contains(t, logs.String(), "live subscription connection lost; reconnecting")
+	waitFor(t, "the follower of a stream Redis lost ended", followedBefore.ended)
+	require.ErrorIs(t, followedBefore.err, manager.ErrNotFound, "a lost stream is an error, never a silent end")
 
 	_, err = s.Create(ctx, cluster.CreateOptions{ID: "after"})
 	require.NoError(t, err)
