@@ -19,7 +19,7 @@ func (s *Store) acquireFirst(ctx context.Context) error {
 	for {
 		ok, err := s.acquire(ctx)
 		if err != nil {
-			return fmt.Errorf("cluster: redis at %s: %w", redactedURL(s.cfg.RedisURL), err)
+			return err
 		}
 		if ok {
 			return nil

@@ -92,7 +92,7 @@ func (s *Store) start(ctx context.Context) error {
 func (s *Store) checkVersion(ctx context.Context) error {
 	info, err := s.client.Do(ctx, s.client.B().Info().Section("server").Build()).ToString()
 	if err != nil {
-		return fmt.Errorf("cluster: redis at %s: %w", redactedURL(s.cfg.RedisURL), wrap("check version", err))
+		return wrap("check the version of redis at "+redactedURL(s.cfg.RedisURL), err)
 	}
 	for line := range strings.SplitSeq(info, "\n") {
 		v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:")
