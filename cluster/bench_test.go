@@ -105,6 +105,14 @@ func BenchmarkRedisMemory(b *testing.B) {
 	s, _ := newStore(b, srv, "mem", cluster.Config{MaxStreams: 2 * streams})
 	c := inspect(b, srv)
 	before := usedMemory(b, c)
+	ids := make([]string, streams)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("mem-%04d", i)
+		if _, err := s.Create(ctx, cluster.CreateOptions{ID: ids[i], Tenant: "t"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	created := usedMemory(b, c)
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -121,11 +129,7 @@ func BenchmarkRedisMemory(b *testing.B) {
 			}
 		})
 	}
-	for i := range streams {
-		id := fmt.Sprintf("mem-%04d", i)
-		if _, err := s.Create(ctx, cluster.CreateOptions{ID: id, Tenant: "t"}); err != nil {
-			b.Fatal(err)
-		}
+	for _, id := range ids {
 		work <- id
 	}
 	close(work)
@@ -135,7 +139,8 @@ func BenchmarkRedisMemory(b *testing.B) {
 	after := usedMemory(b, c)
 	total := float64(after - before)
 	b.ReportMetric(total/(1<<20), "MiB/1000streams")
-	b.ReportMetric(total/(streams*chunks), "B/chunk")
+	b.ReportMetric(float64(after-created)/(streams*chunks), "B/chunk")
+	b.ReportMetric(float64(created-before)/streams, "B/empty-stream")
 	b.ReportMetric(streams*chunks/elapsed.Seconds(), "chunks/s")
 }
 
