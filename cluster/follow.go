@@ -21,8 +21,8 @@ const (
 	followRetry = 30 * time.Second
 )
 
-// FollowHandler receives what a Follower stitched together. Both run on the Follower's goroutine,
-// one call at a time; they must not call the Follower's Close.
+// FollowHandler receives what a Follower stitched together; both functions are required. They run
+// on the Follower's goroutine, one call at a time, and must not call the Follower's Close.
 type FollowHandler struct {
 	// Chunk receives every chunk after the resume point once, in ID order, with no gap.
 	Chunk func(manager.Chunk)
@@ -55,6 +55,9 @@ type Follower struct {
 // manager.ErrHistoryTrimmed, manager.ErrInvalidAfterID, ErrUnavailable) are returned here, before
 // anything was delivered. Close stops the Follower.
 func (s *Store) Follow(ctx context.Context, id string, afterID uint64, h FollowHandler) (*Follower, error) {
+	if h.Chunk == nil || h.End == nil {
+		return nil, fmt.Errorf("follow stream %s: FollowHandler needs both Chunk and End", id)
+	}
 	f := &Follower{store: s, id: id, h: h, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	del, err := s.Subscribe(ctx, id, f.enqueue)
 	if err != nil {

@@ -160,6 +160,9 @@ func TestFollowErrorsAndClosedStreams(t *testing.T) {
 		require.ErrorIs(t, err, tc.want, "%s after %d", tc.id, tc.after)
 	}
 
+	_, err = s.Follow(ctx, "e", 5, cluster.FollowHandler{Chunk: h.Chunk})
+	require.ErrorContains(t, err, "FollowHandler needs both Chunk and End")
+
 	se := &manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "idle"}
 	_, err = s.CloseStream(ctx, "e", manager.ReasonTerminatedPrefix+"idle", se)
 	require.NoError(t, err)

@@ -293,8 +293,9 @@ func decodeError(body string) (*manager.StreamError, error) {
 // once Redis confirmed the subscription, so every chunk appended afterwards reaches fn. All of a
 // Store's subscriptions share one connection and one SSUBSCRIBE per stream.
 //
-// fn runs on the connection's reader goroutine, in publish order; it must not block. del removes
-// the registration; it never blocks and may be called from fn.
+// fn is called for one message at a time, in publish order, on the connection's goroutines; it
+// must not block and must not call Subscribe. del removes the registration; it never blocks and
+// may be called from fn.
 func (s *Store) Subscribe(ctx context.Context, id string, fn func(Message)) (del func(), err error) {
 	resync := func() { fn(Message{Kind: MessageResync}) }
 	del, err = s.sub.subscribe(ctx, liveChannel(id), func(payload string) {

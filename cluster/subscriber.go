@@ -41,6 +41,9 @@ type subscriber struct {
 	// opMu orders the subscribe commands on the connection as the handler map changes: a channel
 	// unsubscribed and subscribed again is never left unsubscribed.
 	opMu sync.Mutex
+	// callMu makes handler calls one at a time: messages come from the reader goroutine, resyncs
+	// from run.
+	callMu sync.Mutex
 
 	mu      sync.RWMutex
 	chans   map[string][]*liveHandler // copied on write, so dispatch reads without copying
@@ -103,9 +106,11 @@ func (s *subscriber) connect(ctx context.Context) (rueidis.DedicatedClient, <-ch
 	}
 	s.mu.Unlock()
 	s.opMu.Unlock()
+	s.callMu.Lock()
 	for _, h := range resync {
 		h.resync()
 	}
+	s.callMu.Unlock()
 	return conn, lost, nil
 }
 
@@ -185,9 +190,11 @@ func (s *subscriber) dispatch(m rueidis.PubSubMessage) {
 	s.mu.RLock()
 	hs := s.chans[m.Channel]
 	s.mu.RUnlock()
+	s.callMu.Lock()
 	for _, h := range hs {
 		h.msg(m.Message)
 	}
+	s.callMu.Unlock()
 }
 
 // subscribe registers handlers on channel and returns once Redis confirmed the subscription, so
