@@ -38,6 +38,16 @@ func (k *APIKey) Apply(_ context.Context, req *http.Request) error {
 	return nil
 }
 
+// Secrets returns the key, the one secret Apply puts on requests, so that the upstream package can
+// scrub it from upstream text that echoes it (an error quoting the key it refused). It returns nil
+// for a zero APIKey. The caller must never log or return what it gets.
+func (k *APIKey) Secrets() []string {
+	if k == nil || k.key == nil {
+		return nil
+	}
+	return []string{*k.key}
+}
+
 // String returns Redacted.
 func (k *APIKey) String() string { return Redacted }
 

@@ -98,3 +98,11 @@ func TestAPIKeyRedaction(t *testing.T) {
 	requireNoSecret(t, holder{"gemini", k, *k}, upstreamKey)
 	requireNoSecret(t, &holder{"gemini", k, *k}, upstreamKey)
 }
+
+func TestAPIKeySecrets(t *testing.T) {
+	k, err := auth.NewAPIKey("AIza-secrets-test")
+	require.NoError(t, err)
+	require.Equal(t, []string{"AIza-secrets-test"}, k.Secrets())
+	require.Nil(t, (&auth.APIKey{}).Secrets())
+	require.Nil(t, (*auth.APIKey)(nil).Secrets())
+}

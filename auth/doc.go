@@ -8,7 +8,9 @@
 //
 // Upstream side: APIKey (Gemini Developer API) and GoogleOAuth (Vertex AI, from a service-account file or
 // Application Default Credentials) set the gateway's own credential on an outgoing request through one
-// method, Apply(ctx, req). The upstream package declares that one-method interface itself.
+// method, Apply(ctx, req). The upstream package declares that one-method interface itself, and a second
+// one, Secrets(), through which both name the key or the recent access tokens they put on requests so
+// that upstream can scrub them from upstream text that echoes them.
 //
 // Credentials never appear in an error message, a log line, fmt output, JSON or a response: every type
 // here that holds a key or token prints, logs and marshals as Redacted (or as a description without the

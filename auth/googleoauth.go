@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +24,10 @@ const (
 	// DefaultTokenTimeout bounds one token fetch when GoogleOAuthConfig.HTTPClient is nil.
 	DefaultTokenTimeout = 30 * time.Second
 )
+
+// recentTokens is how many access tokens Secrets reports: the current one and those it replaced
+// last, which requests still out may carry.
+const recentTokens = 3
 
 // GoogleOAuthConfig configures a GoogleOAuth credential.
 type GoogleOAuthConfig struct {
@@ -55,7 +61,9 @@ type GoogleOAuth struct {
 	src       oauth2.TokenSource // golang.org/x/oauth2's caching source, refreshing margin early
 	margin    time.Duration      // RefreshBefore, or libraryRefreshBefore when src cannot be given it
 	current   atomic.Pointer[oauth2.Token]
-	source    string // e.g. `service account "sa@p.iam.gserviceaccount.com" from file "/etc/sa.json"`
+	recentMu  sync.Mutex
+	recent    []string // the access tokens made current lately, newest first; see Secrets
+	source    string   // e.g. `service account "sa@p.iam.gserviceaccount.com" from file "/etc/sa.json"`
 	projectID string
 	logger    *slog.Logger
 }
@@ -172,9 +180,33 @@ func (g *GoogleOAuth) accept(tok *oauth2.Token, err error) (*oauth2.Token, error
 		return nil, &TokenError{Err: ErrMalformedToken}
 	}
 	if old := g.current.Swap(tok); old != tok {
+		g.remember(tok.AccessToken)
 		g.logger.Debug("google access token refreshed", "credentials", g.source, "expires_in", expiresIn(tok))
 	}
 	return tok, nil
+}
+
+// remember notes a new current access token for Secrets.
+func (g *GoogleOAuth) remember(token string) {
+	g.recentMu.Lock()
+	defer g.recentMu.Unlock()
+	if len(g.recent) > 0 && g.recent[0] == token {
+		return
+	}
+	g.recent = append([]string{token}, g.recent[:min(len(g.recent), recentTokens-1)]...)
+}
+
+// Secrets returns the access tokens Apply has put on requests lately, newest first: the current
+// one and the two it replaced before, since an upstream's answer to a request sent before a
+// refresh may echo the older one. The upstream package scrubs them from upstream text; the caller
+// must never log or return what it gets. It returns nil for a zero GoogleOAuth.
+func (g *GoogleOAuth) Secrets() []string {
+	if g == nil {
+		return nil
+	}
+	g.recentMu.Lock()
+	defer g.recentMu.Unlock()
+	return slices.Clone(g.recent)
 }
 
 func (g *GoogleOAuth) fresh(tok *oauth2.Token) bool {

@@ -126,6 +126,26 @@ func TestGoogleOAuthRefresh(t *testing.T) {
 	}
 }
 
+// TestGoogleOAuthSecrets: Secrets reports the current token and the two it replaced last, for
+// answers to requests sent before a refresh.
+func TestGoogleOAuthSecrets(t *testing.T) {
+	ts := authtest.NewTokenServer(t)
+	ts.SetExpiresIn(4 * time.Minute) // inside the default margin: replaced at every Apply
+	g := newGoogleOAuth(t, ts, auth.GoogleOAuthConfig{})
+	assert.Equal(t, []string{token(1)}, g.Secrets())
+	applyHeader(t, g)
+	assert.Equal(t, []string{token(2), token(1)}, g.Secrets())
+	applyHeader(t, g)
+	applyHeader(t, g)
+	assert.Equal(t, []string{token(4), token(3), token(2)}, g.Secrets())
+	assert.Nil(t, (*auth.GoogleOAuth)(nil).Secrets())
+
+	ts.SetExpiresIn(time.Hour)
+	applyHeader(t, g)
+	applyHeader(t, g)
+	assert.Equal(t, []string{token(5), token(4), token(3)}, g.Secrets(), "a token reused is reported once")
+}
+
 func countEqual(ss []string, s string) int {
 	n := 0
 	for _, v := range ss {

@@ -34,7 +34,11 @@ type Config struct {
 	Limits   Limits   `yaml:"limits"`
 	CORS     CORS     `yaml:"cors"`
 	Log      Log      `yaml:"log"`
-	Plugins  []Plugin `yaml:"plugins"`
+
+	Admin     Admin     `yaml:"admin"`
+	Telemetry Telemetry `yaml:"telemetry"`
+
+	Plugins []Plugin `yaml:"plugins"`
 }
 
 // Kind names an upstream provider.
@@ -117,6 +121,8 @@ type SSE struct {
 	// Headers are extra request headers. Their values are Secrets because they usually carry a
 	// credential.
 	Headers map[string]Secret `yaml:"headers"`
+	// ContentTypes are the media types a 200 answer may have; another fails the attempt.
+	ContentTypes []string `yaml:"content_types"`
 }
 
 // Simulator configures the embedded simulator provider.
@@ -156,13 +162,39 @@ type Manager struct {
 	MaxClientsPerStream int `yaml:"max_clients_per_stream"`
 	// HistorySize is the number of chunks kept per stream for replay.
 	HistorySize int `yaml:"history_size"`
+	// HistoryBytes bounds the chunk data kept per stream for replay; the oldest chunks go first.
+	HistoryBytes int64 `yaml:"history_bytes"`
+	// MaxBytes bounds the chunk data kept by all streams together, closed ones included. It is at
+	// least HistoryBytes.
+	MaxBytes int64 `yaml:"max_bytes"`
 	// RetainClosed is how long a finished stream stays readable for replay.
 	RetainClosed time.Duration `yaml:"retain_closed"`
+	// MaxRetained bounds the finished streams kept for RetainClosed; the oldest goes first.
+	MaxRetained int `yaml:"max_retained"`
 	// InactivityTimeout ends a stream that received no chunk for this long; it is positive, or
 	// Off (written off in YAML) to disable the timeout.
 	InactivityTimeout time.Duration `yaml:"inactivity_timeout" off:"true"`
 	// OnClientSendError is one of "log", "deregister" or "throw".
 	OnClientSendError string `yaml:"on_client_send_error"`
+	// TenantLimits bound what each tenant's streams may hold, within MaxStreams and MaxBytes.
+	TenantLimits TenantLimits `yaml:"tenant_limits"`
+}
+
+// TenantLimits bound the streams of each tenant (the tenant of the key that created them, "" in
+// open mode): Default for every tenant not in Tenants.
+type TenantLimits struct {
+	Default Quota `yaml:"default"`
+	// Tenants overrides Default by tenant name; each override sets both limits.
+	Tenants map[string]Quota `yaml:"tenants"`
+}
+
+// Quota is what the streams of one tenant may hold.
+type Quota struct {
+	// MaxStreams bounds the tenant's active streams; Manager.MaxStreams caps it.
+	MaxStreams int `yaml:"max_streams"`
+	// MaxBytes bounds the chunk data of the tenant's streams, closed ones included. It is at least
+	// Manager.HistoryBytes; Manager.MaxBytes caps it.
+	MaxBytes int64 `yaml:"max_bytes"`
 }
 
 // Auth lists the gateway's client keys. With none, the gateway runs open on loopback only.
@@ -184,6 +216,12 @@ type Key struct {
 type Limits struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	Rate         Rate  `yaml:"rate"`
+	// IdleTimeout closes a keep-alive connection idle this long between requests.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ReadTimeout bounds reading one request body.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// MaxConnections bounds the client connections held open at once.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Rate is a per-key token bucket.
@@ -205,6 +243,34 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is "json" or "text".
 	Format string `yaml:"format"`
+}
+
+// Admin configures the operator's listener: /metrics, /healthz, /readyz and /debug/pprof/.
+type Admin struct {
+	// Listen is the admin listener's host:port; "" disables the listener (metrics are still
+	// counted, and /healthz and /readyz stay on the main listener).
+	Listen string `yaml:"listen"`
+	// Pprof serves net/http/pprof under /debug/pprof/ on the admin listener.
+	Pprof bool `yaml:"pprof"`
+}
+
+// Telemetry configures tracing and the metrics' model label.
+type Telemetry struct {
+	// OTLPEndpoint is the OTLP receiver traces are exported to, an http or https URL; ""
+	// leaves it to OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, and
+	// tracing is off when none is set.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// OTLPProtocol is "grpc" or "http/protobuf"; "" leaves it to OTEL_EXPORTER_OTLP_PROTOCOL,
+	// else http/protobuf.
+	OTLPProtocol string `yaml:"otlp_protocol"`
+	// ServiceName is the traces' service.name; "" leaves it to OTEL_SERVICE_NAME, else
+	// streamgate.
+	ServiceName string `yaml:"service_name"`
+	// Models are always admitted as values of the metrics' model label.
+	Models []string `yaml:"models"`
+	// MaxModels is how many other models are admitted as the upstream first serves them; the
+	// rest are labelled "other". 0 admits only Models.
+	MaxModels int `yaml:"max_models"`
 }
 
 // Plugin is one out-of-process plugin.
@@ -237,8 +303,8 @@ type Attach struct {
 	Tenants []string `yaml:"tenants"`
 }
 
-// Default returns the default configuration: the embedded simulator on 127.0.0.1:8080, no client
-// keys, no plugins.
+// Default returns the default configuration: the embedded simulator on 127.0.0.1:8080, the admin
+// listener on 127.0.0.1:9464, tracing off, no client keys, no plugins.
 func Default() *Config {
 	return &Config{
 		Listen:          "127.0.0.1:8080",
@@ -249,7 +315,7 @@ func Default() *Config {
 		Upstream: Upstream{
 			Kind:      KindAuto,
 			Vertex:    Vertex{Location: "us-central1"},
-			SSE:       SSE{Method: "POST"},
+			SSE:       SSE{Method: "POST", ContentTypes: []string{"text/event-stream"}},
 			Simulator: Simulator{Chunks: 8, Interval: 50 * time.Millisecond},
 			Retry: Retry{
 				MaxAttempts:     5,
@@ -265,11 +331,24 @@ func Default() *Config {
 			MaxStreams:          1000,
 			MaxClientsPerStream: 10000,
 			HistorySize:         4096,
+			HistoryBytes:        16 << 20,
+			MaxBytes:            1 << 30,
 			RetainClosed:        5 * time.Minute,
+			MaxRetained:         10000,
 			InactivityTimeout:   5 * time.Minute,
 			OnClientSendError:   "log",
+			TenantLimits:        TenantLimits{Default: Quota{MaxStreams: 250, MaxBytes: 256 << 20}},
 		},
-		Limits: Limits{MaxBodyBytes: 10 << 20, Rate: Rate{PerKeyRPS: 50, Burst: 100}},
-		Log:    Log{Level: "info", Format: "json"},
+		Limits: Limits{
+			MaxBodyBytes:   10 << 20,
+			Rate:           Rate{PerKeyRPS: 50, Burst: 100},
+			IdleTimeout:    2 * time.Minute,
+			ReadTimeout:    time.Minute,
+			MaxConnections: 10000,
+		},
+		Log: Log{Level: "info", Format: "json"},
+
+		Admin:     Admin{Listen: "127.0.0.1:9464"},
+		Telemetry: Telemetry{MaxModels: 100},
 	}
 }

@@ -293,7 +293,7 @@ func TestParseStrict(t *testing.T) {
 		want []string // the errors, exactly
 	}{
 		{"unknown top-level key", "listen: :1\nlisten_addr: x\n", []string{
-			"line 2: listen_addr: unknown key (expected one of: listen, shutdown_grace, heartbeat, orphan_grace, client_queue_size, upstream, manager, auth, limits, cors, log, plugins)",
+			"line 2: listen_addr: unknown key (expected one of: listen, shutdown_grace, heartbeat, orphan_grace, client_queue_size, upstream, manager, auth, limits, cors, log, admin, telemetry, plugins)",
 		}},
 		{"unknown nested key", "upstream:\n  retry:\n    max_attempt: 3\n", []string{
 			"line 3: upstream.retry.max_attempt: unknown key (expected one of: max_attempts, initial_interval, max_interval, multiplier, jitter, max_elapsed)",
@@ -305,7 +305,7 @@ func TestParseStrict(t *testing.T) {
 		{"duplicate header", "upstream:\n  sse:\n    headers:\n      A: x\n      A: y\n", []string{"line 5: upstream.sse.headers.A: duplicate key (first at line 4)"}},
 		{"duplicate plugin config key", "plugins:\n- name: a\n  path: p\n  config: {x: 1, x: 2}\n", []string{"line 4: plugins[0].config.x: duplicate key (first at line 4)"}},
 		{"merge key", "base: &b {level: info}\n", []string{
-			"line 1: base: unknown key (expected one of: listen, shutdown_grace, heartbeat, orphan_grace, client_queue_size, upstream, manager, auth, limits, cors, log, plugins)",
+			"line 1: base: unknown key (expected one of: listen, shutdown_grace, heartbeat, orphan_grace, client_queue_size, upstream, manager, auth, limits, cors, log, admin, telemetry, plugins)",
 		}},
 		{"merge key in mapping", "log:\n  <<: {level: debug}\n", []string{"line 2: log: merge keys (<<) are not supported"}},
 		{"non-string key", "log:\n  [a]: b\n", []string{"line 2: log: keys must be strings"}},
@@ -419,12 +419,14 @@ plugins:
 	want.OrphanGrace = 250 * time.Millisecond
 	want.Upstream.Kind = KindSSE
 	want.Upstream.BaseURL = "https://llm.example/v1/stream"
-	want.Upstream.SSE = SSE{Method: "GET", Headers: map[string]Secret{"Authorization": "Bearer x", "X-Trace": "1"}}
+	want.Upstream.SSE.Method = "GET"
+	want.Upstream.SSE.Headers = map[string]Secret{"Authorization": "Bearer x", "X-Trace": "1"}
 	want.Upstream.Retry.MaxAttempts = 1
 	want.Upstream.Retry.Multiplier = 1
 	want.Manager.InactivityTimeout = Off
 	want.Auth.Keys = []Key{{ID: "alice", Key: "k1", Tenant: "acme"}, {ID: "bob", SHA256: digestA, Tenant: "globex"}}
-	want.Limits = Limits{MaxBodyBytes: 1 << 20}
+	want.Limits.MaxBodyBytes = 1 << 20
+	want.Limits.Rate = Rate{}
 	want.CORS.AllowedOrigins = []string{"*"}
 	want.Log = Log{Level: "warn", Format: "text"}
 	pluginConfig := map[string]any{
@@ -502,4 +504,27 @@ func TestParseAliasBudgetTyped(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "too many values (aliases expand beyond 100000 nodes)")
 	assert.Len(t, fieldErrorsOf(t, err), 1)
+}
+
+func TestParseAdminAndTelemetry(t *testing.T) {
+	cfg, err := Parse([]byte(`
+admin: {listen: "", pprof: true}
+telemetry:
+  otlp_endpoint: ${OTLP:-}
+  otlp_protocol: grpc
+  service_name: gateway-eu
+  models: [gemini-2.5-flash, gemini-2.5-pro]
+  max_models: 0
+`), env(map[string]string{"OTLP": "http://127.0.0.1:4317"}))
+	require.NoError(t, err)
+	want := Default()
+	want.Admin = Admin{Listen: "", Pprof: true}
+	want.Telemetry = Telemetry{
+		OTLPEndpoint: "http://127.0.0.1:4317",
+		OTLPProtocol: "grpc",
+		ServiceName:  "gateway-eu",
+		Models:       []string{"gemini-2.5-flash", "gemini-2.5-pro"},
+		MaxModels:    0,
+	}
+	assert.Equal(t, want, cfg)
 }

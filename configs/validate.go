@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Messages shared by several rules.
@@ -31,6 +33,7 @@ var (
 	locationRe   = regexp.MustCompile(`^[a-z0-9-]+$`)
 	projectRe    = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]*$`)
 	httpTokenRe  = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	mediaTypeRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$`)
 )
 
 // Validate checks every setting of c and returns all problems joined with errors.Join, each a
@@ -57,9 +60,12 @@ func (c *Config) validate(fe *fieldErrors) {
 	c.Upstream.validate(fe)
 	c.Manager.validate(fe)
 	c.Auth.validate(fe)
+	c.validateTenantLimits(fe)
 	c.Limits.validate(fe)
 	c.CORS.validate(fe)
 	c.Log.validate(fe)
+	c.Admin.validate(fe, c.Listen)
+	c.Telemetry.validate(fe)
 	validatePlugins(fe, c.Plugins)
 }
 
@@ -110,6 +116,10 @@ func (s *SSE) validate(fe *fieldErrors) {
 		fe.check(httpTokenRe.MatchString(name), field, "is not a valid header name")
 		fe.check(!strings.ContainsAny(string(s.Headers[name]), "\r\n\x00"), field, "must not contain CR, LF or NUL")
 	}
+	fe.check(len(s.ContentTypes) > 0, "upstream.sse.content_types", "must list at least one media type, such as text/event-stream")
+	for i, t := range s.ContentTypes {
+		fe.check(mediaTypeRe.MatchString(t), indexPath("upstream.sse.content_types", i), "must be a media type such as text/event-stream, without parameters or wildcards")
+	}
 }
 
 func (r *Retry) validate(fe *fieldErrors) {
@@ -125,12 +135,48 @@ func (m *Manager) validate(fe *fieldErrors) {
 	fe.check(m.MaxStreams >= 1, "manager.max_streams", msgAtLeastOne)
 	fe.check(m.MaxClientsPerStream >= 1, "manager.max_clients_per_stream", msgAtLeastOne)
 	fe.check(m.HistorySize >= 1, "manager.history_size", msgAtLeastOne)
+	fe.check(m.HistoryBytes >= 1, "manager.history_bytes", msgAtLeastOne)
+	fe.check(m.MaxBytes >= max(m.HistoryBytes, 1), "manager.max_bytes", "must be at least manager.history_bytes")
 	fe.check(m.RetainClosed > 0, "manager.retain_closed", msgPositive)
+	fe.check(m.MaxRetained >= 1, "manager.max_retained", msgAtLeastOne)
 	fe.check(m.InactivityTimeout > 0, "manager.inactivity_timeout", "must be positive (write off to disable it)")
 	switch m.OnClientSendError {
 	case "log", "deregister", "throw":
 	default:
 		fe.add("manager.on_client_send_error", "must be one of log, deregister, throw")
+	}
+	m.TenantLimits.Default.validate(fe, "manager.tenant_limits.default", m)
+	for _, name := range slices.Sorted(maps.Keys(m.TenantLimits.Tenants)) {
+		m.TenantLimits.Tenants[name].validate(fe, "manager.tenant_limits.tenants."+name, m)
+	}
+}
+
+// validate checks a quota. Values above the global limits are allowed: the global limits cap
+// them.
+func (q Quota) validate(fe *fieldErrors, path string, m *Manager) {
+	fe.check(q.MaxStreams >= 1, path+".max_streams", msgAtLeastOne)
+	switch {
+	case q.MaxBytes < 1:
+		fe.add(path+".max_bytes", msgAtLeastOne)
+	case q.MaxBytes < m.HistoryBytes:
+		fe.add(path+".max_bytes", "must be at least manager.history_bytes, so that a stream fits")
+	}
+}
+
+// validateTenantLimits checks that every tenant named in manager.tenant_limits.tenants is the
+// tenant of a key: a misspelt name would silently leave that tenant with the default.
+func (c *Config) validateTenantLimits(fe *fieldErrors) {
+	tenants := map[string]bool{}
+	for _, k := range c.Auth.Keys {
+		tenants[k.Tenant] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Manager.TenantLimits.Tenants)) {
+		path := "manager.tenant_limits.tenants." + name
+		if !authNameRe.MatchString(name) {
+			fe.add(path, "is not a tenant name: 1 to 128 ASCII letters, digits and -_.:@")
+			continue
+		}
+		fe.check(tenants[name], path, "names no tenant of auth.keys")
 	}
 }
 
@@ -178,6 +224,9 @@ func validateName(fe *fieldErrors, field, s string) {
 
 func (l *Limits) validate(fe *fieldErrors) {
 	fe.check(l.MaxBodyBytes >= 1, "limits.max_body_bytes", msgAtLeastOne)
+	fe.check(l.IdleTimeout > 0, "limits.idle_timeout", msgPositive)
+	fe.check(l.ReadTimeout > 0, "limits.read_timeout", msgPositive)
+	fe.check(l.MaxConnections >= 1, "limits.max_connections", msgAtLeastOne)
 	fe.check(l.Rate.PerKeyRPS >= 0 && !math.IsInf(l.Rate.PerKeyRPS, 1), "limits.rate.per_key_rps", "must be a finite number, at least 0 (0 disables rate limiting)")
 	switch {
 	case l.Rate.Burst < 0:
@@ -209,6 +258,52 @@ func (l *Log) validate(fe *fieldErrors) {
 	default:
 		fe.add("log.format", "must be json or text")
 	}
+}
+
+func (a *Admin) validate(fe *fieldErrors, listen string) {
+	if a.Listen == "" {
+		return
+	}
+	_, port, err := net.SplitHostPort(a.Listen)
+	_, perr := strconv.ParseUint(port, 10, 16)
+	if err != nil || perr != nil {
+		fe.add("admin.listen", `must be host:port, such as 127.0.0.1:9464, or "" to disable the admin listener`)
+		return
+	}
+	fe.check(port == "0" || a.Listen != listen, "admin.listen", "must differ from listen")
+}
+
+// maxModelLen is the longest model name admitted as a metrics label, as in package telemetry.
+const maxModelLen = 128
+
+func (t *Telemetry) validate(fe *fieldErrors) {
+	if t.OTLPEndpoint != "" {
+		u, err := url.Parse(t.OTLPEndpoint)
+		fe.check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+			u.User == nil && u.RawQuery == "" && u.Fragment == "",
+			"telemetry.otlp_endpoint", "must be an http or https URL without user, query or fragment, such as http://127.0.0.1:4318")
+	}
+	switch t.OTLPProtocol {
+	case "", "grpc", "http/protobuf":
+	default:
+		fe.add("telemetry.otlp_protocol", `must be grpc, http/protobuf, or "" for OTEL_EXPORTER_OTLP_PROTOCOL`)
+	}
+	fe.check(!strings.ContainsFunc(t.ServiceName, unicode.IsControl), "telemetry.service_name", "must not contain control characters")
+	seen := map[string]string{}
+	for i, m := range t.Models {
+		field := indexPath("telemetry.models", i)
+		switch first, dup := seen[m]; {
+		case m == "" || len(m) > maxModelLen || !utf8.ValidString(m) || strings.ContainsFunc(m, func(r rune) bool { return !unicode.IsPrint(r) }):
+			fe.add(field, "must be 1 to 128 bytes of printable UTF-8")
+		case m == "other":
+			fe.add(field, `must not be "other", the label of every model not admitted`)
+		case dup:
+			fe.add(field, "duplicates "+first)
+		default:
+			seen[m] = field
+		}
+	}
+	fe.check(t.MaxModels >= 0, "telemetry.max_models", msgNotNegative)
 }
 
 func validatePlugins(fe *fieldErrors, plugins []Plugin) {

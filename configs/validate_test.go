@@ -112,6 +112,10 @@ func TestValidate(t *testing.T) {
 		{"sse header value CRLF", func(c *Config) {
 			c.Upstream.SSE.Headers = map[string]Secret{"B": "x\r\nInjected: 1", "A": "a\x00"}
 		}, []string{"upstream.sse.headers.A", "upstream.sse.headers.B"}},
+		{"sse content_types empty", func(c *Config) { c.Upstream.SSE.ContentTypes = nil }, []string{"upstream.sse.content_types"}},
+		{"sse content_types bad", func(c *Config) {
+			c.Upstream.SSE.ContentTypes = []string{"text/event-stream", "text/*", "text/plain; charset=utf-8", "text", "Application/X-NDJSON"}
+		}, []string{"upstream.sse.content_types[1]", "upstream.sse.content_types[2]", "upstream.sse.content_types[3]"}},
 		{"simulator chunks zero", func(c *Config) { c.Upstream.Simulator.Chunks = 0 }, []string{"upstream.simulator.chunks"}},
 		{"simulator interval negative", func(c *Config) { c.Upstream.Simulator.Interval = -1 }, []string{"upstream.simulator.interval"}},
 		{"simulator interval zero", func(c *Config) { c.Upstream.Simulator.Interval = 0 }, nil},
@@ -136,6 +140,41 @@ func TestValidate(t *testing.T) {
 		{"manager zero limits", func(c *Config) {
 			c.Manager.MaxStreams, c.Manager.MaxClientsPerStream, c.Manager.HistorySize = 0, 0, 0
 		}, []string{"manager.max_streams", "manager.max_clients_per_stream", "manager.history_size"}},
+		{"manager history_bytes zero", func(c *Config) { c.Manager.HistoryBytes = 0 }, []string{"manager.history_bytes"}},
+		{"manager max_bytes below history_bytes", func(c *Config) { c.Manager.MaxBytes = c.Manager.HistoryBytes - 1 }, []string{"manager.max_bytes"}},
+		{"manager max_bytes equal to history_bytes", func(c *Config) { c.Manager.MaxBytes = c.Manager.HistoryBytes }, nil},
+		{"manager budget negative", func(c *Config) {
+			c.Manager.HistoryBytes, c.Manager.MaxBytes = -1, -1
+		}, []string{"manager.history_bytes", "manager.max_bytes"}},
+		{"manager max_retained zero", func(c *Config) { c.Manager.MaxRetained = 0 }, []string{"manager.max_retained"}},
+		{"manager max_retained one", func(c *Config) { c.Manager.MaxRetained = 1 }, nil},
+		{"tenant default zero", func(c *Config) {
+			c.Manager.TenantLimits.Default = Quota{}
+		}, []string{"manager.tenant_limits.default.max_streams", "manager.tenant_limits.default.max_bytes"}},
+		{"tenant default below one history", func(c *Config) {
+			c.Manager.TenantLimits.Default.MaxBytes = c.Manager.HistoryBytes - 1
+		}, []string{"manager.tenant_limits.default.max_bytes"}},
+		{"tenant default above the global limits", func(c *Config) {
+			c.Manager.TenantLimits.Default = Quota{MaxStreams: 5000, MaxBytes: 8 << 30}
+		}, nil},
+		{"tenant override", func(c *Config) {
+			c.Auth.Keys = []Key{{ID: "a", Key: "k", Tenant: "acme"}}
+			c.Manager.TenantLimits.Tenants = map[string]Quota{"acme": {MaxStreams: 1, MaxBytes: 16 << 20}}
+		}, nil},
+		{"tenant override incomplete", func(c *Config) {
+			c.Auth.Keys = []Key{{ID: "a", Key: "k", Tenant: "acme"}, {ID: "b", Key: "l", Tenant: "globex"}}
+			c.Manager.TenantLimits.Tenants = map[string]Quota{"globex": {MaxBytes: 16 << 20}, "acme": {MaxStreams: 3}}
+		}, []string{"manager.tenant_limits.tenants.acme.max_bytes", "manager.tenant_limits.tenants.globex.max_streams"}},
+		{"tenant override of no key's tenant", func(c *Config) {
+			c.Auth.Keys = []Key{{ID: "a", Key: "k", Tenant: "acme"}}
+			c.Manager.TenantLimits.Tenants = map[string]Quota{"acmee": {MaxStreams: 1, MaxBytes: 16 << 20}}
+		}, []string{"manager.tenant_limits.tenants.acmee"}},
+		{"tenant override without keys", func(c *Config) {
+			c.Manager.TenantLimits.Tenants = map[string]Quota{"acme": {MaxStreams: 1, MaxBytes: 16 << 20}}
+		}, []string{"manager.tenant_limits.tenants.acme"}},
+		{"tenant override bad name", func(c *Config) {
+			c.Manager.TenantLimits.Tenants = map[string]Quota{"acme/eu": {MaxStreams: 1, MaxBytes: 16 << 20}}
+		}, []string{"manager.tenant_limits.tenants.acme/eu"}},
 		{"manager retain_closed zero", func(c *Config) { c.Manager.RetainClosed = 0 }, []string{"manager.retain_closed"}},
 		{"manager inactivity negative", func(c *Config) { c.Manager.InactivityTimeout = -1 }, []string{"manager.inactivity_timeout"}},
 		{"manager inactivity zero", func(c *Config) { c.Manager.InactivityTimeout = 0 }, []string{"manager.inactivity_timeout"}},
@@ -179,6 +218,9 @@ func TestValidate(t *testing.T) {
 		}, []string{"auth.keys[1]"}},
 
 		{"max_body_bytes zero", func(c *Config) { c.Limits.MaxBodyBytes = 0 }, []string{"limits.max_body_bytes"}},
+		{"connection limits zero", func(c *Config) {
+			c.Limits.IdleTimeout, c.Limits.ReadTimeout, c.Limits.MaxConnections = 0, 0, 0
+		}, []string{"limits.idle_timeout", "limits.read_timeout", "limits.max_connections"}},
 		{"rate negative", func(c *Config) { c.Limits.Rate = Rate{PerKeyRPS: -1, Burst: -1} }, []string{"limits.rate.per_key_rps", "limits.rate.burst"}},
 		{"rate infinite", func(c *Config) { c.Limits.Rate.PerKeyRPS = math.Inf(1) }, []string{"limits.rate.per_key_rps"}},
 		{"rate disabled", func(c *Config) { c.Limits.Rate = Rate{} }, nil},
@@ -198,6 +240,29 @@ func TestValidate(t *testing.T) {
 		{"log level unknown", func(c *Config) { c.Log.Level = "verbose" }, []string{"log.level"}},
 		{"log format unknown", func(c *Config) { c.Log.Format = "xml" }, []string{"log.format"}},
 		{"log debug text", func(c *Config) { c.Log = Log{Level: "debug", Format: "text"} }, nil},
+
+		{"admin disabled", func(c *Config) { c.Admin = Admin{Listen: "", Pprof: true} }, nil},
+		{"admin all interfaces", func(c *Config) { c.Admin.Listen = ":9464" }, nil},
+		{"admin without port", func(c *Config) { c.Admin.Listen = "127.0.0.1" }, []string{"admin.listen"}},
+		{"admin named port", func(c *Config) { c.Admin.Listen = "127.0.0.1:metrics" }, []string{"admin.listen"}},
+		{"admin same as listen", func(c *Config) { c.Admin.Listen = c.Listen }, []string{"admin.listen"}},
+		{"admin and listen both port 0", func(c *Config) { c.Listen, c.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0" }, nil},
+		{"telemetry valid", func(c *Config) {
+			c.Telemetry = Telemetry{OTLPEndpoint: "https://collector.example:4317", OTLPProtocol: "grpc", ServiceName: "gateway eu",
+				Models: []string{"gemini-2.5-flash", "gemini-2.5-pro"}, MaxModels: 0}
+		}, nil},
+		{"telemetry http/protobuf with path", func(c *Config) {
+			c.Telemetry.OTLPEndpoint, c.Telemetry.OTLPProtocol = "http://127.0.0.1:4318/v1/traces", "http/protobuf"
+		}, nil},
+		{"telemetry endpoint not a URL", func(c *Config) { c.Telemetry.OTLPEndpoint = "collector:4317" }, []string{"telemetry.otlp_endpoint"}},
+		{"telemetry endpoint with query", func(c *Config) { c.Telemetry.OTLPEndpoint = "http://c:4318/?k=v" }, []string{"telemetry.otlp_endpoint"}},
+		{"telemetry endpoint with user", func(c *Config) { c.Telemetry.OTLPEndpoint = "http://u:p@c:4318" }, []string{"telemetry.otlp_endpoint"}},
+		{"telemetry protocol unknown", func(c *Config) { c.Telemetry.OTLPProtocol = "http/json" }, []string{"telemetry.otlp_protocol"}},
+		{"telemetry service name control", func(c *Config) { c.Telemetry.ServiceName = "a\nb" }, []string{"telemetry.service_name"}},
+		{"telemetry models bad", func(c *Config) {
+			c.Telemetry.Models = []string{"m", "", "other", "m", strings.Repeat("x", 129), "a\tb", "\xff"}
+		}, []string{"telemetry.models[1]", "telemetry.models[2]", "telemetry.models[3]", "telemetry.models[4]", "telemetry.models[5]", "telemetry.models[6]"}},
+		{"telemetry max models negative", func(c *Config) { c.Telemetry.MaxModels = -1 }, []string{"telemetry.max_models"}},
 
 		{"plugin valid", func(c *Config) {
 			c.Plugins = []Plugin{{Name: "json-l_1", Path: "./bin/p", SHA256: digestA, Config: map[string]any{"dir": "/tmp"},

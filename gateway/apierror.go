@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strconv"
@@ -8,30 +9,100 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/streamgate/streamgate/auth"
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream"
 )
 
-// apiError is an error answered to a client: an HTTP status with Gemini's error body,
-// {"error":{"code","message","status"}}, and a Retry-After when se.RetryAfter is set.
-type apiError struct {
-	se manager.StreamError
+// handlerFunc is a route's handler: it writes its answer, or returns the error to answer instead.
+type handlerFunc func(c *gin.Context) error
+
+// handle adapts h to gin: an error h returns is answered by writeError and ends the handler chain.
+func handle(h handlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			writeError(c, err)
+		}
+	}
 }
 
-func (e *apiError) Error() string { return e.se.Error() }
-
-// newError returns an apiError with the Google RPC status Gemini pairs with code.
-func newError(code int, msg string) *apiError {
-	return &apiError{se: manager.StreamError{Code: code, Status: manager.StatusForCode(code), Message: msg}}
+// errorAnswers says what the client is told of the errors handlers return, other than a
+// *manager.StreamError, which says it itself (the handlers' own errors made with newError, the
+// plugin host's refusals, the upstream's answers). The first rule whose target the error matches
+// with errors.Is wins; an error matching none is a 500 INTERNAL with its text.
+var errorAnswers = []struct {
+	target     error
+	code       int
+	status     string        // "" means the one Gemini pairs with code
+	message    string        // "" means the error's own text
+	retryAfter time.Duration // sent as Retry-After; 0 sends none
+}{
+	{target: manager.ErrNotFound, code: http.StatusNotFound},
+	{target: manager.ErrInvalidID, code: http.StatusBadRequest},
+	{target: manager.ErrInvalidAfterID, code: http.StatusBadRequest},
+	{target: manager.ErrExists, code: http.StatusConflict},
+	{target: manager.ErrClosed, code: http.StatusConflict, status: "FAILED_PRECONDITION"},
+	{target: manager.ErrHistoryTrimmed, code: http.StatusGone},
+	{target: manager.ErrTooManyStreams, code: http.StatusTooManyRequests, retryAfter: time.Second},
+	{target: manager.ErrTooManyClients, code: http.StatusTooManyRequests, retryAfter: time.Second},
+	{target: manager.ErrShutdown, code: http.StatusServiceUnavailable, message: "the gateway is shutting down"},
+	// None of auth's errors holds the key.
+	{target: auth.ErrNoKey, code: http.StatusUnauthorized, message: "API key required: send it as x-goog-api-key, Authorization: Bearer or ?key="},
+	{target: auth.ErrUnknownKey, code: http.StatusUnauthorized, message: "API key not valid. Please pass a valid API key."},
+	{target: auth.ErrAmbiguousKey, code: http.StatusUnauthorized},
+	{target: auth.ErrMalformedAuthorization, code: http.StatusUnauthorized},
+	// Generator.Generate: a request that cannot be made, or an upstream with no such call.
+	{target: upstream.ErrInvalidRequest, code: http.StatusBadRequest},
+	{target: errors.ErrUnsupported, code: http.StatusNotImplemented,
+		message: "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse"},
 }
 
-// newErrorStatus returns an apiError with an explicit Google RPC status.
-func newErrorStatus(code int, status, msg string) *apiError {
-	return &apiError{se: manager.StreamError{Code: code, Status: status, Message: msg}}
+// answerFor is what the client is told of err: the one place where an error becomes a status.
+func answerFor(err error) *manager.StreamError {
+	var se *manager.StreamError
+	if errors.As(err, &se) {
+		return se
+	}
+	for _, a := range errorAnswers {
+		if errors.Is(err, a.target) {
+			return &manager.StreamError{
+				Code:       a.code,
+				Status:     cmp.Or(a.status, manager.StatusForCode(a.code)),
+				Message:    cmp.Or(a.message, err.Error()),
+				RetryAfter: a.retryAfter,
+			}
+		}
+	}
+	return &manager.StreamError{Code: http.StatusInternalServerError, Status: "INTERNAL", Message: err.Error()}
 }
 
-// writeError answers e and aborts the handler chain.
-func writeError(c *gin.Context, e *apiError) {
-	writeStreamError(c.Writer, &e.se)
+// newError returns the error a handler answers with code, the Google RPC status Gemini pairs with
+// it, and msg.
+func newError(code int, msg string) *manager.StreamError {
+	return &manager.StreamError{Code: code, Status: manager.StatusForCode(code), Message: msg}
+}
+
+// newErrorStatus is newError with a Google RPC status of the handler's choosing.
+func newErrorStatus(code int, status, msg string) *manager.StreamError {
+	return &manager.StreamError{Code: code, Status: status, Message: msg}
+}
+
+// reworded is an error the client is told in the handler's words; its status is the wrapped
+// error's.
+type reworded struct {
+	msg string
+	err error
+}
+
+func (e *reworded) Error() string { return e.msg }
+func (e *reworded) Unwrap() error { return e.err }
+
+// reword returns err, to be answered with msg as its message.
+func reword(err error, msg string) error { return &reworded{msg: msg, err: err} }
+
+// writeError answers err (see answerFor) and aborts the handler chain.
+func writeError(c *gin.Context, err error) {
+	writeStreamError(c.Writer, answerFor(err))
 	c.Abort()
 }
 
@@ -66,30 +137,4 @@ func httpStatus(code int) int {
 		return http.StatusBadGateway
 	}
 	return code
-}
-
-// managerError maps an error of the manager (or an *apiError) to what the client is told.
-func managerError(err error) *apiError {
-	var e *apiError
-	switch {
-	case errors.As(err, &e):
-		return e
-	case errors.Is(err, manager.ErrNotFound):
-		return newError(http.StatusNotFound, err.Error())
-	case errors.Is(err, manager.ErrInvalidID), errors.Is(err, manager.ErrInvalidAfterID):
-		return newError(http.StatusBadRequest, err.Error())
-	case errors.Is(err, manager.ErrExists):
-		return newError(http.StatusConflict, err.Error())
-	case errors.Is(err, manager.ErrClosed):
-		return newErrorStatus(http.StatusConflict, "FAILED_PRECONDITION", err.Error())
-	case errors.Is(err, manager.ErrHistoryTrimmed):
-		return newError(http.StatusGone, err.Error())
-	case errors.Is(err, manager.ErrTooManyStreams), errors.Is(err, manager.ErrTooManyClients):
-		e := newError(http.StatusTooManyRequests, err.Error())
-		e.se.RetryAfter = time.Second
-		return e
-	case errors.Is(err, manager.ErrShutdown):
-		return newError(http.StatusServiceUnavailable, "the gateway is shutting down")
-	}
-	return newError(http.StatusInternalServerError, err.Error())
 }

@@ -1,9 +1,6 @@
 package gateway
 
 import (
-	"errors"
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/streamgate/streamgate/auth"
@@ -15,34 +12,22 @@ const identityKey = "streamgate.identity"
 // authenticate is the middleware of every authenticated route: it identifies the caller by the key
 // it presents (open mode: everyone is tenant ""), strips that key from the request so it goes no
 // further, and applies the per-key rate limit.
-func (s *Server) authenticate(c *gin.Context) {
+func (s *Server) authenticate(c *gin.Context) error {
 	var id auth.Identity
 	if s.cfg.Keyring.Len() > 0 {
 		var err error
 		id, err = s.cfg.Keyring.AuthenticateRequest(c.Request)
 		if err != nil {
 			auth.StripKey(c.Request)
-			writeError(c, newError(http.StatusUnauthorized, authMessage(err)))
-			return
+			return err
 		}
 	}
 	auth.StripKey(c.Request)
-	if e := s.limits.allow(id.KeyID); e != nil {
-		writeError(c, e)
-		return
+	if err := s.limits.allow(id.KeyID); err != nil {
+		return err
 	}
 	c.Set(identityKey, id)
-}
-
-// authMessage explains a failed authentication; none of auth's errors contains the key.
-func authMessage(err error) string {
-	switch {
-	case errors.Is(err, auth.ErrNoKey):
-		return "API key required: send it as x-goog-api-key, Authorization: Bearer or ?key="
-	case errors.Is(err, auth.ErrUnknownKey):
-		return "API key not valid. Please pass a valid API key."
-	}
-	return err.Error()
+	return nil
 }
 
 // identity returns the caller's identity set by authenticate.

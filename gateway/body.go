@@ -6,14 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
 
 // readBody reads the request body, refusing one over Config.MaxBodyBytes with 413.
-func (s *Server) readBody(c *gin.Context) ([]byte, *apiError) {
+func (s *Server) readBody(c *gin.Context) ([]byte, error) {
 	limit := s.cfg.MaxBodyBytes
 	if c.Request.ContentLength > limit {
 		return nil, tooLarge(limit)
@@ -22,40 +25,59 @@ func (s *Server) readBody(c *gin.Context) ([]byte, *apiError) {
 	if n := c.Request.ContentLength; n > 0 {
 		buf.Grow(int(n) + 1)
 	}
+	restore := s.bodyDeadline(c)
 	_, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	restore()
 	var mbe *http.MaxBytesError
+	var ne net.Error
 	switch {
 	case errors.As(err, &mbe):
 		return nil, tooLarge(limit)
+	case errors.As(err, &ne) && ne.Timeout():
+		c.Header("Connection", "close")
+		return nil, newErrorStatus(http.StatusRequestTimeout, "DEADLINE_EXCEEDED",
+			"request body not received within "+s.cfg.ReadTimeout.String())
 	case err != nil:
 		return nil, newError(http.StatusBadRequest, "read request body: "+err.Error())
 	}
 	return buf.Bytes(), nil
 }
 
-// readJSON reads the request body into v as decodeJSON does. On failure it answers the error and
-// returns false.
-func (s *Server) readJSON(c *gin.Context, v any) bool {
-	body, e := s.readBody(c)
-	if e == nil {
-		e = decodeJSON(body, v)
+// readJSON reads the request body into v as decodeJSON does.
+func (s *Server) readJSON(c *gin.Context, v any) error {
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
 	}
-	if e != nil {
-		writeError(c, e)
-		return false
-	}
-	return true
+	return decodeJSON(body, v)
 }
 
-func tooLarge(limit int64) *apiError {
+// bodyDeadline sets the connection's read deadline to Config.ReadTimeout from now and returns the
+// function that lifts it again. The deadline is set per body, not as http.Server.ReadTimeout:
+// that one stays armed while the handler runs, and net/http's background read then cancels
+// the request context of every stream that outlives it.
+func (s *Server) bodyDeadline(c *gin.Context) (restore func()) {
+	rc := http.NewResponseController(c.Writer)
+	if rc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout)) != nil {
+		return func() {}
+	}
+	return func() { _ = rc.SetReadDeadline(time.Time{}) }
+}
+
+func tooLarge(limit int64) error {
 	return newError(http.StatusRequestEntityTooLarge, "request body is larger than "+strconv.FormatInt(limit, 10)+" bytes")
 }
 
 // decodeJSON decodes body, which must hold exactly one JSON object, into v. Unknown fields, wrong
 // types and trailing data are 400 INVALID_ARGUMENT errors naming what is wrong.
-func decodeJSON(body []byte, v any) *apiError {
+func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return newError(http.StatusBadRequest, "request body is empty: expected a JSON object")
+	}
+	// encoding/json keeps invalid UTF-8 in a json.RawMessage (pushed data) as it came, and would
+	// forward it to every subscriber (issue 10); RFC 8259 says JSON text is UTF-8.
+	if at := invalidUTF8(body); at >= 0 {
+		return newError(http.StatusBadRequest, fmt.Sprintf("invalid JSON: not valid UTF-8 at byte %d", at))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -66,6 +88,21 @@ func decodeJSON(body []byte, v any) *apiError {
 		return newError(http.StatusBadRequest, "invalid JSON: unexpected data after the object")
 	}
 	return nil
+}
+
+// invalidUTF8 returns the offset of the first byte of b that is not valid UTF-8, or -1.
+func invalidUTF8(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
 }
 
 // jsonMessage explains a decoding error without Go type names where a JSON one reads better.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,9 @@ const (
 	DefaultShutdownGrace       = 10 * time.Second
 	DefaultReadHeaderTimeout   = 10 * time.Second
 	DefaultStalledWriteTimeout = 30 * time.Second
+	DefaultIdleTimeout         = 120 * time.Second
+	DefaultReadTimeout         = 60 * time.Second
+	DefaultMaxConnections      = 10000
 )
 
 // Config configures a Server. Fields whose zero value means something other than a default say so.
@@ -66,6 +70,16 @@ type Config struct {
 	// StalledWriteTimeout bounds one write to a subscriber; a client that stops reading for this
 	// long is disconnected. Zero means DefaultStalledWriteTimeout.
 	StalledWriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that waits this long for its next request. Zero
+	// means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// ReadTimeout bounds reading a request body, from the moment its handler starts reading it; a
+	// body still arriving then answers 408. Zero means DefaultReadTimeout. It is not
+	// http.Server.ReadTimeout, whose deadline would also cancel long-running streams.
+	ReadTimeout time.Duration
+	// MaxConnections bounds the connections the listener holds open at once; further clients wait
+	// in the kernel's accept queue. Zero means DefaultMaxConnections.
+	MaxConnections int
 
 	// Logger receives the gateway's logs; nil discards them.
 	Logger *slog.Logger
@@ -95,6 +109,9 @@ func (c Config) withDefaults() (Config, error) {
 		{"ShutdownGrace", int64(c.ShutdownGrace)},
 		{"ReadHeaderTimeout", int64(c.ReadHeaderTimeout)},
 		{"StalledWriteTimeout", int64(c.StalledWriteTimeout)},
+		{"IdleTimeout", int64(c.IdleTimeout)},
+		{"ReadTimeout", int64(c.ReadTimeout)},
+		{"MaxConnections", int64(c.MaxConnections)},
 	} {
 		if f.v < 0 {
 			bad("%s must not be negative (got %d)", f.name, f.v)
@@ -118,10 +135,13 @@ func (c Config) withDefaults() (Config, error) {
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
-	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
-	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
-	setDefault(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
-	setDefault(&c.StalledWriteTimeout, DefaultStalledWriteTimeout)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, DefaultShutdownGrace)
+	c.ReadHeaderTimeout = cmp.Or(c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	c.StalledWriteTimeout = cmp.Or(c.StalledWriteTimeout, DefaultStalledWriteTimeout)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, DefaultIdleTimeout)
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
+	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultMaxConnections)
 	if c.Burst == 0 {
 		c.Burst = max(1, int(math.Ceil(min(c.RatePerKey, math.MaxInt32))))
 	}
@@ -147,10 +167,4 @@ func validateOrigins(origins []string) error {
 		}
 	}
 	return nil
-}
-
-func setDefault[T int64 | time.Duration](v *T, def T) {
-	if *v == 0 {
-		*v = def
-	}
 }

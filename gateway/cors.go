@@ -19,11 +19,11 @@ const (
 // cors answers preflight requests and marks responses readable by the configured origins. A
 // request from another origin is served without CORS headers (the browser then hides the
 // response); its preflight is refused with 403.
-func (s *Server) cors(c *gin.Context) {
+func (s *Server) cors(c *gin.Context) error {
 	origin := c.GetHeader("Origin")
 	if origin == "" || len(s.cfg.CORSOrigins) == 0 {
 		c.Next()
-		return
+		return nil
 	}
 	h := c.Writer.Header()
 	h.Add("Vary", "Origin")
@@ -31,11 +31,10 @@ func (s *Server) cors(c *gin.Context) {
 	preflight := c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != ""
 	if !allowed {
 		if preflight {
-			writeError(c, newError(http.StatusForbidden, "origin "+origin+" is not allowed"))
-			return
+			return newError(http.StatusForbidden, "origin "+origin+" is not allowed")
 		}
 		c.Next()
-		return
+		return nil
 	}
 	h.Set("Access-Control-Allow-Origin", origin)
 	if preflight {
@@ -45,8 +44,9 @@ func (s *Server) cors(c *gin.Context) {
 		h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
 		h.Set("Access-Control-Max-Age", corsMaxAge)
 		c.AbortWithStatus(http.StatusNoContent)
-		return
+		return nil
 	}
 	h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
 	c.Next()
+	return nil
 }

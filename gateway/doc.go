@@ -1,8 +1,11 @@
 // Package gateway is streamgate's HTTP face and the last hop of the data path: it owns the Gin
-// routes, SSE writing, the subscription lifecycle and request limits. It imports manager (streams
-// and subscribers), upstream (the Runner, through the Generator interface declared here, and model
-// validation), upstream/sse (every SSE frame is written with its encoder) and auth (client keys);
-// only cmd/streamgate imports it.
+// routes, SSE writing, the subscription lifecycle and request limits.
+//
+// It imports manager (streams and subscribers), upstream (the Runner, through the Generator
+// interface declared here, and model validation), upstream/sse (the encoder of the data and event
+// lines; the id line, the Gemini error frame and the ping comment are written here) and auth
+// (client keys). It must not import plugins or cluster: it talks to them through interfaces it
+// declares (Plugins), and cmd/streamgate, the only importer of this package, wires them in.
 //
 // # Routes
 //
@@ -15,32 +18,53 @@
 //	POST   /v1/streams/{id}/chunks                                push a chunk (202 {"id"}, push streams only)
 //	POST   /v1/streams/{id}/error                                 push an error chunk, optionally ending the stream
 //	GET    /v1/streams/{id}/events                                the stream as SSE, with resume
+//	POST   /v1/streams/{id}/subscriptions                         re-route the stream to a transport plugin (201 {"id"})
+//	DELETE /v1/streams/{id}/subscriptions/{sid}                   end that subscription (204)
 //	GET    /healthz, /readyz                                      no key needed
 //
 // Gin routes the Gemini paths as one segment (/v1beta/models/:modelAction) split at its last ':'.
 // Stream IDs are path segments: an ID holding '/' is addressed percent-encoded (the engine routes
-// on the raw path). Every answer that is not a stream is JSON; every error, whatever route, is
-// Gemini's error body {"error":{"code","message","status"}} (manager.StreamError.JSON) with the
-// matching HTTP status: 400 INVALID_ARGUMENT for bad JSON, wrong types, unknown fields, bad IDs
-// and event names; 401 UNAUTHENTICATED; 404 NOT_FOUND for unknown routes and streams; 405 with
-// Allow; 409 ALREADY_EXISTS for a taken ID and FAILED_PRECONDITION for pushing to a generation or
-// closed stream; 410 when a resume point is no longer in the history; 413 above MaxBodyBytes; 429
-// RESOURCE_EXHAUSTED with Retry-After for the stream, subscriber and per-key rate limits; 503
-// while shutting down. A bad request never touches another stream.
+// on the raw path). Every answer that is not a stream is JSON, and a bad request never touches
+// another stream. New routes go in routes(), behind authenticate, return their error to handle,
+// and look streams up with lookup so that the tenant rule holds.
+//
+// # Data path
+//
+// The gateway's half of the path, for a subscriber of either SSE route:
+//
+//	request ─> recover, cors ─> authenticate      key -> tenant, key stripped, per-key rate limit
+//	  ─> handler                                  Gemini route: newStream (CreateStreamWith,
+//	                                              then Plugins.Attach); events: lookup
+//	  ─> register                                 sink (geminiSink or eventsSink over an
+//	                                              sseWriter) in a manager.QueuedClient,
+//	                                              RegisterClientFrom(after): replay, then live
+//	  ─> startGeneration                          Gemini route (and POST /v1/streams with a model):
+//	                                              Generator.Run in a goroutine the Server owns
+//	  ─> subscriber.run                           QueuedClient.Run in the handler's goroutine:
+//	                                              Deliver turns a batch into frames, one write and
+//	                                              one flush; Closed(manager.ClosedError) the last
+//	  ─> subscriber.leave                         writing stopped, client deregistered, a
+//	                                              Gemini-route stream left alone is orphaned
+//
+// The runner pushes into the manager, which fans out to every queued client; chunks reach the
+// sinks unchanged, and only the sinks frame them. Errors go the other way once: a handler returns its error and
+// answerFor (apierror.go) turns it into the status and Gemini's error body
+// {"error":{"code","message","status"}}, from a *manager.StreamError in the error's chain or its
+// table of sentinels. After the headers of a stream are sent, an error is a frame instead, written
+// by the sink.
 //
 // # Gemini route
 //
-// A :streamGenerateContent call creates a stream (labels below), registers the caller's queued
-// client first (from chunk 0), then starts the upstream runner in a goroutine the Server owns. The
-// response headers wait for the first chunk: an error chunk first is answered with its own status
-// and body (the upstream's status and Retry-After pass through); otherwise 200 text/event-stream with frames exactly
-// "data: <json>\r\n\r\n", data only, never id:, event: or comments (the official Go SDK refuses
-// them), and X-Stream-Id so that others can watch or resume the generation (?after=N, N being the
-// frames this caller got). A mid-stream error chunk is one "data: {"error":...}" frame and ends the
-// response. Only a stream closed with reason "completed" ends cleanly; any other close is written
-// as an error frame (503 UNAVAILABLE "shutting down", or 499 CANCELLED "stream stopped: <reason>"
-// for a DELETE or an orphan close), and a caller that falls further behind than the queue is sent
-// 429 RESOURCE_EXHAUSTED naming the URL to resume from: a failed stream never ends silently.
+// A :streamGenerateContent call creates a stream, registers the caller's queued client first (from
+// chunk 0), then starts the runner. The response headers wait for the first chunk: an error chunk
+// first is answered with its own status and body (the upstream's Retry-After passes through);
+// otherwise 200 text/event-stream with frames exactly "data: <json>\r\n\r\n", data only, never id:,
+// event: or comments (the official Go SDK refuses them), and X-Stream-Id so that others can watch
+// or resume the generation (?after=N, N being the frames this caller got). A later error chunk is
+// one "data: {"error":...}" frame and ends the response; only a stream closed with reason
+// "completed" ends cleanly, any other close is an error frame (closeError), and a caller that
+// falls further behind than its queue is told where to resume: a failed stream never ends
+// silently.
 //
 // When a Gemini-route stream's last subscriber leaves, the stream is closed with reason "client
 // disconnected" after Config.OrphanGrace (0: at once; the runner then cancels the upstream
@@ -62,17 +86,17 @@
 // # Subscribers
 //
 // Every SSE subscriber is a manager.QueuedClient whose Run is the HTTP handler itself: no goroutine
-// per subscriber beyond net/http's own. Deliver writes a whole batch, then flushes once; the
-// heartbeat is a time.AfterFunc that writes under the same mutex and is stopped before the handler
-// returns. SSE responses carry Content-Type text/event-stream, Cache-Control no-cache and
-// X-Accel-Buffering no, are never compressed and have no write timeout; a client that stops
-// reading is cut after Config.StalledWriteTimeout (the deadline moves at most once per half of it).
-// A subscriber whose queue (Config.ClientQueueSize, at least the history size) overflows is
-// disconnected rather than slowing anyone else; it resumes from its last chunk.
+// per subscriber beyond net/http's own. The heartbeat is a time.AfterFunc that writes under the
+// sseWriter's mutex and is stopped before the handler returns. SSE responses carry Content-Type
+// text/event-stream, Cache-Control no-cache and X-Accel-Buffering no, are never compressed and
+// have no write timeout; a client that stops reading is cut after Config.StalledWriteTimeout (the
+// deadline moves at most once per half of it). A subscriber whose queue (Config.ClientQueueSize,
+// at least the history size) overflows is disconnected rather than slowing anyone else; it
+// resumes from its last chunk.
 //
 // # Streams, tenants and keys
 //
-// Streams carry labels (LabelTenant, LabelKeyID, LabelModel, LabelKind: generate or push,
+// Streams carry labels (manager.LabelTenant, LabelKeyID, LabelModel, LabelKind: generate or push,
 // LabelSource: gemini or api). A tenant sees only its own streams: another tenant's stream answers
 // 404 exactly like an unknown one. Requested IDs share one namespace across tenants, so creating
 // an ID another tenant holds answers 409. Keys come as x-goog-api-key, Authorization: Bearer or
@@ -83,6 +107,18 @@
 // preflights for Config.CORSOrigins (key headers, Content-Type, Last-Event-ID; X-Stream-Id and
 // Retry-After exposed; Vary: Origin).
 //
+// # Plugins
+//
+// Config.Plugins is told about every new stream before its generation starts, so that attached
+// transports get it from the first chunk, and serves the subscription routes; without it no
+// stream is attached and no transport exists. The host's refusals cross as a *manager.StreamError
+// in the error's chain (404 unknown transport or subscription, 400 refused config, 503 with
+// Retry-After while the plugin is down), because that is the error vocabulary both packages
+// already share: sentinels declared here could not be wrapped by plugins without importing the
+// gateway, and an HTTPStatus() method on plugins' errors would put HTTP into them all the same,
+// with the message still to be chosen here. So the gateway needs nothing of plugins, which keeps
+// go-plugin, gRPC and protobuf out of its dependencies.
+//
 // # Lifecycle
 //
 // New validates a Config; Serve serves a listener until its context ends, then shuts down within
@@ -90,12 +126,4 @@
 // "shutting down" (each subscriber receives it), the runners and orphan timers finish, and
 // connections still open when the grace period ends are closed. The http.Server has a
 // ReadHeaderTimeout and no WriteTimeout; flushing goes through http.ResponseController.
-//
-// Config.Plugins (implemented by *plugins.Host) is told about every new stream before its
-// generation starts, so that attached transports get it from the first chunk, and serves
-// POST /v1/streams/{id}/subscriptions {"transport","config"} (201 {"id"}; 404 for an unknown
-// transport, 400 for a config the plugin refuses, 503 while it is down, 410 when the stream's
-// first chunks left the history) and DELETE /v1/streams/{id}/subscriptions/{sid} (204). New routes
-// go in routes(), behind s.authenticate, and look streams up with s.lookup so that the tenant rule
-// holds.
 package gateway

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/streamgate/streamgate/auth"
 	"github.com/streamgate/streamgate/gateway"
+	"github.com/streamgate/streamgate/internal/testlog"
 	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/plugins"
 	"github.com/streamgate/streamgate/upstream"
@@ -67,7 +67,7 @@ type env struct {
 	gw      *gateway.Server
 	url     string
 	client  *http.Client
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 	stop    context.CancelFunc
 	served  chan error
 }
@@ -93,7 +93,7 @@ func newEnv(t testing.TB, o options) *env {
 		fakeSrv.CloseClientConnections()
 		fakeSrv.Close()
 	})
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if o.quiet {
 		log = slog.New(slog.DiscardHandler)
@@ -388,23 +388,6 @@ func requireError(t *testing.T, wantCode int, wantStatus string, gotCode int, bo
 const streamPath = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
 
 const generateBody = `{"contents":[{"role":"user","parts":[{"text":"Say hello"}]}]}`
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func readAll(t *testing.T, resp *http.Response) []byte {
 	t.Helper()

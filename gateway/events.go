@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -40,64 +39,38 @@ func validateEventName(name string) error {
 
 // events serves GET /v1/streams/{id}/events: the stream as server-sent events from the resume
 // point on (replay, then live), then `event: done`.
-func (s *Server) events(c *gin.Context) {
-	info, ok := s.lookup(c)
-	if !ok {
-		return
+func (s *Server) events(c *gin.Context) error {
+	info, err := s.lookup(c)
+	if err != nil {
+		return err
 	}
-	after, e := resumePoint(c)
-	if e != nil {
-		writeError(c, e)
-		return
+	after, err := resumePoint(c)
+	if err != nil {
+		return err
 	}
 	ctx := c.Request.Context()
-	m := s.cfg.Manager
-	sink := &eventsSink{
-		sseWriter: newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout),
-		status:    func(reason string) manager.Status { return s.closedStatus(info.ID, reason) },
-	}
-	qc, err := s.newQueuedClient(sink)
-	if err == nil {
-		err = m.RegisterClientFrom(ctx, info.ID, qc, after)
+	sink := &eventsSink{newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout)}
+	sub, err := s.register(ctx, info.ID, info.Labels[manager.LabelSource], sink, after)
+	if errors.Is(err, manager.ErrHistoryTrimmed) {
+		return reword(err, fmt.Sprintf("chunks after %d of stream %q are no longer kept; resume from a later chunk", after, info.ID))
 	}
 	if err != nil {
-		e := managerError(err)
-		if errors.Is(err, manager.ErrHistoryTrimmed) {
-			e = newError(http.StatusGone, fmt.Sprintf("chunks after %d of stream %q are no longer kept; resume from a later chunk", after, info.ID))
-		}
-		writeError(c, e)
-		return
+		return err
 	}
-	sink.mu.Lock()
-	// A failed first write shows again in the first delivery.
-	_ = sink.writeLocked(nil)
-	sink.mu.Unlock()
-	sink.startHeartbeat(s.cfg.Heartbeat)
-	err = qc.Run(ctx)
-	// The queued client logged an overflow itself (ErrSlowClient).
-	if err != nil && !errors.Is(err, manager.ErrSlowClient) {
-		s.log.Debug("subscriber left", "stream_id", info.ID, "client_id", qc.ID(), "error", err)
-	}
-	sink.finish()
-	s.leave(info.ID, qc.ID(), info.Labels[LabelSource])
-}
-
-// closedStatus is the status reported in `event: done`.
-func (s *Server) closedStatus(streamID, reason string) manager.Status {
-	if info, err := s.cfg.Manager.Info(context.Background(), streamID); err == nil && info.Status != manager.StatusActive {
-		return info.Status
-	}
-	if reason == manager.ReasonCompleted {
-		return manager.StatusCompleted
-	}
-	return manager.StatusError
+	defer sub.leave()
+	sink.open(s.cfg.Heartbeat)
+	sub.run(ctx)
+	return nil
 }
 
 // resumePoint reads where a subscriber resumes: the Last-Event-ID header (a reconnecting
 // EventSource) or ?after=N. 0 replays everything kept. With both, the header wins when it is at
 // least N: an EventSource opened with ?after=N reconnects to the same URL with the last ID it got.
 // A header below N contradicts the query and is refused.
-func resumePoint(c *gin.Context) (uint64, *apiError) {
+func resumePoint(c *gin.Context) (uint64, error) {
+	if n := len(c.Request.Header.Values("Last-Event-ID")); n > 1 {
+		return 0, newError(http.StatusBadRequest, fmt.Sprintf("Last-Event-ID is given %d times: give one resume point", n))
+	}
 	header := c.GetHeader("Last-Event-ID")
 	query, hasQuery := c.GetQuery("after")
 	var after uint64

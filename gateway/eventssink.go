@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/upstream/sse"
@@ -14,10 +15,22 @@ import (
 // end as `event: done` with {"status","reason"}.
 type eventsSink struct {
 	*sseWriter
-	status func(reason string) manager.Status
 }
 
-var _ manager.Sink = (*eventsSink)(nil)
+var _ sseSink = (*eventsSink)(nil)
+
+// open sends the response headers at once, before any chunk, and starts the heartbeat.
+func (e *eventsSink) open(heartbeat time.Duration) {
+	e.mu.Lock()
+	// A failed first write shows again in the first delivery.
+	_ = e.writeLocked(nil)
+	e.mu.Unlock()
+	e.startHeartbeat(heartbeat)
+}
+
+// slowClient implements sseSink: the subscriber is cut and resumes with Last-Event-ID, which
+// the events route is made for.
+func (e *eventsSink) slowClient() {}
 
 // Deliver implements manager.Sink: it writes the whole batch, then flushes once.
 func (e *eventsSink) Deliver(_ context.Context, chunks []manager.Chunk) error {
@@ -57,8 +70,8 @@ type doneEvent struct {
 }
 
 // Closed implements manager.Sink.
-func (e *eventsSink) Closed(_ context.Context, reason string) error {
-	data, err := json.Marshal(doneEvent{Status: e.status(reason), Reason: reason})
+func (e *eventsSink) Closed(_ context.Context, end manager.ClosedError) error {
+	data, err := json.Marshal(doneEvent{Status: end.Status, Reason: end.Reason})
 	if err != nil {
 		return err
 	}

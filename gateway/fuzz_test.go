@@ -63,13 +63,18 @@ func FuzzStreamRequests(f *testing.F) {
 	f.Add([]byte(`{"model":5}`))
 	f.Add([]byte(`{}{}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		check := func(e *apiError) {
-			if e != nil && e.se.Code != http.StatusBadRequest {
-				t.Fatalf("status %d for %q", e.se.Code, body)
+		check := func(err error) {
+			if err != nil && answerFor(err).Code != http.StatusBadRequest {
+				t.Fatalf("status %d for %q", answerFor(err).Code, body)
 			}
 		}
 		var cr createRequest
-		check(decodeJSON(body, &cr))
+		if err := decodeJSON(body, &cr); err == nil {
+			_, err = cr.kind()
+			check(err)
+		} else {
+			check(err)
+		}
 		var pr pushRequest
 		if e := decodeJSON(body, &pr); e == nil {
 			if err := validateEventName(pr.Event); err == nil && pr.Data != nil {

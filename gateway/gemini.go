@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -23,82 +21,57 @@ const (
 
 // modelAction serves POST /v1beta/models/{model}:{action}. Gin routes one path segment, which is
 // split at its last ':'.
-func (s *Server) modelAction(c *gin.Context) {
+func (s *Server) modelAction(c *gin.Context) error {
 	seg := c.Param("modelAction")
 	i := strings.LastIndexByte(seg, ':')
 	if i < 0 {
-		writeError(c, newError(http.StatusNotFound, "no route for POST "+c.Request.URL.Path+": want /v1beta/models/{model}:streamGenerateContent or :generateContent"))
-		return
+		return newError(http.StatusNotFound, "no route for POST "+c.Request.URL.Path+": want /v1beta/models/{model}:streamGenerateContent or :generateContent")
 	}
 	model, action := seg[:i], seg[i+1:]
 	if action != actionStream && action != actionGenerate {
-		writeError(c, newError(http.StatusNotFound, "unknown action "+strconv.Quote(action)+": the gateway serves streamGenerateContent and generateContent"))
-		return
+		return newError(http.StatusNotFound, "unknown action "+strconv.Quote(action)+": the gateway serves streamGenerateContent and generateContent")
 	}
 	if err := upstream.ValidateModel(model); err != nil {
-		writeError(c, modelError(err))
-		return
+		return invalidModel(err)
 	}
 	if action == actionStream {
-		s.streamGenerate(c, model)
-		return
+		return s.streamGenerate(c, model)
 	}
-	s.generate(c, model)
+	return s.generate(c, model)
 }
 
 // streamGenerate serves :streamGenerateContent?alt=sse. It creates a stream, makes the caller its
 // first subscriber, then starts the upstream runner, and answers the stream as Gemini would.
-func (s *Server) streamGenerate(c *gin.Context, model string) {
+func (s *Server) streamGenerate(c *gin.Context, model string) error {
 	if c.Query("alt") != "sse" {
-		writeError(c, newError(http.StatusBadRequest, "alt=sse is required: the gateway streams server-sent events only (add ?alt=sse)"))
-		return
+		return newError(http.StatusBadRequest, "alt=sse is required: the gateway streams server-sent events only (add ?alt=sse)")
 	}
-	body, e := s.readGenerateBody(c)
-	if e != nil {
-		writeError(c, e)
-		return
+	body, err := s.readGenerateBody(c)
+	if err != nil {
+		return err
 	}
 	ctx := c.Request.Context()
-	m := s.cfg.Manager
-	labels := streamLabels(identity(c), model, KindGenerate, SourceGemini)
-	streamID, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: labels})
+	streamID, err := s.newStream(ctx, "", streamLabels(identity(c), model, KindGenerate, SourceGemini))
 	if err != nil {
-		writeError(c, managerError(err))
-		return
+		return err
 	}
-	s.attach(ctx, streamID, labels)
-	sink := &geminiSink{
-		sseWriter:  newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout),
-		closeError: func(reason string) *manager.StreamError { return s.closeError(streamID, reason) },
-	}
-	qc, err := s.newQueuedClient(sink)
-	if err == nil {
-		err = m.RegisterClientFrom(ctx, streamID, qc, 0)
-	}
+	sink := &geminiSink{sseWriter: newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout)}
+	sub, err := s.register(ctx, streamID, SourceGemini, sink, 0)
 	if err != nil {
 		s.closeStream(streamID, "could not register the caller")
-		writeError(c, managerError(err))
-		return
+		return err
 	}
-	if !s.startRunner(ctx, streamID, upstream.Request{Model: model, Body: body}) {
-		s.closeStream(streamID, manager.ReasonShuttingDown)
-	}
-	switch err := qc.Run(ctx); {
-	case err == nil, errors.Is(err, errResponseEnded):
-	case errors.Is(err, manager.ErrSlowClient): // the queued client logged it
-		sink.slowClient()
-	default:
-		s.log.Debug("gemini-route subscriber left", "stream_id", streamID, "client_id", qc.ID(), "error", err)
-	}
-	sink.finish()
-	s.leave(streamID, qc.ID(), SourceGemini)
+	defer sub.leave()
+	s.startGeneration(ctx, streamID, upstream.Request{Model: model, Body: body})
+	sub.run(ctx)
+	return nil
 }
 
 // readGenerateBody reads a GenerateContentRequest, which must be a JSON object.
-func (s *Server) readGenerateBody(c *gin.Context) ([]byte, *apiError) {
-	body, e := s.readBody(c)
-	if e != nil {
-		return nil, e
+func (s *Server) readGenerateBody(c *gin.Context) ([]byte, error) {
+	body, err := s.readBody(c)
+	if err != nil {
+		return nil, err
 	}
 	if !isJSONObject(body) {
 		return nil, newError(http.StatusBadRequest, "invalid JSON payload: the request body must be a GenerateContentRequest JSON object")
@@ -106,32 +79,18 @@ func (s *Server) readGenerateBody(c *gin.Context) ([]byte, *apiError) {
 	return body, nil
 }
 
-// closeError is the error a Gemini-route caller receives when the stream closed without
-// completing and without an error chunk.
-func (s *Server) closeError(streamID, reason string) *manager.StreamError {
-	if reason == manager.ReasonShuttingDown {
-		return &manager.StreamError{Code: http.StatusServiceUnavailable, Status: "UNAVAILABLE", Message: reason}
-	}
-	if info, err := s.cfg.Manager.Info(context.Background(), streamID); err == nil && info.Err != nil {
-		return info.Err
-	}
-	return &manager.StreamError{Code: 499, Status: "CANCELLED", Message: "stream stopped: " + reason}
-}
-
 // Headers of an upstream generateContent response passed to the caller.
 var passthroughHeaders = []string{"Content-Type", "Content-Encoding", "Content-Length", "Retry-After"}
 
 // generate serves :generateContent by passing the upstream's response through.
-func (s *Server) generate(c *gin.Context, model string) {
-	body, e := s.readGenerateBody(c)
-	if e != nil {
-		writeError(c, e)
-		return
+func (s *Server) generate(c *gin.Context, model string) error {
+	body, err := s.readGenerateBody(c)
+	if err != nil {
+		return err
 	}
 	resp, err := s.cfg.Generator.Generate(c.Request.Context(), upstream.Request{Model: model, Body: body})
 	if err != nil {
-		writeError(c, generateError(err))
-		return
+		return err
 	}
 	defer resp.Body.Close()
 	h := c.Writer.Header()
@@ -144,34 +103,21 @@ func (s *Server) generate(c *gin.Context, model string) {
 	if _, err := io.Copy(c.Writer, resp.Body); err != nil {
 		s.log.Debug("generateContent passthrough ended early", "model", model, "error", err)
 	}
+	return nil
 }
 
-// generateError is what a caller of :generateContent is told when no upstream response came back.
-func generateError(err error) *apiError {
-	var se *manager.StreamError
-	switch {
-	case errors.Is(err, upstream.ErrInvalidRequest):
-		return newError(http.StatusBadRequest, err.Error())
-	case errors.Is(err, errors.ErrUnsupported):
-		return newError(http.StatusNotImplemented, "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse")
-	case errors.As(err, &se):
-		return &apiError{se: *se}
-	}
-	return newErrorStatus(http.StatusBadGateway, "UNAVAILABLE", "upstream request failed: "+err.Error())
-}
-
-// modelError explains an invalid model name.
-func modelError(err error) *apiError {
-	return newError(http.StatusBadRequest, "invalid model: "+strings.TrimPrefix(err.Error(), upstream.ErrInvalidRequest.Error()+": "))
+// invalidModel explains a model name upstream.ValidateModel refused.
+func invalidModel(err error) error {
+	return reword(err, "invalid model: "+strings.TrimPrefix(err.Error(), upstream.ErrInvalidRequest.Error()+": "))
 }
 
 // streamLabels labels a new stream with its owner, model, kind and source.
 func streamLabels(id auth.Identity, model, kind, source string) map[string]string {
 	return map[string]string{
-		LabelTenant: id.Tenant,
-		LabelKeyID:  id.KeyID,
-		LabelModel:  model,
-		LabelKind:   kind,
-		LabelSource: source,
+		manager.LabelTenant: id.Tenant,
+		manager.LabelKeyID:  id.KeyID,
+		manager.LabelModel:  model,
+		manager.LabelKind:   kind,
+		manager.LabelSource: source,
 	}
 }

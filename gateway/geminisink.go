@@ -19,12 +19,11 @@ var errResponseEnded = errors.New("response ended with an error")
 // first chunk, so that an error before any data is answered with its own HTTP status.
 type geminiSink struct {
 	*sseWriter
-	closeError func(reason string) *manager.StreamError
-	frames     uint64 // data frames written: the ?after=N that resumes after them
-	ended      bool   // an error was written; the response is over
+	frames uint64 // data frames written: the ?after=N that resumes after them
+	ended  bool   // an error was written; the response is over
 }
 
-var _ manager.Sink = (*geminiSink)(nil)
+var _ sseSink = (*geminiSink)(nil)
 
 // Deliver implements manager.Sink.
 func (g *geminiSink) Deliver(_ context.Context, chunks []manager.Chunk) error {
@@ -52,17 +51,30 @@ func (g *geminiSink) Deliver(_ context.Context, chunks []manager.Chunk) error {
 
 // Closed implements manager.Sink. Only a stream that completed ends the response cleanly; any
 // other close is written as an error, never as a silent end.
-func (g *geminiSink) Closed(_ context.Context, reason string) error {
+func (g *geminiSink) Closed(_ context.Context, end manager.ClosedError) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if reason == manager.ReasonCompleted {
+	if end.Reason == manager.ReasonCompleted {
 		return g.writeLocked(nil)
 	}
-	err := g.failLocked(nil, g.closeError(reason))
+	err := g.failLocked(nil, closeError(end))
 	if errors.Is(err, errResponseEnded) {
 		return nil
 	}
 	return err
+}
+
+// closeError is the error a Gemini-route caller receives when the stream closed without
+// completing. A stream that ended with an error chunk ended the response with it already; the
+// close is then not written.
+func closeError(end manager.ClosedError) *manager.StreamError {
+	switch {
+	case end.Reason == manager.ReasonShuttingDown:
+		return &manager.StreamError{Code: http.StatusServiceUnavailable, Status: "UNAVAILABLE", Message: end.Reason}
+	case end.Err != nil:
+		return end.Err
+	}
+	return &manager.StreamError{Code: 499, Status: "CANCELLED", Message: "stream stopped: " + end.Reason}
 }
 
 // failLocked writes the frames in buf and then the error se. Before anything was sent the error
@@ -87,7 +99,7 @@ func (g *geminiSink) failLocked(buf []byte, se *manager.StreamError) error {
 	return errResponseEnded
 }
 
-// slowClient ends the response of a subscriber that fell behind, telling it where to resume.
+// slowClient implements sseSink: it tells the caller where to resume.
 func (g *geminiSink) slowClient() {
 	g.mu.Lock()
 	defer g.mu.Unlock()

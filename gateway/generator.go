@@ -4,26 +4,30 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 
-	"github.com/streamgate/streamgate/plugins"
 	"github.com/streamgate/streamgate/upstream"
 )
 
 // Generator runs generations upstream; *upstream.Runner implements it.
 type Generator interface {
 	// Run feeds the manager stream streamID until it ends and leaves it closed: with reason
-	// "completed" on success, otherwise with an error chunk. It returns an error only when it could
-	// not start, and then leaves the stream untouched. It cancels the upstream request soon after
-	// anyone else closes the stream.
+	// "completed" on success, otherwise with an error chunk, also when the request could not be
+	// made at all. It returns an error only when there is no stream to feed. It cancels the
+	// upstream request soon after anyone else closes the stream.
 	Run(ctx context.Context, streamID string, req upstream.Request) error
 	// Generate performs a non-streaming generateContent call and returns the upstream's response
-	// for passthrough; the caller closes its body.
+	// for passthrough; the caller closes its body. Its error is a *manager.StreamError when no
+	// response came back, or wraps upstream.ErrInvalidRequest or errors.ErrUnsupported when the
+	// request could not be made: answerFor knows each.
 	Generate(ctx context.Context, req upstream.Request) (*http.Response, error)
 }
 
 var _ Generator = (*upstream.Runner)(nil)
 
-// Plugins connects transport plugins to streams; *plugins.Host implements it.
+// Plugins connects transport plugins to streams; *plugins.Host implements it (cmd/streamgate
+// checks). Its errors are answered as any other: a *manager.StreamError in the chain says what the
+// client is told, and the manager's sentinels map as the manager's own errors do.
 type Plugins interface {
 	// Attach subscribes the transports whose attach rule matches a new stream, as passive clients
 	// (they do not keep a Gemini-route stream from being orphaned). It is called after the stream
@@ -36,4 +40,16 @@ type Plugins interface {
 	Unsubscribe(ctx context.Context, streamID, subID string) error
 }
 
-var _ Plugins = (*plugins.Host)(nil)
+// noPlugins is the Plugins of a gateway configured without any: it attaches nothing and knows no
+// transport, answering as *plugins.Host does for a name or subscription it does not know.
+type noPlugins struct{}
+
+func (noPlugins) Attach(context.Context, string, map[string]string) error { return nil }
+
+func (noPlugins) Subscribe(_ context.Context, _, transport string, _ json.RawMessage) (string, error) {
+	return "", newError(http.StatusNotFound, "no transport plugin named "+strconv.Quote(transport))
+}
+
+func (noPlugins) Unsubscribe(_ context.Context, streamID, subID string) error {
+	return newError(http.StatusNotFound, "subscription "+strconv.Quote(subID)+" of stream "+strconv.Quote(streamID)+" not found")
+}

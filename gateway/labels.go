@@ -2,22 +2,7 @@ package gateway
 
 import "github.com/streamgate/streamgate/manager"
 
-// Stream labels the gateway sets on every stream it creates (manager.StreamInfo.Labels).
-const (
-	// LabelTenant is the tenant of the key that created the stream ("" in open mode). A tenant sees
-	// only its own streams.
-	LabelTenant = "tenant"
-	// LabelKeyID is the ID of the key that created the stream ("" in open mode).
-	LabelKeyID = "key_id"
-	// LabelModel is the model of a generation stream ("" for a push stream).
-	LabelModel = "model"
-	// LabelKind is KindGenerate or KindPush.
-	LabelKind = "kind"
-	// LabelSource is SourceGemini or SourceAPI: the route that created the stream.
-	LabelSource = "source"
-)
-
-// Values of LabelKind.
+// Values of manager.LabelKind.
 const (
 	// KindGenerate streams are fed by an upstream generation.
 	KindGenerate = "generate"
@@ -25,7 +10,7 @@ const (
 	KindPush = "push"
 )
 
-// Values of LabelSource.
+// Values of manager.LabelSource.
 const (
 	// SourceGemini streams were started by a Gemini route caller; they orphan when their last
 	// subscriber leaves.
@@ -44,5 +29,5 @@ const (
 
 // visibleTo reports whether a tenant may see the stream.
 func visibleTo(info manager.StreamInfo, tenant string) bool {
-	return info.Labels[LabelTenant] == tenant
+	return info.Labels[manager.LabelTenant] == tenant
 }

@@ -41,13 +41,22 @@ func jsonlFile(streamID string, events []event, reason string) string {
 	return b.String()
 }
 
+// jsonlPath is the one file the jsonl plugin writes a stream to, <dir>/<tenant>/<id>.<instance>.jsonl,
+// or "" while there is none.
+func jsonlPath(dir, streamID string) string {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*", streamID+".*.jsonl"))
+	if len(paths) != 1 {
+		return ""
+	}
+	return paths[0]
+}
+
 // waitFile waits until the jsonl file of a stream holds its close line, and returns it.
 func waitFile(t *testing.T, dir, streamID string) string {
 	t.Helper()
-	path := filepath.Join(dir, streamID+".jsonl")
 	var content string
 	require.Eventually(t, func() bool {
-		b, _ := os.ReadFile(path)
+		b, _ := os.ReadFile(jsonlPath(dir, streamID))
 		content = string(b)
 		return strings.Contains(content, `"closed":true`)
 	}, 10*time.Second, 5*time.Millisecond, "the jsonl file of %s was never closed", streamID)
@@ -143,7 +152,7 @@ func TestSubscriptionRoutes(t *testing.T) {
 	e.push(aliceKey, id, map[string]int{"n": 2}, "")
 	e.waitClients(id, 1)
 	require.Eventually(t, func() bool {
-		b, _ := os.ReadFile(filepath.Join(dir, id+".jsonl"))
+		b, _ := os.ReadFile(jsonlPath(dir, id))
 		return strings.Count(string(b), "\n") == 2
 	}, 5*time.Second, 5*time.Millisecond)
 

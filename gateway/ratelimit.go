@@ -24,7 +24,7 @@ func newKeyLimits(perSecond float64, burst int) *keyLimits {
 
 // allow takes a token for keyID, or returns a 429 telling when to come back. Rate limiting is off
 // when the rate is zero, and in open mode (no key ID).
-func (l *keyLimits) allow(keyID string) *apiError {
+func (l *keyLimits) allow(keyID string) error {
 	if l.rate == 0 || keyID == "" {
 		return nil
 	}
@@ -43,6 +43,6 @@ func (l *keyLimits) allow(keyID string) *apiError {
 	}
 	r.CancelAt(now)
 	e := newError(http.StatusTooManyRequests, "rate limit exceeded for API key "+keyID)
-	e.se.RetryAfter = max(time.Second, delay)
+	e.RetryAfter = max(time.Second, delay)
 	return e
 }

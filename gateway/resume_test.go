@@ -78,6 +78,8 @@ func TestResumeErrors(t *testing.T) {
 		{"not a number", "?after=x", nil, 400, "INVALID_ARGUMENT"},
 		{"negative", "?after=-1", nil, 400, "INVALID_ARGUMENT"},
 		{"header not a number", "", []string{"Last-Event-ID", "abc"}, 400, "INVALID_ARGUMENT"},
+		{"header given twice", "", []string{"Last-Event-ID", "6", "Last-Event-ID", "7"}, 400, "INVALID_ARGUMENT"},
+		{"header given twice alike", "", []string{"Last-Event-ID", "7", "Last-Event-ID", "7"}, 400, "INVALID_ARGUMENT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := e.do("GET", "/v1/streams/"+id+"/events"+tc.query, aliceKey, nil, tc.header...)

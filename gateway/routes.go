@@ -26,42 +26,46 @@ func (s *Server) routes() http.Handler {
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.Use(s.accessLog)
 	}
-	e.Use(s.cors)
-	e.NoRoute(func(c *gin.Context) {
-		writeError(c, newError(http.StatusNotFound, fmt.Sprintf("no route for %s %s", c.Request.Method, c.Request.URL.Path)))
-	})
-	e.NoMethod(func(c *gin.Context) {
-		writeError(c, newErrorStatus(http.StatusMethodNotAllowed, "UNIMPLEMENTED", fmt.Sprintf("method %s is not allowed on %s (allowed: %s)",
-			c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow"))))
-	})
+	e.Use(handle(s.cors))
+	e.NoRoute(handle(noRoute))
+	// gin has set the Allow header when it calls this.
+	e.NoMethod(handle(noMethod))
 
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
+	e.GET("/healthz", handle(s.healthz))
+	e.GET("/readyz", handle(s.readyz))
 
-	api := e.Group("/", s.authenticate)
-	api.POST("/v1beta/models/:modelAction", s.modelAction)
-	api.POST("/v1/streams", s.createStream)
-	api.GET("/v1/streams", s.listStreams)
-	api.GET("/v1/streams/:id", s.streamInfo)
-	api.DELETE("/v1/streams/:id", s.deleteStream)
-	api.POST("/v1/streams/:id/chunks", s.pushChunk)
-	api.POST("/v1/streams/:id/error", s.streamError)
-	api.GET("/v1/streams/:id/events", s.events)
-	api.POST("/v1/streams/:id/subscriptions", s.subscribe)
-	api.DELETE("/v1/streams/:id/subscriptions/:sid", s.unsubscribe)
+	api := e.Group("/", handle(s.authenticate))
+	api.POST("/v1beta/models/:modelAction", handle(s.modelAction))
+	api.POST("/v1/streams", handle(s.createStream))
+	api.GET("/v1/streams", handle(s.listStreams))
+	api.GET("/v1/streams/:id", handle(s.streamInfo))
+	api.DELETE("/v1/streams/:id", handle(s.deleteStream))
+	api.POST("/v1/streams/:id/chunks", handle(s.pushChunk))
+	api.POST("/v1/streams/:id/error", handle(s.streamError))
+	api.GET("/v1/streams/:id/events", handle(s.events))
+	api.POST("/v1/streams/:id/subscriptions", handle(s.subscribe))
+	api.DELETE("/v1/streams/:id/subscriptions/:sid", handle(s.unsubscribe))
 	return e
 }
 
-func (s *Server) healthz(c *gin.Context) {
-	writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
+func noRoute(c *gin.Context) error {
+	return newError(http.StatusNotFound, fmt.Sprintf("no route for %s %s", c.Request.Method, c.Request.URL.Path))
 }
 
-func (s *Server) readyz(c *gin.Context) {
+func noMethod(c *gin.Context) error {
+	return newErrorStatus(http.StatusMethodNotAllowed, "UNIMPLEMENTED", fmt.Sprintf("method %s is not allowed on %s (allowed: %s)",
+		c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
+}
+
+func (s *Server) healthz(c *gin.Context) error {
+	return writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c *gin.Context) error {
 	if !s.ready.Load() {
-		writeError(c, newError(http.StatusServiceUnavailable, "the gateway is shutting down"))
-		return
+		return newError(http.StatusServiceUnavailable, "the gateway is shutting down")
 	}
-	writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
+	return writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // recover turns a handler panic into a 500 (when nothing was sent yet) and a log line, so one
@@ -93,16 +97,17 @@ func (s *Server) accessLog(c *gin.Context) {
 		"key_id", identity(c).KeyID, "duration", time.Since(start))
 }
 
-// writeJSON answers v as JSON.
-func writeJSON(c *gin.Context, status int, v any) {
+// writeJSON answers v as JSON. It returns an error only when v cannot be encoded, before
+// anything was written.
+func writeJSON(c *gin.Context, status int, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		writeError(c, newError(http.StatusInternalServerError, "encode response: "+err.Error()))
-		return
+		return fmt.Errorf("encode response: %w", err)
 	}
 	h := c.Writer.Header()
 	h.Set("Content-Type", "application/json; charset=UTF-8")
 	c.Writer.WriteHeader(status)
 	// A failed write means the client left.
 	_, _ = c.Writer.Write(append(b, '\n'))
+	return nil
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,7 +32,7 @@ func toStreamJSON(info manager.StreamInfo) streamJSON {
 	out := streamJSON{
 		ID:          info.ID,
 		Status:      info.Status,
-		Model:       info.Labels[LabelModel],
+		Model:       info.Labels[manager.LabelModel],
 		CreatedAt:   info.CreatedAt.UTC(),
 		Clients:     info.Clients,
 		LastEventID: info.LastChunkID,
@@ -63,49 +64,30 @@ type createRequest struct {
 
 // createStream serves POST /v1/streams: with model and request it starts a background generation
 // that runs to the end whoever listens; without them it creates a push stream.
-func (s *Server) createStream(c *gin.Context) {
+func (s *Server) createStream(c *gin.Context) error {
 	var req createRequest
-	if !s.readJSON(c, &req) {
-		return
+	if err := s.readJSON(c, &req); err != nil {
+		return err
 	}
-	if bytes.Equal(bytes.TrimSpace(req.Request), []byte("null")) {
-		req.Request = nil
-	}
-	kind := KindPush
-	switch {
-	case req.Model != "" && req.Request != nil:
-		kind = KindGenerate
-		if err := upstream.ValidateModel(req.Model); err != nil {
-			writeError(c, modelError(err))
-			return
-		}
-		if !isJSONObject(req.Request) {
-			writeError(c, newError(http.StatusBadRequest, "request must be a GenerateContentRequest JSON object"))
-			return
-		}
-	case req.Model != "" || req.Request != nil:
-		writeError(c, newError(http.StatusBadRequest, "model and request go together: give both for a generation, neither for a push stream"))
-		return
+	kind, err := req.kind()
+	if err != nil {
+		return err
 	}
 	ctx := c.Request.Context()
-	labels := streamLabels(identity(c), req.Model, kind, SourceAPI)
-	id, err := s.cfg.Manager.CreateStreamWith(ctx, manager.StreamOptions{ID: req.ID, Labels: labels})
+	id, err := s.newStream(ctx, req.ID, streamLabels(identity(c), req.Model, kind, SourceAPI))
 	if err != nil {
-		writeError(c, managerError(err))
-		return
+		return err
 	}
-	s.attach(ctx, id, labels)
-	if kind == KindGenerate && !s.startRunner(ctx, id, upstream.Request{Model: req.Model, Body: req.Request}) {
-		s.closeStream(id, manager.ReasonShuttingDown)
+	if kind == KindGenerate {
+		s.startGeneration(ctx, id, upstream.Request{Model: req.Model, Body: req.Request})
 	}
 	info, err := s.cfg.Manager.Info(ctx, id)
 	if err != nil {
-		writeError(c, managerError(err))
-		return
+		return err
 	}
 	c.Header("Location", streamPath(id))
 	c.Header("X-Stream-Id", id)
-	writeJSON(c, http.StatusCreated, createdJSON{
+	return writeJSON(c, http.StatusCreated, createdJSON{
 		ID:        id,
 		Status:    info.Status,
 		Model:     req.Model,
@@ -114,55 +96,70 @@ func (s *Server) createStream(c *gin.Context) {
 	})
 }
 
+// kind validates the request and says which stream it creates: a generation with model and
+// request (a JSON null request counts as none), a push stream with neither.
+func (r *createRequest) kind() (string, error) {
+	if bytes.Equal(bytes.TrimSpace(r.Request), []byte("null")) {
+		r.Request = nil
+	}
+	switch {
+	case r.Model != "" && r.Request != nil:
+		if err := upstream.ValidateModel(r.Model); err != nil {
+			return "", invalidModel(err)
+		}
+		if !isJSONObject(r.Request) {
+			return "", newError(http.StatusBadRequest, "request must be a GenerateContentRequest JSON object")
+		}
+		return KindGenerate, nil
+	case r.Model != "" || r.Request != nil:
+		return "", newError(http.StatusBadRequest, "model and request go together: give both for a generation, neither for a push stream")
+	}
+	return KindPush, nil
+}
+
 // streamPath is the API path of a stream.
 func streamPath(id string) string { return "/v1/streams/" + url.PathEscape(id) }
 
 // lookup returns the stream named by the :id parameter, answering 400 for an invalid ID and 404
 // for an unknown one or one of another tenant (the two are indistinguishable).
-func (s *Server) lookup(c *gin.Context) (manager.StreamInfo, bool) {
+func (s *Server) lookup(c *gin.Context) (manager.StreamInfo, error) {
 	id := c.Param("id")
 	if err := manager.ValidateID(id); err != nil {
-		writeError(c, newError(http.StatusBadRequest, err.Error()))
-		return manager.StreamInfo{}, false
+		return manager.StreamInfo{}, err
 	}
 	info, err := s.cfg.Manager.Info(c.Request.Context(), id)
 	if err == nil && !visibleTo(info, identity(c).Tenant) {
 		err = manager.ErrNotFound
 	}
-	if err != nil {
-		e := managerError(err)
-		if e.se.Code == http.StatusNotFound {
-			e = newError(http.StatusNotFound, "stream "+strconv.Quote(id)+" not found")
-		}
-		writeError(c, e)
-		return manager.StreamInfo{}, false
+	if errors.Is(err, manager.ErrNotFound) {
+		return manager.StreamInfo{}, reword(err, "stream "+strconv.Quote(id)+" not found")
 	}
-	return info, true
+	return info, err
 }
 
 // streamInfo serves GET /v1/streams/{id}.
-func (s *Server) streamInfo(c *gin.Context) {
-	if info, ok := s.lookup(c); ok {
-		writeJSON(c, http.StatusOK, toStreamJSON(info))
+func (s *Server) streamInfo(c *gin.Context) error {
+	info, err := s.lookup(c)
+	if err != nil {
+		return err
 	}
+	return writeJSON(c, http.StatusOK, toStreamJSON(info))
 }
 
 // listStreams serves GET /v1/streams: the caller's active streams, and with ?all=true the
 // retained closed ones too, oldest first.
-func (s *Server) listStreams(c *gin.Context) {
+func (s *Server) listStreams(c *gin.Context) error {
 	all := false
 	if v, ok := c.GetQuery("all"); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			writeError(c, newError(http.StatusBadRequest, "all must be true or false, got "+strconv.Quote(v)))
-			return
+			return newError(http.StatusBadRequest, "all must be true or false, got "+strconv.Quote(v))
 		}
 		all = b
 	}
 	infos, err := s.cfg.Manager.List(c.Request.Context())
 	if err != nil {
-		writeError(c, managerError(err))
-		return
+		return err
 	}
 	tenant := identity(c).Tenant
 	out := make([]streamJSON, 0, len(infos))
@@ -171,28 +168,25 @@ func (s *Server) listStreams(c *gin.Context) {
 			out = append(out, toStreamJSON(info))
 		}
 	}
-	writeJSON(c, http.StatusOK, map[string][]streamJSON{"streams": out})
+	return writeJSON(c, http.StatusOK, map[string][]streamJSON{"streams": out})
 }
 
 // deleteStream serves DELETE /v1/streams/{id}: it stops the stream (its upstream is cancelled and
 // its subscribers receive the end) and answers its final info. Stopping a closed stream changes
 // nothing.
-func (s *Server) deleteStream(c *gin.Context) {
-	info, ok := s.lookup(c)
-	if !ok {
-		return
+func (s *Server) deleteStream(c *gin.Context) error {
+	info, err := s.lookup(c)
+	if err != nil {
+		return err
 	}
 	ctx := c.Request.Context()
 	if err := s.cfg.Manager.CloseStream(ctx, info.ID, ReasonDeleted); err != nil {
-		writeError(c, managerError(err))
-		return
+		return err
 	}
-	info, err := s.cfg.Manager.Info(ctx, info.ID)
-	if err != nil {
-		writeError(c, managerError(err))
-		return
+	if info, err = s.cfg.Manager.Info(ctx, info.ID); err != nil {
+		return err
 	}
-	writeJSON(c, http.StatusOK, toStreamJSON(info))
+	return writeJSON(c, http.StatusOK, toStreamJSON(info))
 }
 
 // pushRequest is the body of POST /v1/streams/{id}/chunks.
@@ -202,40 +196,35 @@ type pushRequest struct {
 }
 
 // pushChunk serves POST /v1/streams/{id}/chunks on push streams.
-func (s *Server) pushChunk(c *gin.Context) {
-	info, ok := s.lookup(c)
-	if !ok {
-		return
+func (s *Server) pushChunk(c *gin.Context) error {
+	info, err := s.lookup(c)
+	if err != nil {
+		return err
 	}
 	var req pushRequest
-	if !s.readJSON(c, &req) {
-		return
+	if err := s.readJSON(c, &req); err != nil {
+		return err
 	}
 	if req.Data == nil {
-		writeError(c, newError(http.StatusBadRequest, "data is required: any JSON value"))
-		return
+		return newError(http.StatusBadRequest, "data is required: any JSON value")
 	}
 	if err := validateEventName(req.Event); err != nil {
-		writeError(c, newError(http.StatusBadRequest, err.Error()))
-		return
+		return newError(http.StatusBadRequest, err.Error())
 	}
-	if info.Labels[LabelKind] != KindPush {
-		writeError(c, newErrorStatus(http.StatusConflict, "FAILED_PRECONDITION",
-			"stream "+strconv.Quote(info.ID)+" is fed by an upstream generation; chunks can be pushed to push streams only"))
-		return
+	if info.Labels[manager.LabelKind] != KindPush {
+		return newErrorStatus(http.StatusConflict, "FAILED_PRECONDITION",
+			"stream "+strconv.Quote(info.ID)+" is fed by an upstream generation; chunks can be pushed to push streams only")
 	}
 	var data bytes.Buffer
 	if err := json.Compact(&data, req.Data); err != nil {
-		writeError(c, newError(http.StatusBadRequest, jsonMessage(err)))
-		return
+		return newError(http.StatusBadRequest, jsonMessage(err))
 	}
 	ch := manager.Chunk{Event: req.Event, Data: data.Bytes(), Time: time.Now()}
 	id, err := s.cfg.Manager.Push(c.Request.Context(), info.ID, ch)
 	if err != nil {
-		writeError(c, managerError(err))
-		return
+		return err
 	}
-	writeJSON(c, http.StatusAccepted, pushedJSON{ID: id})
+	return writeJSON(c, http.StatusAccepted, pushedJSON{ID: id})
 }
 
 // pushedJSON answers a push with the ID the chunk was given: its `id:` on the events route.
@@ -253,30 +242,29 @@ type errorRequest struct {
 
 // streamError serves POST /v1/streams/{id}/error: it pushes an error chunk and, with terminate,
 // ends the stream with it.
-func (s *Server) streamError(c *gin.Context) {
-	info, ok := s.lookup(c)
-	if !ok {
-		return
+func (s *Server) streamError(c *gin.Context) error {
+	info, err := s.lookup(c)
+	if err != nil {
+		return err
 	}
 	var req errorRequest
-	if !s.readJSON(c, &req) {
-		return
+	if err := s.readJSON(c, &req); err != nil {
+		return err
 	}
-	se, e := req.streamError()
-	if e != nil {
-		writeError(c, e)
-		return
+	se, err := req.streamError()
+	if err != nil {
+		return err
 	}
 	if err := s.cfg.Manager.HandleStreamError(c.Request.Context(), info.ID, se, req.Terminate); err != nil {
-		writeError(c, managerError(err))
-		return
+		return err
 	}
-	writeJSON(c, http.StatusAccepted, struct{}{})
+	return writeJSON(c, http.StatusAccepted, struct{}{})
 }
 
-// streamError validates the request: code 400-599 (0 means 500), status an upper-case Google RPC
-// status name (empty means the one paired with code), and a message.
-func (r errorRequest) streamError() (*manager.StreamError, *apiError) {
+// streamError validates the request and returns the error chunk it asks for: code 400-599 (0
+// means 500), status an upper-case Google RPC status name (empty means the one paired with code),
+// and a message. Its error is the request's fault.
+func (r errorRequest) streamError() (*manager.StreamError, error) {
 	se := (&manager.StreamError{Code: r.Code, Status: r.Status, Message: r.Message}).Normalized()
 	if se.Code < 400 || se.Code > 599 {
 		return nil, newError(http.StatusBadRequest, "code must be an HTTP error status, 400 to 599, got "+strconv.Itoa(r.Code))

@@ -9,57 +9,89 @@ import (
 	"github.com/streamgate/streamgate/upstream"
 )
 
-// newQueuedClient wraps a subscriber's sink in a queued client; its Run is the handler itself.
-func (s *Server) newQueuedClient(sink manager.Sink) (*manager.QueuedClient, error) {
-	return manager.NewQueuedClient(s.newClientID(), sink, manager.QueueConfig{Size: s.cfg.ClientQueueSize, Logger: s.log})
+// newStream creates a stream with the given ID ("" for a new one) and labels, and hands it to the
+// plugins before anything is pushed to it, so that attached transports get it from its first
+// chunk. A failed attachment is logged: the stream serves its callers without it.
+func (s *Server) newStream(ctx context.Context, id string, labels map[string]string) (string, error) {
+	id, err := s.cfg.Manager.CreateStreamWith(ctx, manager.StreamOptions{ID: id, Labels: labels})
+	if err != nil {
+		return "", err
+	}
+	if err := s.cfg.Plugins.Attach(ctx, id, labels); err != nil {
+		s.log.Warn("attach to new stream failed", "stream_id", id, "error", err)
+	}
+	return id, nil
 }
 
-// attach hands a new stream to the plugins. A failure is logged: the stream serves its callers
-// without the attachments.
-func (s *Server) attach(ctx context.Context, streamID string, labels map[string]string) {
-	if s.cfg.Plugins == nil {
-		return
-	}
-	if err := s.cfg.Plugins.Attach(ctx, streamID, labels); err != nil {
-		s.log.Warn("attach to new stream failed", "stream_id", streamID, "error", err)
-	}
-}
-
-// startRunner starts the upstream generation of a stream in a goroutine the server owns. It
-// reports false when the server is stopping.
-func (s *Server) startRunner(ctx context.Context, streamID string, req upstream.Request) bool {
+// startGeneration feeds a stream from upstream in a goroutine the server owns, past the end of
+// the request that started it. The runner reports every failure into the stream; its error means
+// there was no stream left to feed. A stopping server closes the stream instead.
+func (s *Server) startGeneration(ctx context.Context, streamID string, req upstream.Request) {
 	ctx = context.WithoutCancel(ctx)
-	return s.goBackground(func() { s.run(ctx, streamID, req) })
-}
-
-// run feeds a stream from upstream until it ends. A runner that could not start left the stream
-// open: it is ended here with the error.
-func (s *Server) run(ctx context.Context, streamID string, req upstream.Request) {
-	err := s.cfg.Generator.Run(ctx, streamID, req)
-	if err == nil {
-		return
-	}
-	s.log.Warn("upstream generation could not start", "stream_id", streamID, "error", err)
-	if err := s.cfg.Manager.HandleStreamError(ctx, streamID, runError(err), true); err != nil && !streamGone(err) {
-		s.log.Error("end stream", "stream_id", streamID, "error", err)
+	started := s.goBackground(func() {
+		if err := s.cfg.Generator.Run(ctx, streamID, req); err != nil {
+			s.log.Debug("upstream generation not started: the stream is gone", "stream_id", streamID, "error", err)
+		}
+	})
+	if !started {
+		s.closeStream(streamID, manager.ReasonShuttingDown)
 	}
 }
 
-// runError is the stream error for a generation that could not start.
-func runError(err error) *manager.StreamError {
-	var se *manager.StreamError
-	switch {
-	case errors.As(err, &se):
-		return se
-	case errors.Is(err, upstream.ErrInvalidRequest):
-		return &manager.StreamError{Code: 400, Status: "INVALID_ARGUMENT", Message: err.Error()}
-	}
-	return &manager.StreamError{Code: 500, Status: "INTERNAL", Message: "could not start the upstream request: " + err.Error()}
+// sseSink writes a stream to one SSE response: geminiSink or eventsSink.
+type sseSink interface {
+	manager.Sink
+	// slowClient ends the response of a subscriber whose queue overflowed.
+	slowClient()
+	// finish stops every further write.
+	finish()
 }
 
-// leave deregisters a subscriber whose handler is ending and, on a Gemini-route stream, closes
+// subscriber is an SSE response registered on a stream as a manager.QueuedClient. Its Run is the
+// HTTP handler itself: there is no goroutine per subscriber beyond net/http's own.
+type subscriber struct {
+	s        *Server
+	qc       *manager.QueuedClient
+	sink     sseSink
+	streamID string
+	source   string // the stream's LabelSource: a Gemini-route stream orphans
+}
+
+// register makes sink a subscriber of the stream from the chunk after `after` on (the retained
+// ones are replayed first) and returns the registration. The handler then calls run, and leave,
+// the registration's undo, before it returns.
+func (s *Server) register(ctx context.Context, streamID, source string, sink sseSink, after uint64) (*subscriber, error) {
+	qc, err := manager.NewQueuedClient(s.newClientID(), sink, manager.QueueConfig{Size: s.cfg.ClientQueueSize, Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Manager.RegisterClientFrom(ctx, streamID, qc, after); err != nil {
+		return nil, err
+	}
+	return &subscriber{s: s, qc: qc, sink: sink, streamID: streamID, source: source}, nil
+}
+
+// run writes the stream to the response until the stream closes, the response ends (an error
+// frame, a write that failed) or ctx does.
+func (sub *subscriber) run(ctx context.Context) {
+	switch err := sub.qc.Run(ctx); {
+	case err == nil, errors.Is(err, errResponseEnded):
+	case errors.Is(err, manager.ErrSlowClient): // the queued client logged it
+		sub.sink.slowClient()
+	default:
+		sub.s.log.Debug("subscriber left", "stream_id", sub.streamID, "client_id", sub.qc.ID(), "error", err)
+	}
+}
+
+// leave ends the writing and deregisters the subscriber.
+func (sub *subscriber) leave() {
+	sub.sink.finish()
+	sub.s.deregister(sub.streamID, sub.qc.ID(), sub.source)
+}
+
+// deregister removes a subscriber whose handler is ending and, on a Gemini-route stream, closes
 // the stream if nobody else is left (after Config.OrphanGrace).
-func (s *Server) leave(streamID, clientID, source string) {
+func (s *Server) deregister(streamID, clientID, source string) {
 	ctx := context.Background()
 	err := s.cfg.Manager.DeregisterClient(ctx, streamID, clientID)
 	if errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrShutdown) {
@@ -101,14 +133,9 @@ func (s *Server) orphaned(streamID string) bool {
 
 // closeStream closes a stream, logging a failure other than the stream being gone.
 func (s *Server) closeStream(streamID, reason string) {
-	if err := s.cfg.Manager.CloseStream(context.Background(), streamID, reason); err != nil && !streamGone(err) {
+	if err := s.cfg.Manager.CloseStream(context.Background(), streamID, reason); err != nil && !manager.IsGone(err) {
 		s.log.Error("close stream", "stream_id", streamID, "reason", reason, "error", err)
 		return
 	}
 	s.log.Debug("stream closed", "stream_id", streamID, "reason", reason)
-}
-
-// streamGone reports whether a manager error means the stream is closed, forgotten or shut down.
-func streamGone(err error) bool {
-	return errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrNotFound) || errors.Is(err, manager.ErrShutdown)
 }

@@ -44,7 +44,12 @@ var (
 		manager.ErrClientExists, manager.ErrClosed, manager.ErrHistoryTrimmed, manager.ErrShutdown,
 		manager.ErrInvalidConfig, manager.ErrInvalidID,
 		&manager.ClientError{ClientID: "", Err: nil}, &manager.ClosedError{},
+		manager.ErrBudgetExhausted, &manager.LimitError{Op: "", Err: nil, Limit: 0, RetryAfter: manager.LimitRetryAfter},
 	}
+	_ func(*manager.Manager, context.Context) (manager.Usage, error)                 = (*manager.Manager).Usage
+	_ func(*manager.Manager, context.Context, string) (manager.Usage, error)         = (*manager.Manager).TenantUsage
+	_ func(manager.Config, string) manager.Quota                                     = manager.Config.QuotaFor
+	_                                                                                = manager.Config{DefaultQuota: manager.Quota{MaxStreams: 1, MaxBytes: 1}, Quotas: map[string]manager.Quota{manager.LabelTenant: {}}}
 	_ func(string, manager.Sink, manager.QueueConfig) (*manager.QueuedClient, error) = manager.NewQueuedClient
 )
 

@@ -28,7 +28,7 @@ func (d *discard) Deliver(_ context.Context, chunks []manager.Chunk) error {
 	d.n.Add(uint64(len(chunks)))
 	return nil
 }
-func (d *discard) Closed(context.Context, string) error { return nil }
+func (d *discard) Closed(context.Context, manager.ClosedError) error { return nil }
 
 func benchManager(b *testing.B) *manager.Manager {
 	m, err := manager.New(manager.Config{MaxClientsPerStream: 20000})

@@ -18,9 +18,16 @@ type Chunk struct {
 
 // Client receives the chunks of one stream.
 //
-// SendChunk and NotifyStreamClosed are called with the stream's lock held so that every client sees
-// chunks in push order; they must not block on I/O (enqueue and return) and must not call back into
-// the Manager. Use a QueuedClient to adapt a blocking consumer.
+// SendChunk is called with the stream's lock held so that every client sees chunks in push order;
+// it must not block on I/O (enqueue and return) and must not call back into the Manager.
+//
+// NotifyStreamClosed is never called with the stream's lock held. A close detaches the clients
+// under the lock and notifies them after releasing it, so a client's NotifyStreamClosed comes after
+// the SendChunk of every chunk pushed before the close, and no SendChunk follows it; the same holds
+// for a client dropped by a failed send (DeregisterClient mode) and for one registered with replay
+// on a closed stream. It should not block either: the caller that closed, pushed or registered
+// (CloseStream, HandleStreamError, Shutdown, the inactivity timer, PushChunk, RegisterClientFrom)
+// waits for it. Use a QueuedClient to adapt a blocking consumer.
 type Client interface {
 	ID() string
 	SendChunk(ctx context.Context, ch Chunk) error
@@ -32,6 +39,13 @@ type Client interface {
 // (or for its context to end) before it returns.
 type Drainer interface {
 	Done() <-chan struct{}
+}
+
+// CloseReceiver is implemented by clients that want the close details, not only the reason: the
+// manager calls StreamClosed on them instead of NotifyStreamClosed, outside the stream's lock; it
+// must not block either. QueuedClient implements it and passes the details on to its Sink.
+type CloseReceiver interface {
+	StreamClosed(ctx context.Context, end ClosedError) error
 }
 
 // Passive is implemented by clients that only observe a stream (a transport attached to every
@@ -54,12 +68,14 @@ const (
 // StreamInfo describes a stream at one moment.
 type StreamInfo struct {
 	ID          string
+	Instance    string // unique per creation: an ID is used again once its stream was forgotten
 	Status      Status
 	CreatedAt   time.Time
 	ClosedAt    time.Time // zero while active
 	Clients     int       // registered clients
 	Passive     int       // those of Clients that implement Passive and return true
 	LastChunkID uint64
+	Bytes       int64 // chunk data retained in the stream's history
 	CloseReason string
 	Err         *StreamError // the error that ended the stream when Status is StatusError
 	Labels      map[string]string

@@ -20,6 +20,9 @@ func TestNewFillsDefaults(t *testing.T) {
 	require.Equal(t, 4096, cfg.HistorySize)
 	require.Equal(t, 5*time.Minute, cfg.RetainClosed)
 	require.Equal(t, 8192, cfg.SubscriptionQueue)
+	require.Equal(t, int64(16<<20), cfg.HistoryBytes)
+	require.Equal(t, int64(1<<30), cfg.MaxBytes)
+	require.Equal(t, 10000, cfg.MaxRetained)
 	require.NotNil(t, cfg.Logger)
 }
 
@@ -34,6 +37,9 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{"HistorySize", manager.Config{HistorySize: -1}},
 		{"RetainClosed", manager.Config{RetainClosed: -time.Second}},
 		{"SubscriptionQueue", manager.Config{SubscriptionQueue: -1}},
+		{"HistoryBytes", manager.Config{HistoryBytes: -1}},
+		{"MaxBytes", manager.Config{MaxBytes: -1}},
+		{"MaxRetained", manager.Config{MaxRetained: -1}},
 		{"OnClientSendError", manager.Config{OnClientSendError: 7}},
 	}
 	for _, tt := range tests {

@@ -6,8 +6,8 @@
 // The manager is the middle of the data path:
 //
 //	upstream.Runner ──PushChunk / CloseStream / HandleStreamError──> Manager
-//	Manager ──SendChunk / NotifyStreamClosed──> Client (one per subscriber)
-//	QueuedClient.Run ──Deliver / Closed──> Sink (gateway SSE writer, plugin transport session)
+//	Manager ──SendChunk / StreamClosed (or NotifyStreamClosed)──> Client (one per subscriber)
+//	QueuedClient.Run ──Deliver / Closed(ClosedError)──> Sink (gateway SSE writer, plugin transport session)
 //
 // Producers push; the manager numbers each chunk (1, 2, 3, ... per stream), appends it to the
 // stream's history and calls SendChunk on every client, all under the stream's lock, so every client
@@ -15,9 +15,18 @@
 // can neither miss nor repeat a chunk that races it. Clients must therefore never block: SendChunk
 // enqueues and returns. QueuedClient adapts a blocking, batch-capable Sink to that rule with a
 // bounded queue drained by Run, the one goroutine its owner starts (the gateway runs it in the HTTP
-// handler's goroutine). A queue that overflows has lost a chunk: the client drops out as a slow
-// client and its owner may register again from LastID, rather than slowing anyone else down.
+// handler's goroutine). Queues hold the manager's chunks by reference: Data is shared by the
+// history and every client, never copied. Run hands the sink batches of at most
+// QueueConfig.MaxBatch chunks and MaxBatchBytes (1 MiB) of data, a larger chunk alone, so a sink
+// that encodes a batch into one buffer holds at most one batch per subscriber, however long a
+// replay is. A queue that overflows (QueueConfig.Size chunks, or MaxBytes of data when set) has
+// lost a chunk: the client drops out as a slow client and its owner may register again from
+// LastID, rather than slowing anyone else down or pinning chunks its stream's history has let go.
 // In-process consumers use Subscribe and Next.
+//
+// The close travels the same way with its details: a ClosedError (reason, status, and the error
+// that ended the stream) goes to every client that implements CloseReceiver, as QueuedClient and
+// Subscription do, so that a sink never has to ask Info how the stream it was fed ended.
 //
 // # Lifecycle
 //
@@ -25,9 +34,45 @@
 // (status error, after the error chunk), the inactivity timeout (504 DEADLINE_EXCEEDED) or Shutdown
 // (reason "shutting down"). Chunks pushed before a close reach each client before its
 // NotifyStreamClosed. A closed stream stays readable for replay for Config.RetainClosed, then is
-// forgotten. Streams carry free-form labels (the gateway's tenant and model), and a client that
-// implements Passive and returns true (a transport attached to every stream by configuration) is
-// counted apart in StreamInfo.Passive, so an owner can tell whether anyone still wants a stream.
+// forgotten; at most Config.MaxRetained closed streams are kept (the oldest closed goes first), and
+// their chunks count against the byte budget (see Memory and quotas). Streams carry free-form
+// labels (the gateway's tenant and model), and a client that implements Passive and returns true
+// (a transport attached to every stream by configuration) is counted apart in StreamInfo.Passive,
+// so an owner can tell whether anyone still wants a stream.
+//
+// # Memory and quotas
+//
+// Every chunk a history retains counts len(Data) against its tenant's Quota.MaxBytes and against
+// Config.MaxBytes until its stream's HistorySize or HistoryBytes drops it (oldest first; the
+// newest chunk is always kept) or the stream is forgotten; retained closed streams count until
+// then. A stream's tenant is its LabelTenant label. Each tenant also has at most Quota.MaxStreams
+// active streams; Config.DefaultQuota applies to every tenant not in Config.Quotas, and the global
+// limits (MaxConcurrentStreams, MaxBytes) stay the ceiling. StreamInfo.Bytes, Usage and
+// TenantUsage report the exact figures. The rule at a bound:
+//
+//   - A push is measured by what it adds net of what its own stream's bounds drop, so a stream at
+//     its bounds rolls and never needs the budget. A push that does not fit first forgets retained
+//     closed streams, oldest closed first: the tenant's own when its quota is short, anyone's when
+//     the global budget is. Then its stream drops its own oldest chunks to make room, never another
+//     stream's (its clients already have them queued; only a later resume from before them gets
+//     ErrHistoryTrimmed). Only a push that adds more than its stream holds plus what is free is
+//     refused, with a *LimitError wrapping ErrBudgetExhausted; the stream stays active. Error
+//     chunks are never refused: they are small and end or explain a stream.
+//   - A new stream needs a free slot in its tenant's quota and globally, and room for one full
+//     history (HistoryBytes) in both budgets, after forgetting retained closed streams, or
+//     CreateStreamWith refuses it the same way (ErrTooManyStreams or ErrBudgetExhausted). So a
+//     tenant near its bounds is refused new streams first, and the last HistoryBytes are kept for
+//     the streams already running.
+//
+// Fairness follows. A tenant can hold at most its quota, so one tenant cannot take the slots or
+// the bytes of the others, and its streams are refused only by its own quota or the global
+// ceiling. A running stream is never cut off by another stream or tenant: whatever the others
+// hold, it can always go on rolling within what it already holds. When the quotas of the tenants
+// together fit within the global limits no tenant is ever refused because of another; when they
+// overcommit them, the global ceiling is shared first come, under the rules above.
+//
+// Admission costs a few atomic operations under the stream's lock; only the slow path (a push
+// that does not fit) takes the manager's lock.
 //
 // # Performance
 //

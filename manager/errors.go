@@ -29,6 +29,17 @@ var (
 	ErrSlowClient = errors.New(ReasonSlowClient)
 )
 
+// IsGone reports whether err says the stream is no longer there to act on: it closed
+// (ErrClosed), is unknown or forgotten (ErrNotFound), or the manager shut down (ErrShutdown). A
+// producer stops feeding such a stream and a subscriber leaving it has nothing to undo.
+func IsGone(err error) bool {
+	return errors.Is(err, ErrClosed) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrShutdown)
+}
+
+// ErrBudgetExhausted is returned, in a *LimitError, when what a push or a new stream would add to
+// the retained chunk data does not fit in the byte budget (Config.MaxBytes).
+var ErrBudgetExhausted = errors.New("memory budget exhausted")
+
 // Close reasons the manager itself uses.
 const (
 	ReasonCompleted    = "completed"
@@ -77,11 +88,16 @@ func (e *StreamError) JSON() []byte {
 }
 
 // AsStreamError returns err as a *StreamError: a *StreamError anywhere in err's chain keeps its
-// fields; any other error becomes Code 500, Status "INTERNAL" with err's text as the message.
+// fields, a *LimitError gives its StreamError (429), and any other error becomes Code 500, Status
+// "INTERNAL" with err's text as the message.
 func AsStreamError(err error) *StreamError {
 	var se *StreamError
 	if errors.As(err, &se) {
 		return se
+	}
+	var le *LimitError
+	if errors.As(err, &le) {
+		return le.StreamError()
 	}
 	return &StreamError{Code: 500, Status: "INTERNAL", Message: err.Error()}
 }
@@ -133,18 +149,64 @@ type ClientError struct {
 func (e *ClientError) Error() string { return "client " + e.ClientID + ": " + e.Err.Error() }
 func (e *ClientError) Unwrap() error { return e.Err }
 
-// ClosedError ends a Subscription: Next returns it after the last chunk of a closed stream.
-// errors.Is(err, ErrClosed) holds for it.
+// ClosedError is how a stream ended for one client: Subscription.Next returns it after the last
+// chunk, and a Sink's Closed and a CloseReceiver receive it. errors.Is(err, ErrClosed) holds for it.
 type ClosedError struct {
 	StreamID string
 	Reason   string
-	Status   Status
-	Err      *StreamError // set when Status is StatusError
+	// Status is the stream's status once closed. A client the manager dropped while the stream goes
+	// on (a failed send, Config.OnClientSendError DeregisterClient) is told StatusError.
+	Status Status
+	Err    *StreamError // the error that ended the stream, when one did
 }
 
 func (e *ClosedError) Error() string {
 	return "stream " + e.StreamID + " closed: " + e.Reason
 }
 
+// closedBy is the end of a stream known by its reason only.
+func closedBy(reason string) ClosedError {
+	if reason == ReasonCompleted {
+		return ClosedError{Reason: reason, Status: StatusCompleted}
+	}
+	return ClosedError{Reason: reason, Status: StatusError}
+}
+
 // Is makes errors.Is(err, ErrClosed) true.
 func (e *ClosedError) Is(target error) bool { return target == ErrClosed }
+
+// LimitRetryAfter is the wait a *LimitError suggests: limits are held by streams that end, or by
+// retained streams that expire, so the answer can change at any moment.
+const LimitRetryAfter = time.Second
+
+// LimitError is a refusal by one of the manager's capacity limits, global or the tenant's Quota:
+// too many streams (ErrTooManyStreams) or no room in the byte budget (ErrBudgetExhausted).
+// errors.Is matches its sentinel. Nothing was changed, the stream (if any) is still active, and the
+// caller may try again after RetryAfter; StreamError is the answer for a client.
+type LimitError struct {
+	Op         string // the refused operation, e.g. "push to stream s1"
+	Err        error  // ErrTooManyStreams or ErrBudgetExhausted
+	Tenant     string // the tenant of the stream
+	PerTenant  bool   // the tenant's Quota refused; otherwise the global limit did
+	Limit      int64  // the value of the limit: streams, or bytes
+	RetryAfter time.Duration
+}
+
+func (e *LimitError) Error() string {
+	limit := "limit "
+	if e.PerTenant {
+		limit = "tenant " + strconv.Quote(e.Tenant) + " limit "
+	}
+	unit := ""
+	if errors.Is(e.Err, ErrBudgetExhausted) {
+		unit = " bytes"
+	}
+	return e.Op + ": " + e.Err.Error() + " (" + limit + strconv.FormatInt(e.Limit, 10) + unit + ")"
+}
+
+func (e *LimitError) Unwrap() error { return e.Err }
+
+// StreamError returns what a client is told: 429 RESOURCE_EXHAUSTED with RetryAfter.
+func (e *LimitError) StreamError() *StreamError {
+	return &StreamError{Code: 429, Status: "RESOURCE_EXHAUSTED", Message: e.Error(), RetryAfter: e.RetryAfter}
+}

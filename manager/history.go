@@ -1,16 +1,62 @@
 package manager
 
-// history keeps the last max chunks of a stream. Chunk IDs are consecutive from 1, so chunk id lives
-// in slot (id-1) % max: the slice grows by append until it holds max chunks, then wraps. add keeps
-// the next slot in hand so that pushing never divides; only replay (get) does.
+// history keeps the newest chunks of a stream: at most max of them and, beyond the newest one, at
+// most maxBytes of chunk data. The retained chunks are the IDs first..last, consecutive, so chunk id
+// lives in slot (id-1) % max: the slice grows by append until it holds max chunks, then wraps. head
+// and next keep the oldest and the next slot in hand so that pushing never divides; only replay
+// (get) does. A dropped chunk's slot is cleared at once, so that its data can be freed.
 type history struct {
-	buf  []Chunk
-	max  uint64
-	last uint64 // ID of the newest chunk, 0 before the first
-	next int    // the slot the next chunk goes to once buf is full
+	buf      []Chunk
+	max      uint64
+	maxBytes int64
+	bytes    int64  // len(Data) summed over the retained chunks
+	first    uint64 // ID of the oldest retained chunk, 0 before the first
+	last     uint64 // ID of the newest chunk, 0 before the first
+	head     int    // the slot of chunk first
+	next     int    // the slot the next chunk goes to once buf is full
 }
 
-func (h *history) add(ch Chunk) {
+func newHistory(size int, maxBytes int64) history {
+	return history{max: uint64(size), maxBytes: maxBytes}
+}
+
+// count returns the number of retained chunks.
+func (h *history) count() uint64 {
+	if h.last == 0 {
+		return 0
+	}
+	return h.last - h.first + 1
+}
+
+// plan returns how many of the oldest chunks must go, and how many bytes they hold, for a chunk of
+// n bytes to be added within the count bound and within limit bytes. The new chunk itself is always
+// kept, so when n alone is over limit every older chunk goes.
+func (h *history) plan(n int, limit int64) (drop uint64, freed int64) {
+	kept := h.count()
+	slot := h.head
+	for kept > 0 && (kept >= h.max || h.bytes-freed+int64(n) > limit) {
+		freed += int64(len(h.buf[slot].Data))
+		drop++
+		kept--
+		slot++
+		if uint64(slot) == h.max {
+			slot = 0
+		}
+	}
+	return drop, freed
+}
+
+// add drops the drop oldest chunks (as plan said) and appends ch.
+func (h *history) add(ch Chunk, drop uint64) {
+	for range drop {
+		h.bytes -= int64(len(h.buf[h.head].Data))
+		h.buf[h.head] = Chunk{}
+		h.first++
+		h.head++
+		if uint64(h.head) == h.max {
+			h.head = 0
+		}
+	}
 	if uint64(len(h.buf)) < h.max {
 		h.buf = append(h.buf, ch)
 	} else {
@@ -20,23 +66,19 @@ func (h *history) add(ch Chunk) {
 			h.next = 0
 		}
 	}
+	if h.first == 0 {
+		h.first = ch.ID
+	}
 	h.last = ch.ID
+	h.bytes += int64(len(ch.Data))
 }
 
 // oldest returns the ID of the oldest retained chunk, or 0 when there is none.
-func (h *history) oldest() uint64 {
-	switch {
-	case h.last == 0:
-		return 0
-	case h.last <= h.max:
-		return 1
-	}
-	return h.last - h.max + 1
-}
+func (h *history) oldest() uint64 { return h.first }
 
 // covers reports whether every chunk after afterID is still retained.
 func (h *history) covers(afterID uint64) bool {
-	return afterID >= h.last || afterID+1 >= h.oldest()
+	return afterID >= h.last || afterID+1 >= h.first
 }
 
 func (h *history) get(id uint64) Chunk { return h.buf[(id-1)%h.max] }

@@ -1,7 +1,6 @@
 package manager_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/streamgate/streamgate/internal/testlog"
 	"github.com/streamgate/streamgate/manager"
 )
 
@@ -72,9 +72,9 @@ func (r *recorder) closedWith() (string, int) {
 
 // newManager returns a manager whose logs go to the returned buffer and which is shut down when
 // the test ends.
-func newManager(t *testing.T, cfg manager.Config) (*manager.Manager, *syncBuffer) {
+func newManager(t *testing.T, cfg manager.Config) (*manager.Manager, *testlog.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	m, err := manager.New(cfg)
 	require.NoError(t, err)
@@ -109,21 +109,4 @@ func seq(from, to uint64) []uint64 {
 		s = append(s, i)
 	}
 	return s
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

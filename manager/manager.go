@@ -2,12 +2,14 @@ package manager
 
 import (
 	"cmp"
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,7 +21,11 @@ type Manager struct {
 	mu       sync.RWMutex
 	streams  map[string]*stream // active and retained closed streams
 	active   int
+	retained list.List          // the retained closed streams, oldest close first
+	tenants  map[string]*tenant // the tenants of the streams
 	shutdown bool
+
+	bytes atomic.Int64 // chunk data in every stream's history; see budget.go
 }
 
 // StreamOptions configures CreateStreamWith.
@@ -36,7 +42,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream)}, nil
+	return &Manager{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream), tenants: make(map[string]*tenant)}, nil
 }
 
 // Config returns the effective configuration, defaults filled in.
@@ -47,8 +53,11 @@ func (m *Manager) CreateStream(ctx context.Context, requestedID string) (string,
 	return m.CreateStreamWith(ctx, StreamOptions{ID: requestedID})
 }
 
-// CreateStreamWith creates an active stream. Capacity is checked first (ErrTooManyStreams), then the
-// requested ID (ErrInvalidID, ErrExists, also for a retained closed stream).
+// CreateStreamWith creates an active stream. Capacity is checked first: the number of active
+// streams of its tenant (the LabelTenant label) and in all (ErrTooManyStreams), then room for one
+// full history in the tenant's quota and the global byte budget, forgetting retained closed
+// streams, oldest first, to make it (ErrBudgetExhausted); the refusals are *LimitErrors. Then the
+// requested ID is (ErrInvalidID, ErrExists, also for a retained closed stream).
 func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (string, error) {
 	id := opts.ID
 	if id == "" {
@@ -56,11 +65,12 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	switch {
-	case m.shutdown:
+	if m.shutdown {
 		return "", ErrShutdown
-	case m.active >= m.cfg.MaxConcurrentStreams:
-		return "", fmt.Errorf("create stream: %w (limit %d)", ErrTooManyStreams, m.cfg.MaxConcurrentStreams)
+	}
+	t := m.tenantLocked(opts.Labels[LabelTenant])
+	if err := m.capacityLocked(t); err != nil {
+		return "", err
 	}
 	if opts.ID != "" {
 		if err := ValidateID(id); err != nil {
@@ -73,7 +83,7 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 		}
 		id = newID()
 	}
-	s := newStream(id, opts.Labels, m.cfg.HistorySize, time.Now())
+	s := newStream(id, t, opts.Labels, &m.cfg, time.Now())
 	if m.cfg.InactivityTimeout != NoTimeout {
 		s.mu.Lock()
 		s.idle = time.AfterFunc(m.idleTick(), func() { m.checkIdle(s) })
@@ -81,7 +91,22 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 	}
 	m.streams[id] = s
 	m.active++
+	m.holdLocked(t)
 	return id, nil
+}
+
+// capacityLocked checks that t may have one stream more. m.mu must be held.
+func (m *Manager) capacityLocked(t *tenant) error {
+	tooMany := &LimitError{Op: "create stream", Err: ErrTooManyStreams, Tenant: t.name, RetryAfter: LimitRetryAfter}
+	switch {
+	case m.active >= m.cfg.MaxConcurrentStreams:
+		tooMany.Limit = int64(m.cfg.MaxConcurrentStreams)
+		return tooMany
+	case t.streams >= t.quota.MaxStreams:
+		tooMany.PerTenant, tooMany.Limit = true, int64(t.quota.MaxStreams)
+		return tooMany
+	}
+	return m.roomForStreamLocked(t)
 }
 
 // stream looks a stream up, active or retained.
@@ -141,9 +166,9 @@ func (m *Manager) registerOn(ctx context.Context, s *stream, c Client, afterID u
 		s.mu.Unlock()
 		return nil
 	}
-	reason := s.reason
+	end := s.endLocked()
 	s.mu.Unlock()
-	return c.NotifyStreamClosed(ctx, reason)
+	return notify(ctx, c, end)
 }
 
 // canRegister checks a registration; s.mu must be held.
@@ -201,6 +226,8 @@ func (m *Manager) PushChunk(ctx context.Context, streamID string, ch Chunk) erro
 
 // Push is PushChunk that also returns the ID the chunk was given, 0 when it was not recorded. A
 // recorded chunk stays recorded when delivery errors are returned (Config.OnClientSendError Throw).
+// A chunk whose bytes do not fit in the budget is refused with a *LimitError wrapping
+// ErrBudgetExhausted; the stream stays active.
 func (m *Manager) Push(ctx context.Context, streamID string, ch Chunk) (uint64, error) {
 	s, err := m.stream(streamID)
 	if err != nil {
@@ -209,12 +236,23 @@ func (m *Manager) Push(ctx context.Context, streamID string, ch Chunk) (uint64, 
 	s.mu.Lock()
 	if s.status != StatusActive {
 		s.mu.Unlock()
-		return 0, fmt.Errorf("push to stream %s: %w", streamID, ErrClosed)
+		return 0, closedPush(streamID)
 	}
-	ch = s.record(ch)
+	drop, need, ok := m.admit(s, len(ch.Data))
+	if !ok {
+		s.mu.Unlock()
+		if drop, err = m.makeRoom(s, len(ch.Data), need); err != nil {
+			return 0, err
+		}
+	}
+	ch = s.record(ch, drop)
 	failed := s.fanOut(ctx, ch, m.cfg.OnClientSendError)
 	s.mu.Unlock()
 	return ch.ID, m.sendFailed(ctx, s, ch.ID, failed)
+}
+
+func closedPush(streamID string) error {
+	return fmt.Errorf("push to stream %s: %w", streamID, ErrClosed)
 }
 
 // sendFailed applies OnClientSendError to the failures of one push, outside the stream lock.
@@ -229,7 +267,7 @@ func (m *Manager) sendFailed(ctx context.Context, s *stream, chunkID uint64, fai
 			m.log.Warn("send to client failed", "stream_id", s.id, "client_id", f.client.ID(), "chunk_id", chunkID, "error", f.err)
 		case DeregisterClient:
 			m.log.Warn("send to client failed; client deregistered", "stream_id", s.id, "client_id", f.client.ID(), "chunk_id", chunkID, "error", f.err)
-			m.notifyClosed(ctx, s.id, f.client, "send failed: "+f.err.Error())
+			m.notifyClosed(ctx, f.client, ClosedError{StreamID: s.id, Reason: "send failed: " + f.err.Error(), Status: StatusError})
 		case Throw:
 			errs = append(errs, &ClientError{ClientID: f.client.ID(), Err: f.err})
 		}
@@ -240,9 +278,17 @@ func (m *Manager) sendFailed(ctx context.Context, s *stream, chunkID uint64, fai
 	return fmt.Errorf("push chunk %d to stream %s: %w", chunkID, s.id, errors.Join(errs...))
 }
 
-func (m *Manager) notifyClosed(ctx context.Context, streamID string, c Client, reason string) {
-	if err := c.NotifyStreamClosed(ctx, reason); err != nil {
-		m.log.Warn("notify client of close failed", "stream_id", streamID, "client_id", c.ID(), "error", err)
+// notify tells c that the stream ended for it, with the details when c is a CloseReceiver.
+func notify(ctx context.Context, c Client, end ClosedError) error {
+	if r, ok := c.(CloseReceiver); ok {
+		return r.StreamClosed(ctx, end)
+	}
+	return c.NotifyStreamClosed(ctx, end.Reason)
+}
+
+func (m *Manager) notifyClosed(ctx context.Context, c Client, end ClosedError) {
+	if err := notify(ctx, c, end); err != nil {
+		m.log.Warn("notify client of close failed", "stream_id", end.StreamID, "client_id", c.ID(), "error", err)
 	}
 }
 
@@ -255,9 +301,10 @@ func (m *Manager) CloseStream(ctx context.Context, streamID, reason string) erro
 	}
 	s.mu.Lock()
 	clients, closed := s.closeLocked(StatusCompleted, reason, nil, time.Now())
+	end := s.endLocked()
 	s.mu.Unlock()
 	if closed {
-		m.closed(ctx, s, clients, reason)
+		m.closed(ctx, s, clients, end)
 	}
 	return nil
 }
@@ -288,41 +335,68 @@ func (m *Manager) fail(ctx context.Context, s *stream, se *StreamError, terminat
 // failLocked records and fans out an error chunk and, with terminate, closes the stream. s.mu must
 // be held on an active stream; failLocked releases it before applying send failures and notifying.
 func (m *Manager) failLocked(ctx context.Context, s *stream, se *StreamError, terminate bool) error {
-	ch := s.record(Chunk{Event: "error", Data: se.JSON(), Err: se})
+	ch := m.force(s, Chunk{Event: "error", Data: se.JSON(), Err: se})
 	failed := s.fanOut(ctx, ch, m.cfg.OnClientSendError)
 	var clients []Client
-	reason := ReasonTerminatedPrefix + se.Message
+	var end ClosedError
 	if terminate {
-		clients, _ = s.closeLocked(StatusError, reason, se, ch.Time)
+		clients, _ = s.closeLocked(StatusError, ReasonTerminatedPrefix+se.Message, se, ch.Time)
+		end = s.endLocked()
 	}
 	s.mu.Unlock()
 	sendErr := m.sendFailed(ctx, s, ch.ID, failed)
 	if terminate {
-		m.closed(ctx, s, clients, reason)
+		m.closed(ctx, s, clients, end)
 	}
 	return sendErr
 }
 
-// closed finishes a close outside the stream lock: it frees the capacity, schedules the stream to
-// be forgotten and notifies the clients.
-func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, reason string) {
+// closed finishes a close outside the stream lock: it frees the capacity, retains the stream,
+// schedules it to be forgotten and notifies the clients.
+func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end ClosedError) {
 	m.mu.Lock()
 	m.active--
+	s.tenant.streams--
 	if !m.shutdown {
+		s.retained = m.retained.PushBack(s)
+		s.tenantAt = s.tenant.retained.PushBack(s)
 		s.expire = time.AfterFunc(m.cfg.RetainClosed, func() { m.forget(s) })
+		if m.retained.Len() > m.cfg.MaxRetained {
+			m.forgetLocked(m.retained.Front().Value.(*stream))
+		}
 	}
 	m.mu.Unlock()
 	for _, c := range clients {
-		m.notifyClosed(ctx, s.id, c, reason)
+		m.notifyClosed(ctx, c, end)
 	}
 }
 
 func (m *Manager) forget(s *stream) {
 	m.mu.Lock()
+	m.forgetLocked(s)
+	m.mu.Unlock()
+}
+
+// forgetLocked forgets a retained closed stream and gives its bytes back to the budget. Its
+// history is not touched: a replay that found the stream before may still read it. m.mu must be
+// held.
+func (m *Manager) forgetLocked(s *stream) {
+	if s.retained == nil {
+		return
+	}
+	m.retained.Remove(s.retained)
+	s.tenant.retained.Remove(s.tenantAt)
+	s.retained, s.tenantAt = nil, nil
+	s.expire.Stop()
 	if m.streams[s.id] == s {
 		delete(m.streams, s.id)
 	}
-	m.mu.Unlock()
+	s.mu.Lock()
+	held := s.hist.bytes
+	s.mu.Unlock()
+	s.tenant.bytes.Add(-held)
+	m.bytes.Add(-held)
+	m.releaseLocked(s.tenant)
 }
 
 // idleTicks is how many inactivity ticks make up InactivityTimeout: a stream ends between the
@@ -427,4 +501,21 @@ func (m *Manager) List(_ context.Context) ([]StreamInfo, error) {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return infos, nil
+}
+
+// Usage is what the manager holds at one moment, against its limits.
+type Usage struct {
+	Streams  int   // active streams (Config.MaxConcurrentStreams)
+	Retained int   // retained closed streams
+	Bytes    int64 // chunk data in every history, active and retained streams (Config.MaxBytes)
+}
+
+// Usage reports what the manager holds.
+func (m *Manager) Usage(_ context.Context) (Usage, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.shutdown {
+		return Usage{}, ErrShutdown
+	}
+	return Usage{Streams: m.active, Retained: m.retained.Len(), Bytes: m.bytes.Load()}, nil
 }

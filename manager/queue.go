@@ -9,12 +9,13 @@ import (
 // (the manager, under a stream lock) appends; one consumer swaps the whole backlog out at once.
 // Two slices alternate between the roles, so a steady stream allocates nothing.
 type queue struct {
-	mu      sync.Mutex
-	pending []Chunk
-	max     int
-	closed  bool
-	reason  string
-	full    bool
+	mu       sync.Mutex
+	pending  []Chunk
+	max      int
+	maxBytes int64        // bound on the data of pending; 0 means none
+	bytes    int64        // len(Data) summed over pending
+	end      *ClosedError // set when the stream closed
+	full     bool
 
 	wake   chan struct{} // capacity 1: "something changed"
 	active atomic.Bool
@@ -22,26 +23,27 @@ type queue struct {
 
 // queueState is the queue's end state as seen by the consumer.
 type queueState struct {
-	closed bool // the stream closed; reason says why
-	full   bool // the queue overflowed: a chunk was lost
-	reason string
+	end  *ClosedError // the stream closed: how
+	full bool         // the queue overflowed: a chunk was lost
 }
 
-func newQueue(max int) *queue {
-	q := &queue{max: max, wake: make(chan struct{}, 1)}
+func newQueue(max int, maxBytes int64) *queue {
+	q := &queue{max: max, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
 	q.active.Store(true)
 	return q
 }
 
-// push appends ch. It fails with ErrQueueFull, once, when the queue is at its bound; from then on
-// the queue is inactive and drops everything.
+// push appends ch. It fails with ErrQueueFull, once, when the queue is at its bound in chunks or in
+// bytes (a chunk arriving at an empty queue is always taken); from then on the queue is inactive
+// and drops everything.
 func (q *queue) push(ch Chunk) error {
 	q.mu.Lock()
-	if q.full || q.closed {
+	if q.full || q.end != nil {
 		q.mu.Unlock()
 		return nil
 	}
-	if len(q.pending) >= q.max {
+	n := int64(len(ch.Data))
+	if len(q.pending) >= q.max || (q.maxBytes > 0 && len(q.pending) > 0 && q.bytes+n > q.maxBytes) {
 		q.full = true
 		q.active.Store(false)
 		q.mu.Unlock()
@@ -49,15 +51,16 @@ func (q *queue) push(ch Chunk) error {
 		return ErrQueueFull
 	}
 	q.pending = append(q.pending, ch)
+	q.bytes += n
 	q.mu.Unlock()
 	q.signal()
 	return nil
 }
 
-func (q *queue) close(reason string) {
+func (q *queue) close(end ClosedError) {
 	q.mu.Lock()
-	if !q.closed {
-		q.closed, q.reason = true, reason
+	if q.end == nil {
+		q.end = &end
 	}
 	q.mu.Unlock()
 	q.signal()
@@ -91,8 +94,9 @@ func (q *queue) take(spare []Chunk) ([]Chunk, queueState) {
 		}
 	} else {
 		q.pending = spare[:0]
+		q.bytes = 0
 	}
-	st := queueState{closed: q.closed, full: q.full, reason: q.reason}
+	st := queueState{end: q.end, full: q.full}
 	q.mu.Unlock()
 	return batch, st
 }

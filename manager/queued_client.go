@@ -1,10 +1,10 @@
 package manager
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync/atomic"
 )
@@ -13,14 +13,15 @@ import (
 type Sink interface {
 	// Deliver hands over chunks in order. An error ends the client's Run.
 	Deliver(ctx context.Context, chunks []Chunk) error
-	// Closed is called once, after the last chunk, when the stream closed.
-	Closed(ctx context.Context, reason string) error
+	// Closed is called once, after the last chunk, when the stream closed; end says how.
+	Closed(ctx context.Context, end ClosedError) error
 }
 
 // Queue defaults.
 const (
-	DefaultQueueSize = 8192
-	DefaultMaxBatch  = 256
+	DefaultQueueSize     = 8192
+	DefaultMaxBatch      = 256
+	DefaultMaxBatchBytes = 1 << 20
 )
 
 // QueueConfig configures a QueuedClient. Zero fields take the defaults; negative values are invalid.
@@ -28,8 +29,20 @@ type QueueConfig struct {
 	// Size is the most chunks the queue holds. It should be at least the manager's HistorySize so
 	// that a full replay fits.
 	Size int
+	// MaxBytes, when set, is the most chunk data (len(Data) summed) the queue holds; a chunk
+	// arriving at an empty queue is always taken. A client that falls further behind drops out as
+	// a slow client rather than pin chunks its stream's history has already let go of: the data is
+	// shared, but what only a stalled client still references is outside the manager's budget.
+	// Set it to at least the manager's HistoryBytes, so that a full replay fits, and leave room for
+	// the largest chunk beyond that. Zero means no bound in bytes.
+	MaxBytes int64
 	// MaxBatch is the most chunks handed to one Deliver call.
 	MaxBatch int
+	// MaxBatchBytes is the most chunk data (len(Data) summed) handed to one Deliver call; a chunk
+	// larger than it is handed over alone. A sink that encodes a batch into one buffer (the
+	// gateway's SSE writer) thus holds at most about this much per subscriber, however long the
+	// replay.
+	MaxBatchBytes int
 	// Passive marks a client that only observes the stream (see Passive).
 	Passive bool
 	// Logger receives the client's logs; nil discards them.
@@ -46,6 +59,7 @@ type QueuedClient struct {
 	id       string
 	sink     Sink
 	maxBatch int
+	maxBytes int
 	passive  bool
 	log      *slog.Logger
 	q        *queue
@@ -55,9 +69,10 @@ type QueuedClient struct {
 }
 
 var (
-	_ Client  = (*QueuedClient)(nil)
-	_ Drainer = (*QueuedClient)(nil)
-	_ Passive = (*QueuedClient)(nil)
+	_ Client        = (*QueuedClient)(nil)
+	_ CloseReceiver = (*QueuedClient)(nil)
+	_ Drainer       = (*QueuedClient)(nil)
+	_ Passive       = (*QueuedClient)(nil)
 )
 
 // NewQueuedClient returns a client with the given ID delivering to sink.
@@ -68,21 +83,23 @@ func NewQueuedClient(id string, sink Sink, cfg QueueConfig) (*QueuedClient, erro
 	if sink == nil {
 		return nil, fmt.Errorf("%w: queued client %s needs a sink", ErrInvalidConfig, id)
 	}
-	if cfg.Size < 0 || cfg.MaxBatch < 0 {
-		return nil, fmt.Errorf("%w: QueueConfig Size and MaxBatch must not be negative", ErrInvalidConfig)
+	if cfg.Size < 0 || cfg.MaxBytes < 0 || cfg.MaxBatch < 0 || cfg.MaxBatchBytes < 0 {
+		return nil, fmt.Errorf("%w: QueueConfig Size, MaxBytes, MaxBatch and MaxBatchBytes must not be negative", ErrInvalidConfig)
 	}
-	setDefault(&cfg.Size, DefaultQueueSize)
-	setDefault(&cfg.MaxBatch, DefaultMaxBatch)
+	cfg.Size = cmp.Or(cfg.Size, DefaultQueueSize)
+	cfg.MaxBatch = cmp.Or(cfg.MaxBatch, DefaultMaxBatch)
+	cfg.MaxBatchBytes = cmp.Or(cfg.MaxBatchBytes, DefaultMaxBatchBytes)
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &QueuedClient{
 		id:       id,
 		sink:     sink,
 		maxBatch: cfg.MaxBatch,
+		maxBytes: cfg.MaxBatchBytes,
 		passive:  cfg.Passive,
 		log:      cfg.Logger,
-		q:        newQueue(cfg.Size),
+		q:        newQueue(cfg.Size, cfg.MaxBytes),
 		done:     make(chan struct{}),
 	}, nil
 }
@@ -93,10 +110,17 @@ func (c *QueuedClient) ID() string { return c.id }
 // SendChunk implements Client: it enqueues ch, or fails with ErrQueueFull when the queue is full.
 func (c *QueuedClient) SendChunk(_ context.Context, ch Chunk) error { return c.q.push(ch) }
 
-// NotifyStreamClosed implements Client: Run calls the sink's Closed after the queued chunks.
-func (c *QueuedClient) NotifyStreamClosed(_ context.Context, reason string) error {
-	c.q.close(reason)
+// StreamClosed implements CloseReceiver: Run calls the sink's Closed with end after the queued
+// chunks.
+func (c *QueuedClient) StreamClosed(_ context.Context, end ClosedError) error {
+	c.q.close(end)
 	return nil
+}
+
+// NotifyStreamClosed implements Client for callers other than the manager, which know the reason
+// only: the sink is told StatusCompleted for ReasonCompleted and StatusError otherwise.
+func (c *QueuedClient) NotifyStreamClosed(ctx context.Context, reason string) error {
+	return c.StreamClosed(ctx, closedBy(reason))
 }
 
 // Active implements Client. It turns false on overflow and when Run returns.
@@ -133,8 +157,8 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 		case st.full:
 			c.log.Warn("client dropped: queue full", "client_id", c.id, "last_chunk_id", c.LastID())
 			return ErrSlowClient
-		case st.closed:
-			return c.sink.Closed(ctx, st.reason)
+		case st.end != nil:
+			return c.sink.Closed(ctx, *st.end)
 		}
 		select {
 		case <-c.q.wake:
@@ -146,7 +170,7 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 
 func (c *QueuedClient) deliver(ctx context.Context, batch []Chunk) error {
 	for len(batch) > 0 {
-		n := min(len(batch), c.maxBatch)
+		n := c.batchLen(batch)
 		if err := c.sink.Deliver(ctx, batch[:n]); err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 				return ctxErr
@@ -157,4 +181,15 @@ func (c *QueuedClient) deliver(ctx context.Context, batch []Chunk) error {
 		batch = batch[n:]
 	}
 	return nil
+}
+
+// batchLen returns how many of the chunks go in the next Deliver: at least one, at most MaxBatch,
+// and no more than MaxBatchBytes of data.
+func (c *QueuedClient) batchLen(chunks []Chunk) int {
+	n, size := 1, len(chunks[0].Data)
+	for n < len(chunks) && n < c.maxBatch && size+len(chunks[n].Data) <= c.maxBytes {
+		size += len(chunks[n].Data)
+		n++
+	}
+	return n
 }

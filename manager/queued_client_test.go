@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/internal/testlog"
 	"github.com/streamgate/streamgate/manager"
 )
 
@@ -22,6 +23,7 @@ type sink struct {
 	mu      sync.Mutex
 	batches [][]uint64
 	reason  string
+	end     manager.ClosedError
 	closed  int
 }
 
@@ -46,9 +48,10 @@ func (s *sink) Deliver(ctx context.Context, chunks []manager.Chunk) error {
 	return nil
 }
 
-func (s *sink) Closed(_ context.Context, reason string) error {
+func (s *sink) Closed(_ context.Context, end manager.ClosedError) error {
 	s.mu.Lock()
-	s.reason = reason
+	s.reason = end.Reason
+	s.end = end
 	s.closed++
 	s.mu.Unlock()
 	return nil
@@ -113,9 +116,66 @@ func TestQueuedClientDeliversInBatchesThenCloses(t *testing.T) {
 	require.Error(t, qc.Run(ctx), "Run runs once")
 }
 
+// The sink learns how the stream ended, whoever ended it and whenever the client registered.
+func TestQueuedClientSinkGetsTheCloseDetails(t *testing.T) {
+	boom := &manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "boom"}
+	for _, tt := range []struct {
+		name  string
+		close func(m *manager.Manager, id string) error
+		late  bool // register after the close
+		want  manager.ClosedError
+	}{
+		{"completed", func(m *manager.Manager, id string) error { return m.CloseStream(ctx, id, "completed") }, false,
+			manager.ClosedError{Reason: "completed", Status: manager.StatusCompleted}},
+		{"closed with another reason", func(m *manager.Manager, id string) error { return m.CloseStream(ctx, id, "deleted") }, false,
+			manager.ClosedError{Reason: "deleted", Status: manager.StatusCompleted}},
+		{"terminated", func(m *manager.Manager, id string) error { return m.HandleStreamError(ctx, id, boom, true) }, false,
+			manager.ClosedError{Reason: "Stream terminated due to error: boom", Status: manager.StatusError, Err: boom}},
+		{"terminated, registered later", func(m *manager.Manager, id string) error { return m.HandleStreamError(ctx, id, boom, true) }, true,
+			manager.ClosedError{Reason: "Stream terminated due to error: boom", Status: manager.StatusError, Err: boom}},
+		{"shut down", func(m *manager.Manager, _ string) error { return m.Shutdown(ctx) }, false,
+			manager.ClosedError{Reason: "shutting down", Status: manager.StatusError,
+				Err: &manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "shutting down"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _ := newManager(t, manager.Config{})
+			id := newStream(t, m)
+			s := &sink{}
+			qc, err := manager.NewQueuedClient("q", s, manager.QueueConfig{})
+			require.NoError(t, err)
+			var wait func() error
+			if !tt.late {
+				require.NoError(t, m.RegisterClient(ctx, id, qc))
+				wait = run(t, qc, ctx) // Shutdown waits for it
+			}
+			require.NoError(t, tt.close(m, id))
+			if tt.late {
+				require.NoError(t, m.RegisterClientFrom(ctx, id, qc, 0))
+				wait = run(t, qc, ctx)
+			}
+			require.NoError(t, wait())
+			tt.want.StreamID = id
+			require.Equal(t, tt.want, s.end)
+			require.Equal(t, 1, s.closed)
+		})
+	}
+}
+
+// A caller other than the manager knows only the reason.
+func TestQueuedClientNotifiedByReason(t *testing.T) {
+	for reason, want := range map[string]manager.Status{"completed": manager.StatusCompleted, "gone": manager.StatusError} {
+		s := &sink{}
+		qc, err := manager.NewQueuedClient("q", s, manager.QueueConfig{})
+		require.NoError(t, err)
+		require.NoError(t, qc.NotifyStreamClosed(ctx, reason))
+		require.NoError(t, run(t, qc, ctx)())
+		require.Equal(t, manager.ClosedError{Reason: reason, Status: want}, s.end)
+	}
+}
+
 func TestQueuedClientOverflowIsASlowClient(t *testing.T) {
 	m, logs := newManager(t, manager.Config{})
-	logBuf := &syncBuffer{}
+	logBuf := &testlog.Buffer{}
 	id := newStream(t, m)
 	s := &sink{block: make(chan struct{})}
 	qc, err := manager.NewQueuedClient("slow", s, manager.QueueConfig{Size: 2, Logger: slog.New(slog.NewTextHandler(logBuf, nil))})

@@ -26,7 +26,10 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		if s.expire != nil {
 			s.expire.Stop()
 		}
+		s.retained, s.tenantAt = nil, nil
 	}
+	m.retained.Init()
+	m.tenants = nil
 	m.mu.Unlock()
 
 	var drain []Drainer
@@ -34,9 +37,10 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	for _, s := range streams {
 		s.mu.Lock()
 		clients, _ := s.closeLocked(StatusError, ReasonShuttingDown, shutdownErr, now)
+		end := s.endLocked()
 		s.mu.Unlock()
 		for _, c := range clients {
-			m.notifyClosed(ctx, s.id, c, ReasonShuttingDown)
+			m.notifyClosed(ctx, c, end)
 			if d, ok := c.(Drainer); ok {
 				drain = append(drain, d)
 			}

@@ -1,19 +1,22 @@
 package manager
 
 import (
+	"container/list"
 	"context"
 	"maps"
 	"sync"
 	"time"
 )
 
-// stream is one stream's state. Everything below mu is guarded by it; clients are called with it
+// stream is one stream's state. Everything below mu is guarded by it; SendChunk is called with it
 // held so that chunk IDs, history and delivery order agree.
 type stream struct {
-	id      string
-	labels  map[string]string
-	created time.Time
-	done    chan struct{} // closed when the stream closes
+	id       string
+	instance string // unique per creation, see StreamInfo.Instance
+	tenant   *tenant
+	labels   map[string]string
+	created  time.Time
+	done     chan struct{} // closed when the stream closes
 
 	mu       sync.Mutex
 	status   Status
@@ -28,27 +31,32 @@ type stream struct {
 	seenLast uint64         // hist.last at the previous inactivity tick
 	quiet    int            // inactivity ticks in a row without a push
 	expire   *time.Timer    // forgets the stream RetainClosed after it closed; guarded by Manager.mu
+	retained *list.Element  // the stream in Manager.retained once it closed; guarded by Manager.mu
+	tenantAt *list.Element  // the stream in tenant.retained once it closed; guarded by Manager.mu
 }
 
-func newStream(id string, labels map[string]string, historySize int, now time.Time) *stream {
+func newStream(id string, t *tenant, labels map[string]string, cfg *Config, now time.Time) *stream {
 	return &stream{
-		id:      id,
-		labels:  maps.Clone(labels),
-		created: now,
-		done:    make(chan struct{}),
-		status:  StatusActive,
-		hist:    history{max: uint64(historySize)},
-		index:   make(map[string]int),
+		id:       id,
+		instance: newID(),
+		tenant:   t,
+		labels:   maps.Clone(labels),
+		created:  now,
+		done:     make(chan struct{}),
+		status:   StatusActive,
+		hist:     newHistory(cfg.HistorySize, cfg.HistoryBytes),
+		index:    make(map[string]int),
 	}
 }
 
-// record assigns ch the next ID, stamps a zero Time and appends it to the history. mu must be held.
-func (s *stream) record(ch Chunk) Chunk {
+// record assigns ch the next ID, stamps a zero Time and appends it to the history after dropping
+// its drop oldest chunks, as planned when the push was admitted. mu must be held.
+func (s *stream) record(ch Chunk, drop uint64) Chunk {
 	ch.ID = s.hist.last + 1
 	if ch.Time.IsZero() {
 		ch.Time = time.Now()
 	}
-	s.hist.add(ch)
+	s.hist.add(ch, drop)
 	return ch
 }
 
@@ -137,20 +145,21 @@ func (s *stream) info() StreamInfo {
 	defer s.mu.Unlock()
 	return StreamInfo{
 		ID:          s.id,
+		Instance:    s.instance,
 		Status:      s.status,
 		CreatedAt:   s.created,
 		ClosedAt:    s.closedAt,
 		Clients:     len(s.clients),
 		Passive:     s.passive,
 		LastChunkID: s.hist.last,
+		Bytes:       s.hist.bytes,
 		CloseReason: s.reason,
 		Err:         s.err,
 		Labels:      maps.Clone(s.labels),
 	}
 }
 
-func (s *stream) closedError(reason string) *ClosedError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return &ClosedError{StreamID: s.id, Reason: reason, Status: s.status, Err: s.err}
+// endLocked describes how the stream ended, for its clients. mu must be held.
+func (s *stream) endLocked() ClosedError {
+	return ClosedError{StreamID: s.id, Reason: s.reason, Status: s.status, Err: s.err}
 }

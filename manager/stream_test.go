@@ -349,6 +349,34 @@ func TestClosedStreamIsForgottenAfterRetention(t *testing.T) {
 	require.NoError(t, err, "the ID is free again")
 }
 
+// A stream ID used again names a new stream: its Instance tells the two apart.
+func TestReusedIDGetsANewInstance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, _ := newManager(t, manager.Config{RetainClosed: time.Minute})
+		_, err := m.CreateStream(ctx, "shared")
+		require.NoError(t, err)
+		first, err := m.Info(ctx, "shared")
+		require.NoError(t, err)
+		require.NoError(t, m.CloseStream(ctx, "shared", "done"))
+		closed, err := m.Info(ctx, "shared")
+		require.NoError(t, err)
+		require.Equal(t, first.Instance, closed.Instance, "an instance is stable for the stream's life")
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		_, err = m.CreateStream(ctx, "shared")
+		require.NoError(t, err)
+		second, err := m.Info(ctx, "shared")
+		require.NoError(t, err)
+		require.NotEmpty(t, first.Instance)
+		require.NotEqual(t, first.Instance, second.Instance)
+		other := newStream(t, m)
+		third, err := m.Info(ctx, other)
+		require.NoError(t, err)
+		require.NotContains(t, []string{first.Instance, second.Instance}, third.Instance)
+	})
+}
+
 func TestHandleStreamError(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -513,6 +541,42 @@ func TestStatusForCode(t *testing.T) {
 		504: "DEADLINE_EXCEEDED", 418: "FAILED_PRECONDITION", 200: "UNKNOWN",
 	} {
 		require.Equal(t, want, manager.StatusForCode(code), "code %d", code)
+	}
+}
+
+// TestIsGone feeds IsGone the errors the manager itself returns: a closed, an unknown and a
+// shut-down stream are gone; a full manager or a stream's own error are not.
+func TestIsGone(t *testing.T) {
+	m, _ := newManager(t, manager.Config{MaxConcurrentStreams: 1})
+	id := newStream(t, m)
+	_, tooMany := m.CreateStream(ctx, "")
+	require.ErrorIs(t, tooMany, manager.ErrTooManyStreams)
+	require.NoError(t, m.CloseStream(ctx, id, "done"))
+	closed := m.PushChunk(ctx, id, manager.Chunk{Data: []byte("late")})
+	require.ErrorIs(t, closed, manager.ErrClosed)
+	unknown := m.DeregisterClient(ctx, "nope", "a")
+	require.ErrorIs(t, unknown, manager.ErrNotFound)
+	down, _ := newManager(t, manager.Config{})
+	require.NoError(t, down.Shutdown(ctx))
+	shutDown := down.CloseStream(ctx, "any", "done")
+	require.ErrorIs(t, shutDown, manager.ErrShutdown)
+
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"closed", closed, true},
+		{"subscription end", &manager.ClosedError{StreamID: id, Reason: "done"}, true},
+		{"not found", unknown, true},
+		{"shut down", shutDown, true},
+		{"too many streams", tooMany, false},
+		{"stream error", &manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "gone"}, false},
+		{"nil", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, manager.IsGone(tc.err))
+		})
 	}
 }
 

@@ -28,8 +28,9 @@ type subClient struct {
 }
 
 var (
-	_ Client  = (*subClient)(nil)
-	_ Drainer = (*subClient)(nil)
+	_ Client        = (*subClient)(nil)
+	_ CloseReceiver = (*subClient)(nil)
+	_ Drainer       = (*subClient)(nil)
 )
 
 func (c *subClient) ID() string                                  { return c.id }
@@ -37,9 +38,12 @@ func (c *subClient) SendChunk(_ context.Context, ch Chunk) error { return c.q.pu
 func (c *subClient) Active() bool                                { return c.q.active.Load() }
 func (c *subClient) Done() <-chan struct{}                       { return c.done }
 func (c *subClient) finish()                                     { c.once.Do(func() { close(c.done) }) }
-func (c *subClient) NotifyStreamClosed(_ context.Context, reason string) error {
-	c.q.close(reason)
+func (c *subClient) StreamClosed(_ context.Context, end ClosedError) error {
+	c.q.close(end)
 	return nil
+}
+func (c *subClient) NotifyStreamClosed(ctx context.Context, reason string) error {
+	return c.StreamClosed(ctx, closedBy(reason))
 }
 
 // Subscribe registers an in-process consumer on the stream, replaying retained chunks with an ID
@@ -50,7 +54,7 @@ func (m *Manager) Subscribe(ctx context.Context, streamID string, afterID uint64
 	if err != nil {
 		return nil, err
 	}
-	c := &subClient{id: "sub-" + newID(), q: newQueue(m.cfg.SubscriptionQueue), done: make(chan struct{})}
+	c := &subClient{id: "sub-" + newID(), q: newQueue(m.cfg.SubscriptionQueue, 0), done: make(chan struct{})}
 	if err := m.registerOn(ctx, s, c, afterID, true); err != nil {
 		return nil, err
 	}
@@ -88,8 +92,8 @@ func (sub *Subscription) Next(ctx context.Context) (Chunk, error) {
 			sub.end = fmt.Errorf("subscription %s on stream %s after chunk %d: %w", sub.client.id, sub.s.id, sub.lastID, ErrSlowClient)
 			sub.client.finish()
 			continue
-		case st.closed:
-			sub.end = sub.s.closedError(st.reason)
+		case st.end != nil:
+			sub.end = st.end
 			sub.client.finish()
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -24,33 +25,37 @@ func nextN(t *testing.T, sub *manager.Subscription, n int) []uint64 {
 	return ids
 }
 
+// TestSubscribeReplaysThenLiveThenClosedError runs in a synctest bubble so that the live chunks
+// are pushed only once Next is blocked waiting for them, without a sleep to order the two.
 func TestSubscribeReplaysThenLiveThenClosedError(t *testing.T) {
-	m, _ := newManager(t, manager.Config{})
-	id := newStream(t, m)
-	push(t, m, id, "1", "2", "3")
-	sub, err := m.Subscribe(ctx, id, 1)
-	require.NoError(t, err)
-	require.Equal(t, []uint64{2, 3}, nextN(t, sub, 2))
+	synctest.Test(t, func(t *testing.T) {
+		m, _ := newManager(t, manager.Config{})
+		id := newStream(t, m)
+		push(t, m, id, "1", "2", "3")
+		sub, err := m.Subscribe(ctx, id, 1)
+		require.NoError(t, err)
+		require.Equal(t, []uint64{2, 3}, nextN(t, sub, 2))
 
-	go func() {
-		time.Sleep(10 * time.Millisecond)
-		_ = m.PushChunk(ctx, id, manager.Chunk{Data: []byte("4")})
-		_ = m.HandleStreamError(ctx, id, &manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "gone"}, true)
-	}()
-	require.Equal(t, []uint64{4, 5}, nextN(t, sub, 2))
-	require.Equal(t, uint64(5), sub.LastID())
+		go func() {
+			synctest.Wait() // until Next below waits on an empty queue
+			_ = m.PushChunk(ctx, id, manager.Chunk{Data: []byte("4")})
+			_ = m.HandleStreamError(ctx, id, &manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "gone"}, true)
+		}()
+		require.Equal(t, []uint64{4, 5}, nextN(t, sub, 2))
+		require.Equal(t, uint64(5), sub.LastID())
 
-	_, err = sub.Next(ctx)
-	var ce *manager.ClosedError
-	require.ErrorAs(t, err, &ce)
-	require.ErrorIs(t, err, manager.ErrClosed)
-	require.Equal(t, id, ce.StreamID)
-	require.Equal(t, "Stream terminated due to error: gone", ce.Reason)
-	require.Equal(t, manager.StatusError, ce.Status)
-	require.Equal(t, 503, ce.Err.Code)
-	_, err = sub.Next(ctx)
-	require.ErrorAs(t, err, &ce, "the end is sticky")
-	require.NoError(t, sub.Close())
+		_, err = sub.Next(ctx)
+		var ce *manager.ClosedError
+		require.ErrorAs(t, err, &ce)
+		require.ErrorIs(t, err, manager.ErrClosed)
+		require.Equal(t, id, ce.StreamID)
+		require.Equal(t, "Stream terminated due to error: gone", ce.Reason)
+		require.Equal(t, manager.StatusError, ce.Status)
+		require.Equal(t, 503, ce.Err.Code)
+		_, err = sub.Next(ctx)
+		require.ErrorAs(t, err, &ce, "the end is sticky")
+		require.NoError(t, sub.Close())
+	})
 }
 
 func TestSubscribeErrors(t *testing.T) {

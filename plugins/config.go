@@ -1,12 +1,15 @@
 package plugins
 
 import (
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/streamgate/streamgate/manager"
 )
 
 // Config configures a Host.
@@ -22,7 +25,9 @@ type Config struct {
 
 	// Window is the most chunks a subscription leaves unacknowledged by its plugin (default 1024).
 	Window int
-	// MaxBatch is the most chunks sent in one message (default 256).
+	// MaxBatch is the most chunks sent in one message (default 256). A message also carries at
+	// most sdk.MaxMessageBytes less 64 KiB of chunks; a chunk larger than that alone ends its
+	// subscription with a 413 error.
 	MaxBatch int
 	// QueueSize is each subscription's queue between the manager and the plugin; 0 takes the
 	// manager's default (manager.DefaultQueueSize). Keep it at least the manager's HistorySize so
@@ -75,8 +80,8 @@ type PluginConfig struct {
 type AttachRule struct {
 	// All joins every stream.
 	All bool
-	// Models and Tenants join the streams whose "model" or "tenant" label is listed. When both
-	// are set a stream must match both.
+	// Models and Tenants join the streams whose manager.LabelModel or manager.LabelTenant label is
+	// listed. When both are set a stream must match both.
 	Models  []string
 	Tenants []string
 }
@@ -92,10 +97,10 @@ func (r AttachRule) Matches(labels map[string]string) bool {
 	if r.IsZero() {
 		return false
 	}
-	if len(r.Models) > 0 && !slices.Contains(r.Models, labels["model"]) {
+	if len(r.Models) > 0 && !slices.Contains(r.Models, labels[manager.LabelModel]) {
 		return false
 	}
-	return len(r.Tenants) == 0 || slices.Contains(r.Tenants, labels["tenant"])
+	return len(r.Tenants) == 0 || slices.Contains(r.Tenants, labels[manager.LabelTenant])
 }
 
 func (c *Config) validate() error {
@@ -122,16 +127,27 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%w: %s.config is not valid JSON", ErrInvalidConfig, at)
 		}
 	}
-	for name, v := range map[string]int64{
-		"Window": int64(c.Window), "MaxBatch": int64(c.MaxBatch), "QueueSize": int64(c.QueueSize),
-		"StartTimeout": int64(c.StartTimeout), "CallTimeout": int64(c.CallTimeout),
-		"DecisionTimeout": int64(c.DecisionTimeout), "HealthInterval": int64(c.HealthInterval),
-		"HealthTimeout": int64(c.HealthTimeout), "RestartMinBackoff": int64(c.RestartMinBackoff),
-		"RestartMaxBackoff": int64(c.RestartMaxBackoff), "DeliveryAttempts": int64(c.DeliveryAttempts),
-		"DeliveryMinBackoff": int64(c.DeliveryMinBackoff), "DeliveryMaxBackoff": int64(c.DeliveryMaxBackoff),
+	// A list, not a map, so that a config with several negative fields always reports the first.
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"Window", int64(c.Window)},
+		{"MaxBatch", int64(c.MaxBatch)},
+		{"QueueSize", int64(c.QueueSize)},
+		{"StartTimeout", int64(c.StartTimeout)},
+		{"CallTimeout", int64(c.CallTimeout)},
+		{"DecisionTimeout", int64(c.DecisionTimeout)},
+		{"HealthInterval", int64(c.HealthInterval)},
+		{"HealthTimeout", int64(c.HealthTimeout)},
+		{"RestartMinBackoff", int64(c.RestartMinBackoff)},
+		{"RestartMaxBackoff", int64(c.RestartMaxBackoff)},
+		{"DeliveryAttempts", int64(c.DeliveryAttempts)},
+		{"DeliveryMinBackoff", int64(c.DeliveryMinBackoff)},
+		{"DeliveryMaxBackoff", int64(c.DeliveryMaxBackoff)},
 	} {
-		if v < 0 {
-			return fmt.Errorf("%w: %s must not be negative", ErrInvalidConfig, name)
+		if f.v < 0 {
+			return fmt.Errorf("%w: %s must not be negative", ErrInvalidConfig, f.name)
 		}
 	}
 	return nil
@@ -141,25 +157,19 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	setDefault(&c.Window, 1024)
-	setDefault(&c.MaxBatch, 256)
-	setDefault(&c.StartTimeout, 10*time.Second)
-	setDefault(&c.CallTimeout, 10*time.Second)
-	setDefault(&c.DecisionTimeout, time.Second)
-	setDefault(&c.HealthInterval, 5*time.Second)
-	setDefault(&c.HealthTimeout, 2*time.Second)
-	setDefault(&c.RestartMinBackoff, 100*time.Millisecond)
-	setDefault(&c.RestartMaxBackoff, 30*time.Second)
-	setDefault(&c.DeliveryAttempts, 5)
-	setDefault(&c.DeliveryMinBackoff, 100*time.Millisecond)
-	setDefault(&c.DeliveryMaxBackoff, 5*time.Second)
+	c.Window = cmp.Or(c.Window, 1024)
+	c.MaxBatch = cmp.Or(c.MaxBatch, 256)
+	c.StartTimeout = cmp.Or(c.StartTimeout, 10*time.Second)
+	c.CallTimeout = cmp.Or(c.CallTimeout, 10*time.Second)
+	c.DecisionTimeout = cmp.Or(c.DecisionTimeout, time.Second)
+	c.HealthInterval = cmp.Or(c.HealthInterval, 5*time.Second)
+	c.HealthTimeout = cmp.Or(c.HealthTimeout, 2*time.Second)
+	c.RestartMinBackoff = cmp.Or(c.RestartMinBackoff, 100*time.Millisecond)
+	c.RestartMaxBackoff = cmp.Or(c.RestartMaxBackoff, 30*time.Second)
+	c.DeliveryAttempts = cmp.Or(c.DeliveryAttempts, 5)
+	c.DeliveryMinBackoff = cmp.Or(c.DeliveryMinBackoff, 100*time.Millisecond)
+	c.DeliveryMaxBackoff = cmp.Or(c.DeliveryMaxBackoff, 5*time.Second)
 	if c.MaxBatch > c.Window {
 		c.MaxBatch = c.Window
-	}
-}
-
-func setDefault[T int | time.Duration](v *T, def T) {
-	if *v == 0 {
-		*v = def
 	}
 }

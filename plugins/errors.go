@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/plugins/sdk"
 )
 
@@ -40,6 +41,17 @@ var (
 	// ErrClosed: the Host is closed (or was never started).
 	ErrClosed = errors.New("plugin host closed")
 )
+
+// answerError is a refusal of Subscribe or Unsubscribe together with what a client is answered:
+// errors.As finds the *manager.StreamError, so that a caller (the gateway) maps it without
+// importing this package, while errors.Is and the text stay those of the refusal.
+type answerError struct {
+	se  *manager.StreamError
+	err error
+}
+
+func (e *answerError) Error() string   { return e.err.Error() }
+func (e *answerError) Unwrap() []error { return []error{e.se, e.err} }
 
 // ConfigError reports the diagnostics of a refused configuration. errors.Is(err, ErrBadConfig)
 // holds for it.

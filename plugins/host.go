@@ -27,6 +27,7 @@ type Host struct {
 
 	subsMu sync.Mutex
 	subs   map[string]map[string]*subscription // stream ID -> subscription ID -> subscription
+	failed []failedSubscription                // the last maxFailed that ended with an error, oldest first
 	subsWG sync.WaitGroup                      // the subscriptions' run goroutines
 }
 
@@ -160,7 +161,7 @@ func (h *Host) Close(ctx context.Context) error {
 // sessionConfig is what every session of the host shares.
 func (h *Host) sessionConfig(log *slog.Logger) sessionConfig {
 	return sessionConfig{
-		window: h.cfg.Window, maxBatch: h.cfg.MaxBatch, attempts: h.cfg.DeliveryAttempts,
+		window: h.cfg.Window, maxBatch: h.cfg.MaxBatch, maxBytes: batchBytes, attempts: h.cfg.DeliveryAttempts,
 		minBackoff: h.cfg.DeliveryMinBackoff, maxBackoff: h.cfg.DeliveryMaxBackoff,
 		callTimeout: h.cfg.CallTimeout, decider: h.Deciders(), log: log,
 	}

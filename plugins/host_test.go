@@ -93,6 +93,14 @@ func waitSubscriptionsGone(t *testing.T, h *Host, streamID string) {
 	require.Eventually(t, func() bool { return len(h.Subscriptions(streamID)) == 0 }, 10*time.Second, 5*time.Millisecond)
 }
 
+// jsonlPath is where the jsonl plugin writes a stream whose tenant and ID need no escaping.
+func jsonlPath(t *testing.T, m *manager.Manager, dir, id string) string {
+	t.Helper()
+	info, err := m.Info(context.Background(), id)
+	require.NoError(t, err)
+	return filepath.Join(dir, info.Labels["tenant"], id+"."+info.Instance+".jsonl")
+}
+
 func readFile(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -120,7 +128,7 @@ func TestAttachedJSONLWritesExactlyWhatSubscribersSaw(t *testing.T) {
 	waitSubscriptionsGone(t, h, id)
 
 	want := jsonlOf(id, seen, fmt.Sprintf(`{"stream_id":%q,"closed":true,"reason":%q,"error":{"code":503,"status":"UNAVAILABLE","message":"model overloaded"}}`, id, closed.Reason))
-	assert.Equal(t, want, readFile(t, filepath.Join(dir, id+".jsonl")))
+	assert.Equal(t, want, readFile(t, jsonlPath(t, m, dir, id)))
 }
 
 func TestAttachRules(t *testing.T) {
@@ -183,7 +191,7 @@ func TestKilledPluginIsRestartedAndTheFileStaysExact(t *testing.T) {
 	waitSubscriptionsGone(t, h, id)
 
 	assert.Equal(t, jsonlOf(id, seen, fmt.Sprintf(`{"stream_id":%q,"closed":true,"reason":"completed"}`, id)),
-		readFile(t, filepath.Join(dir, id+".jsonl")))
+		readFile(t, jsonlPath(t, m, dir, id)))
 	assert.NotEqual(t, pid, h.byName["jsonl"].current().pid(), "the plugin runs in a new process")
 	_, attrs, ok := rec.find("subscription re-attached")
 	assert.True(t, ok, "messages: %q", rec.messages())
@@ -211,7 +219,7 @@ func TestSubscriptionClosedWhenHistoryIsGone(t *testing.T) {
 	}
 	waitSubscriptionsGone(t, h, id)
 
-	got := readFile(t, filepath.Join(dir, id+".jsonl"))
+	got := readFile(t, jsonlPath(t, m, dir, id))
 	prefix := jsonlOf(id, first, "")
 	require.True(t, strings.HasPrefix(got, prefix[:len(prefix)-1]), got)
 	var last struct {
@@ -249,7 +257,7 @@ func TestSubscribeAndUnsubscribe(t *testing.T) {
 	assert.Equal(t, 1, info.Clients)
 	assert.Zero(t, info.Passive, "a subscription asked for keeps the stream wanted")
 	require.NoError(t, m.PushChunk(ctx, id, manager.Chunk{Data: []byte(`{"a":2}`)}))
-	path := filepath.Join(dir, id+".jsonl")
+	path := jsonlPath(t, m, dir, id)
 	require.Eventually(t, func() bool {
 		b, _ := os.ReadFile(path)
 		return strings.Count(string(b), "\n") == 2
@@ -296,7 +304,7 @@ func TestSubscribeToAFinishedStreamReplaysIt(t *testing.T) {
 	waitSubscriptionsGone(t, h, id)
 	assert.Equal(t, fmt.Sprintf(`{"stream_id":%[1]q,"id":1,"event":"","data":1}
 {"stream_id":%[1]q,"closed":true,"reason":"completed"}
-`, id), readFile(t, filepath.Join(dir, id+".jsonl")))
+`, id), readFile(t, jsonlPath(t, m, dir, id)))
 }
 
 func TestShutdownAndCloseReachThePlugin(t *testing.T) {
@@ -305,12 +313,13 @@ func TestShutdownAndCloseReachThePlugin(t *testing.T) {
 	h := startHost(t, Config{Streams: m, Plugins: []PluginConfig{jsonlPlugin(dir, AttachRule{All: true})}})
 	ctx := context.Background()
 	a, b := createStream(t, m), createStream(t, m)
+	paths := map[string]string{a: jsonlPath(t, m, dir, a), b: jsonlPath(t, m, dir, b)}
 	require.NoError(t, h.Attach(ctx, a, labels))
 	require.NoError(t, h.Attach(ctx, b, labels))
 	require.NoError(t, h.Close(ctx))
 	require.NoError(t, m.Shutdown(ctx))
-	for _, id := range []string{a, b} {
-		assert.Equal(t, fmt.Sprintf(`{"stream_id":%q,"closed":true,"reason":"plugin host closing"}`+"\n", id), readFile(t, filepath.Join(dir, id+".jsonl")))
+	for id, path := range paths {
+		assert.Equal(t, fmt.Sprintf(`{"stream_id":%q,"closed":true,"reason":"plugin host closing"}`+"\n", id), readFile(t, path))
 	}
 	_, err := h.Subscribe(ctx, a, "jsonl", nil)
 	assert.ErrorIs(t, err, ErrClosed)
@@ -323,11 +332,12 @@ func TestManagerShutdownClosesSessions(t *testing.T) {
 	ctx := context.Background()
 	id := createStream(t, m)
 	require.NoError(t, h.Attach(ctx, id, labels))
+	path := jsonlPath(t, m, dir, id)
 	require.NoError(t, m.PushChunk(ctx, id, manager.Chunk{Data: []byte(`1`)}))
 	require.NoError(t, m.Shutdown(ctx)) // waits for the plugin's client to drain
 	assert.Equal(t, fmt.Sprintf(`{"stream_id":%[1]q,"id":1,"event":"","data":1}
 {"stream_id":%[1]q,"closed":true,"reason":"shutting down"}
-`, id), readFile(t, filepath.Join(dir, id+".jsonl")))
+`, id), readFile(t, path))
 	waitSubscriptionsGone(t, h, id)
 }
 

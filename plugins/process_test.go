@@ -123,6 +123,26 @@ func TestInvalidHostConfig(t *testing.T) {
 	}
 }
 
+// TestNegativeConfigReportsTheFirstField: with every field negative, the error names the first
+// in Config's order on every call, not whichever a map iteration reached first.
+func TestNegativeConfigReportsTheFirstField(t *testing.T) {
+	cfg := Config{
+		Window: -1, MaxBatch: -1, QueueSize: -1,
+		StartTimeout: -1, CallTimeout: -1, DecisionTimeout: -1,
+		HealthInterval: -1, HealthTimeout: -1,
+		RestartMinBackoff: -1, RestartMaxBackoff: -1,
+		DeliveryAttempts: -1, DeliveryMinBackoff: -1, DeliveryMaxBackoff: -1,
+	}
+	for range 50 {
+		_, err := New(cfg)
+		require.ErrorIs(t, err, ErrInvalidConfig)
+		require.EqualError(t, err, "invalid plugin config: Window must not be negative")
+	}
+	cfg.Window = 0
+	_, err := New(cfg)
+	require.EqualError(t, err, "invalid plugin config: MaxBatch must not be negative")
+}
+
 func TestAttachNeedsATransport(t *testing.T) {
 	h, err := New(Config{Plugins: []PluginConfig{{Name: "retry", Path: bin("retry"), Attach: AttachRule{All: true}}}})
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -9,9 +10,12 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/streamgate/streamgate/manager"
 	pb "github.com/streamgate/streamgate/plugins/internal/pluginpb"
+	"github.com/streamgate/streamgate/plugins/sdk"
 	"github.com/streamgate/streamgate/upstream"
 )
 
@@ -27,9 +31,16 @@ type terminatedError struct {
 
 func (e *terminatedError) Error() string { return e.Reason }
 
+// batchBytes bounds the encoded chunks of one Batch. gRPC refuses a message above
+// sdk.MaxMessageBytes (a batch of 8 chunks of 10 MiB was refused with ResourceExhausted), and the
+// HostMessage and Batch around the chunks add a few bytes of framing; the headroom covers them
+// with a wide margin.
+const batchBytes = sdk.MaxMessageBytes - 64<<10
+
 // sessionConfig is what a session needs from the host.
 type sessionConfig struct {
 	window, maxBatch int
+	maxBytes         int // the most encoded chunk bytes in one message (batchBytes)
 	attempts         int // built-in delivery policy: tries per batch
 	minBackoff       time.Duration
 	maxBackoff       time.Duration
@@ -44,6 +55,8 @@ type openRequest struct {
 	labels          map[string]string
 	config          []byte
 	after           uint64 // resume after this chunk
+	// The stream's instance and tenant: a stream ID can name another stream later.
+	instance, tenant string
 }
 
 // session is the host side of one Transport.Session call: a manager sink. Deliver and Closed are
@@ -87,7 +100,8 @@ func openSession(ctx context.Context, c *conn, plugin string, req openRequest, a
 		ackCh: make(chan struct{}, 1), nackCh: make(chan *pb.Nack, 1), openedCh: make(chan *pb.Opened, 1),
 		closedCh: make(chan struct{}), done: make(chan struct{})}
 	go s.read(callCtx)
-	open := &pb.Open{StreamId: req.streamID, SubscriptionId: req.subID, Metadata: req.labels, Config: req.config, ResumeAfter: req.after}
+	open := &pb.Open{StreamId: req.streamID, StreamInstance: req.instance, Tenant: req.tenant, SubscriptionId: req.subID,
+		Metadata: req.labels, Config: req.config, ResumeAfter: req.after}
 	if err := stream.Send(&pb.HostMessage{Msg: &pb.HostMessage_Open{Open: open}}); err != nil {
 		s.abort()
 		return nil, fmt.Errorf("%w: send Open: %w", ErrUnavailable, err)
@@ -178,8 +192,15 @@ func (s *session) Deliver(ctx context.Context, chunks []manager.Chunk) error {
 		if err != nil {
 			return err
 		}
-		n := min(len(chunks), room, s.cfg.maxBatch)
-		if err := s.send(chunks[:n]); err != nil {
+		n, err := s.send(chunks[:min(len(chunks), room, s.cfg.maxBatch)])
+		var term *terminatedError
+		if errors.As(err, &term) {
+			// A chunk too large to send: the plugin gets what precedes it, then the subscription ends.
+			if derr := s.drain(ctx); derr != nil {
+				return derr
+			}
+		}
+		if err != nil {
 			return err
 		}
 		s.unacked = append(s.unacked, chunks[:n]...)
@@ -252,15 +273,41 @@ func (s *session) drain(ctx context.Context) error {
 	}
 }
 
-func (s *session) send(chunks []manager.Chunk) error {
+// send sends, in one Batch, the longest run of chunks that fits in cfg.maxBytes, and returns how
+// many it sent. A first chunk too large for any message is a *terminatedError.
+func (s *session) send(chunks []manager.Chunk) (int, error) {
 	s.batch = s.batch[:0]
+	size := 0
 	for _, c := range chunks {
-		s.batch = append(s.batch, chunkToPB(c))
+		pc := chunkToPB(c)
+		size += batchedSize(pc)
+		if size > s.cfg.maxBytes {
+			break
+		}
+		s.batch = append(s.batch, pc)
+	}
+	if len(s.batch) == 0 {
+		return 0, s.tooLarge(chunks[0])
 	}
 	if err := s.stream.Send(&pb.HostMessage{Msg: &pb.HostMessage_Batch{Batch: &pb.Batch{Chunks: s.batch}}}); err != nil {
-		return fmt.Errorf("%w: %w", errPluginLost, err)
+		return 0, fmt.Errorf("%w: %w", errPluginLost, err)
 	}
-	return nil
+	return len(s.batch), nil
+}
+
+// batchedSize is what a chunk adds to a Batch: an element of a repeated message field is a tag,
+// a length and the chunk.
+func batchedSize(c *pb.Chunk) int {
+	return protowire.SizeTag(1) + protowire.SizeBytes(proto.Size(c))
+}
+
+// tooLarge ends the subscription at a chunk that no message can carry: sending it again or
+// re-attaching cannot help.
+func (s *session) tooLarge(c manager.Chunk) error {
+	msg := fmt.Sprintf("chunk %d is too large for the plugin transport: %d bytes encoded, one message carries at most %d",
+		c.ID, batchedSize(chunkToPB(c)), s.cfg.maxBytes)
+	return &terminatedError{Reason: "delivery failed: " + msg,
+		Err: &manager.StreamError{Code: 413, Status: manager.StatusForCode(413), Message: msg}}
 }
 
 // handleNack asks the decision chain what a rejected batch means and acts on it.
@@ -325,8 +372,8 @@ func (s *session) resume(ctx context.Context, after uint64, wait time.Duration) 
 		pending = pending[1:]
 	}
 	for len(pending) > 0 {
-		n := min(len(pending), s.cfg.maxBatch)
-		if err := s.send(pending[:n]); err != nil {
+		n, err := s.send(pending[:min(len(pending), s.cfg.maxBatch)])
+		if err != nil {
 			return err
 		}
 		pending = pending[n:]
@@ -336,11 +383,11 @@ func (s *session) resume(ctx context.Context, after uint64, wait time.Duration) 
 
 // Closed delivers the end of the stream: it waits for every chunk to be acknowledged, sends
 // Close and waits for the plugin's Closed, then ends the call.
-func (s *session) Closed(ctx context.Context, reason string) error {
+func (s *session) Closed(ctx context.Context, end manager.ClosedError) error {
 	if err := s.drain(ctx); err != nil {
 		return err
 	}
-	return s.finish(ctx, reason, s.lastErr)
+	return s.finish(ctx, end.Reason, s.lastErr)
 }
 
 // finish sends Close and waits for Closed (at most the call timeout), then ends the call.

@@ -121,7 +121,7 @@ func testSessionConfig(d upstream.Decider) sessionConfig {
 	if d == nil {
 		d = upstream.Chain(nil)
 	}
-	return sessionConfig{window: 64, maxBatch: 16, attempts: 3, minBackoff: time.Millisecond, maxBackoff: 2 * time.Millisecond,
+	return sessionConfig{window: 64, maxBatch: 16, maxBytes: batchBytes, attempts: 3, minBackoff: time.Millisecond, maxBackoff: 2 * time.Millisecond,
 		callTimeout: 5 * time.Second, decider: d, log: slog.New(slog.DiscardHandler)}
 }
 
@@ -150,6 +150,9 @@ func open(t *testing.T, c *conn, cfg sessionConfig, after uint64) (*session, *at
 	return s, acked
 }
 
+// completed is the end of a stream that completed.
+var completed = manager.ClosedError{StreamID: "s1", Reason: manager.ReasonCompleted, Status: manager.StatusCompleted}
+
 func TestSessionDeliversInOrderWithinTheWindow(t *testing.T) {
 	m := &memTransport{}
 	c, _ := connectInProcess(t, m)
@@ -161,7 +164,7 @@ func TestSessionDeliversInOrderWithinTheWindow(t *testing.T) {
 	}
 	fail := &manager.StreamError{Code: 500, Status: "INTERNAL", Message: "boom"}
 	require.NoError(t, s.Deliver(ctx, []manager.Chunk{{ID: 1001, Event: "error", Data: fail.JSON(), Err: fail}}))
-	require.NoError(t, s.Closed(ctx, manager.ReasonTerminatedPrefix+"boom"))
+	require.NoError(t, s.Closed(ctx, manager.ClosedError{StreamID: "s1", Reason: manager.ReasonTerminatedPrefix + "boom", Status: manager.StatusError, Err: fail}))
 
 	delivered, closed := m.got()
 	assert.Equal(t, ids(1, 1001), delivered)
@@ -181,7 +184,7 @@ func TestSessionNeverExceedsTheWindow(t *testing.T) {
 	assert.Len(t, s.unacked, cfg.window, "the plugin acknowledged nothing: exactly a window is in flight")
 	close(m.gate)
 	require.NoError(t, s.Deliver(context.Background(), chunks(65, 100)))
-	require.NoError(t, s.Closed(context.Background(), "completed"))
+	require.NoError(t, s.Closed(context.Background(), completed))
 	delivered, _ := m.got()
 	assert.Equal(t, ids(1, 100), delivered)
 }
@@ -192,7 +195,7 @@ func TestSessionBuiltInPolicy(t *testing.T) {
 		c, _ := connectInProcess(t, m)
 		s, acked := open(t, c, testSessionConfig(nil), 0)
 		require.NoError(t, s.Deliver(context.Background(), chunks(1, 50)))
-		require.NoError(t, s.Closed(context.Background(), "completed"))
+		require.NoError(t, s.Closed(context.Background(), completed))
 		delivered, _ := m.got()
 		assert.Equal(t, ids(1, 50), delivered)
 		assert.Equal(t, uint64(50), acked.Load())
@@ -230,7 +233,7 @@ func TestSessionDecisions(t *testing.T) {
 		c, _ := connectInProcess(t, m)
 		s, acked := open(t, c, testSessionConfig(decide(upstream.ActionSkip)), 0)
 		require.NoError(t, s.Deliver(context.Background(), chunks(1, 40)))
-		require.NoError(t, s.Closed(context.Background(), "completed"))
+		require.NoError(t, s.Closed(context.Background(), completed))
 		delivered, _ := m.got()
 		assert.Equal(t, append(ids(1, 16), ids(33, 40)...), delivered, "batch 17-32 was skipped")
 		assert.Equal(t, uint64(40), acked.Load())
@@ -245,7 +248,7 @@ func TestSessionDecisions(t *testing.T) {
 		c, _ := connectInProcess(t, m)
 		s, _ := open(t, c, testSessionConfig(decide(upstream.ActionRetry)), 0)
 		require.NoError(t, s.Deliver(context.Background(), chunks(1, 40)))
-		require.NoError(t, s.Closed(context.Background(), "completed"))
+		require.NoError(t, s.Closed(context.Background(), completed))
 		delivered, _ := m.got()
 		assert.Equal(t, ids(1, 40), delivered)
 	})

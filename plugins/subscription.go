@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/google/uuid"
 
 	"github.com/streamgate/streamgate/manager"
@@ -29,12 +31,18 @@ type subscription struct {
 	sup      *supervisor
 	id       string
 	streamID string
+	instance string // the stream's manager.StreamInfo.Instance
 	labels   map[string]string
 	config   json.RawMessage
 	passive  bool // attached by rule: an observer, see manager.Passive
 	log      *slog.Logger
 	acked    atomic.Uint64 // the last chunk the plugin acknowledged (or the chain skipped)
 	gen      int           // attachments so far; names the manager clients
+	// Owned by run: re-attaches that make no progress wait bo, which restarts after progress.
+	bo         *backoff.ExponentialBackOff
+	attachedAt uint64               // acked when the current attachment was made
+	failure    *manager.StreamError // set when the subscription ended with an error
+	failReason string               // why, with failure
 
 	mu         sync.Mutex
 	stopReason string
@@ -48,11 +56,12 @@ type attachment struct {
 	qc   *manager.QueuedClient
 }
 
-func (h *Host) newSubscription(sup *supervisor, streamID string, labels map[string]string, config json.RawMessage, passive bool) *subscription {
+func (h *Host) newSubscription(sup *supervisor, stream manager.StreamInfo, config json.RawMessage, passive bool) *subscription {
 	id := uuid.NewString()
 	return &subscription{
-		h: h, sup: sup, id: id, streamID: streamID, labels: labels, config: config, passive: passive,
-		log:  h.cfg.Logger.With("plugin", sup.cfg.Name, "stream_id", streamID, "subscription_id", id),
+		h: h, sup: sup, id: id, streamID: stream.ID, instance: stream.Instance, labels: stream.Labels, config: config, passive: passive,
+		log:  h.cfg.Logger.With("plugin", sup.cfg.Name, "stream_id", stream.ID, "subscription_id", id),
+		bo:   newBackOff(h.cfg.RestartMinBackoff, h.cfg.RestartMaxBackoff),
 		done: make(chan struct{}),
 	}
 }
@@ -63,7 +72,8 @@ func (s *subscription) open(ctx context.Context, after uint64) (*session, error)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", s.sup.cfg.Name, err)
 	}
-	req := openRequest{streamID: s.streamID, subID: s.id, labels: s.labels, config: s.config, after: after}
+	req := openRequest{streamID: s.streamID, instance: s.instance, tenant: s.labels["tenant"], subID: s.id,
+		labels: s.labels, config: s.config, after: after}
 	return openSession(ctx, p.conn, s.sup.cfg.Name, req, &s.acked, s.h.sessionConfig(s.log))
 }
 
@@ -123,16 +133,14 @@ func (s *subscription) next(ctx context.Context, a *attachment, err error) *atta
 		s.finish(a.sess, s.reason(), nil)
 		return nil
 	case errors.As(err, &term):
-		s.log.Error("subscription terminated", "reason", term.Reason)
 		s.deregister(a)
-		s.finish(a.sess, term.Reason, term.Err)
+		s.fail(a.sess, term.Reason, term.Err)
 		return nil
 	case errors.Is(err, manager.ErrSlowClient):
 		// The session is intact: go on after the last chunk it was handed.
 		next, rerr := s.register(ctx, a.sess, a.qc.LastID())
 		if rerr != nil {
-			s.log.Error("subscription could not catch up", "error", rerr)
-			s.finish(a.sess, "subscription fell behind and could not catch up: "+rerr.Error(), errorFor(rerr))
+			s.fail(a.sess, "subscription fell behind and could not catch up: "+rerr.Error(), errorFor(rerr))
 			return nil
 		}
 		return next
@@ -146,40 +154,79 @@ func (s *subscription) next(ctx context.Context, a *attachment, err error) *atta
 // reattach waits for the plugin to run again and registers a new attachment from the last
 // acknowledged chunk. When the stream's history no longer holds what follows, or the stream is
 // gone, the subscription is closed with a reason saying so.
+//
+// After an attachment that made progress the first try is at once; otherwise every try waits the
+// subscription's backoff, so that a session that breaks again at once, with its plugin running,
+// is not re-attached in a tight loop.
 func (s *subscription) reattach(ctx context.Context) *attachment {
-	b := newBackOff(s.h.cfg.RestartMinBackoff, s.h.cfg.RestartMaxBackoff)
+	var wait time.Duration
+	if s.acked.Load() > s.attachedAt {
+		s.bo.Reset()
+	} else {
+		wait = s.bo.NextBackOff()
+	}
 	for {
+		if wait > 0 {
+			s.log.Warn("re-attaching after a backoff: the last attachment made no progress", "wait", wait)
+			if !sleep(ctx, wait) {
+				return nil
+			}
+		}
+		wait = s.bo.NextBackOff()
 		after := s.acked.Load()
 		sess, err := s.open(ctx, after)
 		switch {
 		case ctx.Err() != nil || errors.Is(err, ErrClosed):
 			return nil
 		case errors.Is(err, ErrBadConfig):
-			s.log.Error("plugin refused the subscription after its restart", "error", err)
+			s.fail(nil, "plugin refused the subscription after its restart: "+err.Error(),
+				&manager.StreamError{Code: 400, Status: manager.StatusForCode(400), Message: err.Error()})
 			return nil
 		case err != nil:
 			s.log.Warn("re-attaching failed; trying again", "error", err)
-			if !sleep(ctx, b.NextBackOff()) {
-				return nil
-			}
 			continue
 		}
 		a, err := s.register(ctx, sess, after)
+		if err == nil && !s.sameStream(ctx) {
+			s.deregister(a) // its client has not run: nothing of the other stream was delivered
+			err = fmt.Errorf("%w: its ID names another stream now", manager.ErrNotFound)
+		}
 		if err == nil {
+			s.attachedAt = after
 			s.log.Info("subscription re-attached", "after", after)
 			return a
 		}
-		reason := fmt.Sprintf("plugin restarted; the stream can no longer be resumed after chunk %d: %v", after, err)
-		s.log.Error("subscription closed", "reason", reason)
-		s.finish(sess, reason, errorFor(err))
+		s.fail(sess, fmt.Sprintf("plugin restarted; the stream can no longer be resumed after chunk %d: %v", after, err), errorFor(err))
 		return nil
 	}
 }
 
+// fail ends the subscription with an error: it is logged, kept for the stream's
+// Host.StreamSubscriptions, and sent to the plugin when a session is open.
+func (s *subscription) fail(sess *session, reason string, serr *manager.StreamError) {
+	s.log.Error("subscription ended with an error", "reason", reason, "code", serr.Code)
+	s.failReason, s.failure = reason, serr
+	if sess != nil {
+		s.finish(sess, reason, serr)
+	}
+}
+
+// sameStream reports whether the subscription's stream ID still names its stream: once a stream
+// is forgotten its ID can be used again, and a re-attach must not follow the ID to the new one.
+// When Info fails (the stream was forgotten just now, or the manager is shutting down), the
+// manager closes the new client by itself.
+func (s *subscription) sameStream(ctx context.Context) bool {
+	info, err := s.h.cfg.Streams.Info(ctx, s.streamID)
+	return err != nil || info.Instance == s.instance
+}
+
 // errorFor is the stream error a subscription closes with when the manager refused it.
 func errorFor(err error) *manager.StreamError {
-	if errors.Is(err, manager.ErrHistoryTrimmed) {
+	switch {
+	case errors.Is(err, manager.ErrHistoryTrimmed):
 		return &manager.StreamError{Code: 410, Status: manager.StatusForCode(410), Message: err.Error()}
+	case errors.Is(err, manager.ErrNotFound):
+		return &manager.StreamError{Code: 404, Status: manager.StatusForCode(404), Message: err.Error()}
 	}
 	return manager.AsStreamError(err)
 }
@@ -187,7 +234,7 @@ func errorFor(err error) *manager.StreamError {
 // deregister removes a's client from its stream; the manager may have released it already.
 func (s *subscription) deregister(a *attachment) {
 	err := s.h.cfg.Streams.DeregisterClient(context.Background(), s.streamID, a.qc.ID())
-	if err != nil && !errors.Is(err, manager.ErrNotFound) && !errors.Is(err, manager.ErrClosed) && !errors.Is(err, manager.ErrShutdown) {
+	if err != nil && !manager.IsGone(err) {
 		s.log.Warn("deregister plugin client", "error", err)
 	}
 }

@@ -1,26 +1,24 @@
 package upstream
 
 import (
-	"bytes"
 	"io"
+	"mime"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 	"github.com/streamgate/streamgate/upstream/sse"
 )
 
-// tailSize is how many of the last body bytes a Gemini attempt keeps to find an error tail.
-const tailSize = 16 << 10
-
 // watchedBody is a response body that reports activity to the watchdog, notes when bytes last
-// arrived and, for the Gemini dialect, keeps the body's unparsed end in a tail: the SSE parser
-// ignores the lines of a raw JSON error body, so the runner looks for one there when the body ends.
+// arrived and copies them to tee, when its dialect wants them.
 type watchedBody struct {
-	rc   io.Reader
-	wd   *watchdog
-	tail *tail // nil when not wanted
+	rc  io.Reader
+	wd  *watchdog
+	tee io.Writer // nil when not wanted
 	// readAt is when the last read returned bytes. The parser reads only when it needs more
 	// input, so when it returns an event this is when the event's last byte arrived.
 	readAt time.Time
@@ -31,11 +29,42 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	if n > 0 {
 		b.readAt = time.Now()
 		b.wd.activity()
-		if b.tail != nil {
-			b.tail.write(p[:n])
+		if b.tee != nil {
+			_, _ = b.tee.Write(p[:n]) // a tee's Write never fails (bodyDialect.tee)
 		}
 	}
 	return n, err
+}
+
+// EventStreamType is the media type of an event stream, which a 200 answer to a streaming request
+// must have (or one of the generic SSE provider's SSEConfig.ContentTypes).
+const EventStreamType = "text/event-stream"
+
+// eventStreamTypes is the media type list of the providers that do not implement contentTyper.
+var eventStreamTypes = []string{EventStreamType}
+
+// contentTyper is implemented by a provider whose event streams may come with other media types
+// than text/event-stream: the generic SSE provider.
+type contentTyper interface {
+	mediaTypes() []string // lower case, without parameters; not to be modified
+}
+
+// checkStream fails a 200 answer whose Content-Type is none of the provider's event stream media
+// types, before any of its body is read: a page that happens to hold a "data:" line is not a
+// stream.
+func (r *Runner) checkStream(h http.Header) *failure {
+	want := eventStreamTypes
+	if p, ok := r.provider.(contentTyper); ok {
+		want = p.mediaTypes()
+	}
+	ct := h.Get("Content-Type")
+	if slices.Contains(want, ct) {
+		return nil // the common case, without parsing
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && slices.Contains(want, mt) {
+		return nil
+	}
+	return mediaTypeFailure(ct, want)
 }
 
 // readers recycles the SSE readers of ended attempts, so that an attempt does not allocate a read
@@ -55,115 +84,98 @@ func freeReader(r *sse.Reader) {
 	readers.Put(r)
 }
 
-// tail holds the last bytes written to it, at most tailSize of them. Only what follows the last
-// blank line matters at the end of a body, so the runner drops the bytes of every event the
-// parser returned (keepLast): the tail then stays as small as the bytes read past the last event,
-// and becomes a ring of tailSize bytes only when more than that arrive without an event. Dropping
-// only moves start; the kept bytes move to the front of buf when an append would pass tailSize.
-type tail struct {
-	buf   []byte // not ring: buf[start:] are the kept bytes; ring: tailSize bytes, oldest at pos
-	start int    // not ring: where the kept bytes begin
-	pos   int    // ring: the next write position, where the oldest byte is
-	ring  bool   // buf is a full ring of tailSize bytes
+// bodyDialect is what a Dialect adds to reading the events of a 200 body, so that the session's
+// read loop is the same for every dialect.
+type bodyDialect interface {
+	// tee returns where the body's bytes are copied as they arrive, or nil. Its Write must not
+	// fail.
+	tee() io.Writer
+	// check looks at an event's data before it is pushed; buffered is how many bytes the parser
+	// read past the event. A failure ends the attempt, and the event is not pushed.
+	check(data []byte, buffered int) *failure
+	// pushed notes the data of a pushed event, which does not change afterwards.
+	pushed(data []byte)
+	// end is told that rd reached the end of the body and that another attempt may follow (the
+	// stream is open and the caller still waits). It returns an error the body itself reported,
+	// which wins over how the body ended, and why a body that ended cleanly is incomplete.
+	end(rd *sse.Reader) (reported, incomplete *failure)
 }
 
-func (t *tail) write(p []byte) {
-	if !t.ring && len(t.buf)+len(p) > tailSize {
-		t.buf = t.buf[:copy(t.buf, t.buf[t.start:])]
-		t.start = 0
+// bodyDialect returns a fresh bodyDialect of the provider's dialect for one attempt.
+func (s *session) bodyDialect() bodyDialect {
+	if s.r.provider.Dialect() == DialectGemini {
+		return &geminiBody{}
 	}
-	if !t.ring && len(t.buf)+len(p) <= tailSize {
-		t.buf = append(t.buf, p...)
-		return
-	}
-	if !t.ring {
-		t.pos = len(t.buf)
-		t.buf = slices.Grow(t.buf, tailSize-t.pos)[:tailSize]
-		t.ring = true
-	}
-	if len(p) >= tailSize {
-		copy(t.buf, p[len(p)-tailSize:])
-		t.pos = 0
-		return
-	}
-	n := copy(t.buf[t.pos:], p)
-	copy(t.buf, p[n:])
-	t.pos = (t.pos + len(p)) % tailSize
+	return sseBody{s}
 }
 
-// keepLast drops all but the last n bytes written. The runner calls it with the bytes the parser
-// read past the end of the event it just returned, which ended with a blank line, so the bytes
-// dropped never hold what follows the body's last blank line.
-func (t *tail) keepLast(n int) {
-	if !t.ring {
-		t.start = max(t.start, len(t.buf)-n)
-		return
-	}
-	b, _ := t.bytes()
-	if n >= len(b) {
-		return
-	}
-	t.buf = append(t.buf[:0], b[len(b)-n:]...)
-	t.start, t.ring = 0, false
+// geminiBody reads DialectGemini. The SSE parser skips the lines of a raw JSON error body, so the
+// bytes after the last event are kept in a tail, where such an error is found when the body ends;
+// an event whose data is such an error counts too, and one whose data is not a JSON object at all
+// fails the attempt. A clean end completes the stream only after a final chunk and with nothing
+// but white space after the last event.
+type geminiBody struct {
+	tail geminiwire.Tail
+	fin  geminiwire.Finality
 }
 
-// bytes returns the kept bytes, oldest first, and whether they are all the bytes written since
-// the start of the body or the last keepLast.
-func (t *tail) bytes() ([]byte, bool) {
-	if !t.ring {
-		return t.buf[t.start:], true
+func (g *geminiBody) tee() io.Writer { return &g.tail }
+
+func (g *geminiBody) check(data []byte, buffered int) *failure {
+	g.tail.KeepLast(buffered)
+	if !geminiwire.LooksLikeObject(data) {
+		return notObjectFailure(len(data))
 	}
-	out := make([]byte, 0, tailSize)
-	return append(append(out, t.buf[t.pos:]...), t.buf[:t.pos]...), false
+	if !geminiwire.LooksLikeError(data) {
+		return nil
+	}
+	if se, ok := geminiwire.ParseError(data); ok {
+		return upstreamFailure(se)
+	}
+	return nil
 }
 
-// leftover returns what follows the last blank line (the end of the last complete event block)
-// in the kept bytes, trimmed of white space. ok is false when the kept bytes hold no blank line
-// but are not all the bytes since the start of the body or its last event either, so that the
-// leftover is unknown.
-func (t *tail) leftover() (rest []byte, ok bool) {
-	b, whole := t.bytes()
-	end, found := lastBlankLine(b)
-	if !found && !whole {
-		return nil, false
+func (g *geminiBody) pushed(data []byte) { g.fin.Add(data) }
+
+func (g *geminiBody) end(*sse.Reader) (reported, incomplete *failure) {
+	switch f := tailFailure(&g.tail); {
+	case f != nil && f.kind == kindUpstream:
+		return f, nil
+	case f != nil:
+		return nil, f
+	case !g.fin.Reached():
+		return nil, truncatedFailure("upstream stream ended without a final chunk (no finishReason)")
 	}
-	return bytes.TrimSpace(b[end:]), true
+	return nil, nil
 }
 
-// lastBlankLine returns the offset just after the last empty line in b, with CR, LF and CRLF line
-// endings, and whether there was one.
-func lastBlankLine(b []byte) (int, bool) {
-	after, found := 0, false
-	lineStart := 0
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c != '\r' && c != '\n' {
-			continue
-		}
-		next := i + 1
-		if c == '\r' && next < len(b) && b[next] == '\n' {
-			next++
-		}
-		if i == lineStart {
-			after, found = next, true
-		}
-		lineStart = next
-		i = next - 1
+// sseBody reads DialectSSE: the stream's last event ID and retry field are kept in the session
+// for the attempt that resumes it.
+type sseBody struct{ s *session }
+
+func (sseBody) tee() io.Writer             { return nil }
+func (sseBody) check([]byte, int) *failure { return nil }
+func (sseBody) pushed([]byte)              {}
+
+func (b sseBody) end(rd *sse.Reader) (reported, incomplete *failure) {
+	b.s.lastID = rd.LastEventID()
+	if retry := rd.Retry(); retry > 0 {
+		b.s.retry = retry
 	}
-	return after, found
+	return nil, nil
 }
 
 // tailFailure checks what a Gemini body left after its last event: nothing, Gemini's JSON error
 // (whose code, status and message the stream gets), or bytes that are not a complete event.
-func tailFailure(t *tail) *failure {
-	rest, ok := t.leftover()
+func tailFailure(t *geminiwire.Tail) *failure {
+	rest, ok := t.Leftover()
 	switch {
 	case !ok:
-		return truncatedFailure("upstream stream ended with more than " + strconv.Itoa(tailSize) + " bytes that are not a complete event")
+		return truncatedFailure("upstream stream ended with more than " + strconv.Itoa(geminiwire.TailSize) + " bytes that are not a complete event")
 	case len(rest) == 0:
 		return nil
 	}
-	if se, ok := parseErrorBody(rest); ok {
+	if se, ok := geminiwire.ParseError(rest); ok {
 		return upstreamFailure(se)
 	}
 	return truncatedFailure("upstream stream ended with " + strconv.Itoa(len(rest)) + " bytes that are not a complete event")

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -136,16 +137,18 @@ func TestDeciderChainOrder(t *testing.T) {
 }
 
 func TestDeciderRetryAfterIsHonoured(t *testing.T) {
-	sc := upstreamtest.Gemini("ok")
-	e := newEnv(t, sc)
-	e.fake.Enqueue(upstreamtest.Error(500, "oops"))
-	d := &recordingDecider{decide: func(upstream.ErrorInfo) upstream.Decision {
-		return upstream.Decision{Action: upstream.ActionRetry, RetryAfter: 150 * time.Millisecond}
-	}}
-	requireCompleted(t, e.run(e.runner(e.gemini(), upstream.RunnerConfig{Decider: d}), geminiReq), sc.Events())
-	reqs := e.fake.Requests()
-	require.Len(t, reqs, 2)
-	require.GreaterOrEqual(t, reqs[1].Time.Sub(reqs[0].Time).Milliseconds(), int64(150))
+	synctest.Test(t, func(t *testing.T) { // see the retry-wait tests in retry_test.go
+		sc := upstreamtest.Gemini("ok")
+		e := newLocalEnv(t, sc)
+		e.fake.Enqueue(upstreamtest.Error(500, "oops"))
+		d := &recordingDecider{decide: func(upstream.ErrorInfo) upstream.Decision {
+			return upstream.Decision{Action: upstream.ActionRetry, RetryAfter: 150 * time.Millisecond}
+		}}
+		requireCompleted(t, e.run(e.runner(e.gemini(), upstream.RunnerConfig{Decider: d}), geminiReq), sc.Events())
+		reqs := e.fake.Requests()
+		require.Len(t, reqs, 2)
+		require.Equal(t, 150*time.Millisecond, reqs[1].Time.Sub(reqs[0].Time))
+	})
 }
 
 // flakyCredential fails its first n uses, then sets the test key.
@@ -164,7 +167,7 @@ func TestDeciderRetriesCredentialFailures(t *testing.T) {
 	e := newEnv(t, sc)
 	cred := &flakyCredential{}
 	cred.fails.Store(2)
-	p, err := upstream.NewGemini(upstream.GeminiConfig{BaseURL: e.fake.URL(), Credential: cred})
+	p, err := upstream.NewGemini(upstream.GeminiConfig{BaseURL: e.baseURL, Credential: cred})
 	require.NoError(t, err)
 	d := &recordingDecider{decide: func(info upstream.ErrorInfo) upstream.Decision {
 		if info.HTTPStatus == 0 && info.Err.Code == 500 {

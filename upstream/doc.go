@@ -4,12 +4,12 @@
 // simulator), the retry and reconnection policy, the error-decision interface that error-handler
 // plugins fill (Decider), and the Runner that starts an upstream call for a manager stream and
 // pushes every event into it. Subpackage upstreamtest is a scriptable fake Gemini for tests and
-// load tests; upstream/internal/geminiwire is the Gemini wire format the simulator and the fake
-// share.
+// load tests; upstream/internal/geminiwire is the Gemini wire format: the simulator and the fake
+// write it, the runner reads it.
 //
 // Package upstream imports manager, upstream/sse and (in tests) auth; it must never import gateway
 // or plugins. Credentials reach it as the one-method Credential interface that auth's APIKey and
-// GoogleOAuth implement.
+// GoogleOAuth implement, and which they extend with SecretReporter, both declared here.
 //
 // # Data path
 //
@@ -22,21 +22,29 @@
 //	                                 "message", Time = when the event's last byte was read
 //	  -> Streams.CloseStream("completed") or HandleStreamError(err, terminate=true)
 //
-// Run blocks until the stream ends, and returns an error only when it cannot start (unknown stream,
-// a request the provider cannot build). A goroutine per Run watches manager.Done: when anyone else
+// Run blocks until the stream ends, and returns an error only when there is no stream to report
+// into (unknown stream, manager shut down); a request the provider cannot build fails the stream
+// with 400 INVALID_ARGUMENT. A goroutine per Run watches manager.Done: when anyone else
 // closes the stream, the upstream request's context is cancelled at once and Run returns. Every
 // failure is reported into the stream, once, as an error chunk; an error before the first event is
 // therefore the stream's first chunk, which the gateway turns into an HTTP status and body.
 //
 // # Dialects
 //
+// A 200 answer to a streaming request must be an event stream: its Content-Type is checked before
+// any of its body is read (text/event-stream, or for the generic SSE provider its configured media
+// types). These failures are retried like a body that ends early, since a proxy's error page may be
+// passing.
+//
 // Gemini, Vertex and the simulator speak DialectGemini: a stream is complete only when a chunk had
 // a finishReason (or the prompt a blockReason) and the body then ended cleanly with nothing but
 // white space after the last event. The SSE parser skips the lines of Gemini's mid-stream error,
 // a raw (often pretty-printed) {"error":{...}} body after some events, so the runner keeps the
 // bytes read past the last event (at most the last 16 KiB of the body) and parses what follows the
-// last blank line when the body ends; an event whose data is such an error counts too. A Gemini
-// request is never re-sent once an event was forwarded: that would duplicate deltas.
+// last blank line when the body ends; an event whose data is such an error counts too. An event
+// whose data is not shaped like a JSON object (its ends are looked at, not every byte) is not
+// Gemini's and ends the attempt before it is pushed. A Gemini request is never re-sent once an
+// event was forwarded: that would duplicate deltas.
 //
 // The generic SSE provider speaks DialectSSE: a clean end of the body (io.EOF) completes the
 // stream and a 204 answer ends it; an abrupt end (unexpected EOF, reset, idle timeout) is resumed
@@ -62,11 +70,19 @@
 //	                                                                        SSE: resume; Gemini: terminate
 //	Gemini body ended without a final chunk,     502   UNAVAILABLE          retry before the first event,
 //	  or with bytes that are not an event                                   else terminate
+//	200 whose Content-Type is not an event       502   UNAVAILABLE          retry (checked before the
+//	  stream (text/event-stream; for SSE,                                   body is read, so always
+//	  SSEConfig.ContentTypes)                                               before the first event)
+//	Gemini event whose data is not a JSON        502   UNAVAILABLE          retry before the first event,
+//	  object                                                                else terminate
 //	Gemini error tail or error event             its   its own (and its     retry before the first event
 //	                                             own   own message)         when its code is retryable
 //	no event within Timeouts.FirstEvent          504   DEADLINE_EXCEEDED    terminate
-//	no byte for Timeouts.Idle after an event     504   DEADLINE_EXCEEDED    SSE: resume; else terminate
-//	event over MaxEventSize                      502   INTERNAL             terminate
+//	  (Generate: no response headers)
+//	no byte for Timeouts.Idle after an event     504   DEADLINE_EXCEEDED    SSE: resume; Generate: retry;
+//	  (Generate: while reading the body)                                    else terminate
+//	event over MaxEventSize (Generate: a         502   INTERNAL             terminate
+//	  response body over it)
 //	credential failed (token fetch)              500   INTERNAL             terminate
 //	caller's context cancelled / deadline        499   CANCELLED /          (no decision)
 //	                                             504   DEADLINE_EXCEEDED
@@ -89,7 +105,11 @@
 // ActionTerminate with Decision.Err reports that error instead.
 //
 // Generate (non-streaming generateContent) retries the same way and then passes the last response
-// through, status, headers and body, whatever its status.
+// through, status, headers and body, whatever its status, when its body is a Gemini error (or it
+// succeeded); an error body that is not Gemini's JSON is replaced by the described error above.
+// Its timeouts are the streaming route's, the response headers standing for the first event, and
+// it reads the whole body before returning, so that a body that stalls or drops is an error the
+// caller answers with instead of a passed-through response cut short.
 //
 // # Credentials
 //
@@ -97,4 +117,12 @@
 // errors describe a request by host (and path) only, never by URL query or headers, and transport
 // errors are unwrapped from *url.Error, whose text would include the URL. Redirects are not
 // followed, so a credential header never travels to a host the upstream points at.
+//
+// What the upstream writes may still echo a credential (an error quoting the key it refused). A
+// provider that can name its secrets (SecretReporter: the credential's API key or current and
+// recent OAuth tokens, the generic SSE provider's header values, a configured URL's query values,
+// each of at least 8 bytes) has them replaced by Redacted in every failure before a Decider, a log
+// line or the stream sees it: the error's message and status, and the error body Generate passes
+// through. Data chunks are not scanned: the hot path stays a copy, and a credential is echoed in
+// errors, not in the model's output.
 package upstream

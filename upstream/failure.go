@@ -1,17 +1,16 @@
 package upstream
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 )
 
 // Causes with which the runner cancels an attempt's context.
@@ -42,16 +41,20 @@ const (
 	kindTooLarge                          // an event over the maximum event size
 	kindUpstream                          // Gemini's JSON error, as an event or as the raw body tail
 	kindCredential                        // the request could not be built: its credential failed
+	kindNotStream                         // a 200 that is not the dialect's event stream
 )
 
-// failure is one failed attempt. Nothing in it carries a credential: messages are built from
-// statuses, hosts, paths and transport errors, never from request headers or URL queries.
+// failure is one failed attempt. Its own wording carries no credential: messages are built from
+// statuses, hosts, paths and transport errors, never from request headers or URL queries. What
+// the upstream wrote into it (an error body's message, a transport error quoting the server) may
+// echo one: Runner.scrub removes them.
 type failure struct {
 	kind       failureKind
 	err        *manager.StreamError // what the stream gets
 	status     int                  // the upstream's HTTP status, 0 without a response
 	retryAfter time.Duration        // from a Retry-After header
 	transient  bool                 // the built-in policy retries it when a retry is safe
+	body       []byte               // kindStatus: the body when it is Gemini's error JSON, which Generate passes through
 }
 
 func connectFailure(u *url.URL, err error) *failure {
@@ -78,6 +81,26 @@ func truncatedFailure(msg string) *failure {
 	return &failure{kind: kindTruncated, err: streamError(http.StatusBadGateway, statusUnavailable, msg), transient: true}
 }
 
+// mediaTypeFailure describes a 200 whose Content-Type is none of the event stream's media types
+// (want). It is transient, like a body that ends early: a proxy's error page may be passing.
+func mediaTypeFailure(contentType string, want []string) *failure {
+	got := "no Content-Type"
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
+		got = "Content-Type " + mt
+	} else if contentType != "" {
+		got = "a Content-Type that is not a media type"
+	}
+	return &failure{kind: kindNotStream, err: streamError(http.StatusBadGateway, statusUnavailable,
+		"upstream answered 200 OK with "+got+", not an event stream (want "+strings.Join(want, " or ")+")"), transient: true}
+}
+
+// notObjectFailure describes a Gemini event whose data is not a JSON object. It is transient, like
+// a body that ends with bytes that are not an event.
+func notObjectFailure(size int) *failure {
+	return &failure{kind: kindNotStream, err: streamError(http.StatusBadGateway, statusUnavailable,
+		"upstream sent an event with "+strconv.Itoa(size)+"-byte data that is not a JSON object, not a Gemini stream"), transient: true}
+}
+
 func idleFailure(d time.Duration) *failure {
 	return &failure{kind: kindIdle, err: streamError(http.StatusGatewayTimeout, statusDeadlineExceeded,
 		"upstream sent nothing for "+d.String()), transient: true}
@@ -86,6 +109,17 @@ func idleFailure(d time.Duration) *failure {
 func firstEventFailure(d time.Duration) *failure {
 	return &failure{kind: kindFirstEvent, err: streamError(http.StatusGatewayTimeout, statusDeadlineExceeded,
 		"no event from upstream within "+d.String())}
+}
+
+// firstByteFailure is firstEventFailure for a non-streaming call, whose first byte is its answer.
+func firstByteFailure(d time.Duration) *failure {
+	return &failure{kind: kindFirstEvent, err: streamError(http.StatusGatewayTimeout, statusDeadlineExceeded,
+		"no response from upstream within "+d.String())}
+}
+
+func responseTooLargeFailure(limit int) *failure {
+	return &failure{kind: kindTooLarge, err: streamError(http.StatusBadGateway, statusInternal,
+		"upstream response larger than the limit of "+strconv.Itoa(limit)+" bytes")}
 }
 
 func tooLargeFailure(limit int) *failure {
@@ -111,11 +145,12 @@ func statusFailure(resp *http.Response, body []byte, now time.Time) *failure {
 		return f
 	}
 	se := &manager.StreamError{Code: code, Status: manager.StatusForCode(code), RetryAfter: f.retryAfter}
-	if parsed, ok := parseErrorBody(body); ok {
+	if parsed, ok := geminiwire.ParseError(body); ok {
 		se.Message = parsed.Message
 		if parsed.Status != "" {
 			se.Status = parsed.Status
 		}
+		f.body = body
 	}
 	if se.Message == "" {
 		se.Message = "upstream answered HTTP " + statusText(code) + describeBody(resp.Header.Get("Content-Type"), body)
@@ -146,127 +181,4 @@ func statusText(code int) string {
 
 func streamError(code int, status, msg string) *manager.StreamError {
 	return &manager.StreamError{Code: code, Status: status, Message: msg}
-}
-
-// errorEnvelope is Gemini's error body.
-type errorEnvelope struct {
-	Error *manager.StreamError `json:"error"`
-}
-
-// parseErrorBody parses Gemini's error body, {"error":{"code","message","status"}}, or the
-// one-element array form [{"error":{...}}], pretty-printed or not. A missing code becomes 500 and
-// a missing status the one StatusForCode pairs with the code.
-func parseErrorBody(b []byte) (*manager.StreamError, bool) {
-	b = bytes.TrimSpace(b)
-	var env errorEnvelope
-	switch {
-	case len(b) > 0 && b[0] == '[':
-		var list []errorEnvelope
-		if json.Unmarshal(b, &list) != nil || len(list) == 0 {
-			return nil, false
-		}
-		env = list[0]
-	case json.Unmarshal(b, &env) != nil:
-		return nil, false
-	}
-	if env.Error == nil {
-		return nil, false
-	}
-	se := env.Error.Normalized()
-	if se.Message == "" {
-		se.Message = fmt.Sprintf("upstream error %d %s", se.Code, se.Status)
-	}
-	return se, true
-}
-
-// looksLikeError reports whether event data starts like Gemini's error JSON, {"error": ...}: a
-// cheap test before parsing.
-func looksLikeError(data []byte) bool {
-	data = skipSpace(data)
-	if len(data) == 0 || data[0] != '{' {
-		return false
-	}
-	return bytes.HasPrefix(skipSpace(data[1:]), []byte(`"error"`))
-}
-
-// skipSpace drops leading JSON white space.
-func skipSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
-		b = b[1:]
-	}
-	return b
-}
-
-// finality tells whether a Gemini body had a final chunk. Parsing chunks is the costly part and
-// only the end of the body needs the answer, so the last chunk that may be final is parsed then,
-// or when the next such chunk arrives: after its push rather than before it.
-type finality struct {
-	final   bool
-	pending []byte // the data of the last chunk that may be final, not parsed yet
-}
-
-// add notes the data of a pushed chunk, which must not change afterwards.
-func (f *finality) add(data []byte) {
-	if !hasReasonKey(data) {
-		return
-	}
-	f.reached()
-	f.pending = data
-}
-
-// reached reports whether a chunk added so far was final.
-func (f *finality) reached() bool {
-	if f.pending != nil && !f.final {
-		f.final = isFinal(f.pending)
-	}
-	f.pending = nil
-	return f.final
-}
-
-// isFinal reports whether a Gemini chunk ends the response: a candidate with a finishReason, or a
-// prompt blocked with a blockReason. A byte search is a cheap filter; only a chunk that passes it
-// is parsed, so a text that merely contains the words does not count.
-func isFinal(data []byte) bool {
-	if !hasReasonKey(data) {
-		return false
-	}
-	var r struct {
-		Candidates []struct {
-			FinishReason string `json:"finishReason"`
-		} `json:"candidates"`
-		PromptFeedback *struct {
-			BlockReason string `json:"blockReason"`
-		} `json:"promptFeedback"`
-	}
-	if json.Unmarshal(data, &r) != nil {
-		return false
-	}
-	if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
-		return true
-	}
-	for _, c := range r.Candidates {
-		if c.FinishReason != "" {
-			return true
-		}
-	}
-	return false
-}
-
-// hasReasonKey reports whether data contains `"finishReason"` or `"blockReason"`. It looks for the
-// capital R with bytes.IndexByte, much faster on every chunk than bytes.Contains with each key.
-func hasReasonKey(data []byte) bool {
-	const suffix = `Reason"`
-	for i := 0; ; i++ {
-		j := bytes.IndexByte(data[i:], 'R')
-		if j < 0 {
-			return false
-		}
-		i += j
-		if !bytes.HasPrefix(data[i:], []byte(suffix)) {
-			continue
-		}
-		if bytes.HasSuffix(data[:i], []byte(`"finish`)) || bytes.HasSuffix(data[:i], []byte(`"block`)) {
-			return true
-		}
-	}
 }

@@ -30,12 +30,13 @@ type GeminiConfig struct {
 // Gemini is the Gemini Developer API provider: POST
 // {base}/{version}/models/{model}:streamGenerateContent?alt=sse and :generateContent.
 type Gemini struct {
-	base    *url.URL
-	version string
-	cred    Credential
+	modelAPI
 }
 
-var _ Provider = (*Gemini)(nil)
+var (
+	_ Provider       = (*Gemini)(nil)
+	_ SecretReporter = (*Gemini)(nil)
+)
 
 // NewGemini validates cfg and returns a Gemini provider.
 func NewGemini(cfg GeminiConfig) (*Gemini, error) {
@@ -50,48 +51,57 @@ func NewGemini(cfg GeminiConfig) (*Gemini, error) {
 	if cfg.Credential == nil {
 		return nil, fmt.Errorf("%w: gemini Credential is required", ErrInvalidConfig)
 	}
-	return &Gemini{base: base, version: version, cred: cfg.Credential}, nil
+	return &Gemini{modelAPI{base: base, prefix: "/" + version, cred: cfg.Credential}}, nil
 }
 
 // Name returns "gemini".
 func (g *Gemini) Name() string { return "gemini" }
 
+// modelAPI builds the requests of an API with Gemini's generateContent methods, POST
+// {base}{prefix}/models/{model}:streamGenerateContent?alt=sse and :generateContent. Gemini, Vertex
+// and the simulator embed it: they differ only in the prefix and the credential.
+type modelAPI struct {
+	base   *url.URL
+	prefix string     // the path between base and "/models/", e.g. "/v1beta"
+	cred   Credential // applied to every request; nil for the simulator, whose requests need none
+}
+
 // Dialect returns DialectGemini.
-func (g *Gemini) Dialect() Dialect { return DialectGemini }
+func (a *modelAPI) Dialect() Dialect { return DialectGemini }
 
 // StreamRequest implements Provider.
-func (g *Gemini) StreamRequest(ctx context.Context, req Request) (*http.Request, error) {
-	return g.request(ctx, req, geminiwire.MethodStream)
+func (a *modelAPI) StreamRequest(ctx context.Context, req Request) (*http.Request, error) {
+	return a.request(ctx, req, geminiwire.MethodStream)
 }
 
 // GenerateRequest implements Provider.
-func (g *Gemini) GenerateRequest(ctx context.Context, req Request) (*http.Request, error) {
-	return g.request(ctx, req, geminiwire.MethodGenerate)
+func (a *modelAPI) GenerateRequest(ctx context.Context, req Request) (*http.Request, error) {
+	return a.request(ctx, req, geminiwire.MethodGenerate)
 }
 
-func (g *Gemini) request(ctx context.Context, req Request, method string) (*http.Request, error) {
+func (a *modelAPI) request(ctx context.Context, req Request, method string) (*http.Request, error) {
 	if err := ValidateModel(req.Model); err != nil {
 		return nil, err
 	}
-	u := joinPath(g.base, "/"+g.version+"/models/"+req.Model+":"+method)
-	return modelRequest(ctx, u, req.Body, method == geminiwire.MethodStream, g.cred)
-}
-
-// modelRequest builds a Gemini or Vertex request to u and applies cred, unless cred is nil (the
-// simulator's requests need none).
-func modelRequest(ctx context.Context, u *url.URL, body []byte, stream bool, cred Credential) (*http.Request, error) {
+	stream := method == geminiwire.MethodStream
+	u := joinPath(a.base, a.prefix+"/models/"+req.Model+":"+method)
 	u.RawQuery = withAlt(u.RawQuery, altFor(stream))
-	hreq, err := newJSONRequest(ctx, http.MethodPost, u, body, stream)
+	hreq, err := newJSONRequest(ctx, http.MethodPost, u, req.Body, stream)
 	if err != nil {
 		return nil, err
 	}
-	if cred == nil {
+	if a.cred == nil {
 		return hreq, nil
 	}
-	if err := cred.Apply(ctx, hreq); err != nil {
+	if err := a.cred.Apply(ctx, hreq); err != nil {
 		return nil, fmt.Errorf("apply upstream credential: %w", err)
 	}
 	return hreq, nil
+}
+
+// Secrets implements SecretReporter: the credential's secrets and the base URL's query values.
+func (a *modelAPI) Secrets() []string {
+	return append(credentialSecrets(a.cred), querySecrets(a.base)...)
 }
 
 // altFor is the alt parameter of a request: "sse" for a stream, none (JSON) otherwise.

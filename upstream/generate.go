@@ -2,28 +2,40 @@ package upstream
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 )
 
 // Generate performs a non-streaming generateContent call and returns the upstream's response for
 // passthrough: status, headers and body, which the caller must close. Like the streaming path it
 // retries connection errors and HTTP 408, 429, 500, 502, 503 and 504 (honouring Retry-After)
-// within the retry limits, asking the Decider first; the last response is returned whatever its
-// status, so an upstream error reaches the caller as the upstream sent it.
+// within the retry limits, asking the Decider first. The last response is returned whatever its
+// status when its body is Gemini's error JSON, so an upstream error reaches the caller as the
+// upstream sent it, but with the gateway's own credentials scrubbed from it (Redacted) and its
+// Content-Length set to match.
 //
 // The error is a *manager.StreamError when no response is returned: the upstream could not be
-// reached (502 UNAVAILABLE), the credential failed (500 INTERNAL), ctx ended (499 CANCELLED), or
-// a Decider terminated with a rewritten error. It wraps ErrInvalidRequest or ErrUnsupported (the
-// generic SSE provider) when the request could not be made at all. A Decider's ActionSkip counts
-// as ActionTerminate: there is no stream to end quietly.
+// reached (502 UNAVAILABLE), the credential failed (500 INTERNAL), ctx ended (499 CANCELLED), a
+// Decider terminated with a rewritten error, or the last error response's body was not Gemini's
+// error JSON: the error then has the response's status and a message naming it and the body's
+// size and media type, as on the streaming route, since such a body may echo anything. It wraps
+// ErrInvalidRequest or ErrUnsupported (the generic SSE provider) when the request could not be
+// made at all. A Decider's ActionSkip counts as ActionTerminate: there is no stream to end
+// quietly.
 //
-// Timeouts.Connect applies; FirstEvent and Idle do not, since a non-streaming answer arrives whole
-// after the generation: ctx bounds the call.
+// Timeouts apply as on the streaming route: Connect to dialling, FirstEvent to the response's
+// headers (which arrive once the answer is generated, so it bounds the generation) and Idle
+// to every silence while the body is read; each timeout fails the attempt with 504
+// DEADLINE_EXCEEDED naming it, and only Idle is retried by the built-in policy, like a dropped
+// body. The body is read whole before Generate returns, up to MaxEventSize (a larger one fails
+// with 502 INTERNAL), so that a failure while reading it becomes an error the caller can still
+// answer with, rather than a passed-through response cut short after its status went out.
 func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, error) {
 	hreq, err := r.provider.GenerateRequest(ctx, req)
 	if errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnsupported) {
@@ -36,15 +48,14 @@ func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, err
 			return resp, nil
 		}
 		if ctx.Err() != nil {
-			closeBody(resp)
 			return nil, interrupted(ctx).err
 		}
+		r.scrub(f)
 		info := ErrorInfo{Phase: PhaseUpstream, Attempt: seq.attempt, Elapsed: time.Since(seq.start),
 			Err: f.err.Normalized(), HTTPStatus: f.status, Retryable: true}
 		v := r.decide(ctx, info, f, seq, 0)
 		switch {
 		case v.action == ActionRetry:
-			closeBody(resp)
 			r.log.Info("upstream generate attempt failed; retrying", "attempt", seq.attempt, "http_status", f.status,
 				"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait", v.wait)
 			if !sleep(ctx, v.wait) {
@@ -52,45 +63,77 @@ func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, err
 			}
 			seq.attempt++
 			hreq, err = r.provider.GenerateRequest(ctx, req)
-		case resp != nil && !v.rewritten:
-			return resp, nil
+		case f.body != nil && !v.rewritten:
+			return passthrough(resp, f.body), nil
 		default:
-			closeBody(resp)
 			return nil, v.err
 		}
 	}
 }
 
-// generateAttempt sends hreq (or reports buildErr, the error building it). A response with a
-// status worth a decision comes back with a failure and its body restored for passthrough.
+// generateAttempt sends hreq (or reports buildErr, the error building it) and reads the response's
+// body under the watchdog. A response below 400 comes back with its body in memory; one with a
+// status worth a decision comes back with a failure that holds the body when it is Gemini's error
+// JSON.
 func (r *Runner) generateAttempt(ctx context.Context, hreq *http.Request, buildErr error) (*http.Response, *failure) {
 	if buildErr != nil {
 		return nil, credentialFailure(buildErr)
 	}
-	resp, err := r.client.Do(hreq)
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wd := newWatchdog(r.timeouts, cancel)
+	defer wd.stop()
+	resp, err := r.client.Do(hreq.WithContext(actx))
 	if err != nil {
-		return nil, connectFailure(hreq.URL, err)
+		return nil, cmp.Or(r.generateTimeout(actx), connectFailure(hreq.URL, err))
 	}
-	if resp.StatusCode < 400 {
-		return resp, nil
+	defer resp.Body.Close()
+	// The headers end the wait for the first byte; from here on Idle bounds each silence.
+	wd.firstEvent()
+	limit := int64(r.maxEvent) + 1
+	if resp.StatusCode >= 400 {
+		limit = maxErrorBody
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	if err != nil && ctx.Err() == nil {
-		resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(&watchedBody{rc: resp.Body, wd: wd}, limit))
+	timeout := r.generateTimeout(actx)
+	switch {
+	case resp.StatusCode >= 400 && (err == nil || timeout != nil):
+		// A timeout while reading the error body does not hide the status, as on the streaming
+		// route. A cancelled ctx wins over both in Generate.
+		return resp, statusFailure(resp, body, time.Now())
+	case timeout != nil:
+		return nil, timeout
+	case err != nil:
 		return nil, dropFailure(err, false)
+	case len(body) > r.maxEvent:
+		return nil, responseTooLargeFailure(r.maxEvent)
 	}
-	resp.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(body), resp.Body), Closer: resp.Body}
-	return resp, statusFailure(resp, body, time.Now())
+	return withBody(resp, body), nil
 }
 
-// replayBody is a response body whose first bytes were read already and are served again.
-type replayBody struct {
-	io.Reader
-	io.Closer
+// generateTimeout returns the failure of the watchdog timeout that cancelled actx, or nil.
+func (r *Runner) generateTimeout(actx context.Context) *failure {
+	switch cause := context.Cause(actx); {
+	case errors.Is(cause, errFirstEvent):
+		return firstByteFailure(r.timeouts.FirstEvent)
+	case errors.Is(cause, errIdle):
+		return idleFailure(r.timeouts.Idle)
+	}
+	return nil
 }
 
-func closeBody(resp *http.Response) {
-	if resp != nil {
-		resp.Body.Close()
-	}
+// withBody returns resp, whose body was read, with body as its body.
+func withBody(resp *http.Response, body []byte) *http.Response {
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return resp
+}
+
+// passthrough returns the error response resp, whose body was read, with body (Gemini's error
+// JSON, scrubbed) as its body.
+func passthrough(resp *http.Response, body []byte) *http.Response {
+	// The body was parsed as JSON, so it is not encoded, whatever the header said.
+	resp.Header.Del("Content-Encoding")
+	return withBody(resp, body)
 }

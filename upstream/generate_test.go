@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ func TestGeneratePassesTheResponseThrough(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.StatusCode)
 	require.Equal(t, "application/json; charset=UTF-8", resp.Header.Get("Content-Type"))
+	require.Equal(t, strconv.Itoa(len(sc.Body)), resp.Header.Get("Content-Length"))
 	require.Equal(t, sc.Body, readAll(t, resp.Body))
 
 	req := e.fake.Requests()[0]
@@ -69,6 +71,104 @@ func TestGenerateReturnsErrorResponses(t *testing.T) {
 			require.Equal(t, tc.requests, e.fake.RequestCount())
 		})
 	}
+}
+
+// TestGenerateDescribesErrorBodiesThatAreNotGeminiErrors: such a body may echo anything, so it is
+// not passed through; the caller gets a Gemini-shaped error naming it, as on the streaming route.
+func TestGenerateDescribesErrorBodiesThatAreNotGeminiErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		script   upstreamtest.Script
+		want     *manager.StreamError
+		requests int
+	}{
+		{
+			"HTML body",
+			upstreamtest.Script{Status: 413, Header: http.Header{"Content-Type": {"text/html; charset=utf-8"}}, Body: []byte("<html>too big</html>")},
+			&manager.StreamError{Code: 413, Status: "INVALID_ARGUMENT", Message: "upstream answered HTTP 413 Request Entity Too Large with a 20-byte text/html body that is not a Gemini error"},
+			1,
+		},
+		{
+			"empty body",
+			upstreamtest.Script{Status: 422, Body: []byte{}},
+			&manager.StreamError{Code: 422, Status: "FAILED_PRECONDITION", Message: "upstream answered HTTP 422 Unprocessable Entity with an empty body"},
+			1,
+		},
+		{
+			"plain text echoing the key, retried",
+			upstreamtest.Script{Status: 503, Header: http.Header{"Content-Type": {"text/plain"}, "Retry-After": {"0"}}, Body: []byte("busy, key " + testKey)},
+			&manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "upstream answered HTTP 503 Service Unavailable with a 51-byte text/plain body that is not a Gemini error"},
+			fastRetry.MaxAttempts,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.script)
+			resp, err := e.runner(e.gemini(), upstream.RunnerConfig{}).Generate(ctx, geminiReq)
+			require.Nil(t, resp)
+			require.Equal(t, tc.want, err)
+			require.Equal(t, tc.requests, e.fake.RequestCount())
+		})
+	}
+}
+
+// TestGenerateTimeouts: a stalled upstream hung the caller of :generateContent; FirstEvent now
+// bounds the wait for the response's headers and Idle every silence while its body is read.
+func TestGenerateTimeouts(t *testing.T) {
+	timeouts := upstream.Timeouts{FirstEvent: 100 * time.Millisecond, Idle: 100 * time.Millisecond}
+	for _, tc := range []struct {
+		name     string
+		script   upstreamtest.Script
+		want     *manager.StreamError
+		requests int
+	}{
+		{
+			"stall before the headers",
+			upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Stall()}},
+			&manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "no response from upstream within 100ms"},
+			1, // not retried, as on the streaming route
+		},
+		{
+			"stall after the headers",
+			upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Headers(), upstreamtest.Stall()}},
+			&manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "upstream sent nothing for 100ms"},
+			fastRetry.MaxAttempts, // retried like a dropped body
+		},
+		{
+			"stall mid-body",
+			upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Raw([]byte(`{"candidates":[`)), upstreamtest.Stall()}},
+			&manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "upstream sent nothing for 100ms"},
+			fastRetry.MaxAttempts,
+		},
+		{
+			"error status whose body stalls: the status wins",
+			upstreamtest.Script{Status: 400, Steps: []upstreamtest.Step{upstreamtest.Raw([]byte(`{"error":`)), upstreamtest.Stall()}},
+			&manager.StreamError{Code: 400, Status: "INVALID_ARGUMENT", Message: "upstream answered HTTP 400 Bad Request with a 9-byte application/json body that is not a Gemini error"},
+			1,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.script)
+			resp, err := e.runner(e.gemini(), upstream.RunnerConfig{Timeouts: timeouts}).Generate(ctx, geminiReq)
+			require.Nil(t, resp)
+			require.Equal(t, tc.want, err)
+			require.Equal(t, tc.requests, e.fake.RequestCount())
+			require.Eventually(t, func() bool { return e.fake.CancelledCount() == tc.requests }, 5*time.Second, time.Millisecond,
+				"every stalled request was cancelled")
+		})
+	}
+}
+
+func TestGenerateResponseTooLarge(t *testing.T) {
+	sc := upstreamtest.Gemini(upstreamtest.Texts(1, 2048)...)
+	e := newEnv(t, sc)
+	resp, err := e.runner(e.gemini(), upstream.RunnerConfig{MaxEventSize: 1024}).Generate(ctx, geminiReq)
+	require.Nil(t, resp)
+	require.Equal(t, &manager.StreamError{Code: 502, Status: "INTERNAL", Message: "upstream response larger than the limit of 1024 bytes"}, err)
+	require.Equal(t, 1, e.fake.RequestCount())
+
+	resp, err = e.runner(e.gemini(), upstream.RunnerConfig{MaxEventSize: len(sc.Body)}).Generate(ctx, geminiReq)
+	require.NoError(t, err)
+	require.Equal(t, sc.Body, readAll(t, resp.Body), "a response of exactly the limit passes")
 }
 
 func TestGenerateUnreachable(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -38,13 +39,35 @@ var fastTimeouts = upstream.Timeouts{Connect: 2 * time.Second, FirstEvent: 2 * t
 
 // env is one test's manager, fake Gemini and log buffer.
 type env struct {
-	t    *testing.T
-	m    *manager.Manager
-	fake *upstreamtest.Server
-	logs *syncBuffer
+	t       *testing.T
+	m       *manager.Manager
+	fake    *upstreamtest.Fake
+	baseURL string            // where the fake answers
+	local   http.RoundTripper // set: the fake answers in-process, through this transport
+	logs    *syncBuffer
 }
 
+// newEnv returns an env whose fake is served on a loopback HTTP server.
 func newEnv(t *testing.T, def upstreamtest.Script) *env {
+	t.Helper()
+	srv := upstreamtest.NewServer(t, def)
+	return &env{t: t, m: newManager(t), fake: srv.Fake, baseURL: srv.URL(), logs: &syncBuffer{}}
+}
+
+// newLocalEnv returns an env for a test in a synctest bubble: its runners send their requests to
+// the fake in-process, through the simulator's pipe transport, since a goroutine waiting on a
+// socket would keep the bubble's clock from moving. The fake records the bubble's time.
+func newLocalEnv(t *testing.T, def upstreamtest.Script) *env {
+	t.Helper()
+	fake := upstreamtest.NewFake(def)
+	t.Cleanup(fake.Close)
+	return &env{
+		t: t, m: newManager(t), fake: fake, baseURL: "http://fake.invalid",
+		local: upstream.NewPipeTransport(fake), logs: &syncBuffer{},
+	}
+}
+
+func newManager(t *testing.T) *manager.Manager {
 	t.Helper()
 	m, err := manager.New(manager.Config{})
 	require.NoError(t, err)
@@ -55,11 +78,19 @@ func newEnv(t *testing.T, def upstreamtest.Script) *env {
 			t.Errorf("manager shutdown: %v", err)
 		}
 	})
-	return &env{t: t, m: m, fake: upstreamtest.NewServer(t, def), logs: &syncBuffer{}}
+	return m
 }
 
+// localProvider is a provider whose requests go through an in-process transport.
+type localProvider struct {
+	upstream.Provider
+	rt http.RoundTripper
+}
+
+func (p localProvider) Transport() http.RoundTripper { return p.rt }
+
 // gemini returns a Gemini provider for the fake with the test key.
-func (e *env) gemini() *upstream.Gemini { return e.geminiAt(e.fake.URL()) }
+func (e *env) gemini() *upstream.Gemini { return e.geminiAt(e.baseURL) }
 
 // geminiAt returns a Gemini provider for baseURL with the test key.
 func (e *env) geminiAt(baseURL string) *upstream.Gemini {
@@ -72,10 +103,14 @@ func (e *env) geminiAt(baseURL string) *upstream.Gemini {
 }
 
 // runner returns a runner on the env's manager, logging at debug level into e.logs, with the
-// fast retry and timeout settings unless cfg sets its own.
+// fast retry and timeout settings unless cfg sets its own, and the env's in-process transport if
+// it has one.
 func (e *env) runner(p upstream.Provider, cfg upstream.RunnerConfig) *upstream.Runner {
 	e.t.Helper()
 	cfg.Provider = p
+	if e.local != nil {
+		cfg.Provider = localProvider{Provider: p, rt: e.local}
+	}
 	cfg.Manager = e.m
 	cfg.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.Retry == (upstream.RetryConfig{}) {

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/http"
@@ -68,20 +69,14 @@ func (c RetryConfig) withDefaults() (RetryConfig, error) {
 	case !(c.Jitter >= 0 && c.Jitter <= 1):
 		return c, fmt.Errorf("%w: retry Jitter %v must be in [0, 1]", ErrInvalidConfig, c.Jitter)
 	}
-	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
-	setDefault(&c.InitialInterval, DefaultInitialInterval)
-	setDefault(&c.MaxInterval, DefaultMaxInterval)
-	setDefault(&c.Multiplier, DefaultMultiplier)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
+	c.InitialInterval = cmp.Or(c.InitialInterval, DefaultInitialInterval)
+	c.MaxInterval = cmp.Or(c.MaxInterval, DefaultMaxInterval)
+	c.Multiplier = cmp.Or(c.Multiplier, DefaultMultiplier)
 	if c.MaxInterval < c.InitialInterval {
 		return c, fmt.Errorf("%w: retry MaxInterval %s is below InitialInterval %s", ErrInvalidConfig, c.MaxInterval, c.InitialInterval)
 	}
 	return c, nil
-}
-
-func setDefault[T int | time.Duration | float64](v *T, def T) {
-	if *v == 0 {
-		*v = def
-	}
 }
 
 // newBackOff returns the backoff schedule of one retry sequence. Elapsed time is checked by the

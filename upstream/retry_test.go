@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -86,49 +87,66 @@ func TestRunMaxAttemptsOne(t *testing.T) {
 	require.Equal(t, 1, e.fake.RequestCount())
 }
 
+// The tests of retry waits run in a synctest bubble with the fake in-process (newLocalEnv): the
+// bubble's clock jumps over a wait once every goroutine in it is blocked, so the waits take no
+// real time and the times the fake records are exact.
+
 func TestRunBackoffGrows(t *testing.T) {
-	e := newEnv(t, upstreamtest.Error(500, "flaky"))
-	r := e.runner(e.gemini(), upstream.RunnerConfig{Retry: upstream.RetryConfig{
-		MaxAttempts: 3, InitialInterval: 20 * time.Millisecond, MaxInterval: time.Second, Multiplier: 2,
-	}})
-	requireFailed(t, e.run(r, geminiReq), nil, 500, "INTERNAL", "flaky")
-	reqs := e.fake.Requests()
-	require.Len(t, reqs, 3)
-	require.GreaterOrEqual(t, reqs[1].Time.Sub(reqs[0].Time), 20*time.Millisecond)
-	require.GreaterOrEqual(t, reqs[2].Time.Sub(reqs[1].Time), 40*time.Millisecond)
+	synctest.Test(t, func(t *testing.T) {
+		e := newLocalEnv(t, upstreamtest.Error(500, "flaky"))
+		r := e.runner(e.gemini(), upstream.RunnerConfig{Retry: upstream.RetryConfig{
+			MaxAttempts: 3, InitialInterval: 20 * time.Millisecond, MaxInterval: time.Second, Multiplier: 2,
+		}})
+		requireFailed(t, e.run(r, geminiReq), nil, 500, "INTERNAL", "flaky")
+		reqs := e.fake.Requests()
+		require.Len(t, reqs, 3)
+		require.Equal(t, 20*time.Millisecond, reqs[1].Time.Sub(reqs[0].Time))
+		require.Equal(t, 40*time.Millisecond, reqs[2].Time.Sub(reqs[1].Time))
+	})
 }
 
 func TestRunMaxElapsedBoundsRetries(t *testing.T) {
-	e := newEnv(t, upstreamtest.Error(500, "flaky"))
-	r := e.runner(e.gemini(), upstream.RunnerConfig{Retry: upstream.RetryConfig{
-		MaxAttempts: 10, InitialInterval: 10 * time.Millisecond, MaxInterval: 10 * time.Second, Multiplier: 20, MaxElapsed: 2 * time.Second,
-	}})
-	requireFailed(t, e.run(r, geminiReq), nil, 500, "INTERNAL", "flaky")
-	// Attempts at about 0, 10 and 210 ms; the next would wait 4 s, past MaxElapsed however fast the
-	// attempts were. Only a second decision later than 1.8 s would lose the third attempt.
-	require.Equal(t, 3, e.fake.RequestCount())
+	synctest.Test(t, func(t *testing.T) {
+		e := newLocalEnv(t, upstreamtest.Error(500, "flaky"))
+		r := e.runner(e.gemini(), upstream.RunnerConfig{Retry: upstream.RetryConfig{
+			MaxAttempts: 10, InitialInterval: 10 * time.Millisecond, MaxInterval: 10 * time.Second, Multiplier: 20, MaxElapsed: 2 * time.Second,
+		}})
+		requireFailed(t, e.run(r, geminiReq), nil, 500, "INTERNAL", "flaky")
+		// Attempts at 0, 10 and 210 ms; the next would wait 4 s, past MaxElapsed.
+		require.Equal(t, 3, e.fake.RequestCount())
+		reqs := e.fake.Requests()
+		require.Equal(t, 10*time.Millisecond, reqs[1].Time.Sub(reqs[0].Time))
+		require.Equal(t, 210*time.Millisecond, reqs[2].Time.Sub(reqs[0].Time))
+	})
 }
 
 func TestRunHonoursRetryAfterSeconds(t *testing.T) {
-	sc := upstreamtest.Gemini("after the wait")
-	e := newEnv(t, sc)
-	e.fake.Enqueue(upstreamtest.Error(429, "Resource has been exhausted (e.g. check quota).").With("Retry-After", "1"))
-	requireCompleted(t, e.run(e.runner(e.gemini(), upstream.RunnerConfig{}), geminiReq), sc.Events())
-	reqs := e.fake.Requests()
-	require.Len(t, reqs, 2)
-	require.GreaterOrEqual(t, reqs[1].Time.Sub(reqs[0].Time), time.Second, "the retry waited less than Retry-After")
+	synctest.Test(t, func(t *testing.T) {
+		sc := upstreamtest.Gemini("after the wait")
+		e := newLocalEnv(t, sc)
+		e.fake.Enqueue(upstreamtest.Error(429, "Resource has been exhausted (e.g. check quota).").With("Retry-After", "1"))
+		requireCompleted(t, e.run(e.runner(e.gemini(), upstream.RunnerConfig{}), geminiReq), sc.Events())
+		reqs := e.fake.Requests()
+		require.Len(t, reqs, 2)
+		require.Equal(t, time.Second, reqs[1].Time.Sub(reqs[0].Time), "the retry did not wait Retry-After")
+	})
 }
 
 func TestRunHonoursRetryAfterDate(t *testing.T) {
-	sc := upstreamtest.Gemini("after the wait")
-	e := newEnv(t, sc)
-	// HTTP dates have whole seconds: this one is 0.3 to 1.3 s away.
-	at := time.Now().Add(1300 * time.Millisecond).UTC().Truncate(time.Second)
-	e.fake.Enqueue(upstreamtest.Error(503, "busy").With("Retry-After", at.Format(http.TimeFormat)))
-	requireCompleted(t, e.run(e.runner(e.gemini(), upstream.RunnerConfig{}), geminiReq), sc.Events())
-	reqs := e.fake.Requests()
-	require.Len(t, reqs, 2)
-	require.False(t, reqs[1].Time.Before(at), "retried at %v, before the Retry-After date %v", reqs[1].Time, at)
+	synctest.Test(t, func(t *testing.T) {
+		sc := upstreamtest.Gemini("after the wait")
+		e := newLocalEnv(t, sc)
+		// HTTP dates have whole seconds: start 0.3 s past one, so that the date 1.3 s away is 0.7 s
+		// after the first attempt.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(300 * time.Millisecond)))
+		at := time.Now().Add(1300 * time.Millisecond).UTC().Truncate(time.Second)
+		e.fake.Enqueue(upstreamtest.Error(503, "busy").With("Retry-After", at.Format(http.TimeFormat)))
+		requireCompleted(t, e.run(e.runner(e.gemini(), upstream.RunnerConfig{}), geminiReq), sc.Events())
+		reqs := e.fake.Requests()
+		require.Len(t, reqs, 2)
+		require.False(t, reqs[1].Time.Before(at), "retried at %v, before the Retry-After date %v", reqs[1].Time, at)
+		require.Equal(t, 700*time.Millisecond, reqs[1].Time.Sub(reqs[0].Time))
+	})
 }
 
 func TestRunRetryAfterBeyondMaxElapsedGivesUp(t *testing.T) {
@@ -139,22 +157,25 @@ func TestRunRetryAfterBeyondMaxElapsedGivesUp(t *testing.T) {
 }
 
 func TestRunContextCancelledDuringRetryWait(t *testing.T) {
-	e := newEnv(t, upstreamtest.Error(503, "busy").With("Retry-After", "30"))
-	r := e.runner(e.gemini(), upstream.RunnerConfig{})
-	id := e.stream()
-	c, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- r.Run(c, id, geminiReq) }()
-	require.Eventually(t, func() bool { return e.fake.RequestCount() == 1 }, 5*time.Second, time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("a cancelled context did not stop the retry wait")
-	}
-	requireFailed(t, e.outcome(id), nil, 499, "CANCELLED", "request cancelled")
-	require.Equal(t, 1, e.fake.RequestCount())
+	synctest.Test(t, func(t *testing.T) {
+		e := newLocalEnv(t, upstreamtest.Error(503, "busy").With("Retry-After", "30"))
+		r := e.runner(e.gemini(), upstream.RunnerConfig{})
+		id := e.stream()
+		c, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- r.Run(c, id, geminiReq) }()
+		synctest.Wait() // Run waits for the retry
+		require.Equal(t, 1, e.fake.RequestCount())
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(5 * time.Second):
+			t.Fatal("a cancelled context did not stop the retry wait")
+		}
+		requireFailed(t, e.outcome(id), nil, 499, "CANCELLED", "request cancelled")
+		require.Equal(t, 1, e.fake.RequestCount())
+	})
 }
 
 func TestRunErrorStatusWithStalledBodyKeepsTheStatus(t *testing.T) {

@@ -132,13 +132,15 @@ func (r *Runner) CloseIdleConnections() { r.client.CloseIdleConnections() }
 // chunk (bytes unchanged; Event is the SSE event type, "" for "message"; Time is when the event
 // was read) until the stream ends. It blocks; when it returns the stream is closed: with reason
 // "completed" on success, or through HandleStreamError(..., terminate=true) with the Code and
-// Status of the failure (an error before the first event is thus the stream's first chunk). If
-// anyone else closes the stream, Run cancels the upstream request at once and returns. If ctx
-// ends, the stream is terminated with 499 CANCELLED (504 DEADLINE_EXCEEDED for a deadline).
+// Status of the failure (an error before the first event is thus the stream's first chunk). A
+// request the provider cannot send (ErrInvalidRequest) is such a failure too: 400
+// INVALID_ARGUMENT, without a decision, since no attempt could change it. If anyone else closes
+// the stream, Run cancels the upstream request at once and returns. If ctx ends, the stream is
+// terminated with 499 CANCELLED (504 DEADLINE_EXCEEDED for a deadline).
 //
 // Run returns nil in all these cases: failures are reported into the stream. It returns an error
-// only when it could not start: an unknown stream (the manager's error), or a request the provider
-// cannot send (wrapping ErrInvalidRequest). The stream is then left untouched.
+// only when there is no stream to report into: an unknown stream, or a manager shut down (the
+// manager's error).
 func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 	done, err := r.streams.Done(ctx, streamID)
 	if err != nil {
@@ -146,7 +148,9 @@ func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 	}
 	first, err := r.provider.StreamRequest(ctx, req)
 	if errors.Is(err, ErrInvalidRequest) {
-		return fmt.Errorf("run upstream for stream %s: %w", streamID, err)
+		msg := fmt.Sprintf("run upstream for stream %s: %v", streamID, err)
+		r.finish(context.WithoutCancel(ctx), streamID, result{outcomeFailed, streamError(http.StatusBadRequest, "INVALID_ARGUMENT", msg)})
+		return nil
 	}
 	rctx, cancel := context.WithCancelCause(ctx)
 	var watch sync.WaitGroup
@@ -183,7 +187,7 @@ func (r *Runner) finish(ctx context.Context, streamID string, res result) {
 		r.streamLog(streamID).Warn("upstream stream failed", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
 		err = r.streams.HandleStreamError(ctx, streamID, res.err, true)
 	}
-	if err != nil && !isStreamGone(err) {
+	if err != nil && !manager.IsGone(err) {
 		r.streamLog(streamID).Error("close stream", "error", err)
 	}
 }
@@ -192,9 +196,4 @@ func (r *Runner) finish(ctx context.Context, streamID string, res result) {
 // deriving a logger costs an allocation or more on every stream.
 func (r *Runner) streamLog(streamID string) *slog.Logger {
 	return r.log.With("stream_id", streamID)
-}
-
-// isStreamGone reports whether a manager error means the stream is no longer ours to feed.
-func isStreamGone(err error) bool {
-	return errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrNotFound) || errors.Is(err, manager.ErrShutdown)
 }

@@ -24,7 +24,8 @@ const (
 	outcomeCancelled                    // the caller's context ended: terminate with err
 )
 
-// result ends an attempt (nil means: the attempt failed, see the failure) or a whole Run.
+// result ends an attempt or a whole Run. The zero result (outcome 0) ends nothing: an attempt
+// that failed returns it beside its failure, and failed returns it when a retry is to follow.
 type result struct {
 	outcome outcome
 	err     *manager.StreamError
@@ -75,9 +76,10 @@ func (s *session) run(ctx context.Context, first *http.Request, buildErr error) 
 	}
 }
 
-// failed asks the Decider and the built-in policy about f. It returns a final result, or waits
-// for the retry and returns the zero result.
+// failed asks the Decider and the built-in policy about f, once its upstream text is scrubbed. It
+// returns a final result, or waits for the retry and returns the zero result.
 func (s *session) failed(ctx context.Context, f *failure) result {
+	s.r.scrub(f)
 	v := s.r.decide(ctx, s.info(f), f, s.seq, s.resumeWait())
 	switch v.action {
 	case ActionRetry:
@@ -157,16 +159,17 @@ func (s *session) attempt(ctx context.Context, hreq *http.Request) (result, *fai
 		}
 		return result{}, statusFailure(resp, body, time.Now())
 	}
+	if f := s.r.checkStream(resp.Header); f != nil {
+		return s.stopped(actx, f)
+	}
 	return s.read(ctx, actx, wd, resp.Body)
 }
 
-// read pushes the events of a 200 response body into the stream until it ends.
+// read pushes the events of a 200 response body into the stream until it ends. What depends on
+// the dialect is left to its bodyDialect.
 func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (result, *failure) {
-	gemini := s.r.provider.Dialect() == DialectGemini
-	body := &watchedBody{rc: rc, wd: wd}
-	if gemini {
-		body.tail = &tail{}
-	}
+	d := s.bodyDialect()
+	body := &watchedBody{rc: rc, wd: wd, tee: d.tee()}
 	rd := newReader(body)
 	defer freeReader(rd)
 	rd.SetMaxEventSize(s.r.maxEvent)
@@ -175,82 +178,77 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 	}
 	started := false
 	var lastEvent time.Time
-	var fin finality
 	for {
 		ev, err := rd.Next()
 		if err != nil {
-			if !gemini {
-				s.lastID = rd.LastEventID()
-				if retry := rd.Retry(); retry > 0 {
-					s.retry = retry
-				}
-			}
 			if started {
 				s.seq.restart(lastEvent)
-				// The subscribers the last push woke are queued on this P until this goroutine
-				// blocks: let them send the last chunk before the end of the body is examined.
+				// Yield so that the last chunk goes out before the end of the body is examined
+				// (which parses the final chunk and closes the stream). The push woke the chunk's
+				// subscribers into this P's runnext slot, which an idle P steals only after a
+				// usleep(3), about 75 us on a VM with timer slack: without the yield the last chunk
+				// of every stream waited for that and the examination, and set the p99 of the
+				// gateway's BenchmarkInterChunkGap (82 -> 69 us; git log -S Gosched).
 				runtime.Gosched()
 			}
-			return s.ended(actx, err, body.tail, fin.reached())
+			return s.ended(actx, err, d, rd)
 		}
 		now := body.readAt
 		if !started {
 			started = true
 			wd.firstEvent()
 		}
-		if gemini {
-			body.tail.keepLast(rd.Buffered())
-			if looksLikeError(ev.Data) {
-				if se, ok := parseErrorBody(ev.Data); ok {
-					return s.stopped(actx, upstreamFailure(se))
-				}
-			}
-		}
-		typ := ev.Type
-		if typ == sse.DefaultType {
-			typ = ""
+		if f := d.check(ev.Data, rd.Buffered()); f != nil {
+			return s.stopped(actx, f)
 		}
 		data := bytes.Clone(ev.Data)
-		err = s.r.streams.PushChunk(ctx, s.streamID, manager.Chunk{Event: typ, Data: data, Time: now})
-		if err != nil {
-			if isStreamGone(err) {
-				return result{outcome: outcomeClosed}, nil
-			}
-			s.r.streamLog(s.streamID).Warn("deliver chunk", "error", err)
+		if !s.push(ctx, ev.Type, data, now) {
+			return result{outcome: outcomeClosed}, nil
 		}
-		if gemini {
-			fin.add(data)
-		}
+		d.pushed(data)
 		s.forwarded = true
 		lastEvent = now
 	}
 }
 
-// ended classifies the end of a 200 response body: err is io.EOF for a clean end. A Gemini
-// error tail wins over how the connection then ended; a clean end of a Gemini body completes the
-// stream only after a final chunk and with nothing but white space after the last event.
-func (s *session) ended(actx context.Context, err error, t *tail, final bool) (result, *failure) {
+// push pushes one event into the stream, as a chunk with Event "" for the default type. It
+// reports false when the stream is gone; any other error is logged, and reading goes on.
+func (s *session) push(ctx context.Context, typ string, data []byte, at time.Time) bool {
+	if typ == sse.DefaultType {
+		typ = ""
+	}
+	err := s.r.streams.PushChunk(ctx, s.streamID, manager.Chunk{Event: typ, Data: data, Time: at})
+	switch {
+	case err == nil:
+		return true
+	case manager.IsGone(err):
+		return false
+	}
+	s.r.streamLog(s.streamID).Warn("deliver chunk", "error", err)
+	return true
+}
+
+// ended classifies the end of a 200 response body read by rd: err is io.EOF for a clean end. Unless
+// the stream was closed or the caller's context ended, the dialect is asked about the end: an error
+// the body itself reported (Gemini's error tail) wins over how the connection then ended, and a
+// clean end may still be incomplete.
+func (s *session) ended(actx context.Context, err error, d bodyDialect, rd *sse.Reader) (result, *failure) {
 	res, intr, interrupted := s.interruption(actx)
 	if interrupted && intr == nil {
 		return res, nil
 	}
-	var tf *failure
-	if t != nil {
-		tf = tailFailure(t)
-	}
+	reported, incomplete := d.end(rd)
 	switch {
-	case tf != nil && tf.kind == kindUpstream:
-		return result{}, tf
+	case reported != nil:
+		return result{}, reported
 	case interrupted:
 		return result{}, intr
 	case errors.Is(err, sse.ErrEventTooLarge):
 		return result{}, tooLargeFailure(s.r.maxEvent)
 	case err != io.EOF: //nolint:errorlint // sse.Reader returns a clean end as io.EOF itself
 		return result{}, dropFailure(err, s.forwarded)
-	case tf != nil:
-		return result{}, tf
-	case t != nil && !final:
-		return result{}, truncatedFailure("upstream stream ended without a final chunk (no finishReason)")
+	case incomplete != nil:
+		return result{}, incomplete
 	}
 	return result{outcome: outcomeCompleted}, nil
 }

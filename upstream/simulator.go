@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,7 +44,7 @@ type SimulatorConfig struct {
 // pace, through the same parsing path as a real upstream. It checks requests as Gemini does (a
 // model path, a JSON body with contents) and needs no credential.
 type Simulator struct {
-	base     *url.URL
+	modelAPI
 	pieces   []string
 	interval time.Duration
 	usage    geminiwire.Usage
@@ -67,7 +66,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 		return nil, err
 	}
 	return &Simulator{
-		base:     base,
+		modelAPI: modelAPI{base: base, prefix: "/v1beta"},
 		pieces:   geminiwire.Split(text, cmp.Or(cfg.Chunks, DefaultSimulatorChunks)),
 		interval: cfg.Interval,
 		usage:    geminiwire.Usage{CandidatesTokens: geminiwire.CountTokens(text)},
@@ -77,29 +76,8 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 // Name returns "simulator".
 func (s *Simulator) Name() string { return "simulator" }
 
-// Dialect returns DialectGemini.
-func (s *Simulator) Dialect() Dialect { return DialectGemini }
-
 // Transport returns the in-process transport that serves the simulator's requests.
 func (s *Simulator) Transport() http.RoundTripper { return &pipeTransport{handler: s} }
-
-// StreamRequest implements Provider.
-func (s *Simulator) StreamRequest(ctx context.Context, req Request) (*http.Request, error) {
-	return s.request(ctx, req, geminiwire.MethodStream)
-}
-
-// GenerateRequest implements Provider.
-func (s *Simulator) GenerateRequest(ctx context.Context, req Request) (*http.Request, error) {
-	return s.request(ctx, req, geminiwire.MethodGenerate)
-}
-
-func (s *Simulator) request(ctx context.Context, req Request, method string) (*http.Request, error) {
-	if err := ValidateModel(req.Model); err != nil {
-		return nil, err
-	}
-	u := joinPath(s.base, "/v1beta/models/"+req.Model+":"+method)
-	return modelRequest(ctx, u, req.Body, method == geminiwire.MethodStream, nil)
-}
 
 // ServeHTTP answers one Gemini request.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {

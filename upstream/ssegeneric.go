@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -19,8 +20,14 @@ type SSEConfig struct {
 	Method string
 	// Headers are sent with every request, e.g. an Authorization header for an OpenAI-compatible
 	// endpoint. Accept and Cache-Control are always text/event-stream and no-cache. Header values
-	// are secrets as far as streamgate is concerned: they are never logged or put in an error.
+	// are secrets as far as streamgate is concerned: they are never logged or put in an error, and
+	// are scrubbed from upstream error text (SecretReporter).
 	Headers map[string]string
+	// ContentTypes are the media types a 200 answer may have, exact and without parameters (a
+	// Content-Type's parameters are ignored); default [EventStreamType]. A 200 with another
+	// Content-Type fails the attempt (502 UNAVAILABLE) before its body is read. Set it for a server
+	// that labels its event stream otherwise, and list text/event-stream too if it may send that.
+	ContentTypes []string
 }
 
 // SSE is the generic event-stream provider: any URL, method and headers. Events are forwarded as
@@ -28,12 +35,17 @@ type SSEConfig struct {
 // the stream, and a stream that sent id fields is resumed with Last-Event-ID after a dropped
 // connection. It has no non-streaming call: GenerateRequest returns ErrUnsupported.
 type SSE struct {
-	u      *url.URL
-	method string
-	header http.Header
+	u            *url.URL
+	method       string
+	header       http.Header
+	contentTypes []string
 }
 
-var _ Provider = (*SSE)(nil)
+var (
+	_ Provider       = (*SSE)(nil)
+	_ SecretReporter = (*SSE)(nil)
+	_ contentTyper   = (*SSE)(nil)
+)
 
 // NewSSE validates cfg and returns a generic SSE provider.
 func NewSSE(cfg SSEConfig) (*SSE, error) {
@@ -59,8 +71,31 @@ func NewSSE(cfg SSEConfig) (*SSE, error) {
 		}
 		header.Set(name, value)
 	}
-	return &SSE{u: u, method: method, header: header}, nil
+	types, err := parseMediaTypes(cfg.ContentTypes)
+	if err != nil {
+		return nil, err
+	}
+	return &SSE{u: u, method: method, header: header, contentTypes: types}, nil
 }
+
+// parseMediaTypes checks configured media types and returns them in lower case, or the default.
+func parseMediaTypes(types []string) ([]string, error) {
+	if len(types) == 0 {
+		return eventStreamTypes, nil
+	}
+	out := make([]string, len(types))
+	for i, t := range types {
+		mt, params, err := mime.ParseMediaType(t)
+		if err != nil || len(params) > 0 || !strings.Contains(mt, "/") || strings.Contains(mt, "*") {
+			return nil, fmt.Errorf("%w: sse ContentTypes[%d] %q is not a media type such as %s, without parameters", ErrInvalidConfig, i, t, EventStreamType)
+		}
+		out[i] = mt
+	}
+	return out, nil
+}
+
+// mediaTypes implements contentTyper.
+func (s *SSE) mediaTypes() []string { return s.contentTypes }
 
 // Name returns "sse".
 func (s *SSE) Name() string { return "sse" }
@@ -80,6 +115,22 @@ func (s *SSE) StreamRequest(ctx context.Context, req Request) (*http.Request, er
 	}
 	setStreamHeaders(hreq.Header)
 	return hreq, nil
+}
+
+// Secrets implements SecretReporter: the configured header values, the credential of each that
+// has an authentication scheme ("sk-x" of "Bearer sk-x": an upstream may quote just that), and
+// the URL's query values.
+func (s *SSE) Secrets() []string {
+	var out []string
+	for _, values := range s.header {
+		for _, v := range values {
+			out = append(out, v)
+			if scheme, cred, ok := strings.Cut(v, " "); ok && isToken(scheme) {
+				out = append(out, strings.TrimSpace(cred))
+			}
+		}
+	}
+	return append(out, querySecrets(s.u)...)
 }
 
 // GenerateRequest returns an error wrapping ErrUnsupported.

@@ -32,7 +32,7 @@ func eventData(from, to int) [][]byte {
 func (e *env) sse(cfg upstream.SSEConfig) *upstream.SSE {
 	e.t.Helper()
 	if cfg.URL == "" {
-		cfg.URL = e.fake.URL() + "/v1/chat/completions?stream=true"
+		cfg.URL = e.baseURL + "/v1/chat/completions?stream=true"
 	}
 	p, err := upstream.NewSSE(cfg)
 	require.NoError(e.t, err)

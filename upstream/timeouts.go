@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"time"
@@ -33,8 +34,8 @@ func (t Timeouts) withDefaults() (Timeouts, error) {
 	if t.Connect < 0 || t.FirstEvent < 0 || t.Idle < 0 {
 		return t, fmt.Errorf("%w: timeouts must not be negative", ErrInvalidConfig)
 	}
-	setDefault(&t.Connect, DefaultConnectTimeout)
-	setDefault(&t.FirstEvent, DefaultFirstEventTimeout)
-	setDefault(&t.Idle, DefaultIdleTimeout)
+	t.Connect = cmp.Or(t.Connect, DefaultConnectTimeout)
+	t.FirstEvent = cmp.Or(t.FirstEvent, DefaultFirstEventTimeout)
+	t.Idle = cmp.Or(t.Idle, DefaultIdleTimeout)
 	return t, nil
 }

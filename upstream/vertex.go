@@ -2,12 +2,7 @@ package upstream
 
 import (
 	"cmp"
-	"context"
 	"fmt"
-	"net/http"
-	"net/url"
-
-	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 )
 
 // Defaults of VertexConfig.
@@ -36,14 +31,13 @@ type VertexConfig struct {
 // {base}/{version}/projects/{p}/locations/{l}/publishers/google/models/{m}:streamGenerateContent?alt=sse
 // and :generateContent.
 type Vertex struct {
-	base    *url.URL
-	version string
-	project string
-	loc     string
-	cred    Credential
+	modelAPI
 }
 
-var _ Provider = (*Vertex)(nil)
+var (
+	_ Provider       = (*Vertex)(nil)
+	_ SecretReporter = (*Vertex)(nil)
+)
 
 // NewVertex validates cfg and returns a Vertex provider.
 func NewVertex(cfg VertexConfig) (*Vertex, error) {
@@ -68,7 +62,8 @@ func NewVertex(cfg VertexConfig) (*Vertex, error) {
 	if cfg.Credential == nil {
 		return nil, fmt.Errorf("%w: vertex Credential is required", ErrInvalidConfig)
 	}
-	return &Vertex{base: base, version: version, project: cfg.Project, loc: loc, cred: cfg.Credential}, nil
+	prefix := "/" + version + "/projects/" + cfg.Project + "/locations/" + loc + "/publishers/google"
+	return &Vertex{modelAPI{base: base, prefix: prefix, cred: cfg.Credential}}, nil
 }
 
 // vertexEndpoint returns the regional endpoint of loc.
@@ -94,25 +89,3 @@ func isLocation(loc string) bool {
 
 // Name returns "vertex".
 func (v *Vertex) Name() string { return "vertex" }
-
-// Dialect returns DialectGemini.
-func (v *Vertex) Dialect() Dialect { return DialectGemini }
-
-// StreamRequest implements Provider.
-func (v *Vertex) StreamRequest(ctx context.Context, req Request) (*http.Request, error) {
-	return v.request(ctx, req, geminiwire.MethodStream)
-}
-
-// GenerateRequest implements Provider.
-func (v *Vertex) GenerateRequest(ctx context.Context, req Request) (*http.Request, error) {
-	return v.request(ctx, req, geminiwire.MethodGenerate)
-}
-
-func (v *Vertex) request(ctx context.Context, req Request, method string) (*http.Request, error) {
-	if err := ValidateModel(req.Model); err != nil {
-		return nil, err
-	}
-	u := joinPath(v.base, "/"+v.version+"/projects/"+v.project+"/locations/"+v.loc+
-		"/publishers/google/models/"+req.Model+":"+method)
-	return modelRequest(ctx, u, req.Body, method == geminiwire.MethodStream, v.cred)
-}

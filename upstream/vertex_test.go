@@ -32,7 +32,7 @@ func TestVertexStreamsWithBearerToken(t *testing.T) {
 	e := newEnv(t, sc)
 	e.fake.RequireBearer(ts.Valid)
 	p, err := upstream.NewVertex(upstream.VertexConfig{
-		Project: "my-project", Location: "europe-west4", BaseURL: e.fake.URL(), Credential: googleOAuth(t, ts),
+		Project: "my-project", Location: "europe-west4", BaseURL: e.baseURL, Credential: googleOAuth(t, ts),
 	})
 	require.NoError(t, err)
 	requireCompleted(t, e.run(e.runner(p, upstream.RunnerConfig{}), geminiReq), sc.Events())
@@ -55,7 +55,7 @@ func TestVertexRefreshesTokensBeforeExpiry(t *testing.T) {
 	sc := upstreamtest.Gemini("ok")
 	e := newEnv(t, sc)
 	e.fake.RequireBearer(ts.Valid)
-	p, err := upstream.NewVertex(upstream.VertexConfig{Project: "p1", BaseURL: e.fake.URL(), Credential: googleOAuth(t, ts)})
+	p, err := upstream.NewVertex(upstream.VertexConfig{Project: "p1", BaseURL: e.baseURL, Credential: googleOAuth(t, ts)})
 	require.NoError(t, err)
 	r := e.runner(p, upstream.RunnerConfig{})
 	requireCompleted(t, e.run(r, geminiReq), sc.Events())
@@ -72,7 +72,7 @@ func TestVertexTokenFailureFailsTheStream(t *testing.T) {
 	e := newEnv(t, upstreamtest.Gemini("unused"))
 	cred := googleOAuth(t, ts)
 	ts.Fail(http.StatusBadRequest, `{"error":"invalid_grant","error_description":"leaked `+authtest.AssertionPlaceholder+`"}`)
-	p, err := upstream.NewVertex(upstream.VertexConfig{Project: "p1", BaseURL: e.fake.URL(), Credential: cred})
+	p, err := upstream.NewVertex(upstream.VertexConfig{Project: "p1", BaseURL: e.baseURL, Credential: cred})
 	require.NoError(t, err)
 	o := e.run(e.runner(p, upstream.RunnerConfig{}), geminiReq)
 	requireFailed(t, o, nil, 500, "INTERNAL", "apply upstream credential: fetch access token: token endpoint answered 400 Bad Request (invalid_grant)")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -71,9 +70,12 @@ func (t *transport) Open(_ context.Context, req sdk.OpenRequest) (sdk.Session, e
 	if t.cfg.Dir == "" {
 		return nil, fmt.Errorf("jsonl transport is not configured")
 	}
-	path := filepath.Join(t.cfg.Dir, url.PathEscape(req.StreamID)+".jsonl")
+	path := streamPath(t.cfg.Dir, req.Tenant, req.StreamID, req.Instance)
 	if t.busy[path] {
 		return nil, fmt.Errorf("stream %q already has an open jsonl session", req.StreamID)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create the tenant's directory: %w", err)
 	}
 	f, st, err := openLog(path)
 	if err != nil {

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +28,7 @@ func configured(t *testing.T, extra string) (*transport, string) {
 
 func open(t *testing.T, tr *transport, stream string) sdk.Session {
 	t.Helper()
-	s, err := tr.Open(context.Background(), sdk.OpenRequest{StreamID: stream, SubscriptionID: "sub"})
+	s, err := tr.Open(context.Background(), sdk.OpenRequest{StreamID: stream, Instance: "i1", SubscriptionID: "sub"})
 	require.NoError(t, err)
 	return s
 }
@@ -56,7 +60,7 @@ func TestWritesEachChunkAsALine(t *testing.T) {
 {"stream_id":"s1","id":2,"event":"","data":"not json"}
 {"stream_id":"s1","id":3,"event":"error","data":{"error":{"code":503,"message":"down","status":"UNAVAILABLE"}}}
 {"stream_id":"s1","closed":true,"reason":"Stream terminated due to error: down","error":{"code":503,"status":"UNAVAILABLE","message":"down"}}
-`, read(t, filepath.Join(dir, "s1.jsonl")))
+`, read(t, filepath.Join(dir, "s1.i1.jsonl")))
 }
 
 func TestReopenSkipsWrittenChunks(t *testing.T) {
@@ -79,12 +83,12 @@ func TestReopenSkipsWrittenChunks(t *testing.T) {
 {"stream_id":"s1","id":3,"event":"","data":3}
 {"stream_id":"s1","id":4,"event":"","data":4}
 {"stream_id":"s1","closed":true,"reason":"completed"}
-`, read(t, filepath.Join(dir, "s1.jsonl")))
+`, read(t, filepath.Join(dir, "s1.i1.jsonl")))
 }
 
 func TestTornLastLineIsCut(t *testing.T) {
 	tr, dir := configured(t, "")
-	path := filepath.Join(dir, "s1.jsonl")
+	path := filepath.Join(dir, "s1.i1.jsonl")
 	require.NoError(t, os.WriteFile(path, []byte(`{"stream_id":"s1","id":1,"event":"","data":1}
 {"stream_id":"s1","id":2,"ev`), 0o640))
 	s := open(t, tr, "s1")
@@ -97,8 +101,8 @@ func TestTornLastLineIsCut(t *testing.T) {
 
 func TestCorruptFileIsRefused(t *testing.T) {
 	tr, dir := configured(t, "")
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "s1.jsonl"), []byte("garbage\n"), 0o640))
-	_, err := tr.Open(context.Background(), sdk.OpenRequest{StreamID: "s1"})
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "s1.i1.jsonl"), []byte("garbage\n"), 0o640))
+	_, err := tr.Open(context.Background(), sdk.OpenRequest{StreamID: "s1", Instance: "i1"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "line at byte 0 is not JSON")
 }
@@ -106,17 +110,47 @@ func TestCorruptFileIsRefused(t *testing.T) {
 func TestOneSessionPerStream(t *testing.T) {
 	tr, _ := configured(t, "")
 	s := open(t, tr, "s1")
-	_, err := tr.Open(context.Background(), sdk.OpenRequest{StreamID: "s1"})
+	_, err := tr.Open(context.Background(), sdk.OpenRequest{StreamID: "s1", Instance: "i1"})
 	assert.EqualError(t, err, `stream "s1" already has an open jsonl session`)
 	require.NoError(t, s.Close(context.Background(), sdk.CloseInfo{Reason: "completed"}))
 	open(t, tr, "s1").(sdk.Aborter).Abort()
 }
 
-func TestStreamIDIsPathEscaped(t *testing.T) {
-	tr, dir := configured(t, "")
-	s := open(t, tr, "../a/b")
-	require.NoError(t, s.Close(context.Background(), sdk.CloseInfo{Reason: "completed"}))
-	assert.Equal(t, `{"stream_id":"../a/b","closed":true,"reason":"completed"}`+"\n", read(t, filepath.Join(dir, "..%2Fa%2Fb.jsonl")))
+func TestEachStreamInstanceHasItsOwnFile(t *testing.T) {
+	long := strings.Repeat("%", 41) // 123 bytes escaped
+	sum := sha256.Sum256([]byte(long))
+	for _, tc := range []struct {
+		name, tenant, stream, instance string
+		want                           string // under dir
+	}{
+		{"open mode", "", "s1", "i1", "s1.i1.jsonl"},
+		{"tenant", "acme", "s1", "i1", "acme/s1.i1.jsonl"},
+		{"same ID, another instance", "acme", "s1", "i2", "acme/s1.i2.jsonl"},
+		{"same ID, another tenant", "globex", "s1", "i1", "globex/s1.i1.jsonl"},
+		{"no instance", "acme", "s1", "", "acme/s1..jsonl"},
+		{"dots and slashes", "../..", "../a/b", "i.1", "%2E%2E%2F%2E%2E/%2E%2E%2Fa%2Fb.i%2E1.jsonl"},
+		{"a tenant named like a file", "s1.i1.jsonl", "s1", "i1", "s1%2Ei1%2Ejsonl/s1.i1.jsonl"},
+		{"other bytes", "a b%", "x~y\\z", "i1", "a%20b%25/x%7Ey%5Cz.i1.jsonl"},
+		{"too long", long, long, "i1", "~" + hex.EncodeToString(sum[:]) + "/~" + hex.EncodeToString(sum[:]) + ".i1.jsonl"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, dir := configured(t, "")
+			s, err := tr.Open(context.Background(), sdk.OpenRequest{StreamID: tc.stream, Instance: tc.instance, Tenant: tc.tenant})
+			require.NoError(t, err)
+			require.NoError(t, s.Close(context.Background(), sdk.CloseInfo{Reason: "completed"}))
+			line, err := json.Marshal(closeLine{StreamID: tc.stream, Closed: true, Reason: "completed"})
+			require.NoError(t, err)
+			assert.Equal(t, string(line)+"\n", read(t, filepath.Join(dir, filepath.FromSlash(tc.want))))
+			var files []string
+			require.NoError(t, filepath.WalkDir(filepath.Dir(dir), func(path string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					files = append(files, path)
+				}
+				return err
+			}))
+			assert.Equal(t, []string{filepath.Join(dir, filepath.FromSlash(tc.want))}, files, "nothing is written elsewhere")
+		})
+	}
 }
 
 func TestConfigDiagnostics(t *testing.T) {

@@ -13,11 +13,12 @@
 //
 // A subscription may add "headers" (the configured ones win), and set "url" when allowed. Each batch is one request:
 //
-//	{"stream_id":"s1","subscription_id":"...","metadata":{"model":"..."},
+//	{"stream_id":"s1","stream_instance":"...","subscription_id":"...","metadata":{"model":"...","tenant":"..."},
 //	 "chunks":[{"id":1,"event":"","data":{...},"time":"2025-01-02T03:04:05.123Z"}]}
 //
-// and the end of the stream is a last request {"stream_id","subscription_id","metadata",
-// "closed":true,"reason","error"?}. A 2xx answer acknowledges the batch; network errors, 429 and
+// and the end of the stream is a last request {"stream_id","stream_instance","subscription_id",
+// "metadata","closed":true,"reason","error"?}. A stream ID can be used again once its stream was
+// forgotten, by another tenant too: stream_instance, unique per creation, tells such streams apart. A 2xx answer acknowledges the batch; network errors, 429 and
 // 5xx are retried; any other status, or running out of attempts, rejects the batch and the gateway's
 // error handlers decide what follows.
 package main

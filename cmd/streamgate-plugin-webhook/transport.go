@@ -127,19 +127,21 @@ func (t *transport) Open(_ context.Context, req sdk.OpenRequest) (sdk.Session, e
 	return &session{
 		poster: &poster{client: &http.Client{Timeout: s.timeout}, url: target, headers: headers,
 			maxAttempts: s.maxAttempts, initialBackoff: s.initialBackoff, maxBackoff: s.maxBackoff},
-		streamID: req.StreamID, subID: req.SubscriptionID, metadata: req.Metadata,
+		streamID: req.StreamID, instance: req.Instance, subID: req.SubscriptionID, metadata: req.Metadata,
 	}, nil
 }
 
 type session struct {
 	poster   *poster
 	streamID string
+	instance string
 	subID    string
 	metadata map[string]string
 }
 
 type batchBody struct {
 	StreamID       string            `json:"stream_id"`
+	StreamInstance string            `json:"stream_instance,omitempty"`
 	SubscriptionID string            `json:"subscription_id"`
 	Metadata       map[string]string `json:"metadata,omitempty"`
 	Chunks         []chunkBody       `json:"chunks"`
@@ -154,6 +156,7 @@ type chunkBody struct {
 
 type closeBody struct {
 	StreamID       string            `json:"stream_id"`
+	StreamInstance string            `json:"stream_instance,omitempty"`
 	SubscriptionID string            `json:"subscription_id"`
 	Metadata       map[string]string `json:"metadata,omitempty"`
 	Closed         bool              `json:"closed"`
@@ -168,7 +171,7 @@ type errorBody struct {
 }
 
 func (s *session) Deliver(ctx context.Context, chunks []sdk.Chunk) error {
-	body := batchBody{StreamID: s.streamID, SubscriptionID: s.subID, Metadata: s.metadata, Chunks: make([]chunkBody, len(chunks))}
+	body := batchBody{StreamID: s.streamID, StreamInstance: s.instance, SubscriptionID: s.subID, Metadata: s.metadata, Chunks: make([]chunkBody, len(chunks))}
 	for i, c := range chunks {
 		body.Chunks[i] = chunkBody{ID: c.ID, Event: c.Event, Data: jsonData(c.Data), Time: c.Time}
 	}
@@ -176,7 +179,7 @@ func (s *session) Deliver(ctx context.Context, chunks []sdk.Chunk) error {
 }
 
 func (s *session) Close(ctx context.Context, info sdk.CloseInfo) error {
-	body := closeBody{StreamID: s.streamID, SubscriptionID: s.subID, Metadata: s.metadata, Closed: true, Reason: info.Reason}
+	body := closeBody{StreamID: s.streamID, StreamInstance: s.instance, SubscriptionID: s.subID, Metadata: s.metadata, Closed: true, Reason: info.Reason}
 	if info.Err != nil {
 		body.Error = &errorBody{Code: info.Err.Code, Status: info.Err.Status, Message: info.Err.Message}
 	}

@@ -61,7 +61,7 @@ func openSession(t *testing.T, config string, sub string) (sdk.Session, error) {
 	t.Helper()
 	tr := &transport{}
 	require.NoError(t, tr.Configure(context.Background(), json.RawMessage(config)))
-	return tr.Open(context.Background(), sdk.OpenRequest{StreamID: "s1", SubscriptionID: "sub1",
+	return tr.Open(context.Background(), sdk.OpenRequest{StreamID: "s1", Instance: "i1", SubscriptionID: "sub1",
 		Metadata: map[string]string{"model": "m"}, Config: json.RawMessage(sub)})
 }
 
@@ -79,10 +79,10 @@ func TestPostsBatchesAndClose(t *testing.T) {
 	require.NoError(t, s.Deliver(ctx, []sdk.Chunk{{ID: 1, Data: []byte(`{"a":1}`), Time: at}, {ID: 2, Event: "e", Data: []byte("text"), Time: at}}))
 	require.NoError(t, s.Close(ctx, sdk.CloseInfo{Reason: "completed"}))
 
-	batch := `{"stream_id":"s1","subscription_id":"sub1","metadata":{"model":"m"},"chunks":[` +
+	batch := `{"stream_id":"s1","stream_instance":"i1","subscription_id":"sub1","metadata":{"model":"m"},"chunks":[` +
 		`{"id":1,"event":"","data":{"a":1},"time":"2025-01-02T03:04:05Z"},{"id":2,"event":"e","data":"text","time":"2025-01-02T03:04:05Z"}]}`
 	assert.Equal(t, []string{batch, batch, batch,
-		`{"stream_id":"s1","subscription_id":"sub1","metadata":{"model":"m"},"closed":true,"reason":"completed"}`}, r.got())
+		`{"stream_id":"s1","stream_instance":"i1","subscription_id":"sub1","metadata":{"model":"m"},"closed":true,"reason":"completed"}`}, r.got())
 	assert.Equal(t, "Bearer t0ken", r.headers[0].Get("Authorization"))
 	assert.Equal(t, "1", r.headers[0].Get("X-Sub"))
 	assert.Equal(t, "application/json", r.headers[0].Get("Content-Type"))
@@ -148,5 +148,5 @@ func TestConfigAndSubscriptionRules(t *testing.T) {
 	s, err := openSession(t, `{"url":"http://a.invalid","allow_subscription_url":true}`, `{"url":"`+srv.URL+`"}`)
 	require.NoError(t, err)
 	require.NoError(t, s.Close(ctx, sdk.CloseInfo{Reason: "gone", Err: &sdk.Error{Code: 500, Status: "INTERNAL", Message: "x"}}))
-	assert.Equal(t, []string{`{"stream_id":"s1","subscription_id":"sub1","metadata":{"model":"m"},"closed":true,"reason":"gone","error":{"code":500,"status":"INTERNAL","message":"x"}}`}, r.got())
+	assert.Equal(t, []string{`{"stream_id":"s1","stream_instance":"i1","subscription_id":"sub1","metadata":{"model":"m"},"closed":true,"reason":"gone","error":{"code":500,"status":"INTERNAL","message":"x"}}`}, r.got())
 }

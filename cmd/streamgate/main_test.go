@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,16 +65,34 @@ type proc struct {
 	cmd    *exec.Cmd
 	stderr *bytes.Buffer
 	url    string
+	admin  string // the admin listener's URL, "" when it is off
+	source string // the configuration file the ready line names, or "built-in defaults"
 	ready  string
 	waited chan error
 }
 
-var readyRe = regexp.MustCompile(`^streamgate ready on (http://127\.0\.0\.1:(\d+)) \(upstream: (\w+)\); try: curl -N '(\S+)'`)
+var readyRe = regexp.MustCompile(`^streamgate ready on (http://127\.0\.0\.1:(\d+)) \(upstream: (\w+)\) from (.+), admin (?:on (http://127\.0\.0\.1:\d+)|off); try: curl -N '(\S+)'`)
 
-// start runs streamgate in dir with args and waits for its ready line.
+// start runs streamgate in dir with args and waits for its ready line. Unless args set -admin,
+// the admin listener takes a free port, so tests never contend for the default 9464.
 func start(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	if !slices.ContainsFunc(args, func(a string) bool { return a == "-admin" || strings.HasPrefix(a, "-admin=") }) {
+		args = append(args, "-admin", "127.0.0.1:0")
+	}
+	return launch(t, dir, env, args...)
+}
+
+// launch runs streamgate in dir with exactly args and waits for its ready line.
+func launch(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
+	return startProgram(t, dir, env, binary, args...)
+}
+
+// startProgram is launch with another program in front of streamgate (prlimit, say).
+func startProgram(t *testing.T, dir string, env []string, program string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(program, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 	p := &proc{t: t, cmd: cmd, stderr: &bytes.Buffer{}, waited: make(chan error, 1)}
@@ -103,7 +122,7 @@ func start(t *testing.T, dir string, env []string, args ...string) *proc {
 	m := readyRe.FindStringSubmatch(p.ready)
 	require.NotNil(t, m, "ready line %q; stderr:\n%s", p.ready, p.stderr)
 	require.NotEqual(t, "0", m[2], "the ready line shows the real port")
-	p.url = m[1]
+	p.url, p.source, p.admin = m[1], m[4], m[5]
 	return p
 }
 
@@ -170,6 +189,8 @@ func TestDefaultsWithoutConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, dir, nil, "-listen", "127.0.0.1:0")
 	assert.Contains(t, p.ready, "(upstream: simulator)")
+	assert.Equal(t, "built-in defaults", p.source)
+	assert.NotEmpty(t, p.admin)
 	assert.Contains(t, p.ready, p.url+"/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
 
 	resp, body := post(t, p.url+"/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "", generateBody)
@@ -187,8 +208,9 @@ func TestDefaultsWithoutConfigFile(t *testing.T) {
 // With no flags streamgate loads configs/streamgate.yaml from the working directory.
 func TestNoFlagsLoadsDefaultConfigFile(t *testing.T) {
 	dir := t.TempDir()
-	writeConfig(t, dir, "configs/streamgate.yaml", "listen: 127.0.0.1:0\nlog: {level: debug, format: text}\n")
-	p := start(t, dir, nil)
+	writeConfig(t, dir, "configs/streamgate.yaml", "listen: 127.0.0.1:0\nadmin: {listen: 127.0.0.1:0}\nlog: {level: debug, format: text}\n")
+	p := launch(t, dir, nil)
+	assert.Equal(t, "configs/streamgate.yaml", p.source)
 	status, _ := get(t, p.url+"/readyz")
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, 0, p.stop(syscall.SIGINT))
@@ -201,6 +223,7 @@ func TestShippedConfig(t *testing.T) {
 	require.NoError(t, err)
 	p := start(t, t.TempDir(), nil, "-config", shipped, "-listen", "127.0.0.1:0")
 	assert.Contains(t, p.ready, "(upstream: simulator)")
+	assert.Equal(t, shipped, p.source)
 	assert.Equal(t, 0, p.stop(syscall.SIGTERM))
 }
 
@@ -282,4 +305,24 @@ func TestInvalidConfigExits2NamingTheField(t *testing.T) {
 		code, _ := runToExit(t, dir, nil, "-bogus")
 		assert.Equal(t, 2, code)
 	})
+}
+
+// TestRaisesFileLimit starts streamgate with a soft open-file limit of 256 and a hard one of 4096:
+// it raises the soft limit to 4096 and warns that 4096 is too few for 10,000 connections.
+func TestRaisesFileLimit(t *testing.T) {
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("prlimit (util-linux) is not installed")
+	}
+	p := startProgram(t, t.TempDir(), nil, prlimit, "--nofile=256:4096", binary, "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0")
+	require.Equal(t, 0, p.stop(syscall.SIGTERM))
+	var warned bool
+	for _, line := range strings.Split(p.stderr.String(), "\n") {
+		if strings.Contains(line, "the open-file limit is low") {
+			warned = true
+			assert.Contains(t, line, `"fd_limit":4096`)
+			assert.Contains(t, line, `"max_connections":10000`)
+		}
+	}
+	assert.True(t, warned, "no fd-limit warning; stderr:\n%s", p.stderr)
 }

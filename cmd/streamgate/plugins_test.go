@@ -45,7 +45,12 @@ plugins:
 	fmt.Fprintf(&want, `{"stream_id":%q,"closed":true,"reason":"completed"}`+"\n", id)
 	var got []byte
 	require.Eventually(t, func() bool {
-		got, _ = os.ReadFile(filepath.Join(out, id+".jsonl"))
+		// Open mode has no tenant: the file is <out>/<id>.<instance>.jsonl.
+		paths, _ := filepath.Glob(filepath.Join(out, id+".*.jsonl"))
+		if len(paths) != 1 {
+			return false
+		}
+		got, _ = os.ReadFile(paths[0])
 		return strings.Contains(string(got), `"closed":true`)
 	}, 10*time.Second, 5*time.Millisecond)
 	assert.Equal(t, want.String(), string(got))

@@ -16,6 +16,8 @@ import (
 	"github.com/streamgate/streamgate/upstream"
 )
 
+var _ gateway.Plugins = (*plugins.Host)(nil)
+
 // parts are the built components.
 type parts struct {
 	gateway  *gateway.Server
@@ -79,6 +81,9 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts,
 		MaxBodyBytes:    cfg.Limits.MaxBodyBytes,
 		RatePerKey:      cfg.Limits.Rate.PerKeyRPS,
 		Burst:           cfg.Limits.Rate.Burst,
+		IdleTimeout:     cfg.Limits.IdleTimeout,
+		ReadTimeout:     cfg.Limits.ReadTimeout,
+		MaxConnections:  cfg.Limits.MaxConnections,
 		CORSOrigins:     cfg.CORS.AllowedOrigins,
 		// shutdown_grace 0 means no grace at all; the gateway reads a zero as its default.
 		ShutdownGrace: max(cfg.ShutdownGrace, time.Nanosecond),
@@ -146,15 +151,28 @@ func managerConfig(c configs.Manager, log *slog.Logger) manager.Config {
 	case "throw":
 		mode = manager.Throw
 	}
+	quotas := make(map[string]manager.Quota, len(c.TenantLimits.Tenants))
+	for tenant, q := range c.TenantLimits.Tenants {
+		quotas[tenant] = managerQuota(q)
+	}
 	return manager.Config{
 		MaxConcurrentStreams: c.MaxStreams,
 		MaxClientsPerStream:  c.MaxClientsPerStream,
 		OnClientSendError:    mode,
 		InactivityTimeout:    c.InactivityTimeout, // configs.Off is manager.NoTimeout
 		HistorySize:          c.HistorySize,
+		HistoryBytes:         c.HistoryBytes,
+		MaxBytes:             c.MaxBytes,
 		RetainClosed:         c.RetainClosed,
+		MaxRetained:          c.MaxRetained,
+		DefaultQuota:         managerQuota(c.TenantLimits.Default),
+		Quotas:               quotas,
 		Logger:               log,
 	}
+}
+
+func managerQuota(q configs.Quota) manager.Quota {
+	return manager.Quota{MaxStreams: q.MaxStreams, MaxBytes: q.MaxBytes}
 }
 
 // retryConfig maps the file's retry settings onto the runner's; both read a zero Jitter and
@@ -201,7 +219,7 @@ func newProvider(ctx context.Context, u configs.Upstream, log *slog.Logger) (ups
 		for k, v := range u.SSE.Headers {
 			headers[k] = string(v)
 		}
-		return upstream.NewSSE(upstream.SSEConfig{URL: u.BaseURL, Method: u.SSE.Method, Headers: headers})
+		return upstream.NewSSE(upstream.SSEConfig{URL: u.BaseURL, Method: u.SSE.Method, Headers: headers, ContentTypes: u.SSE.ContentTypes})
 	default:
 		return nil, fmt.Errorf("kind %q is not supported", kind)
 	}

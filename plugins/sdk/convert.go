@@ -47,6 +47,8 @@ func chunksFromPB(in []*pb.Chunk, out []Chunk) []Chunk {
 func openFromPB(o *pb.Open) OpenRequest {
 	return OpenRequest{
 		StreamID:       o.GetStreamId(),
+		Instance:       o.GetStreamInstance(),
+		Tenant:         o.GetTenant(),
 		SubscriptionID: o.GetSubscriptionId(),
 		Metadata:       o.GetMetadata(),
 		Config:         o.GetConfig(),

@@ -123,7 +123,7 @@ func batch(ids ...uint64) *pb.HostMessage {
 }
 
 func openMsg(after uint64) *pb.HostMessage {
-	return &pb.HostMessage{Msg: &pb.HostMessage_Open{Open: &pb.Open{StreamId: "s1", SubscriptionId: "sub1",
+	return &pb.HostMessage{Msg: &pb.HostMessage_Open{Open: &pb.Open{StreamId: "s1", StreamInstance: "i1", Tenant: "acme", SubscriptionId: "sub1",
 		Metadata: map[string]string{"model": "m"}, Config: []byte(`{"x":1}`), ResumeAfter: after}}}
 }
 
@@ -142,7 +142,7 @@ func TestSessionProtocol(t *testing.T) {
 
 	require.NoError(t, s.Send(openMsg(0)))
 	assert.Empty(t, recv(t, s).GetOpened().GetDiagnostics())
-	assert.Equal(t, []OpenRequest{{StreamID: "s1", SubscriptionID: "sub1", Metadata: map[string]string{"model": "m"},
+	assert.Equal(t, []OpenRequest{{StreamID: "s1", Instance: "i1", Tenant: "acme", SubscriptionID: "sub1", Metadata: map[string]string{"model": "m"},
 		Config: json.RawMessage(`{"x":1}`)}}, r.opened)
 
 	require.NoError(t, s.Send(batch(1, 2)))

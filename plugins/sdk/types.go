@@ -70,7 +70,14 @@ type Chunk struct {
 
 // OpenRequest starts a session: the plugin is attached to one stream.
 type OpenRequest struct {
-	StreamID       string
+	StreamID string
+	// Instance is unique per creation of the stream. A stream ID can be used again, by another
+	// tenant too, once the stream that had it was forgotten: name anything that outlives a session
+	// (a file, a key) by StreamID and Instance, never by StreamID alone. A session opened again
+	// after a restart has the same Instance.
+	Instance string
+	// Tenant is the tenant that created the stream (its "tenant" label); empty in open mode.
+	Tenant         string
 	SubscriptionID string
 	// Metadata holds the stream's labels, such as "model" and "tenant".
 	Metadata map[string]string

@@ -47,6 +47,7 @@ type Fake struct {
 	cancelled int
 	apiKey    string
 	bearer    func(token string) bool
+	echo      bool
 }
 
 // NewFake returns a Fake that plays def for every request no queued script is left for.
@@ -81,6 +82,14 @@ func (f *Fake) RequireAPIKey(key string) {
 func (f *Fake) RequireBearer(valid func(token string) bool) {
 	f.mu.Lock()
 	f.bearer = valid
+	f.mu.Unlock()
+}
+
+// EchoCredentials makes the refusals of RequireAPIKey and RequireBearer quote the key or token
+// they refused, as a careless upstream or proxy does (echo false: as Gemini does, they do not).
+func (f *Fake) EchoCredentials(echo bool) {
+	f.mu.Lock()
+	f.echo = echo
 	f.mu.Unlock()
 }
 
@@ -166,16 +175,24 @@ func (f *Fake) checkAuth(h http.Header) func(http.ResponseWriter) {
 		case key == "":
 			return refuse(http.StatusForbidden, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.")
 		case key != f.apiKey:
-			return refuse(http.StatusBadRequest, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.")
+			return refuse(http.StatusBadRequest, "INVALID_ARGUMENT", "API key not valid"+f.quote(key)+". Please pass a valid API key.")
 		}
 	}
 	if f.bearer != nil {
 		token, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
 		if !ok || !f.bearer(token) {
-			return refuse(http.StatusUnauthorized, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token.")
+			return refuse(http.StatusUnauthorized, "UNAUTHENTICATED", "Request had invalid authentication credentials"+f.quote(token)+". Expected OAuth 2 access token.")
 		}
 	}
 	return nil
+}
+
+// quote returns ": " and the refused credential when the fake echoes them, else ""; f.mu is held.
+func (f *Fake) quote(cred string) string {
+	if !f.echo || cred == "" {
+		return ""
+	}
+	return ": " + cred
 }
 
 func refuse(code int, status, msg string) func(http.ResponseWriter) {
@@ -312,8 +329,10 @@ func newline(f Framing) sse.Newline {
 	return sse.CRLF
 }
 
+// setDefault sets a header the script did not set. A script's nil value leaves it unset, and keeps
+// net/http from sniffing a Content-Type.
 func setDefault(h http.Header, name, value string) {
-	if h.Get(name) == "" {
+	if _, set := h[http.CanonicalHeaderKey(name)]; !set {
 		h.Set(name, value)
 	}
 }

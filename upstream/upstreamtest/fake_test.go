@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 	"github.com/streamgate/streamgate/upstream/upstreamtest"
 )
 
@@ -168,6 +169,23 @@ func TestFakeAuth(t *testing.T) {
 	resp, _, err = post(t, s, streamPath, http.Header{"Authorization": {"Bearer t1"}})
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.StatusCode)
+}
+
+func TestFakeEchoesCredentials(t *testing.T) {
+	s := upstreamtest.NewServer(t, upstreamtest.Gemini("x"))
+	s.EchoCredentials(true)
+	s.RequireAPIKey("good")
+	resp, body, err := post(t, s, streamPath, http.Header{"X-Goog-Api-Key": {"bad-key"}})
+	require.NoError(t, err)
+	require.Equal(t, 400, resp.StatusCode)
+	require.Equal(t, string(geminiwire.ErrorBody(400, "INVALID_ARGUMENT", "API key not valid: bad-key. Please pass a valid API key.")), string(body))
+
+	s.RequireAPIKey("")
+	s.RequireBearer(func(tok string) bool { return tok == "t1" })
+	resp, body, err = post(t, s, streamPath, http.Header{"Authorization": {"Bearer t2"}})
+	require.NoError(t, err)
+	require.Equal(t, 401, resp.StatusCode)
+	require.Equal(t, string(geminiwire.ErrorBody(401, "UNAUTHENTICATED", "Request had invalid authentication credentials: t2. Expected OAuth 2 access token.")), string(body))
 }
 
 func TestFakeDelaysAndClose(t *testing.T) {

@@ -75,7 +75,8 @@ type Script struct {
 	// Status is the response status; 0 means 200. Any other status answers with Body, or with
 	// Steps when they are set (an error body that stalls, say).
 	Status int
-	// Header holds extra response headers, e.g. Retry-After.
+	// Header holds extra response headers, e.g. Retry-After. A header it sets replaces the fake's
+	// default; a nil value sends none (no Content-Type at all, say).
 	Header http.Header
 	// Body is the body of a non-200 answer (nil: Gemini's error JSON for Status), and of a 200
 	// answer to :generateContent.

@@ -260,7 +260,12 @@ type Open struct {
 	Config []byte `protobuf:"bytes,4,opt,name=config,proto3" json:"config,omitempty"`
 	// The host delivers chunks with IDs above this one. After a plugin restart it is the last
 	// acknowledged chunk, so chunks the plugin handled but had not acknowledged come again.
-	ResumeAfter   uint64 `protobuf:"varint,5,opt,name=resume_after,json=resumeAfter,proto3" json:"resume_after,omitempty"`
+	ResumeAfter uint64 `protobuf:"varint,5,opt,name=resume_after,json=resumeAfter,proto3" json:"resume_after,omitempty"`
+	// Unique per creation of the stream: a stream ID can be used again, by another tenant too, once
+	// the stream that had it was forgotten; stream_id and stream_instance name one stream for good.
+	StreamInstance string `protobuf:"bytes,6,opt,name=stream_instance,json=streamInstance,proto3" json:"stream_instance,omitempty"`
+	// The tenant that created the stream (its "tenant" label); empty in open mode.
+	Tenant        string `protobuf:"bytes,7,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,6 +333,20 @@ func (x *Open) GetResumeAfter() uint64 {
 		return x.ResumeAfter
 	}
 	return 0
+}
+
+func (x *Open) GetStreamInstance() string {
+	if x != nil {
+		return x.StreamInstance
+	}
+	return ""
+}
+
+func (x *Open) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
 }
 
 // Chunk is one chunk of a stream.
@@ -755,13 +774,15 @@ const file_streamgate_plugin_v1_transport_proto_rawDesc = "" +
 	"\x03ack\x18\x02 \x01(\v2\x19.streamgate.plugin.v1.AckH\x00R\x03ack\x120\n" +
 	"\x04nack\x18\x03 \x01(\v2\x1a.streamgate.plugin.v1.NackH\x00R\x04nack\x126\n" +
 	"\x06closed\x18\x04 \x01(\v2\x1c.streamgate.plugin.v1.ClosedH\x00R\x06closedB\x05\n" +
-	"\x03msg\"\x8a\x02\n" +
+	"\x03msg\"\xcb\x02\n" +
 	"\x04Open\x12\x1b\n" +
 	"\tstream_id\x18\x01 \x01(\tR\bstreamId\x12'\n" +
 	"\x0fsubscription_id\x18\x02 \x01(\tR\x0esubscriptionId\x12D\n" +
 	"\bmetadata\x18\x03 \x03(\v2(.streamgate.plugin.v1.Open.MetadataEntryR\bmetadata\x12\x16\n" +
 	"\x06config\x18\x04 \x01(\fR\x06config\x12!\n" +
-	"\fresume_after\x18\x05 \x01(\x04R\vresumeAfter\x1a;\n" +
+	"\fresume_after\x18\x05 \x01(\x04R\vresumeAfter\x12'\n" +
+	"\x0fstream_instance\x18\x06 \x01(\tR\x0estreamInstance\x12\x16\n" +
+	"\x06tenant\x18\a \x01(\tR\x06tenant\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9a\x01\n" +

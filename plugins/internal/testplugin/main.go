@@ -2,9 +2,11 @@
 // behaviour:
 //
 //	(none)     a transport and an error handler driven by their configuration (see config)
-//	v2         serves protocol version 2 only
-//	badcookie  expects another magic cookie
-//	crash      exits at once with status 2
+//	v2             serves protocol version 2 only
+//	badcookie      expects another magic cookie
+//	crash          exits at once with status 2
+//	drop-sessions  a transport whose every session ends with an error at its first batch, the
+//	               process running on (see dropSessions)
 package main
 
 import (
@@ -13,12 +15,13 @@ import (
 	"os"
 
 	plugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/streamgate/streamgate/plugins/sdk"
 )
 
 func main() {
-	mode := flag.String("mode", "", "behaviour: v2, badcookie, crash or empty")
+	mode := flag.String("mode", "", "behaviour: v2, badcookie, crash, drop-sessions or empty")
 	flag.Parse()
 	info := sdk.Info{Name: "testplugin", Version: "0.0.1"}
 	t := &transport{}
@@ -34,6 +37,16 @@ func main() {
 			cfg.VersionedPlugins = map[int]plugin.PluginSet{2: cfg.VersionedPlugins[sdk.ProtocolVersion]}
 		} else {
 			cfg.MagicCookieValue = "not-the-streamgate-cookie"
+		}
+		plugin.Serve(cfg)
+	case "drop-sessions":
+		cfg, err := sdk.ServeConfig(info, sdk.WithTransport(t), sdk.WithConfigure(t.configure))
+		if err != nil {
+			panic(err)
+		}
+		newServer := cfg.GRPCServer
+		cfg.GRPCServer = func(opts []grpc.ServerOption) *grpc.Server {
+			return newServer(append(opts, grpc.ChainStreamInterceptor(dropSessions)))
 		}
 		plugin.Serve(cfg)
 	case "crash":

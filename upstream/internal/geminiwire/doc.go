@@ -1,7 +1,9 @@
-// Package geminiwire writes Gemini's wire format: the JSON of streamed and complete
-// GenerateContentResponses, Gemini's error bodies, and the paths of the Gemini and Vertex AI
-// generateContent methods. The embedded simulator provider (package upstream) and the scriptable
-// fake (package upstreamtest) share it, so that both answer exactly alike.
+// Package geminiwire writes and reads Gemini's wire format: the JSON of streamed and complete
+// GenerateContentResponses (and whether a streamed one is final), Gemini's error bodies, the end
+// of a streamed body that follows its last event, and the paths of the Gemini and Vertex AI
+// generateContent methods. The embedded simulator provider and the runner (package upstream) and
+// the scriptable fake (package upstreamtest) share it, so that what is written and what is read
+// agree.
 //
-// Package geminiwire imports only upstream/sse from streamgate.
+// Package geminiwire imports only manager (for StreamError) and upstream/sse from streamgate.
 package geminiwire

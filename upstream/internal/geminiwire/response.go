@@ -1,6 +1,7 @@
 package geminiwire
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 )
@@ -68,6 +69,81 @@ func (u Usage) metadata() *usageMetadata {
 		CandidatesTokenCount: u.CandidatesTokens,
 		TotalTokenCount:      u.PromptTokens + u.CandidatesTokens,
 	}
+}
+
+// IsFinal reports whether a streamed chunk ends the response: a candidate with a finishReason, or
+// a prompt blocked with a blockReason. A byte search is a cheap filter; only a chunk that passes it
+// is parsed, so a text that merely contains the words does not count.
+func IsFinal(data []byte) bool {
+	if !hasReasonKey(data) {
+		return false
+	}
+	var r struct {
+		Candidates []struct {
+			FinishReason string `json:"finishReason"`
+		} `json:"candidates"`
+		PromptFeedback *struct {
+			BlockReason string `json:"blockReason"`
+		} `json:"promptFeedback"`
+	}
+	if json.Unmarshal(data, &r) != nil {
+		return false
+	}
+	if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
+		return true
+	}
+	for _, c := range r.Candidates {
+		if c.FinishReason != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// hasReasonKey reports whether data contains `"finishReason"` or `"blockReason"`. It looks for the
+// capital R with bytes.IndexByte, much faster on every chunk than bytes.Contains with each key.
+func hasReasonKey(data []byte) bool {
+	const suffix = `Reason"`
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(data[i:], 'R')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if !bytes.HasPrefix(data[i:], []byte(suffix)) {
+			continue
+		}
+		if bytes.HasSuffix(data[:i], []byte(`"finish`)) || bytes.HasSuffix(data[:i], []byte(`"block`)) {
+			return true
+		}
+	}
+}
+
+// Finality tells whether a stream had a final chunk (IsFinal). Parsing chunks is the costly part
+// and only the end of the stream needs the answer, so the last chunk that may be final is parsed
+// then (Reached), or when the next such chunk is added: after the caller's push of that chunk
+// rather than before it. The zero Finality has seen no chunk.
+type Finality struct {
+	final   bool
+	pending []byte // the data of the last chunk that may be final, not parsed yet
+}
+
+// Add notes the data of a chunk, which must not change afterwards.
+func (f *Finality) Add(data []byte) {
+	if !hasReasonKey(data) {
+		return
+	}
+	f.Reached()
+	f.pending = data
+}
+
+// Reached reports whether a chunk added so far was final.
+func (f *Finality) Reached() bool {
+	if f.pending != nil && !f.final {
+		f.final = IsFinal(f.pending)
+	}
+	f.pending = nil
+	return f.final
 }
 
 // CountTokens is the simulator's stand-in for a tokenizer: the number of words in text.

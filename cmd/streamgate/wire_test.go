@@ -1,0 +1,41 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/configs"
+	"github.com/streamgate/streamgate/manager"
+)
+
+// The manager gets every memory limit of the file, and a manager accepts them.
+func TestManagerConfigCarriesTheMemoryLimits(t *testing.T) {
+	c := configs.Default().Manager
+	c.HistoryBytes, c.MaxBytes, c.MaxRetained = 1<<20, 64<<20, 7
+	m, err := manager.New(managerConfig(c, nil))
+	require.NoError(t, err)
+	got := m.Config()
+	require.Equal(t, int64(1<<20), got.HistoryBytes)
+	require.Equal(t, int64(64<<20), got.MaxBytes)
+	require.Equal(t, 7, got.MaxRetained)
+
+	def, err := manager.New(managerConfig(configs.Default().Manager, nil))
+	require.NoError(t, err)
+	require.Equal(t, int64(manager.DefaultHistoryBytes), def.Config().HistoryBytes, "the file's defaults are the manager's")
+	require.Equal(t, int64(manager.DefaultMaxBytes), def.Config().MaxBytes)
+	require.Equal(t, manager.DefaultMaxRetained, def.Config().MaxRetained)
+}
+
+// The manager gets the tenant limits of the file: the default for every tenant, the overrides by
+// name.
+func TestManagerConfigCarriesTheTenantLimits(t *testing.T) {
+	c := configs.Default().Manager
+	c.TenantLimits.Tenants = map[string]configs.Quota{"acme": {MaxStreams: 900, MaxBytes: 512 << 20}}
+	m, err := manager.New(managerConfig(c, nil))
+	require.NoError(t, err)
+	got := m.Config()
+	require.Equal(t, manager.Quota{MaxStreams: 250, MaxBytes: 256 << 20}, got.DefaultQuota)
+	require.Equal(t, manager.Quota{MaxStreams: 900, MaxBytes: 512 << 20}, got.QuotaFor("acme"))
+	require.Equal(t, got.DefaultQuota, got.QuotaFor("globex"))
+}

@@ -1,0 +1,77 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+
+	"github.com/streamgate/streamgate/auth"
+	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream"
+)
+
+func TestAnswerFor(t *testing.T) {
+	own := newError(400, "alt=sse is required")
+	refused := &manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "plugin unavailable", RetryAfter: time.Second}
+	wrap := func(target error) error { return fmt.Errorf("op on stream s: %w", target) }
+	for _, tt := range []struct {
+		name string
+		err  error
+		want manager.StreamError
+	}{
+		{"the handler's own", own, *own},
+		{"a stream error in the chain", fmt.Errorf("subscribe: %w", refused), *refused},
+		{"not found", wrap(manager.ErrNotFound), manager.StreamError{Code: 404, Status: "NOT_FOUND", Message: "op on stream s: stream not found"}},
+		{"reworded", reword(wrap(manager.ErrNotFound), `stream "s" not found`), manager.StreamError{Code: 404, Status: "NOT_FOUND", Message: `stream "s" not found`}},
+		{"invalid ID", wrap(manager.ErrInvalidID), manager.StreamError{Code: 400, Status: "INVALID_ARGUMENT", Message: "op on stream s: invalid stream id"}},
+		{"resume point beyond the end", wrap(manager.ErrInvalidAfterID), manager.StreamError{Code: 400, Status: "INVALID_ARGUMENT",
+			Message: "op on stream s: resume point is beyond the last chunk of the stream"}},
+		{"taken ID", wrap(manager.ErrExists), manager.StreamError{Code: 409, Status: "ALREADY_EXISTS", Message: "op on stream s: stream already exists"}},
+		{"closed", wrap(manager.ErrClosed), manager.StreamError{Code: 409, Status: "FAILED_PRECONDITION", Message: "op on stream s: stream closed"}},
+		{"history trimmed", wrap(manager.ErrHistoryTrimmed), manager.StreamError{Code: 410, Status: "FAILED_PRECONDITION",
+			Message: "op on stream s: requested chunks are no longer in the stream history"}},
+		{"too many streams", wrap(manager.ErrTooManyStreams), manager.StreamError{Code: 429, Status: "RESOURCE_EXHAUSTED",
+			Message: "op on stream s: too many concurrent streams", RetryAfter: time.Second}},
+		{"too many clients", wrap(manager.ErrTooManyClients), manager.StreamError{Code: 429, Status: "RESOURCE_EXHAUSTED",
+			Message: "op on stream s: too many clients on stream", RetryAfter: time.Second}},
+		{"shut down", manager.ErrShutdown, manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "the gateway is shutting down"}},
+		{"no key", auth.ErrNoKey, manager.StreamError{Code: 401, Status: "UNAUTHENTICATED",
+			Message: "API key required: send it as x-goog-api-key, Authorization: Bearer or ?key="}},
+		{"unknown key", auth.ErrUnknownKey, manager.StreamError{Code: 401, Status: "UNAUTHENTICATED", Message: "API key not valid. Please pass a valid API key."}},
+		{"two keys", auth.ErrAmbiguousKey, manager.StreamError{Code: 401, Status: "UNAUTHENTICATED", Message: "different API keys presented in one request"}},
+		{"not Bearer", auth.ErrMalformedAuthorization, manager.StreamError{Code: 401, Status: "UNAUTHENTICATED", Message: "authorization header is not a Bearer token"}},
+		{"invalid upstream request", fmt.Errorf("generate: %w: bad URL", upstream.ErrInvalidRequest), manager.StreamError{Code: 400, Status: "INVALID_ARGUMENT",
+			Message: "generate: invalid upstream request: bad URL"}},
+		{"no generateContent", fmt.Errorf("generate: %w", errors.ErrUnsupported), manager.StreamError{Code: 501, Status: "UNIMPLEMENTED",
+			Message: "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse"}},
+		{"anything else", errors.New("encode response: boom"), manager.StreamError{Code: 500, Status: "INTERNAL", Message: "encode response: boom"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, *answerFor(tt.err))
+		})
+	}
+}
+
+// Every rule answers with an error status, so that no error is ever written as a success.
+func TestErrorAnswersAreErrors(t *testing.T) {
+	for _, a := range errorAnswers {
+		assert.GreaterOrEqual(t, a.code, 400, "%v", a.target)
+		assert.LessOrEqual(t, a.code, 599, "%v", a.target)
+	}
+}
+
+func TestWriteError(t *testing.T) {
+	rec := httptest.NewRecorder()
+	c, _ := gin.CreateTestContext(rec)
+	writeError(c, fmt.Errorf("create stream: %w (limit 2)", manager.ErrTooManyStreams))
+	assert.True(t, c.IsAborted())
+	assert.Equal(t, 429, rec.Code)
+	assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	assert.Equal(t, "application/json; charset=UTF-8", rec.Header().Get("Content-Type"))
+	assert.Equal(t, `{"error":{"code":429,"message":"create stream: too many concurrent streams (limit 2)","status":"RESOURCE_EXHAUSTED"}}`, rec.Body.String())
+}
