@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -129,4 +132,33 @@ func peakRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmHWM in /proc/pid/status")
 	return 0
+}
+
+// With every connection slot of the main listener held by idle clients, the admin listener still
+// answers /healthz and /metrics: it has a connection budget of its own (issue 10 item 4).
+func TestAdminAnswersWhileTheMainListenerIsSaturated(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "gw.yaml", "listen: 127.0.0.1:0\nlimits: {max_connections: 4}\n")
+	p := start(t, dir, nil, "-config", cfg)
+	require.NotEmpty(t, p.admin)
+	addr := strings.TrimPrefix(p.url, "http://")
+	for range 4 {
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n")
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	// The main listener serves no one else now (a wrong limit answers at once).
+	_, err := (&http.Client{Timeout: 300 * time.Millisecond}).Get(p.url + "/healthz")
+	require.Error(t, err, "the main listener was not saturated")
+	for _, path := range []string{"/healthz", "/metrics"} {
+		status, _ := get(t, p.admin+path)
+		assert.Equal(t, http.StatusOK, status, path)
+	}
+	require.Equal(t, 0, p.stop(syscall.SIGTERM))
 }
