@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,8 +82,13 @@ type Config struct {
 	// in the kernel's accept queue. Zero means DefaultMaxConnections.
 	MaxConnections int
 
-	// Logger receives the gateway's logs; nil discards them.
+	// Logger receives the gateway's logs; nil discards them. Every line logged while serving a
+	// request carries its request_id.
 	Logger *slog.Logger
+	// WithRequestID, when set, returns ctx carrying the request's X-Request-Id for the upstream to
+	// forward (upstream.WithRequestID). Every context the Generator is given descends from the
+	// one it returns.
+	WithRequestID func(ctx context.Context, id string) context.Context
 }
 
 // withDefaults validates c and fills in its defaults.

@@ -32,7 +32,8 @@
 //
 // The gateway's half of the path, for a subscriber of either SSE route:
 //
-//	request ─> recover, cors ─> authenticate      key -> tenant, key stripped, per-key rate limit
+//	request ─> observe                            X-Request-Id, request logger (see Operations)
+//	  ─> recover, cors ─> authenticate            key -> tenant, key stripped, per-key rate limit
 //	  ─> handler                                  Gemini route: newStream (CreateStreamWith,
 //	                                              then Plugins.Attach); events: lookup
 //	  ─> register                                 sink (geminiSink or eventsSink over an
@@ -118,6 +119,15 @@
 // gateway, and an HTTPStatus() method on plugins' errors would put HTTP into them all the same,
 // with the message still to be chosen here. So the gateway needs nothing of plugins, which keeps
 // go-plugin, gRPC and protobuf out of its dependencies.
+//
+// # Operations
+//
+// observe, the outermost middleware, gives every request an ID: the caller's X-Request-Id when it
+// is 1 to 128 bytes of printable ASCII, a new UUID otherwise. It is echoed on every response (set
+// before anything can answer, so errors, 404s, 405s, preflights and streams all carry it), and the
+// request's context holds a logger with request_id that every log line of the request goes
+// through (logFor), the queued client's included; Config.WithRequestID puts the ID into the
+// contexts the Generator gets, for the upstream to forward.
 //
 // # Lifecycle
 //

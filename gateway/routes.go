@@ -22,7 +22,7 @@ func (s *Server) routes() http.Handler {
 	// Stream IDs may hold any printable ASCII, '/' included when percent-encoded.
 	e.UseRawPath = true
 	e.UnescapePathValues = true
-	e.Use(s.recover)
+	e.Use(s.observe, s.recover)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.Use(s.accessLog)
 	}
@@ -79,7 +79,7 @@ func (s *Server) recover(c *gin.Context) {
 		if v == http.ErrAbortHandler {
 			panic(v)
 		}
-		s.log.Error("handler panic", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", v)
+		s.logFor(c.Request.Context()).Error("handler panic", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", v)
 		if !c.Writer.Written() {
 			writeError(c, newError(http.StatusInternalServerError, "internal error"))
 		}
@@ -93,7 +93,7 @@ func (s *Server) recover(c *gin.Context) {
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	s.log.Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status(),
+	s.logFor(c.Request.Context()).Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status(),
 		"key_id", identity(c).KeyID, "duration", time.Since(start))
 }
 
