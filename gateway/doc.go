@@ -129,6 +129,13 @@
 // through (logFor), the queued client's included; Config.WithRequestID puts the ID into the
 // contexts the Generator gets, for the upstream to forward.
 //
+// When the handler returns (a stream's when its response ended) observe writes one access line
+// at info, "request": method, route (the template, c.FullPath(); "unmatched" for the 404 and 405
+// of no route), status, duration_ms (a float), bytes (of the body written), request_id, key_id,
+// tenant, stream_id once the request named or made one, and remote_addr. Neither the raw path nor
+// the query is logged: ?key= travels there. Durations in the gateway's logs are *_ms floats,
+// never time.Duration, which slog's JSON handler writes as integer nanoseconds.
+//
 // # Lifecycle
 //
 // New validates a Config; Serve serves a listener until its context ends, then shuts down within

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -18,16 +19,22 @@ const maxRequestIDLen = 128
 // request is what the gateway keeps of one HTTP request while serving it. It lives in the
 // request's context; only the request's own goroutine touches it.
 type request struct {
-	log *slog.Logger // the server's logger with request_id
+	log      *slog.Logger // the server's logger with request_id
+	streamID string       // the stream the request is about, once known
 }
 
 // requestKey is the context key of the *request.
 type requestKey struct{}
 
+// routeUnmatched is the route of a request no route matched (404 and 405 answers).
+const routeUnmatched = "unmatched"
+
 // observe is the outermost middleware: it gives the request its ID, echoes it before anything
 // else can answer, and puts the request-scoped logger (and, through Config.WithRequestID, the ID
-// for the upstream) into the request's context.
+// for the upstream) into the request's context. When the handler has returned, for a stream when
+// its response ended, it writes the access log line.
 func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
 	id := c.GetHeader(HeaderRequestID)
 	if !validRequestID(id) {
 		id = uuid.NewString()
@@ -39,7 +46,47 @@ func (s *Server) observe(c *gin.Context) {
 		ctx = s.cfg.WithRequestID(ctx, id)
 	}
 	c.Request = c.Request.WithContext(ctx)
+	// Deferred, so that a request whose handler panics with http.ErrAbortHandler is logged too.
+	defer s.finish(c, r, start)
 	c.Next()
+}
+
+// finish writes the access log line of a request that was answered. It holds the route template,
+// never the raw path or the query (where ?key= and other credentials travel).
+func (s *Server) finish(c *gin.Context, r *request, start time.Time) {
+	d := time.Since(start)
+	who := identity(c)
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("method", c.Request.Method),
+		slog.String("route", route(c)),
+		slog.Int("status", c.Writer.Status()),
+		slog.Float64("duration_ms", float64(d)/float64(time.Millisecond)),
+		slog.Int("bytes", max(c.Writer.Size(), 0)),
+		slog.String("key_id", who.KeyID),
+		slog.String("tenant", who.Tenant),
+	)
+	if r.streamID != "" {
+		attrs = append(attrs, slog.String("stream_id", r.streamID))
+	}
+	attrs = append(attrs, slog.String("remote_addr", c.Request.RemoteAddr))
+	r.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// route is the template of the route that served c, a bounded set of values for logs, metrics
+// and span names.
+func route(c *gin.Context) string {
+	if p := c.FullPath(); p != "" {
+		return p
+	}
+	return routeUnmatched
+}
+
+// noteStream records the stream ctx's request is about, for its access log line.
+func noteStream(ctx context.Context, streamID string) {
+	if r := requestFrom(ctx); r != nil {
+		r.streamID = streamID
+	}
 }
 
 // validRequestID reports whether a caller's request ID is 1 to 128 bytes of printable ASCII,

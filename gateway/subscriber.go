@@ -18,6 +18,7 @@ func (s *Server) newStream(ctx context.Context, id string, labels map[string]str
 	if err != nil {
 		return "", err
 	}
+	noteStream(ctx, id)
 	if err := s.cfg.Plugins.Attach(ctx, id, labels); err != nil {
 		s.logFor(ctx).Warn("attach to new stream failed", "stream_id", id, "error", err)
 	}
