@@ -38,6 +38,9 @@ type Config struct {
 	// starts, and serves the subscription routes; *plugins.Host implements it. Without it those
 	// routes know no transport.
 	Plugins Plugins
+	// Metrics, when set, records the requests, subscribers and pushes; *telemetry.Metrics
+	// implements it. Nil records nothing.
+	Metrics Metrics
 	// Keyring holds the client keys. Nil or empty runs the gateway open (tenant ""), which Serve
 	// allows on a loopback listener only.
 	Keyring *auth.Keyring

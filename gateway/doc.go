@@ -136,6 +136,12 @@
 // the query is logged: ?key= travels there. Durations in the gateway's logs are *_ms floats,
 // never time.Duration, which slog's JSON handler writes as integer nanoseconds.
 //
+// Config.Metrics (an interface declared here; *telemetry.Metrics implements it) is called at the
+// same moment with the route template, status and duration; once per subscriber by register
+// (SubscriberJoined, "events" or "gemini", ended by leave) and by run when the subscriber is
+// dropped as slow; and once per chunk pushed through POST /v1/streams/{id}/chunks. Nothing is
+// recorded per SSE frame: Deliver and the SSE writes are untouched.
+//
 // # Lifecycle
 //
 // New validates a Config; Serve serves a listener until its context ends, then shuts down within

@@ -51,16 +51,18 @@ func (s *Server) observe(c *gin.Context) {
 	c.Next()
 }
 
-// finish writes the access log line of a request that was answered. It holds the route template,
-// never the raw path or the query (where ?key= and other credentials travel).
+// finish records a request that was answered in Metrics and writes its access log line. Both hold
+// the route template, never the raw path or the query (where ?key= and other credentials travel).
 func (s *Server) finish(c *gin.Context, r *request, start time.Time) {
 	d := time.Since(start)
+	route, status := route(c), c.Writer.Status()
+	s.cfg.Metrics.HTTPRequest(route, status, d)
 	who := identity(c)
 	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs,
 		slog.String("method", c.Request.Method),
-		slog.String("route", route(c)),
-		slog.Int("status", c.Writer.Status()),
+		slog.String("route", route),
+		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(d)/float64(time.Millisecond)),
 		slog.Int("bytes", max(c.Writer.Size(), 0)),
 		slog.String("key_id", who.KeyID),

@@ -46,6 +46,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Plugins == nil {
 		cfg.Plugins = noPlugins{}
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
 	s := &Server{
 		cfg:    cfg,
 		log:    cfg.Logger,

@@ -228,6 +228,7 @@ func (s *Server) pushChunk(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	s.cfg.Metrics.ChunkPushed(info.Labels[manager.LabelSource], len(ch.Data))
 	return writeJSON(c, http.StatusAccepted, pushedJSON{ID: id})
 }
 

@@ -45,6 +45,8 @@ type sseSink interface {
 	manager.Sink
 	// slowClient ends the response of a subscriber whose queue overflowed.
 	slowClient()
+	// route is the subscriber route the sink serves, for Metrics.SubscriberJoined.
+	route() string
 	// finish stops every further write.
 	finish()
 }
@@ -58,6 +60,7 @@ type subscriber struct {
 	sink     sseSink
 	streamID string
 	source   string // the stream's LabelSource: a Gemini-route stream orphans
+	counted  func() // ends the subscriber's count in Metrics
 }
 
 // register makes sink a subscriber of the stream from the chunk after `after` on (the retained
@@ -72,7 +75,8 @@ func (s *Server) register(ctx context.Context, streamID, source string, sink sse
 	if err := s.cfg.Manager.RegisterClientFrom(ctx, streamID, qc, after); err != nil {
 		return nil, err
 	}
-	return &subscriber{s: s, log: log, qc: qc, sink: sink, streamID: streamID, source: source}, nil
+	counted := s.cfg.Metrics.SubscriberJoined(sink.route())
+	return &subscriber{s: s, log: log, qc: qc, sink: sink, streamID: streamID, source: source, counted: counted}, nil
 }
 
 // run writes the stream to the response until the stream closes, the response ends (an error
@@ -81,6 +85,7 @@ func (sub *subscriber) run(ctx context.Context) {
 	switch err := sub.qc.Run(ctx); {
 	case err == nil, errors.Is(err, errResponseEnded):
 	case errors.Is(err, manager.ErrSlowClient): // the queued client logged it
+		sub.s.cfg.Metrics.SlowClient()
 		sub.sink.slowClient()
 	default:
 		sub.log.Debug("subscriber left", "stream_id", sub.streamID, "client_id", sub.qc.ID(), "error", err)
@@ -91,6 +96,7 @@ func (sub *subscriber) run(ctx context.Context) {
 func (sub *subscriber) leave(ctx context.Context) {
 	sub.sink.finish()
 	sub.s.deregister(ctx, sub.streamID, sub.qc.ID(), sub.source)
+	sub.counted()
 }
 
 // deregister removes a subscriber whose handler is ending and, on a Gemini-route stream, closes
