@@ -10,6 +10,9 @@ import (
 	"net/url"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/streamgate/streamgate/auth"
 	"github.com/streamgate/streamgate/manager"
 )
@@ -41,6 +44,11 @@ type Config struct {
 	// Metrics, when set, records the requests, subscribers and pushes; *telemetry.Metrics
 	// implements it. Nil records nothing.
 	Metrics Metrics
+	// TracerProvider, when set, makes a server span of every request; nil makes none.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the caller's trace context (traceparent) from the request headers, which
+	// the server span continues; nil reads none.
+	Propagator propagation.TextMapPropagator
 	// Keyring holds the client keys. Nil or empty runs the gateway open (tenant ""), which Serve
 	// allows on a loopback listener only.
 	Keyring *auth.Keyring

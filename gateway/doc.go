@@ -32,7 +32,7 @@
 //
 // The gateway's half of the path, for a subscriber of either SSE route:
 //
-//	request ─> observe                            X-Request-Id, request logger (see Operations)
+//	request ─> observe                            X-Request-Id, server span, request logger (see Operations)
 //	  ─> recover, cors ─> authenticate            key -> tenant, key stripped, per-key rate limit
 //	  ─> handler                                  Gemini route: newStream (CreateStreamWith,
 //	                                              then Plugins.Attach); events: lookup
@@ -141,6 +141,16 @@
 // (SubscriberJoined, "events" or "gemini", ended by leave) and by run when the subscriber is
 // dropped as slow; and once per chunk pushed through POST /v1/streams/{id}/chunks. Nothing is
 // recorded per SSE frame: Deliver and the SSE writes are untouched.
+//
+// With Config.TracerProvider and Config.Propagator (OpenTelemetry API types; no-ops when unset)
+// observe starts a server span per request that continues the caller's traceparent. It is named
+// as the OpenTelemetry HTTP conventions say, "{method} {route}" ("GET" alone for no route, "HTTP"
+// for a method outside RFC 9110), carries http.request.method, http.route, url.path (never the
+// query), url.scheme, client.address and user_agent.original, and ends in finish with
+// http.response.status_code, streamgate.stream.id when there is one, and an error status for a
+// 5xx only. startGeneration hands the runner a detached context (detached): not cancelled with
+// the request, holding the server span's context but not the span, so the upstream's client spans
+// are children of the request's span and the runner cannot change the span after it ended.
 //
 // # Lifecycle
 //

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // HeaderRequestID carries a request's ID: taken from the caller when it is usable, generated
@@ -20,6 +21,7 @@ const maxRequestIDLen = 128
 // request's context; only the request's own goroutine touches it.
 type request struct {
 	log      *slog.Logger // the server's logger with request_id
+	span     trace.Span   // the server span
 	streamID string       // the stream the request is about, once known
 }
 
@@ -30,9 +32,9 @@ type requestKey struct{}
 const routeUnmatched = "unmatched"
 
 // observe is the outermost middleware: it gives the request its ID, echoes it before anything
-// else can answer, and puts the request-scoped logger (and, through Config.WithRequestID, the ID
-// for the upstream) into the request's context. When the handler has returned, for a stream when
-// its response ended, it writes the access log line.
+// else can answer, starts the request's server span, and puts the span, the request-scoped logger
+// and (through Config.WithRequestID) the ID for the upstream into the request's context. When the
+// handler has returned, for a stream when its response ended, finish records the request.
 func (s *Server) observe(c *gin.Context) {
 	start := time.Now()
 	id := c.GetHeader(HeaderRequestID)
@@ -40,8 +42,9 @@ func (s *Server) observe(c *gin.Context) {
 		id = uuid.NewString()
 	}
 	c.Writer.Header().Set(HeaderRequestID, id)
-	r := &request{log: s.log.With("request_id", id)}
-	ctx := context.WithValue(c.Request.Context(), requestKey{}, r)
+	ctx, span := s.startSpan(c, route(c))
+	r := &request{log: s.log.With("request_id", id), span: span}
+	ctx = context.WithValue(ctx, requestKey{}, r)
 	if s.cfg.WithRequestID != nil {
 		ctx = s.cfg.WithRequestID(ctx, id)
 	}
@@ -51,11 +54,13 @@ func (s *Server) observe(c *gin.Context) {
 	c.Next()
 }
 
-// finish records a request that was answered in Metrics and writes its access log line. Both hold
-// the route template, never the raw path or the query (where ?key= and other credentials travel).
+// finish records a request that was answered: it ends its span, counts it in Metrics and writes
+// its access log line. They hold the route template, never the raw path or the query (where ?key=
+// and other credentials travel).
 func (s *Server) finish(c *gin.Context, r *request, start time.Time) {
 	d := time.Since(start)
 	route, status := route(c), c.Writer.Status()
+	endSpan(r.span, status, r.streamID)
 	s.cfg.Metrics.HTTPRequest(route, status, d)
 	who := identity(c)
 	attrs := make([]slog.Attr, 0, 10)

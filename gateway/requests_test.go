@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/streamgate/streamgate/gateway"
 	"github.com/streamgate/streamgate/upstream"
 	"github.com/streamgate/streamgate/upstream/upstreamtest"
@@ -155,8 +157,15 @@ func TestRequestIDOnLogLines(t *testing.T) {
 // ctxRecorder is the runner, recording what reaches it in the contexts the gateway passes.
 type ctxRecorder struct {
 	gateway.Generator
-	mu  sync.Mutex
-	ids []string
+	mu   sync.Mutex
+	ids  []string
+	seen []spanSeen
+}
+
+// spanSeen is what a Generator's context holds of the trace.
+type spanSeen struct {
+	sc        trace.SpanContext
+	recording bool // the span in the context can be changed
 }
 
 type requestIDKey struct{}
@@ -165,6 +174,7 @@ func (g *ctxRecorder) record(ctx context.Context) {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	g.mu.Lock()
 	g.ids = append(g.ids, id)
+	g.seen = append(g.seen, spanSeen{trace.SpanContextFromContext(ctx), trace.SpanFromContext(ctx).IsRecording()})
 	g.mu.Unlock()
 }
 
@@ -182,6 +192,12 @@ func (g *ctxRecorder) recorded() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]string(nil), g.ids...)
+}
+
+func (g *ctxRecorder) spans() []spanSeen {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]spanSeen(nil), g.seen...)
 }
 
 // The request ID reaches the Generator through Config.WithRequestID, for the upstream to forward:

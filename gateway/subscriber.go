@@ -26,10 +26,11 @@ func (s *Server) newStream(ctx context.Context, id string, labels map[string]str
 }
 
 // startGeneration feeds a stream from upstream in a goroutine the server owns, past the end of
-// the request that started it. The runner reports every failure into the stream; its error means
-// there was no stream left to feed. A stopping server closes the stream instead.
+// the request that started it (its context is detached: the runner's spans are children of the
+// request's). The runner reports every failure into the stream; its error means there was no
+// stream left to feed. A stopping server closes the stream instead.
 func (s *Server) startGeneration(ctx context.Context, streamID string, req upstream.Request) {
-	ctx = context.WithoutCancel(ctx)
+	ctx = detached(ctx)
 	started := s.goBackground(func() {
 		if err := s.cfg.Generator.Run(ctx, streamID, req); err != nil {
 			s.logFor(ctx).Debug("upstream generation not started: the stream is gone", "stream_id", streamID, "error", err)
