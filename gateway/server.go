@@ -77,6 +77,9 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// Ready reports what /readyz answers: true from New until a shutdown starts.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
 // Open reports whether the gateway runs without client keys.
 func (s *Server) Open() bool { return s.cfg.Keyring.Len() == 0 }
 
