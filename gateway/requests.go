@@ -17,8 +17,9 @@ const HeaderRequestID = "X-Request-Id"
 // maxRequestIDLen bounds a caller's request ID.
 const maxRequestIDLen = 128
 
-// request is what the gateway keeps of one HTTP request while serving it. It lives in the
-// request's context; only the request's own goroutine touches it.
+// request is what the gateway keeps of one HTTP request while serving it, in the request's
+// context. log and span are set before the handler runs; streamID is written and read by the
+// request's own goroutine only. Work that outlives the request may use log.
 type request struct {
 	log      *slog.Logger // the server's logger with request_id
 	span     trace.Span   // the server span
@@ -28,7 +29,8 @@ type request struct {
 // requestKey is the context key of the *request.
 type requestKey struct{}
 
-// routeUnmatched is the route of a request no route matched (404 and 405 answers).
+// routeUnmatched is the route of a request no route matched: the 404s and 405s of no route, and
+// CORS preflights, which no route declares.
 const routeUnmatched = "unmatched"
 
 // observe is the outermost middleware: it gives the request its ID, echoes it before anything
@@ -89,7 +91,7 @@ func route(c *gin.Context) string {
 	return routeUnmatched
 }
 
-// noteStream records the stream ctx's request is about, for its access log line.
+// noteStream records the stream ctx's request is about, for its access log line and its span.
 func noteStream(ctx context.Context, streamID string) {
 	if r := requestFrom(ctx); r != nil {
 		r.streamID = streamID
