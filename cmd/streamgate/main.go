@@ -207,7 +207,7 @@ func serve(ctx context.Context, cfg *configs.Config, source string, stdout, stde
 	if err != nil {
 		return err
 	}
-	parts, err := build(ctx, cfg, log)
+	parts, err := build(ctx, cfg, o, log)
 	if err != nil {
 		return errors.Join(err, o.close())
 	}
@@ -237,7 +237,7 @@ func listenAndServe(ctx context.Context, cfg *configs.Config, source string, par
 	if err != nil {
 		return errors.Join(err, ln.Close())
 	}
-	stopAdmin, err := o.serveAdmin(adminLn, cfg.Admin.Pprof, log)
+	stopAdmin, err := o.serveAdmin(adminLn, cfg.Admin.Pprof, parts.gateway.Ready, log)
 	if err != nil {
 		return errors.Join(err, ln.Close())
 	}

@@ -13,10 +13,14 @@ import (
 	"github.com/streamgate/streamgate/gateway"
 	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/plugins"
+	"github.com/streamgate/streamgate/telemetry"
 	"github.com/streamgate/streamgate/upstream"
 )
 
-var _ gateway.Plugins = gatewayPlugins{}
+var (
+	_ gateway.Plugins = gatewayPlugins{}
+	_ gateway.Metrics = (*telemetry.Metrics)(nil)
+)
 
 // gatewayPlugins adapts the plugin host to gateway.Plugins, which the two packages cannot share a
 // type for: the gateway must not import plugins (architecture.md), and plugins knows no gateway.
@@ -40,9 +44,9 @@ type parts struct {
 }
 
 // build turns the configuration into the manager, keyring, plugin host, provider, runner and
-// gateway. Problems the configuration causes are configErrors. When build fails after the plugin
-// host started, it closes the host.
-func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts, err error) {
+// gateway, which records into o's metrics and tracer provider. Problems the configuration causes
+// are configErrors. When build fails after the plugin host started, it closes the host.
+func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (p parts, err error) {
 	m, err := manager.New(managerConfig(cfg.Manager, log))
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("manager: %w", err)}
@@ -99,8 +103,11 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts,
 		MaxConnections:   cfg.Limits.MaxConnections,
 		CORSOrigins:      cfg.CORS.AllowedOrigins,
 		// shutdown_grace 0 means no grace at all; the gateway reads a zero as its default.
-		ShutdownGrace: max(cfg.ShutdownGrace, time.Nanosecond),
-		Logger:        log,
+		ShutdownGrace:  max(cfg.ShutdownGrace, time.Nanosecond),
+		Metrics:        o.metrics,
+		TracerProvider: o.tracing.TracerProvider(),
+		Propagator:     o.tracing.Propagator(),
+		Logger:         log,
 	}
 	if host != nil {
 		gwCfg.Plugins = gatewayPlugins{host}
