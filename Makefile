@@ -7,14 +7,19 @@ FUZZTIME ?= 30s
 
 test: deps vet unit
 
-# deps installs what the tests need beyond Go and its modules: Chromium, for gateway's browser
-# EventSource test, from Debian packages when this machine has apt-get and runs as root. Elsewhere
-# install it yourself; without it that one test skips.
+# deps installs what the tests need beyond Go and its modules, from Debian packages when this
+# machine has apt-get and runs as root: Chromium, for gateway's browser EventSource test, and
+# redis-server (Redis >= 7), which cluster's tests start on a free loopback port. Elsewhere install
+# them yourself; without them those tests skip.
 deps:
 	@command -v chromium >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } || \
 	  echo "chromium is not installed: gateway's TestBrowserEventSource will skip"
+	@command -v redis-server >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server; } || \
+	  echo "redis-server is not installed: cluster's tests will skip"
 
 vet:
 	$(GO) vet ./...

@@ -6,13 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Identity is who an authenticated request acts as.
 type Identity struct {
-	KeyID  string // the matching Key's ID: log it as client_id, rate-limit by it
+	// KeyID is the matching Key's ID, or "token/" + Tenant for a stream token (see AuthenticateRead):
+	// log it as client_id, rate-limit by it.
+	KeyID  string
 	Tenant string // the tenant whose streams the request may see
 }
+
+// ViaToken reports whether the identity comes from a stream token rather than a key. Such a
+// request may read only the stream the token was verified for, and only while that stream belongs
+// to the token's tenant.
+func (id Identity) ViaToken() bool { return strings.HasPrefix(id.KeyID, tokenKeyIDPrefix) }
 
 // Keyring holds the gateway's client keys as SHA-256 digests and matches presented keys against them.
 // It is immutable and safe for concurrent use. A nil *Keyring behaves as an empty one.

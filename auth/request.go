@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -14,7 +16,14 @@ const (
 	// QueryAPIKey is the query parameter Gemini's REST API accepts, and the only way a browser
 	// EventSource, which cannot set headers, can present a key.
 	QueryAPIKey = "key"
+	// QueryToken is the query parameter a stream token is presented in: a browser EventSource
+	// cannot set an Authorization header.
+	QueryToken = "token"
 )
+
+// tokenKeyIDPrefix starts the Identity.KeyID of a request authenticated by a stream token. "/" is
+// not allowed in a key ID, so no configured key can share it.
+const tokenKeyIDPrefix = "token/"
 
 // KeyFromRequest returns the API key r presents.
 //
@@ -65,11 +74,40 @@ func KeyFromRequest(r *http.Request) (string, error) {
 	return key, nil
 }
 
+// TokenFromRequest returns the stream token r presents as ?token=, or "" when it presents none.
+// Every non-empty value must be the same token, else the error is ErrAmbiguousKey. A token sent as
+// Authorization: Bearer cannot be told from a key by its place; AuthenticateRead handles it.
+func TokenFromRequest(r *http.Request) (string, error) {
+	if r == nil || r.URL == nil {
+		return "", nil
+	}
+	var tok string
+	for _, v := range r.URL.Query()[QueryToken] {
+		if v == "" {
+			continue
+		}
+		if tok != "" && tok != v {
+			return "", ErrAmbiguousKey
+		}
+		tok = v
+	}
+	return tok, nil
+}
+
 // AuthenticateRequest reads the key r presents (see KeyFromRequest) and matches it in kr. Its errors
 // are ErrNoKey, ErrAmbiguousKey, ErrMalformedAuthorization and ErrUnknownKey; each is fit for the
 // client's 401 message and none contains the key. On an empty keyring every request fails.
+//
+// It is the check of every route but the two a stream token opens (see AuthenticateRead), so a
+// stream token here is refused as a wrong key: as a Bearer it matches no key, and a request whose
+// only credential is ?token= gets ErrUnknownKey too, not ErrNoKey.
 func (kr *Keyring) AuthenticateRequest(r *http.Request) (Identity, error) {
 	key, err := KeyFromRequest(r)
+	if errors.Is(err, ErrNoKey) {
+		if tok, terr := TokenFromRequest(r); terr == nil && tok != "" {
+			return Identity{}, fmt.Errorf("%w: a stream token opens only its stream's events and info", ErrUnknownKey)
+		}
+	}
 	if err != nil {
 		return Identity{}, err
 	}
@@ -80,9 +118,69 @@ func (kr *Keyring) AuthenticateRequest(r *http.Request) (Identity, error) {
 	return id, nil
 }
 
-// StripKey removes every presented key from r: the x-goog-api-key and Authorization headers and the
-// ?key= parameter (rewriting URL.RawQuery and RequestURI). Call it once the request is authenticated
-// and before anything logs, copies or forwards r, so the client's key goes no further. It does not
+// AuthenticateRead authenticates a request that reads stream streamID: GET /v1/streams/{id}/events
+// and GET /v1/streams/{id}, the only routes a stream token opens. It accepts a key as
+// AuthenticateRequest does, and a stream token for streamID verified by t (a nil t verifies none):
+//
+//   - as ?token=: the token alone authenticates the request. A key presented as well
+//     (x-goog-api-key, ?key=, or a Bearer other than the token itself) is ErrAmbiguousKey, so that
+//     no component can act on a key while the token decided access.
+//   - as Authorization: Bearer, where a key goes too: the value is matched against kr first, and
+//     verified as a token only when it is no key.
+//
+// A refused token gives an error matching both ErrUnknownKey and ErrInvalidToken (its reason, for a
+// log line), so the client gets exactly the answer of a wrong key. The identity of a token is its
+// tenant, with KeyID "token/" + tenant: requests authenticated by a tenant's tokens share a rate
+// limit, and no configured key ID can look like one. Errors never contain a key or a token.
+func (kr *Keyring) AuthenticateRead(r *http.Request, t *Tokens, streamID string) (Identity, error) {
+	tok, err := TokenFromRequest(r)
+	if err != nil {
+		return Identity{}, err
+	}
+	key, err := KeyFromRequest(r)
+	if tok != "" {
+		switch {
+		case err == nil && key != tok:
+			return Identity{}, ErrAmbiguousKey
+		case err != nil && !errors.Is(err, ErrNoKey):
+			return Identity{}, err
+		}
+		return tokenIdentity(t, tok, streamID)
+	}
+	if err != nil {
+		return Identity{}, err
+	}
+	if id, ok := kr.Authenticate(key); ok {
+		return id, nil
+	}
+	if !presentsBearer(r, key) {
+		return Identity{}, ErrUnknownKey
+	}
+	return tokenIdentity(t, key, streamID)
+}
+
+// tokenIdentity verifies tok for streamID and returns the identity it grants.
+func tokenIdentity(t *Tokens, tok, streamID string) (Identity, error) {
+	g, err := t.Verify(tok, streamID)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: %w", ErrUnknownKey, err)
+	}
+	return Identity{KeyID: tokenKeyIDPrefix + g.Tenant, Tenant: g.Tenant}, nil
+}
+
+// presentsBearer reports whether r carries v as Authorization: Bearer.
+func presentsBearer(r *http.Request, v string) bool {
+	for _, h := range r.Header.Values(HeaderAuthorization) {
+		if tok, err := bearerToken(h); err == nil && tok == v {
+			return true
+		}
+	}
+	return false
+}
+
+// StripKey removes every presented key and stream token from r: the x-goog-api-key and Authorization
+// headers and the ?key= and ?token= parameters (rewriting URL.RawQuery and RequestURI). Call it once the request is authenticated
+// and before anything logs, copies or forwards r, so the client's key or token goes no further. It does not
 // touch r.Form or caches built from the query earlier (gin's c.Query): call it before those exist.
 func StripKey(r *http.Request) {
 	if r == nil {
@@ -94,10 +192,11 @@ func StripKey(r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	if !q.Has(QueryAPIKey) {
+	if !q.Has(QueryAPIKey) && !q.Has(QueryToken) {
 		return
 	}
 	q.Del(QueryAPIKey)
+	q.Del(QueryToken)
 	r.URL.RawQuery = q.Encode()
 	if r.RequestURI != "" {
 		r.RequestURI = r.URL.RequestURI()

@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -148,7 +151,7 @@ func TestAuthenticateRequestEmptyKeyring(t *testing.T) {
 }
 
 func TestStripKey(t *testing.T) {
-	r := httptest.NewRequest(http.MethodGet, "/v1/streams/abc/events?key=sk-secret&after=3&key=sk-other", nil)
+	r := httptest.NewRequest(http.MethodGet, "/v1/streams/abc/events?key=sk-secret&after=3&key=sk-other&token=a.b.c", nil)
 	r.Header.Set("X-Goog-Api-Key", "sk-secret")
 	r.Header.Set("Authorization", "Bearer sk-secret")
 	r.Header.Set("Last-Event-Id", "7")
@@ -158,6 +161,14 @@ func TestStripKey(t *testing.T) {
 	assert.Equal(t, http.Header{"Last-Event-Id": {"7"}}, r.Header)
 	_, err := auth.KeyFromRequest(r)
 	assert.ErrorIs(t, err, auth.ErrNoKey)
+	tok, err := auth.TokenFromRequest(r)
+	require.NoError(t, err)
+	assert.Empty(t, tok)
+
+	onlyToken := httptest.NewRequest(http.MethodGet, "/v1/streams/abc/events?token=a.b.c", nil)
+	auth.StripKey(onlyToken)
+	assert.Equal(t, "", onlyToken.URL.RawQuery)
+	assert.Equal(t, "/v1/streams/abc/events", onlyToken.RequestURI)
 
 	untouched := httptest.NewRequest(http.MethodGet, "/x?b=2&a=1", nil)
 	auth.StripKey(untouched)
@@ -192,4 +203,173 @@ func FuzzKeyFromRequest(f *testing.F) {
 		require.True(t, key == apiKey || strings.HasSuffix(strings.TrimRight(authorization, " "), " "+key) || inQuery,
 			"key %q is not in the request", key)
 	})
+}
+
+// TestAuthenticateReadOverHTTP serves the two routes a stream token opens on loopback, answering as
+// the gateway does: 401 with one message for every ErrUnknownKey, so a refused token looks exactly
+// like a wrong key. Any error quoting a key or a token answers 500.
+func TestAuthenticateReadOverHTTP(t *testing.T) {
+	kr, err := auth.NewKeyring(testKeys())
+	require.NoError(t, err)
+	tk, clk := newTokens(t, secretA)
+	mint := func(stream, tenant string) string {
+		tok, _, err := tk.Mint(stream, tenant, time.Minute)
+		require.NoError(t, err)
+		return tok
+	}
+	s1, s2, globexS1 := mint("s1", "acme"), mint("s2", "acme"), mint("s1", "globex")
+	clk.Set(t0.Add(-2 * time.Minute))
+	stale := mint("s1", "acme") // expired at t0
+	clk.Set(t0)
+	parts := strings.Split(s1, ".")
+	tampered := parts[0] + "." + jsonSegment(t, with(map[string]any{"tenant": "globex"})) + "." + parts[2]
+	none := handToken(t, map[string]any{"alg": "none"}, goodClaims(), "", nil)
+	secrets := []string{aliceKey, bobKey, carolKey, s1, s2, globexS1, stale, tampered, none}
+
+	serve := func(tokens *auth.Tokens) *httptest.Server {
+		answer := func(w http.ResponseWriter, id auth.Identity, err error) {
+			switch {
+			case err == nil:
+				_, _ = io.WriteString(w, id.Tenant+" "+id.KeyID+" "+strconv.FormatBool(id.ViaToken()))
+			case slices.ContainsFunc(secrets, func(s string) bool { return strings.Contains(err.Error(), s) }):
+				http.Error(w, "leak", http.StatusInternalServerError)
+			case errors.Is(err, auth.ErrUnknownKey):
+				http.Error(w, "API key not valid", http.StatusUnauthorized)
+			default:
+				http.Error(w, err.Error(), http.StatusUnauthorized)
+			}
+		}
+		read := func(w http.ResponseWriter, r *http.Request) {
+			id, err := kr.AuthenticateRead(r, tokens, r.PathValue("id"))
+			answer(w, id, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /v1/streams/{id}/events", read)
+		mux.HandleFunc("GET /v1/streams/{id}", read)
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			id, err := kr.AuthenticateRequest(r)
+			answer(w, id, err)
+		})
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	on, off := serve(tk), serve(nil)
+
+	const wrongKey = "API key not valid\n"
+	bearer := func(v string) http.Header { return http.Header{"Authorization": {"Bearer " + v}} }
+	tests := []struct {
+		name     string
+		srv      *httptest.Server
+		method   string // default GET
+		path     string
+		header   http.Header
+		query    string
+		wantCode int
+		wantBody string
+	}{
+		{"query token on events", on, "", "/v1/streams/s1/events", nil, "token=" + s1, 200, "acme token/acme true"},
+		{"query token on info", on, "", "/v1/streams/s1", nil, "token=" + s1, 200, "acme token/acme true"},
+		{"query token beside after", on, "", "/v1/streams/s1/events", nil, "after=3&token=" + s1, 200, "acme token/acme true"},
+		{"bearer token", on, "", "/v1/streams/s1/events", bearer(s1), "", 200, "acme token/acme true"},
+		{"same token twice", on, "", "/v1/streams/s1/events", bearer(s1), "token=" + s1 + "&token=" + s1, 200, "acme token/acme true"},
+		{"token of another tenant: the caller checks the stream's tenant", on, "", "/v1/streams/s1", nil, "token=" + globexS1, 200, "globex token/globex true"},
+		{"key on a read route", on, "", "/v1/streams/s2/events", http.Header{"X-Goog-Api-Key": {aliceKey}}, "", 200, "acme alice false"},
+		{"bearer key on a read route", on, "", "/v1/streams/s2", bearer(carolKey), "", 200, "globex carol false"},
+		{"query key on a read route", on, "", "/v1/streams/s2/events", nil, "key=" + bobKey, 200, "acme bob false"},
+
+		{"token for another stream", on, "", "/v1/streams/s2/events", nil, "token=" + s1, 401, wrongKey},
+		{"bearer token for another stream", on, "", "/v1/streams/s2", bearer(s1), "", 401, wrongKey},
+		{"expired token", on, "", "/v1/streams/s1/events", nil, "token=" + stale, 401, wrongKey},
+		{"tampered token", on, "", "/v1/streams/s1/events", nil, "token=" + tampered, 401, wrongKey},
+		{"alg none", on, "", "/v1/streams/s1/events", bearer(none), "", 401, wrongKey},
+		{"garbage token", on, "", "/v1/streams/s1/events", nil, "token=garbage", 401, wrongKey},
+		{"garbage bearer", on, "", "/v1/streams/s1/events", bearer("sk-mallory"), "", 401, wrongKey},
+		{"token as ?key=", on, "", "/v1/streams/s1/events", nil, "key=" + s1, 401, wrongKey},
+		{"token as x-goog-api-key", on, "", "/v1/streams/s1/events", http.Header{"X-Goog-Api-Key": {s1}}, "", 401, wrongKey},
+		{"token and key", on, "", "/v1/streams/s1/events", nil, "token=" + s1 + "&key=" + aliceKey, 401, "different API keys presented in one request\n"},
+		{"token and header key", on, "", "/v1/streams/s1/events", http.Header{"X-Goog-Api-Key": {aliceKey}}, "token=" + s1, 401, "different API keys presented in one request\n"},
+		{"token and bearer key", on, "", "/v1/streams/s1/events", bearer(aliceKey), "token=" + s1, 401, "different API keys presented in one request\n"},
+		{"two tokens", on, "", "/v1/streams/s1/events", nil, "token=" + s1 + "&token=" + s2, 401, "different API keys presented in one request\n"},
+		{"token and basic auth", on, "", "/v1/streams/s1/events", http.Header{"Authorization": {"Basic YWxpY2U6cHc="}}, "token=" + s1, 401, "authorization header is not a Bearer token\n"},
+		{"nothing", on, "", "/v1/streams/s1/events", nil, "", 401, "no API key presented\n"},
+		{"empty token", on, "", "/v1/streams/s1/events", nil, "token=", 401, "no API key presented\n"},
+
+		{"query token on another route", on, "", "/v1/streams", nil, "token=" + s1, 401, wrongKey},
+		{"bearer token on another route", on, http.MethodPost, "/v1/streams", bearer(s1), "", 401, wrongKey},
+		{"token on DELETE of its stream", on, http.MethodDelete, "/v1/streams/s1", nil, "token=" + s1, 401, wrongKey},
+		{"token on tokens of its stream", on, http.MethodPost, "/v1/streams/s1/tokens", bearer(s1), "", 401, wrongKey},
+		{"key beside a token on another route", on, "", "/v1/streams", http.Header{"X-Goog-Api-Key": {aliceKey}}, "token=" + s1, 200, "acme alice false"},
+
+		{"tokens off: query token", off, "", "/v1/streams/s1/events", nil, "token=" + s1, 401, wrongKey},
+		{"tokens off: bearer token", off, "", "/v1/streams/s1/events", bearer(s1), "", 401, wrongKey},
+		{"tokens off: key", off, "", "/v1/streams/s1/events", bearer(aliceKey), "", 200, "acme alice false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method := tt.method
+			if method == "" {
+				method = http.MethodGet
+			}
+			req, err := http.NewRequestWithContext(t.Context(), method, tt.srv.URL+tt.path+"?"+tt.query, nil)
+			require.NoError(t, err)
+			for k, vs := range tt.header {
+				for _, v := range vs {
+					req.Header.Add(k, v)
+				}
+			}
+			resp, err := tt.srv.Client().Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantCode, resp.StatusCode)
+			assert.Equal(t, tt.wantBody, string(body))
+		})
+	}
+}
+
+func TestAuthenticateReadReasons(t *testing.T) {
+	kr, err := auth.NewKeyring(testKeys())
+	require.NoError(t, err)
+	tk, _ := newTokens(t, secretA)
+	tok, _, err := tk.Mint("s1", "acme", 0)
+	require.NoError(t, err)
+	r := httptest.NewRequest(http.MethodGet, "/v1/streams/s2/events?token="+tok, nil)
+	_, err = kr.AuthenticateRead(r, tk, "s2")
+	require.ErrorIs(t, err, auth.ErrUnknownKey)
+	require.ErrorIs(t, err, auth.ErrInvalidToken)
+	assert.EqualError(t, err, "API key not valid: invalid stream token: granted for another stream")
+
+	r = httptest.NewRequest(http.MethodGet, "/v1/streams?token="+tok, nil)
+	_, err = kr.AuthenticateRequest(r)
+	require.ErrorIs(t, err, auth.ErrUnknownKey)
+	assert.EqualError(t, err, "API key not valid: a stream token opens only its stream's events and info")
+
+	_, err = kr.AuthenticateRead(nil, tk, "s1")
+	require.ErrorIs(t, err, auth.ErrNoKey)
+}
+
+func TestTokenFromRequest(t *testing.T) {
+	tests := []struct {
+		query, want string
+		wantErr     error
+	}{
+		{"", "", nil},
+		{"token=", "", nil},
+		{"token=a.b.c", "a.b.c", nil},
+		{"token=&token=a.b.c&token=a.b.c", "a.b.c", nil},
+		{"token=a.b.c&token=x.y.z", "", auth.ErrAmbiguousKey},
+		{"key=a.b.c", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			got, err := auth.TokenFromRequest(&http.Request{URL: &url.URL{RawQuery: tt.query}})
+			require.ErrorIs(t, err, tt.wantErr)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+	got, err := auth.TokenFromRequest(nil)
+	require.NoError(t, err)
+	assert.Empty(t, got)
 }

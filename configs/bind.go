@@ -15,7 +15,10 @@ import (
 // nested aliases cannot expand into gigabytes.
 const maxNodes = 100_000
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	secretsType  = reflect.TypeFor[Secrets]()
+)
 
 // binder copies a parsed YAML document onto a Config, over its defaults. It is strict: unknown
 // and duplicate keys are errors, integers must be written as integers, booleans as true or
@@ -46,6 +49,13 @@ func (b *binder) bind(n *yaml.Node, path string, v reflect.Value, off bool) {
 	switch {
 	case v.Type() == durationType:
 		b.duration(n, path, v, off)
+	case v.Type() == secretsType && n.Kind == yaml.ScalarNode:
+		// One secret written alone; "" (an unset ${VAR:-}, typically) is none.
+		if n.Value == "" {
+			v.SetZero()
+		} else {
+			v.Set(reflect.ValueOf(Secrets{Secret(n.Value)}))
+		}
 	case v.Kind() == reflect.Struct:
 		b.structure(n, path, v)
 	case v.Kind() == reflect.Slice:

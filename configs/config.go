@@ -27,6 +27,9 @@ type Config struct {
 	// ClientQueueSize is the number of chunks queued per SSE subscriber before it is dropped as a
 	// slow client. It is at least Manager.HistorySize, so a full replay always fits.
 	ClientQueueSize int `yaml:"client_queue_size"`
+	// ClientQueueBytes is the chunk data queued per SSE subscriber before it is dropped as a slow
+	// client; 0 means twice manager.history_bytes.
+	ClientQueueBytes int64 `yaml:"client_queue_bytes"`
 
 	Upstream Upstream `yaml:"upstream"`
 	Manager  Manager  `yaml:"manager"`
@@ -200,6 +203,9 @@ type Quota struct {
 // Auth lists the gateway's client keys. With none, the gateway runs open on loopback only.
 type Auth struct {
 	Keys []Key `yaml:"keys"`
+	// TokenSecret holds the HMAC secrets of stream tokens, written as one secret or a list: the
+	// first signs, every one verifies. Empty means stream tokens are off.
+	TokenSecret Secrets `yaml:"token_secret"`
 }
 
 // Key is one client key. Exactly one of Key and SHA256 is set.

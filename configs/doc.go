@@ -36,8 +36,9 @@
 //
 // # Secrets
 //
-// The Gemini API key, client keys and SSE header values are Secrets: they print as [redacted]
-// with any fmt verb and in JSON. Config.String renders the whole configuration as YAML with
+// The Gemini API key, client keys, stream token secrets (auth.token_secret, a Secrets list that
+// a file may also write as one scalar) and SSE header values are Secrets: they print as
+// [redacted] with any fmt verb and in JSON. Config.String renders the whole configuration as YAML with
 // those and every plugin config value redacted. No error message contains a setting's value.
 //
 // Package configs imports nothing else from streamgate and must never import gateway: the

@@ -43,7 +43,7 @@ func FuzzParse(f *testing.F) {
 
 // hasSecrets reports whether String redacts anything in c.
 func hasSecrets(c *Config) bool {
-	if c.Upstream.APIKey != "" || len(c.Upstream.SSE.Headers) > 0 {
+	if c.Upstream.APIKey != "" || len(c.Upstream.SSE.Headers) > 0 || len(c.Auth.TokenSecret) > 0 {
 		return true
 	}
 	for _, k := range c.Auth.Keys {

@@ -293,7 +293,7 @@ func TestParseStrict(t *testing.T) {
 		want []string // the errors, exactly
 	}{
 		{"unknown top-level key", "listen: :1\nlisten_addr: x\n", []string{
-			"line 2: listen_addr: unknown key (expected one of: listen, shutdown_grace, heartbeat, orphan_grace, client_queue_size, upstream, manager, auth, limits, cors, log, admin, telemetry, plugins)",
+			"line 2: listen_addr: unknown key (expected one of: listen, shutdown_grace, heartbeat, orphan_grace, client_queue_size, client_queue_bytes, upstream, manager, auth, limits, cors, log, admin, telemetry, plugins)",
 		}},
 		{"unknown nested key", "upstream:\n  retry:\n    max_attempt: 3\n", []string{
 			"line 3: upstream.retry.max_attempt: unknown key (expected one of: max_attempts, initial_interval, max_interval, multiplier, jitter, max_elapsed)",
@@ -305,7 +305,7 @@ func TestParseStrict(t *testing.T) {
 		{"duplicate header", "upstream:\n  sse:\n    headers:\n      A: x\n      A: y\n", []string{"line 5: upstream.sse.headers.A: duplicate key (first at line 4)"}},
 		{"duplicate plugin config key", "plugins:\n- name: a\n  path: p\n  config: {x: 1, x: 2}\n", []string{"line 4: plugins[0].config.x: duplicate key (first at line 4)"}},
 		{"merge key", "base: &b {level: info}\n", []string{
-			"line 1: base: unknown key (expected one of: listen, shutdown_grace, heartbeat, orphan_grace, client_queue_size, upstream, manager, auth, limits, cors, log, admin, telemetry, plugins)",
+			"line 1: base: unknown key (expected one of: listen, shutdown_grace, heartbeat, orphan_grace, client_queue_size, client_queue_bytes, upstream, manager, auth, limits, cors, log, admin, telemetry, plugins)",
 		}},
 		{"merge key in mapping", "log:\n  <<: {level: debug}\n", []string{"line 2: log: merge keys (<<) are not supported"}},
 		{"non-string key", "log:\n  [a]: b\n", []string{"line 2: log: keys must be strings"}},

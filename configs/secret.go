@@ -30,3 +30,20 @@ func (s Secret) Format(f fmt.State, _ rune) {
 func (s Secret) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + s.String() + `"`), nil
 }
+
+// Secrets is a list of Secrets that a configuration file may also write as a single scalar: key:
+// "${VAR}" gives one secret, or none when it expands to "", and key: [a, b] gives two.
+type Secrets []Secret
+
+// Bytes returns the secrets as byte slices, in order, the form package auth takes them in; nil
+// for none.
+func (s Secrets) Bytes() [][]byte {
+	if len(s) == 0 {
+		return nil
+	}
+	b := make([][]byte, len(s))
+	for i, v := range s {
+		b[i] = []byte(v)
+	}
+	return b
+}

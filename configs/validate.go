@@ -23,7 +23,12 @@ const (
 	msgRequired    = "is required"
 	msgKeyText     = "must be printable ASCII without spaces"
 	msgHex         = "must be 64 hexadecimal digits (a SHA-256 digest)"
+	// msgTokenSecretLen explains minTokenSecretLen, which is auth.MinTokenSecretLen.
+	msgTokenSecretLen = "must be at least 32 bytes: an HS256 key as long as its hash (RFC 7518), such as the output of openssl rand -base64 32"
 )
+
+// minTokenSecretLen is the shortest stream token secret, in bytes, as package auth requires.
+const minTokenSecretLen = 32
 
 var (
 	pluginNameRe = regexp.MustCompile(`^[a-z0-9_-]+$`)
@@ -56,6 +61,9 @@ func (c *Config) validate(fe *fieldErrors) {
 		fe.add("client_queue_size", msgAtLeastOne)
 	} else {
 		fe.check(c.ClientQueueSize >= c.Manager.HistorySize, "client_queue_size", "must be at least manager.history_size, so that a full replay fits in the queue")
+	}
+	if c.ClientQueueBytes != 0 {
+		fe.check(c.ClientQueueBytes >= c.Manager.HistoryBytes, "client_queue_bytes", "must be 0 or at least manager.history_bytes, so that a full replay fits in the queue")
 	}
 	c.Upstream.validate(fe)
 	c.Manager.validate(fe)
@@ -209,6 +217,18 @@ func (a *Auth) validate(fe *fieldErrors) {
 			fe.add(path, "has the same key as "+first)
 		} else {
 			digests[digest] = path
+		}
+	}
+	for i, s := range a.TokenSecret {
+		field := "auth.token_secret"
+		if len(a.TokenSecret) > 1 {
+			field = indexPath(field, i)
+		}
+		switch {
+		case len(s) < minTokenSecretLen:
+			fe.add(field, msgTokenSecretLen)
+		case strings.ContainsFunc(string(s), unicode.IsControl):
+			fe.add(field, "must not contain control characters (a newline read from a file, often)")
 		}
 	}
 }

@@ -217,6 +217,7 @@ func TestValidate(t *testing.T) {
 			c.Auth.Keys = []Key{{ID: "a", Key: "k", Tenant: "t"}, {ID: "b", SHA256: strings.ToUpper(digestOfKeyK), Tenant: "u"}}
 		}, []string{"auth.keys[1]"}},
 
+		{"client_queue_bytes below history_bytes", func(c *Config) { c.ClientQueueBytes = c.Manager.HistoryBytes - 1 }, []string{"client_queue_bytes"}},
 		{"max_body_bytes zero", func(c *Config) { c.Limits.MaxBodyBytes = 0 }, []string{"limits.max_body_bytes"}},
 		{"connection limits zero", func(c *Config) {
 			c.Limits.IdleTimeout, c.Limits.ReadTimeout, c.Limits.MaxConnections = 0, 0, 0

@@ -45,6 +45,7 @@ var errorAnswers = []struct {
 	{target: manager.ErrHistoryTrimmed, code: http.StatusGone},
 	{target: manager.ErrTooManyStreams, code: http.StatusTooManyRequests, retryAfter: time.Second},
 	{target: manager.ErrTooManyClients, code: http.StatusTooManyRequests, retryAfter: time.Second},
+	{target: manager.ErrBudgetExhausted, code: http.StatusTooManyRequests, retryAfter: manager.LimitRetryAfter},
 	{target: manager.ErrShutdown, code: http.StatusServiceUnavailable, message: "the gateway is shutting down"},
 	// None of auth's errors holds the key.
 	{target: auth.ErrNoKey, code: http.StatusUnauthorized, message: "API key required: send it as x-goog-api-key, Authorization: Bearer or ?key="},

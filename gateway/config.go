@@ -2,12 +2,16 @@ package gateway
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/url"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/streamgate/streamgate/auth"
 	"github.com/streamgate/streamgate/manager"
@@ -37,6 +41,14 @@ type Config struct {
 	// starts, and serves the subscription routes; *plugins.Host implements it. Without it those
 	// routes know no transport.
 	Plugins Plugins
+	// Metrics, when set, records the requests, subscribers and pushes; *telemetry.Metrics
+	// implements it. Nil records nothing.
+	Metrics Metrics
+	// TracerProvider, when set, makes a server span of every request; nil makes none.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the caller's trace context (traceparent) from the request headers, which
+	// the server span continues; nil reads none.
+	Propagator propagation.TextMapPropagator
 	// Keyring holds the client keys. Nil or empty runs the gateway open (tenant ""), which Serve
 	// allows on a loopback listener only.
 	Keyring *auth.Keyring
@@ -51,6 +63,11 @@ type Config struct {
 	// manager.DefaultQueueSize if that is larger; a smaller value than HistorySize is invalid, since a
 	// full replay must fit.
 	ClientQueueSize int
+	// ClientQueueBytes bounds the chunk data queued per SSE subscriber the same way: a subscriber
+	// that stopped reading pins what is queued for it, which the history (and so the manager's
+	// byte budget) may already have let go of. Zero means twice the manager's HistoryBytes, or no
+	// bound when the manager has none; a value smaller than HistoryBytes is invalid.
+	ClientQueueBytes int64
 	// MaxBodyBytes bounds a request body (413 above it). Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// RatePerKey is the sustained requests per second allowed per client key; zero disables rate
@@ -81,8 +98,13 @@ type Config struct {
 	// in the kernel's accept queue. Zero means DefaultMaxConnections.
 	MaxConnections int
 
-	// Logger receives the gateway's logs; nil discards them.
+	// Logger receives the gateway's logs; nil discards them. Every line logged while serving a
+	// request carries its request_id.
 	Logger *slog.Logger
+	// WithRequestID, when set, returns ctx carrying the request's X-Request-Id for the upstream to
+	// forward (upstream.WithRequestID). Every context the Generator is given descends from the
+	// one it returns.
+	WithRequestID func(ctx context.Context, id string) context.Context
 }
 
 // withDefaults validates c and fills in its defaults.
@@ -104,6 +126,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"Heartbeat", int64(c.Heartbeat)},
 		{"OrphanGrace", int64(c.OrphanGrace)},
 		{"ClientQueueSize", int64(c.ClientQueueSize)},
+		{"ClientQueueBytes", c.ClientQueueBytes},
 		{"MaxBodyBytes", c.MaxBodyBytes},
 		{"Burst", int64(c.Burst)},
 		{"ShutdownGrace", int64(c.ShutdownGrace)},
@@ -130,6 +153,11 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		if c.ClientQueueSize < history {
 			bad("ClientQueueSize %d is smaller than the manager's HistorySize %d: a full replay must fit", c.ClientQueueSize, history)
+		}
+		historyBytes := c.Manager.Config().HistoryBytes
+		c.ClientQueueBytes = cmp.Or(c.ClientQueueBytes, 2*historyBytes)
+		if c.ClientQueueBytes < historyBytes {
+			bad("ClientQueueBytes %d is smaller than the manager's HistoryBytes %d: a full replay must fit", c.ClientQueueBytes, historyBytes)
 		}
 	}
 	if len(errs) > 0 {

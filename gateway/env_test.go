@@ -45,6 +45,7 @@ var testKeys = []auth.Key{
 type options struct {
 	open    bool                            // no client keys
 	quiet   bool                            // discard the logs (benchmarks)
+	json    bool                            // log JSON lines instead of text
 	script  *upstreamtest.Script            // the fake's default script; nil: three Gemini chunks
 	manager func(*manager.Config)           // adjusts the manager's config
 	runner  func(*upstream.RunnerConfig)    // adjusts the runner's config
@@ -95,6 +96,9 @@ func newEnv(t testing.TB, o options) *env {
 	})
 	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.json {
+		log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if o.quiet {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -144,7 +148,7 @@ func newEnv(t testing.TB, o options) *env {
 		Logger:        log,
 	}
 	if host != nil {
-		cfg.Plugins = host
+		cfg.Plugins = hostPlugins{host}
 	}
 	if o.gateway != nil {
 		o.gateway(&cfg)
@@ -184,6 +188,17 @@ func startPlugins(t testing.TB, cfgs []plugins.PluginConfig, m *manager.Manager,
 	require.NoError(t, err)
 	require.NoError(t, host.Start(context.Background()))
 	return host
+}
+
+// hostPlugins adapts the plugin host to gateway.Plugins, as cmd/streamgate does.
+type hostPlugins struct{ *plugins.Host }
+
+func (h hostPlugins) Subscriptions(streamID, instance string) []gateway.Subscription {
+	var out []gateway.Subscription
+	for _, info := range h.StreamSubscriptions(streamID, instance) {
+		out = append(out, gateway.Subscription(info))
+	}
+	return out
 }
 
 // shutdown stops the gateway (once) and requires a clean return.

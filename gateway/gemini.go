@@ -58,10 +58,10 @@ func (s *Server) streamGenerate(c *gin.Context, model string) error {
 	sink := &geminiSink{sseWriter: newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout)}
 	sub, err := s.register(ctx, streamID, SourceGemini, sink, 0)
 	if err != nil {
-		s.closeStream(streamID, "could not register the caller")
+		s.closeStream(ctx, streamID, "could not register the caller")
 		return err
 	}
-	defer sub.leave()
+	defer sub.leave(ctx)
 	s.startGeneration(ctx, streamID, upstream.Request{Model: model, Body: body})
 	sub.run(ctx)
 	return nil
@@ -88,7 +88,8 @@ func (s *Server) generate(c *gin.Context, model string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := s.cfg.Generator.Generate(c.Request.Context(), upstream.Request{Model: model, Body: body})
+	ctx := c.Request.Context()
+	resp, err := s.cfg.Generator.Generate(ctx, upstream.Request{Model: model, Body: body})
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ func (s *Server) generate(c *gin.Context, model string) error {
 	}
 	c.Writer.WriteHeader(resp.StatusCode)
 	if _, err := io.Copy(c.Writer, resp.Body); err != nil {
-		s.log.Debug("generateContent passthrough ended early", "model", model, "error", err)
+		s.logFor(ctx).Debug("generateContent passthrough ended early", "model", model, "error", err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/upstream"
 )
 
@@ -38,6 +39,22 @@ type Plugins interface {
 	Subscribe(ctx context.Context, streamID, transport string, config json.RawMessage) (string, error)
 	// Unsubscribe ends a subscription.
 	Unsubscribe(ctx context.Context, streamID, subID string) error
+	// Subscriptions lists the transport subscriptions of one instance of a stream: the live ones,
+	// then those that ended with an error, so that a failed delivery is visible in the stream's
+	// info (issue 10: a chunk too large for the transport).
+	Subscriptions(streamID, instance string) []Subscription
+}
+
+// Subscription is a transport subscription of a stream, as GET /v1/streams/{id} lists it.
+type Subscription struct {
+	ID        string `json:"id"`
+	Transport string `json:"transport"`
+	// Attached is true for a subscription a plugin's attach rule made, false for one asked for.
+	Attached bool `json:"attached"`
+	// Failed is true once the subscription ended with an error: Reason and Err say which.
+	Failed bool                 `json:"failed"`
+	Reason string               `json:"reason,omitempty"`
+	Err    *manager.StreamError `json:"error,omitempty"`
 }
 
 // noPlugins is the Plugins of a gateway configured without any: it attaches nothing and knows no
@@ -45,6 +62,8 @@ type Plugins interface {
 type noPlugins struct{}
 
 func (noPlugins) Attach(context.Context, string, map[string]string) error { return nil }
+
+func (noPlugins) Subscriptions(string, string) []Subscription { return nil }
 
 func (noPlugins) Subscribe(_ context.Context, _, transport string, _ json.RawMessage) (string, error) {
 	return "", newError(http.StatusNotFound, "no transport plugin named "+strconv.Quote(transport))

@@ -228,3 +228,25 @@ func TestErrorHandlerRetriesWhatTheBuiltInPolicyWouldNot(t *testing.T) {
 	assert.Equal(t, geminiFrames(upstreamtest.Gemini(defaultTexts...).Events()...), string(body))
 	assert.Equal(t, 2, e.fake.RequestCount())
 }
+
+// A stream's info lists its transport subscriptions (the plugins tests show a failed one listed
+// with its error: a chunk too large for the transport), and a stream without any lists none.
+func TestStreamInfoListsSubscriptions(t *testing.T) {
+	e := newEnv(t, options{plugins: []plugins.PluginConfig{jsonlPlugin(t.TempDir(), plugins.AttachRule{})}})
+	id := e.createStream(aliceKey, map[string]any{"id": "listed"})
+	status, body := e.do("GET", "/v1/streams/"+id, aliceKey, nil)
+	require.Equal(t, http.StatusOK, status)
+	require.NotContains(t, string(body), "subscriptions", "no subscription, no list")
+
+	status, body = e.do("POST", "/v1/streams/"+id+"/subscriptions", aliceKey, `{"transport":"jsonl"}`)
+	require.Equal(t, http.StatusCreated, status, string(body))
+	var sub struct{ ID string }
+	require.NoError(t, json.Unmarshal(body, &sub))
+	status, body = e.do("GET", "/v1/streams/"+id, aliceKey, nil)
+	require.Equal(t, http.StatusOK, status)
+	var info struct {
+		Subscriptions json.RawMessage `json:"subscriptions"`
+	}
+	require.NoError(t, json.Unmarshal(body, &info))
+	assert.JSONEq(t, `[{"id":"`+sub.ID+`","transport":"jsonl","attached":false,"failed":false}]`, string(info.Subscriptions))
+}

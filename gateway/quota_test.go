@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream/upstreamtest"
 )
 
 // One tenant holding all of its stream slots is answered 429 with Retry-After, on the API and the
@@ -58,4 +59,35 @@ func TestLongReplayArrivesWholeAndExact(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	got := readAll(t, resp)
 	require.Equal(t, want.String(), string(got))
+}
+
+// A push past the byte budget is answered 429 RESOURCE_EXHAUSTED with Retry-After and leaves the
+// stream active; a generation whose chunk the budget refuses ends with that error chunk instead
+// of going on with a gap (issue 10).
+func TestBudgetRefusals(t *testing.T) {
+	big := strings.Repeat("x", 3000)
+	script := upstreamtest.Gemini("small", big, "never sent")
+	e := newEnv(t, options{script: &script, manager: func(c *manager.Config) {
+		c.HistoryBytes, c.MaxBytes = 2048, 2048
+		c.DefaultQuota = manager.Quota{MaxBytes: 2048}
+	}})
+	id := e.createStream(aliceKey, map[string]any{})
+	resp := e.request("POST", "/v1/streams/"+id+"/chunks", aliceKey, map[string]any{"data": big})
+	body := readAll(t, resp)
+	se := requireError(t, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", resp.StatusCode, body)
+	require.Contains(t, se.Message, "memory budget exhausted")
+	require.Equal(t, "1", resp.Header.Get("Retry-After"))
+	e.push(aliceKey, id, "still open", "")
+	require.Equal(t, "active", e.info(aliceKey, id).Status)
+	status, body := e.do("DELETE", "/v1/streams/"+id, aliceKey, nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+
+	resp = e.request("POST", streamPath, aliceKey, generateBody)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	frames := string(readAll(t, resp))
+	require.True(t, strings.HasPrefix(frames, "data: "+string(script.Events()[0])+"\r\n\r\n"), frames)
+	last := frames[strings.LastIndex(frames[:len(frames)-4], "\r\n\r\n")+4:]
+	require.True(t, strings.HasPrefix(last, `data: {"error":{"code":429,`), last)
+	require.Contains(t, last, `"status":"RESOURCE_EXHAUSTED"`)
+	require.NotContains(t, frames, "never sent")
 }

@@ -145,3 +145,28 @@ func TestSlowGeminiCallerGetsAnErrorFrame(t *testing.T) {
 		require.Equal(t, "data: "+string(script.Events()[i]), f)
 	}
 }
+
+// A subscriber that stops reading is also dropped once what is queued for it passes
+// ClientQueueBytes (by default twice the history's byte bound), long before the chunk count
+// would: it must not pin data the history has let go of (issue 10).
+func TestStalledSubscriberIsBoundedByBytes(t *testing.T) {
+	e := newEnv(t, options{manager: func(c *manager.Config) { c.HistoryBytes = 1 << 20 }})
+	id := e.createStream(aliceKey, map[string]any{})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "GET /v1/streams/%s/events HTTP/1.1\r\nHost: gw\r\nx-goog-api-key: %s\r\n\r\n", id, aliceKey)
+	require.NoError(t, err)
+	e.waitClients(id, 1)
+
+	big := strings.Repeat("x", 100<<10)
+	for pushed := 1; ; pushed++ {
+		// 400 x 100 KiB is far more than the socket buffers and the 2 MiB queue bound together,
+		// and far fewer chunks than the 8192 the count bound allows.
+		require.Less(t, pushed, 400, "the stalled subscriber was never dropped")
+		e.push(aliceKey, id, big, "")
+		if n, err := e.m.ClientCount(context.Background(), id); err == nil && n == 0 {
+			break
+		}
+	}
+}

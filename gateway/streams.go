@@ -26,6 +26,8 @@ type streamJSON struct {
 	LastEventID uint64               `json:"last_event_id"`
 	CloseReason string               `json:"close_reason"`
 	Error       *manager.StreamError `json:"error"`
+	// Subscriptions lists the stream's transport subscriptions (stream info only, not the list).
+	Subscriptions []Subscription `json:"subscriptions,omitempty"`
 }
 
 func toStreamJSON(info manager.StreamInfo) streamJSON {
@@ -127,12 +129,16 @@ func (s *Server) lookup(c *gin.Context) (manager.StreamInfo, error) {
 	if err := manager.ValidateID(id); err != nil {
 		return manager.StreamInfo{}, err
 	}
-	info, err := s.cfg.Manager.Info(c.Request.Context(), id)
+	ctx := c.Request.Context()
+	info, err := s.cfg.Manager.Info(ctx, id)
 	if err == nil && !visibleTo(info, identity(c).Tenant) {
 		err = manager.ErrNotFound
 	}
 	if errors.Is(err, manager.ErrNotFound) {
 		return manager.StreamInfo{}, reword(err, "stream "+strconv.Quote(id)+" not found")
+	}
+	if err == nil {
+		noteStream(ctx, id)
 	}
 	return info, err
 }
@@ -143,7 +149,9 @@ func (s *Server) streamInfo(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, toStreamJSON(info))
+	out := toStreamJSON(info)
+	out.Subscriptions = s.cfg.Plugins.Subscriptions(info.ID, info.Instance)
+	return writeJSON(c, http.StatusOK, out)
 }
 
 // listStreams serves GET /v1/streams: the caller's active streams, and with ?all=true the
@@ -224,6 +232,7 @@ func (s *Server) pushChunk(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	s.cfg.Metrics.ChunkPushed(info.Labels[manager.LabelSource], len(ch.Data))
 	return writeJSON(c, http.StatusAccepted, pushedJSON{ID: id})
 }
 

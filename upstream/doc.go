@@ -126,15 +126,15 @@
 // (geminiwire.Finality), so no chunk is parsed for telemetry on the hot path.
 //
 // Each attempt is an OpenTelemetry client span, a child of the span in the context Run or
-// Generate is given (the gateway's server span: Run's context is detached from the request with
-// context.WithoutCancel, which keeps its values), named "generate_content {model}" with the GenAI
+// Generate is given (the gateway's server span, which the gateway carries over into the context
+// it detaches from the request for Run), named "generate_content {model}" with the GenAI
 // attributes: gen_ai.operation.name, gen_ai.provider.name (gcp.gemini, gcp.vertex_ai, and
 // streamgate.simulator and streamgate.sse for the two providers the conventions do not name),
 // gen_ai.request.model, the final chunk's gen_ai.response.id, gen_ai.response.finish_reasons and
 // gen_ai.usage.*, http.response.status_code, streamgate.stream.id and streamgate.upstream.attempt.
 // A failed attempt gets error.type (the status code of an error answer, else a fixed name per
 // failure: connect, connection_dropped, truncated, idle_timeout, first_event_timeout, too_large,
-// credential, not_event_stream, cancelled, deadline_exceeded) and, when it is retried, a
+// credential, budget_exhausted, not_event_stream, cancelled, deadline_exceeded) and, when it is retried, a
 // streamgate.retry event naming the next attempt; the attempt that pushes the first chunk gets a
 // streamgate.first_chunk event. Every attempt's request carries the span's traceparent (through
 // the Propagator) and the caller's request ID (WithRequestID) as X-Request-Id; the request ID is

@@ -41,6 +41,7 @@ const (
 	kindTooLarge                          // an event over the maximum event size
 	kindUpstream                          // Gemini's JSON error, as an event or as the raw body tail
 	kindCredential                        // the request could not be built: its credential failed
+	kindRefused                           // the manager refused a chunk: no room in the memory budget
 	kindNotStream                         // a 200 that is not the dialect's event stream
 )
 
@@ -63,6 +64,12 @@ func connectFailure(u *url.URL, err error) *failure {
 		err:       streamError(http.StatusBadGateway, statusUnavailable, "upstream request to "+u.Host+" failed: "+redactURLError(err).Error()),
 		transient: true,
 	}
+}
+
+// refusedFailure is a chunk the manager had no memory budget for (a *manager.LimitError): 429
+// RESOURCE_EXHAUSTED, never retried, since the same chunk would be refused again.
+func refusedFailure(err error) *failure {
+	return &failure{kind: kindRefused, err: manager.AsStreamError(err)}
 }
 
 func credentialFailure(err error) *failure {

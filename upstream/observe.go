@@ -233,6 +233,8 @@ func errorType(res result, f *failure) (typ, status string) {
 		return "too_large", status
 	case kindCredential:
 		return "credential", status
+	case kindRefused:
+		return "budget_exhausted", status
 	case kindNotStream:
 		return "not_event_stream", status
 	}

@@ -58,6 +58,8 @@ func TestErrorTypesAreBounded(t *testing.T) {
 		{"idle", result{}, idleFailure(time.Second), "idle_timeout", "DEADLINE_EXCEEDED"},
 		{"first event", result{}, firstEventFailure(time.Second), "first_event_timeout", "DEADLINE_EXCEEDED"},
 		{"not a stream", result{}, notObjectFailure(3), "not_event_stream", "UNAVAILABLE"},
+		{"refused by the manager", result{}, refusedFailure(&manager.LimitError{Op: "push", Err: manager.ErrBudgetExhausted, Limit: 1}),
+			"budget_exhausted", "RESOURCE_EXHAUSTED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			typ, label := errorType(tc.res, tc.f)

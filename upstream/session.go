@@ -247,7 +247,9 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			return s.stopped(actx, f)
 		}
 		data := bytes.Clone(ev.Data)
-		if !s.push(ctx, ev.Type, data, now) {
+		if ok, f := s.push(ctx, ev.Type, data, now); f != nil {
+			return s.stopped(actx, f)
+		} else if !ok {
 			return result{outcome: outcomeClosed}, nil
 		}
 		d.pushed(data)
@@ -270,20 +272,24 @@ func (s *session) pushed(n int, t time.Time) {
 }
 
 // push pushes one event into the stream, as a chunk with Event "" for the default type. It
-// reports false when the stream is gone; any other error is logged, and reading goes on.
-func (s *session) push(ctx context.Context, typ string, data []byte, at time.Time) bool {
+// reports false when the stream is gone, and a failure when the manager refused the chunk for
+// want of memory: the generation cannot go on without a gap, so it ends with that error (issue
+// 10). Any other error (a subscriber's failed delivery) is logged, and reading goes on.
+func (s *session) push(ctx context.Context, typ string, data []byte, at time.Time) (bool, *failure) {
 	if typ == sse.DefaultType {
 		typ = ""
 	}
 	err := s.r.streams.PushChunk(ctx, s.streamID, manager.Chunk{Event: typ, Data: data, Time: at})
 	switch {
 	case err == nil:
-		return true
+		return true, nil
 	case manager.IsGone(err):
-		return false
+		return false, nil
+	case errors.Is(err, manager.ErrBudgetExhausted):
+		return false, refusedFailure(err)
 	}
 	s.r.streamLog(ctx, s.streamID).Warn("deliver chunk", "error", err)
-	return true
+	return true, nil
 }
 
 // ended classifies the end of a 200 response body read by rd: err is io.EOF for a clean end. Unless

@@ -238,7 +238,7 @@ func listenAndServe(ctx context.Context, cfg *configs.Config, source string, par
 	if err != nil {
 		return errors.Join(err, ln.Close())
 	}
-	stopAdmin, err := o.serveAdmin(adminLn, cfg.Admin.Pprof, log)
+	stopAdmin, err := o.serveAdmin(adminLn, cfg.Admin.Pprof, parts.gateway.Ready, log)
 	if err != nil {
 		return errors.Join(err, ln.Close())
 	}

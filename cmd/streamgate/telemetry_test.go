@@ -1,33 +1,24 @@
 package main_test
 
 import (
-	"bufio"
 	"encoding/hex"
-	"fmt"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/streamgate/streamgate/manager"
-	"github.com/streamgate/streamgate/plugins/pluginstest"
-	"github.com/streamgate/streamgate/upstream/upstreamtest"
 )
 
-// otlpReceiver is an OTLP/HTTP receiver on loopback that keeps the spans it is sent.
+// otlpReceiver is an OTLP/HTTP trace receiver of binary protobuf on loopback.
 type otlpReceiver struct {
 	mu    sync.Mutex
 	spans []*tracepb.Span
@@ -55,140 +46,80 @@ func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write(out)
 }
 
-func (r *otlpReceiver) received() []*tracepb.Span {
+func (r *otlpReceiver) named(name string) []*tracepb.Span {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]*tracepb.Span(nil), r.spans...)
-}
-
-// metricLines scrapes the admin listener and returns its sample lines, without HELP and TYPE.
-func metricLines(t *testing.T, admin string) map[string]bool {
-	t.Helper()
-	status, body := get(t, admin+"/metrics")
-	require.Equal(t, http.StatusOK, status)
-	lines := map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(string(body)))
-	for sc.Scan() {
-		if l := sc.Text(); !strings.HasPrefix(l, "#") {
-			lines[l] = true
+	var out []*tracepb.Span
+	for _, s := range r.spans {
+		if s.GetName() == name {
+			out = append(out, s)
 		}
 	}
-	return lines
+	return out
 }
 
-// childRunning returns the pid of the child of parent that runs exe.
-func childRunning(t *testing.T, parent int, exe string) int {
-	t.Helper()
-	for _, pid := range pluginstest.Processes(binDir) {
-		path, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if path == exe && len(fields) > 1 && fields[1] == strconv.Itoa(parent) {
-			return pid
-		}
-	}
-	t.Fatalf("no child of %d runs %s", parent, exe)
-	return 0
-}
-
-// The scripted traffic of the operations issue, as far as the upstream runner, the manager and the
-// plugin host record it: a completed generation, a generation retried after a 503, one refused
-// with 400, and the jsonl plugin killed with SIGKILL. The admin listener's /metrics shows what
-// that traffic implies, exactly; the OTLP receiver gets one client span per upstream attempt, each
-// the one whose traceparent the upstream received.
-func TestMetricsAndTracesOfScriptedTraffic(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "streams")
-	require.NoError(t, os.Mkdir(out, 0o755))
-	reply := upstreamtest.Gemini("Hello ", "from ", "the fake")
-	fake := upstreamtest.NewServer(t, reply)
-	recv := &otlpReceiver{}
-	collector := httptest.NewServer(recv)
+// The binary wires the gateway into the metrics, the tracer provider and the logs: a Gemini-route
+// request is counted on the admin listener's /metrics, its server span reaches an OTLP receiver
+// continuing the caller's trace, and its access line carries the caller's X-Request-Id.
+func TestGatewayTelemetry(t *testing.T) {
+	receiver := &otlpReceiver{}
+	collector := httptest.NewServer(receiver)
 	defer collector.Close()
-	cfg := writeConfig(t, dir, "gw.yaml", fmt.Sprintf(`
-listen: 127.0.0.1:0
-upstream:
-  kind: gemini
-  base_url: %s
-  api_key: test-upstream-key-0123456789
-  retry: {initial_interval: 1ms, max_interval: 2ms}
-telemetry: {otlp_endpoint: %s}
-plugins:
-  - {name: jsonl, path: %s, config: {dir: %s}, attach: {all: true}}
-`, fake.URL(), collector.URL, jsonlPlugin, out))
-	p := start(t, dir, nil, "-config", cfg)
-	route := p.url + "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+	p := start(t, t.TempDir(), []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL}, "-listen", "127.0.0.1:0")
 
-	for _, enqueue := range [][]upstreamtest.Script{nil, {upstreamtest.Error(503, "overloaded")}} {
-		fake.Enqueue(enqueue...)
-		resp, body := post(t, route, "", generateBody)
-		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
-	}
-	fake.Enqueue(upstreamtest.Error(400, "bad request"))
-	resp, body := post(t, route, "", generateBody)
-	require.Equal(t, http.StatusBadRequest, resp.StatusCode, string(body))
-	require.Equal(t, 4, fake.RequestCount(), "200; 503 and 200; 400")
+	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	req, err := http.NewRequest("POST", p.url+"/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", strings.NewReader(generateBody))
+	require.NoError(t, err)
+	req.Header.Set("traceparent", "00-"+traceID+"-"+parentID+"-01")
+	req.Header.Set("X-Request-Id", "e2e-request-1")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	assert.Equal(t, "e2e-request-1", resp.Header.Get("X-Request-Id"))
+	streamID := resp.Header.Get("X-Stream-Id")
+	status, _ := get(t, p.url+"/v2/nowhere")
+	require.Equal(t, http.StatusNotFound, status)
 
-	pid := childRunning(t, p.cmd.Process.Pid, jsonlPlugin)
-	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	status, metrics := get(t, p.admin+"/metrics")
+	require.Equal(t, http.StatusOK, status)
+	for _, line := range []string{
+		`streamgate_http_requests_total{code="200",route="/v1beta/models/:modelAction"} 1`,
+		`streamgate_http_requests_total{code="404",route="unmatched"} 1`,
+		`streamgate_http_request_duration_seconds_count{route="/v1beta/models/:modelAction"} 1`,
+		`streamgate_subscribers{route="gemini"} 0`,
+	} {
+		assert.Contains(t, string(metrics), "\n"+line+"\n")
+	}
+	status, _ = get(t, p.admin+"/readyz")
+	assert.Equal(t, http.StatusOK, status)
 
-	chunkBytes := 0
-	for _, c := range reply.Events() {
-		chunkBytes += len(c)
-	}
-	errChunk := (&manager.StreamError{Code: 400, Status: "INVALID_ARGUMENT", Message: "bad request"}).JSON()
-	const model = `model="gemini-2.5-flash",provider="gemini"`
-	want := []string{
-		`streamgate_upstream_requests_total{code="200",provider="gemini"} 2`,
-		`streamgate_upstream_requests_total{code="400",provider="gemini"} 1`,
-		`streamgate_upstream_requests_total{code="503",provider="gemini"} 1`,
-		`streamgate_upstream_retries_total{provider="gemini"} 1`,
-		`streamgate_upstream_time_to_first_chunk_seconds_count{` + model + `} 2`,
-		`streamgate_upstream_request_duration_seconds_count{` + model + `} 3`,
-		`streamgate_time_per_output_chunk_seconds_count{` + model + `} 2`,
-		`streamgate_tokens_total{` + model + `,type="input"} 8`,
-		`streamgate_tokens_total{` + model + `,type="output"} 8`,
-		`streamgate_chunks_total{source="gemini"} 6`,
-		`streamgate_chunk_bytes_total ` + strconv.Itoa(2*chunkBytes),
-		`streamgate_streams_active{kind="generate",source="gemini"} 0`,
-		`streamgate_streams_total{kind="generate",source="gemini",status="completed"} 2`,
-		`streamgate_streams_total{kind="generate",source="gemini",status="error"} 1`,
-		`streamgate_retained_streams 3`,
-		`streamgate_retained_bytes ` + strconv.Itoa(2*chunkBytes+len(errChunk)),
-		`streamgate_subscribers{route="plugin"} 0`,
-		`streamgate_plugin_up{plugin="jsonl"} 1`,
-		`streamgate_plugin_restarts_total{plugin="jsonl"} 1`,
-	}
-	missing := func() []string {
-		lines := metricLines(t, p.admin)
-		var out []string
-		for _, w := range want {
-			if !lines[w] {
-				out = append(out, w)
-			}
-		}
-		return out
-	}
-	// The plugin's sessions end after the streams, and its restart after the kill.
-	assert.Eventually(t, func() bool { return len(missing()) == 0 }, 10*time.Second, 10*time.Millisecond)
-	require.Empty(t, missing(), "lines missing from /metrics")
-
-	assert.Equal(t, 0, p.stop(syscall.SIGTERM))
-	spans := recv.received()
-	byID := map[string]*tracepb.Span{}
-	for _, s := range spans {
-		if s.GetKind() == tracepb.Span_SPAN_KIND_CLIENT {
-			byID[hex.EncodeToString(s.GetSpanId())] = s
+	require.Equal(t, 0, p.stop(syscall.SIGTERM), "the last spans are flushed at exit")
+	spans := receiver.named("POST /v1beta/models/:modelAction")
+	require.Len(t, spans, 1, "stderr:\n%s", p.stderr)
+	span := spans[0]
+	assert.Equal(t, traceID, hex.EncodeToString(span.GetTraceId()))
+	assert.Equal(t, parentID, hex.EncodeToString(span.GetParentSpanId()))
+	assert.Equal(t, tracepb.Span_SPAN_KIND_SERVER, span.GetKind())
+	var gotStream string
+	for _, kv := range span.GetAttributes() {
+		if kv.GetKey() == "streamgate.stream.id" {
+			gotStream = kv.GetValue().GetStringValue()
 		}
 	}
-	reqs := fake.Requests()
-	require.Len(t, byID, len(reqs), "one client span per attempt")
-	for _, r := range reqs {
-		parts := strings.Split(r.Header.Get("traceparent"), "-")
-		require.Len(t, parts, 4, "traceparent %q", r.Header.Get("traceparent"))
-		s := byID[parts[2]]
-		require.NotNil(t, s, "the upstream request names a span that was exported: %q", r.Header.Get("traceparent"))
-		assert.Equal(t, parts[1], hex.EncodeToString(s.GetTraceId()))
-		assert.Equal(t, "generate_content gemini-2.5-flash", s.GetName())
+	assert.Equal(t, streamID, gotStream)
+
+	var access []map[string]any
+	for _, line := range strings.Split(p.stderr.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "request" && m["request_id"] == "e2e-request-1" {
+			access = append(access, m)
+		}
 	}
+	require.Len(t, access, 1, "stderr:\n%s", p.stderr)
+	assert.Equal(t, "/v1beta/models/:modelAction", access[0]["route"])
+	assert.Equal(t, float64(200), access[0]["status"])
+	assert.Equal(t, streamID, access[0]["stream_id"])
 }

@@ -13,10 +13,26 @@ import (
 	"github.com/streamgate/streamgate/gateway"
 	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/plugins"
+	"github.com/streamgate/streamgate/telemetry"
 	"github.com/streamgate/streamgate/upstream"
 )
 
-var _ gateway.Plugins = (*plugins.Host)(nil)
+var (
+	_ gateway.Plugins = gatewayPlugins{}
+	_ gateway.Metrics = (*telemetry.Metrics)(nil)
+)
+
+// gatewayPlugins adapts the plugin host to gateway.Plugins, which the two packages cannot share a
+// type for: the gateway must not import plugins (architecture.md), and plugins knows no gateway.
+type gatewayPlugins struct{ *plugins.Host }
+
+func (g gatewayPlugins) Subscriptions(streamID, instance string) []gateway.Subscription {
+	var out []gateway.Subscription
+	for _, info := range g.StreamSubscriptions(streamID, instance) {
+		out = append(out, gateway.Subscription(info))
+	}
+	return out
+}
 
 // parts are the built components.
 type parts struct {
@@ -29,9 +45,8 @@ type parts struct {
 }
 
 // build turns the configuration into the manager, keyring, plugin host, provider, runner and
-// gateway, each recording into o's metrics and the runner tracing with o's tracer provider.
-// Problems the configuration causes are configErrors. When build fails after the plugin host
-// started, it closes the host.
+// gateway, which record into o's metrics and tracer provider. Problems the configuration causes
+// are configErrors. When build fails after the plugin host started, it closes the host.
 func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (p parts, err error) {
 	mcfg := managerConfig(cfg.Manager, log)
 	mcfg.Observer = streamMetrics{o.metrics}
@@ -79,25 +94,30 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 		return parts{}, configError{fmt.Errorf("upstream: %w", err)}
 	}
 	gwCfg := gateway.Config{
-		Manager:         m,
-		Generator:       runner,
-		Keyring:         keyring,
-		Heartbeat:       cfg.Heartbeat,
-		OrphanGrace:     cfg.OrphanGrace,
-		ClientQueueSize: cfg.ClientQueueSize,
-		MaxBodyBytes:    cfg.Limits.MaxBodyBytes,
-		RatePerKey:      cfg.Limits.Rate.PerKeyRPS,
-		Burst:           cfg.Limits.Rate.Burst,
-		IdleTimeout:     cfg.Limits.IdleTimeout,
-		ReadTimeout:     cfg.Limits.ReadTimeout,
-		MaxConnections:  cfg.Limits.MaxConnections,
-		CORSOrigins:     cfg.CORS.AllowedOrigins,
+		Manager:          m,
+		Generator:        runner,
+		Keyring:          keyring,
+		Heartbeat:        cfg.Heartbeat,
+		OrphanGrace:      cfg.OrphanGrace,
+		ClientQueueSize:  cfg.ClientQueueSize,
+		ClientQueueBytes: cfg.ClientQueueBytes,
+		MaxBodyBytes:     cfg.Limits.MaxBodyBytes,
+		RatePerKey:       cfg.Limits.Rate.PerKeyRPS,
+		Burst:            cfg.Limits.Rate.Burst,
+		IdleTimeout:      cfg.Limits.IdleTimeout,
+		ReadTimeout:      cfg.Limits.ReadTimeout,
+		MaxConnections:   cfg.Limits.MaxConnections,
+		CORSOrigins:      cfg.CORS.AllowedOrigins,
 		// shutdown_grace 0 means no grace at all; the gateway reads a zero as its default.
-		ShutdownGrace: max(cfg.ShutdownGrace, time.Nanosecond),
-		Logger:        log,
+		ShutdownGrace:  max(cfg.ShutdownGrace, time.Nanosecond),
+		Metrics:        o.metrics,
+		TracerProvider: o.tracing.TracerProvider(),
+		Propagator:     o.tracing.Propagator(),
+		Logger:         log,
+		WithRequestID:  upstream.WithRequestID,
 	}
 	if host != nil {
-		gwCfg.Plugins = host
+		gwCfg.Plugins = gatewayPlugins{host}
 	}
 	gw, err := gateway.New(gwCfg)
 	if err != nil {

@@ -1,0 +1,39 @@
+package cluster
+
+// Kill stops the Store the way kill -9 stops a replica: the lease is neither refreshed nor
+// released, and no stream is closed.
+func (s *Store) Kill() {
+	s.closeOnce.Do(func() {
+		s.cancel()
+		<-s.leaseDone
+		s.sub.close()
+		s.client.Close()
+	})
+}
+
+// Epoch is the Store's current lease epoch, "" when it holds none.
+func (s *Store) Epoch() string {
+	if e := s.epoch.Load(); e != nil {
+		return *e
+	}
+	return ""
+}
+
+// Keys of the layout, for tests that inspect Redis.
+var (
+	MetaKey     = metaKey
+	HistKey     = histKey
+	LiveChannel = liveChannel
+	LeaseKey    = leaseKey
+	OwnedKey    = ownedKey
+	TenantKey   = tenantKey
+	RateKey     = rateKey
+)
+
+const (
+	ActiveKey = activeKey
+	NodesKey  = nodesKey
+)
+
+// FollowQueue is how many live messages a Follower buffers before it reads the history instead.
+const FollowQueue = followQueue

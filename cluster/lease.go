@@ -1,0 +1,217 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/streamgate/streamgate/manager"
+)
+
+// acquireFirst takes the lease at start. A predecessor with the same node ID that died keeps its
+// lease until it lapses, so New waits up to twice the lease for it before giving up.
+func (s *Store) acquireFirst(ctx context.Context) error {
+	deadline := time.Now().Add(2 * s.cfg.Lease)
+	for {
+		ok, err := s.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster: node %s: %w (its lease was refreshed for %s)", s.cfg.NodeID, ErrNodeIDInUse, 2*s.cfg.Lease)
+		}
+		t := time.NewTimer(s.cfg.Lease / 4)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("cluster: take lease of node %s: %w", s.cfg.NodeID, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// acquire takes the lease under a new epoch; false means another epoch holds it.
+func (s *Store) acquire(ctx context.Context) (bool, error) {
+	epoch := newEpoch()
+	n, err := acquireScript.Exec(ctx, s.client,
+		[]string{leaseKey(s.cfg.NodeID), nodesKey},
+		[]string{epoch, ms(s.cfg.Lease), nodeMember(s.cfg.NodeID, epoch)}).AsInt64()
+	if err != nil {
+		return false, wrap("take lease", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	s.epoch.Store(&epoch)
+	s.leaseOK.Store(true)
+	return true, nil
+}
+
+// leaseLoop refreshes the lease and sweeps dead owners' streams every third of the lease, until
+// ctx ends.
+func (s *Store) leaseLoop(ctx context.Context) {
+	defer close(s.leaseDone)
+	t := time.NewTicker(s.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.tick(ctx)
+	}
+}
+
+func (s *Store) tick(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Lease/3)
+	defer cancel()
+	wasOK := s.leaseOK.Load()
+	err := s.keepLease(ctx)
+	switch {
+	case err != nil && wasOK:
+		s.log.Warn("cluster lease not refreshed; this replica is not ready", "error", err)
+	case err == nil && !wasOK:
+		s.log.Info("cluster lease held again; this replica is ready")
+	}
+	if err != nil {
+		return
+	}
+	if _, err := s.Sweep(ctx); err != nil {
+		s.log.Warn("sweep of dead replicas' streams failed", "error", err)
+	}
+}
+
+// keepLease refreshes the lease, or takes a new one when it lapsed.
+func (s *Store) keepLease(ctx context.Context) error {
+	if epoch := s.epoch.Load(); epoch != nil {
+		n, err := refreshScript.Exec(ctx, s.client, []string{leaseKey(s.cfg.NodeID)}, []string{*epoch, ms(s.cfg.Lease)}).AsInt64()
+		if err != nil {
+			s.leaseOK.Store(false)
+			return wrap("refresh lease", err)
+		}
+		if n == 1 {
+			s.leaseOK.Store(true)
+			return nil
+		}
+		s.epoch.Store(nil)
+		s.leaseOK.Store(false)
+		s.log.Error("cluster lease lapsed; the other replicas end the streams this one owned", "epoch", *epoch)
+		if s.cfg.OnLeaseLost != nil {
+			s.cfg.OnLeaseLost()
+		}
+	}
+	ok, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("cluster: node %s: %w", s.cfg.NodeID, ErrNodeIDInUse)
+	}
+	return nil
+}
+
+// release deletes the lease if this replica still holds it and forgets its epoch when it owns no
+// stream any more.
+func (s *Store) release(ctx context.Context) error {
+	epoch := s.epoch.Swap(nil)
+	s.leaseOK.Store(false)
+	if epoch == nil {
+		return nil
+	}
+	lease := leaseKey(s.cfg.NodeID)
+	if err := releaseScript.Exec(ctx, s.client, []string{lease}, []string{*epoch}).Error(); err != nil {
+		return wrap("release lease", err)
+	}
+	return wrap("forget epoch", s.forget(ctx, s.cfg.NodeID, *epoch))
+}
+
+func (s *Store) forget(ctx context.Context, node, epoch string) error {
+	return forgetScript.Exec(ctx, s.client,
+		[]string{nodesKey, ownedKey(node, epoch), leaseKey(node)},
+		[]string{nodeMember(node, epoch), epoch}).Error()
+}
+
+// Sweep ends, with an error chunk 503 UNAVAILABLE "replica <node> lost", every active stream
+// whose owner's lease lapsed, and returns how many this call ended. Every replica sweeps every
+// third of its lease; the takeover script lets exactly one of them end each stream.
+func (s *Store) Sweep(ctx context.Context) (int, error) {
+	members, err := s.client.Do(ctx, s.client.B().Smembers().Key(nodesKey).Build()).AsStrSlice()
+	if err != nil {
+		return 0, wrap("sweep", err)
+	}
+	type lease struct{ node, epoch string }
+	var leases []lease
+	var gets rueidis.Commands
+	for _, m := range members {
+		node, epoch, ok := strings.Cut(m, " ")
+		if !ok {
+			continue
+		}
+		leases = append(leases, lease{node, epoch})
+		gets = append(gets, s.client.B().Get().Key(leaseKey(node)).Build())
+	}
+	if len(gets) == 0 {
+		return 0, nil
+	}
+	ended := 0
+	var errs []error
+	for i, r := range s.client.DoMulti(ctx, gets...) {
+		held, err := r.ToString()
+		if err != nil && !rueidis.IsRedisNil(err) {
+			return ended, wrap("sweep", err)
+		}
+		if held == leases[i].epoch {
+			continue
+		}
+		n, err := s.sweepEpoch(ctx, leases[i].node, leases[i].epoch)
+		ended += n
+		errs = append(errs, err)
+	}
+	return ended, errors.Join(errs...)
+}
+
+// sweepEpoch ends the streams a lapsed lease epoch owned, then forgets the epoch.
+func (s *Store) sweepEpoch(ctx context.Context, node, epoch string) (int, error) {
+	ids, err := s.client.Do(ctx, s.client.B().Smembers().Key(ownedKey(node, epoch)).Build()).AsStrSlice()
+	if err != nil {
+		return 0, wrap("sweep", err)
+	}
+	ended := 0
+	for _, id := range ids {
+		ok, err := s.takeover(ctx, id, node, epoch)
+		if err != nil {
+			return ended, err
+		}
+		if ok {
+			ended++
+			s.log.Warn("stream ended: its owner's lease lapsed", "stream_id", id, "owner", node)
+		}
+	}
+	return ended, wrap("sweep", s.forget(ctx, node, epoch))
+}
+
+// lostError is the error chunk that ends the streams of a dead replica.
+func lostError(node string) *manager.StreamError {
+	return &manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "replica " + node + " lost"}
+}
+
+// takeover runs takeoverScript for one stream; true means this call ended it.
+func (s *Store) takeover(ctx context.Context, id, node, epoch string) (bool, error) {
+	se := lostError(node)
+	n, err := takeoverScript.Exec(ctx, s.client,
+		[]string{metaKey(id), histKey(id), activeKey, ownedKey(node, epoch), leaseKey(node)},
+		[]string{liveChannel(id), id, node, epoch, manager.ReasonTerminatedPrefix + se.Message, string(se.JSON()),
+			micros(time.Now()), ms(s.cfg.RetainClosed)}).AsInt64()
+	if err != nil {
+		return false, wrap("take over stream "+id, err)
+	}
+	return n == 1, nil
+}

@@ -1,0 +1,167 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/cluster"
+	"github.com/streamgate/streamgate/manager"
+)
+
+const testLease = 300 * time.Millisecond
+
+func TestLeaseRefreshedAndReleased(t *testing.T) {
+	srv := fresh(t)
+	c := inspect(t, srv)
+	s, _ := newStore(t, srv, "a", cluster.Config{Lease: testLease})
+	key := cluster.LeaseKey("a")
+	held, err := do(t, c, "GET", key).ToString()
+	require.NoError(t, err)
+	assert.Equal(t, s.Epoch(), held)
+	first := doInt(t, c, "PTTL", key)
+	assert.True(t, first > 0 && first <= testLease.Milliseconds(), "PTTL %d", first)
+	eventually(t, "the lease is refreshed", func() bool {
+		ttl := doInt(t, c, "PTTL", key)
+		return ttl > first
+	})
+	members, err := do(t, c, "SMEMBERS", cluster.NodesKey).AsStrSlice()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a " + s.Epoch()}, members)
+
+	require.NoError(t, s.Close(context.Background()))
+	assert.Equal(t, int64(0), doInt(t, c, "EXISTS", key), "a graceful close releases the lease")
+	assert.Equal(t, int64(0), doInt(t, c, "SCARD", cluster.NodesKey), "and forgets an epoch that owns nothing")
+	_, err = s.Create(context.Background(), cluster.CreateOptions{})
+	require.ErrorIs(t, err, cluster.ErrUnavailable, "a closed store holds no lease")
+}
+
+func TestNodeIDInUse(t *testing.T) {
+	srv := fresh(t)
+	a, _ := newStore(t, srv, "same", cluster.Config{Lease: testLease})
+	_, err := cluster.New(context.Background(), cluster.Config{RedisURL: srv.URL(), NodeID: "same", Lease: testLease})
+	require.ErrorIs(t, err, cluster.ErrNodeIDInUse)
+	assert.EqualError(t, err, "cluster: node same: node id is held by another live replica (its lease was refreshed for 600ms)")
+
+	// A successor of a replica that died takes the node ID once the dead lease lapses.
+	a.Kill()
+	b, _ := newStore(t, srv, "same", cluster.Config{Lease: testLease})
+	require.NoError(t, b.Ready(context.Background()))
+}
+
+// A replica killed mid-stream: every stream it owned ends exactly once, with an error chunk 503
+// UNAVAILABLE naming it, delivered live to the subscribers on the other replicas, however many
+// replicas sweep at once.
+func TestDeadOwnerTakeoverExactlyOnce(t *testing.T) {
+	srv := fresh(t)
+	ctx := context.Background()
+	c := inspect(t, srv)
+	owner, _ := newStore(t, srv, "owner", cluster.Config{Lease: testLease})
+	// The detectors' own sweeps tick every third of their lease; with a long lease the explicit
+	// Sweep calls below race each other and, rarely, a tick.
+	var detectors []*cluster.Store
+	var logs []*syncBuffer
+	for i := range 3 {
+		s, l := newStore(t, srv, fmt.Sprintf("d%d", i), cluster.Config{Lease: 10 * time.Second})
+		detectors, logs = append(detectors, s), append(logs, l)
+	}
+	const streams = 20
+	subs := make([]*collector, streams)
+	for i := range streams {
+		id := fmt.Sprintf("s%02d", i)
+		_, err := owner.Create(ctx, cluster.CreateOptions{ID: id, Tenant: "t"})
+		require.NoError(t, err)
+		_, err = owner.Append(ctx, id, manager.Chunk{Data: []byte("before")})
+		require.NoError(t, err)
+		subs[i] = &collector{}
+		del, err := detectors[i%3].Subscribe(ctx, id, subs[i].add)
+		require.NoError(t, err)
+		t.Cleanup(del)
+	}
+	ownerEpoch := owner.Epoch()
+	n, err := detectors[0].Sweep(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "a live owner's streams are not swept")
+
+	owner.Kill()
+	eventually(t, "the dead owner's lease lapsed", func() bool { return doInt(t, c, "EXISTS", cluster.LeaseKey("owner")) == 0 })
+	var ended atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, d := range detectors {
+		for range 3 {
+			wg.Go(func() {
+				<-start
+				n, err := d.Sweep(ctx)
+				assert.NoError(t, err)
+				ended.Add(int64(n))
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	assert.LessOrEqual(t, ended.Load(), int64(streams))
+	total := 0
+	for _, l := range logs {
+		total += l.count("stream ended: its owner's lease lapsed")
+	}
+	assert.Equal(t, streams, total, "each stream was ended by exactly one sweep")
+
+	want := &manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "replica owner lost"}
+	for i := range streams {
+		id := fmt.Sprintf("s%02d", i)
+		info, err := detectors[0].Info(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, manager.StatusError, info.Status)
+		assert.Equal(t, uint64(2), info.LastChunkID, "one error chunk after the one chunk")
+		assert.Equal(t, want, info.Err)
+		assert.Equal(t, "Stream terminated due to error: replica owner lost", info.CloseReason)
+		eventually(t, "the close reached the subscriber of "+id, func() bool { return subs[i].count(cluster.MessageClosed) == 1 })
+		msgs := subs[i].all()
+		require.Len(t, msgs, 2, "exactly one error chunk and one close")
+		assert.Equal(t, cluster.MessageChunk, msgs[0].Kind)
+		assert.Equal(t, uint64(2), msgs[0].Chunk.ID)
+		assert.Equal(t, want, msgs[0].Chunk.Err)
+		assert.Equal(t, cluster.Closed{Status: manager.StatusError, Reason: info.CloseReason, Err: want, LastChunkID: 2}, msgs[1].Closed)
+	}
+	fields, err := do(t, c, "HGETALL", cluster.ActiveKey).AsStrMap()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"*": "0"}, fields)
+	assert.Equal(t, int64(0), doInt(t, c, "EXISTS", cluster.OwnedKey("owner", ownerEpoch)))
+	assert.Equal(t, int64(0), doInt(t, c, "SISMEMBER", cluster.NodesKey, "owner "+ownerEpoch), "the dead epoch is forgotten")
+}
+
+// A live replica whose lease lapsed (Redis lost it, or the replica was silent too long) is told,
+// takes a new lease, and its old streams end like a dead replica's.
+func TestLeaseLapseOfALiveReplica(t *testing.T) {
+	srv := fresh(t)
+	ctx := context.Background()
+	c := inspect(t, srv)
+	lost := make(chan struct{}, 1)
+	s, _ := newStore(t, srv, "a", cluster.Config{Lease: testLease, OnLeaseLost: func() { lost <- struct{}{} }})
+	other, _ := newStore(t, srv, "b", cluster.Config{Lease: testLease})
+	_, err := s.Create(ctx, cluster.CreateOptions{ID: "old"})
+	require.NoError(t, err)
+	old := s.Epoch()
+
+	require.Equal(t, int64(1), doInt(t, c, "DEL", cluster.LeaseKey("a")))
+	waitFor(t, "OnLeaseLost", lost)
+	eventually(t, "a new lease", func() bool { return s.Epoch() != "" && s.Epoch() != old })
+	require.NoError(t, s.Ready(ctx))
+	eventually(t, "the old epoch's stream ended", func() bool {
+		info, err := other.Info(ctx, "old")
+		return err == nil && info.Status == manager.StatusError
+	})
+	info, err := other.Info(ctx, "old")
+	require.NoError(t, err)
+	assert.Equal(t, "replica a lost", info.Err.Message)
+	created, err := s.Create(ctx, cluster.CreateOptions{ID: "new"})
+	require.NoError(t, err)
+	assert.Equal(t, s.Epoch(), created.Epoch)
+}
