@@ -13,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/google/uuid"
 
+	"github.com/streamgate/streamgate/internal/ctxwait"
 	"github.com/streamgate/streamgate/manager"
 )
 
@@ -169,7 +170,7 @@ func (s *subscription) reattach(ctx context.Context) *attachment {
 	for {
 		if wait > 0 {
 			s.log.Warn("re-attaching after a backoff: the last attachment made no progress", "wait_ms", millis(wait))
-			if !sleep(ctx, wait) {
+			if !ctxwait.Sleep(ctx, wait) {
 				return nil
 			}
 		}

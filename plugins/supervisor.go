@@ -9,6 +9,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/streamgate/streamgate/internal/ctxwait"
 	"github.com/streamgate/streamgate/plugins/sdk"
 )
 
@@ -149,7 +150,7 @@ func (s *supervisor) watch(ctx context.Context, p *process) (string, time.Durati
 // ends (then it returns nil).
 func (s *supervisor) restart(ctx context.Context, b backoff.BackOff) *process {
 	for {
-		if !sleep(ctx, b.NextBackOff()) {
+		if !ctxwait.Sleep(ctx, b.NextBackOff()) {
 			return nil
 		}
 		p, err := launch(ctx, s.cfg, s.hc.StartTimeout, s.log)

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/streamgate/streamgate/internal/ctxwait"
 	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 	"github.com/streamgate/streamgate/upstream/sse"
@@ -355,19 +356,7 @@ func interrupted(ctx context.Context) result {
 }
 
 // sleep waits d or until ctx ends; it reports whether the wait ran to its end.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+var sleep = ctxwait.Sleep
 
 // report records the generation once its stream is closed: its duration, time to first chunk
 // and tokens (when an attempt was made), and the stream-end log line at info, with durations in
