@@ -77,6 +77,15 @@
 // Admission costs a few atomic operations under the stream's lock; only the slow path (a push
 // that does not fit) takes the manager's lock.
 //
+// # Mirrors
+//
+// A mirror (CreateMirror) is a stream whose chunk IDs are assigned elsewhere: in cluster mode, by
+// the Redis history every replica shares. Its feeder pushes each chunk with the ID it carries
+// (PushAt, which takes only the mirror's last ID plus one, so a duplicate or a gap is refused, never
+// recorded) and ends it as its source ended (CloseMirror); its clients replay and receive it as on
+// any stream. Mirrors stand outside the local stream limit and the tenants' quotas (the stream is
+// counted where it was created) and never refuse a chunk for the byte budget; mirror.go says why.
+//
 // # Performance
 //
 // PushChunk allocates nothing, reads no clock when the chunk carries its Time, and costs a few
