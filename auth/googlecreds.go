@@ -106,36 +106,49 @@ type serviceAccountFile struct {
 func parseServiceAccount(data []byte) (serviceAccountFile, error) {
 	var f serviceAccountFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		var syn *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &syn):
-			return f, fmt.Errorf("%w: not valid JSON (syntax error at byte %d)", ErrInvalidCredentials, syn.Offset)
-		case errors.As(err, &typ) && typ.Field != "":
-			return f, fmt.Errorf("%w: field %q has the wrong JSON type", ErrInvalidCredentials, typ.Field)
-		default:
-			return f, fmt.Errorf("%w: not a JSON object", ErrInvalidCredentials)
-		}
+		return f, unmarshalError(err)
 	}
+	return f, f.check()
+}
+
+// unmarshalError says why a key file did not decode, without quoting it.
+func unmarshalError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Errorf("%w: not valid JSON (syntax error at byte %d)", ErrInvalidCredentials, syn.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		return fmt.Errorf("%w: field %q has the wrong JSON type", ErrInvalidCredentials, typ.Field)
+	default:
+		return fmt.Errorf("%w: not a JSON object", ErrInvalidCredentials)
+	}
+}
+
+// check reports the first field of f that is missing or malformed, in the file's usual order.
+func (f serviceAccountFile) check() error {
 	if f.Type != serviceAccountType {
-		return f, fmt.Errorf("%w: type is %q, want %q", ErrInvalidCredentials, f.Type, serviceAccountType)
+		return fmt.Errorf("%w: type is %q, want %q", ErrInvalidCredentials, f.Type, serviceAccountType)
 	}
 	if f.ClientEmail == "" {
-		return f, fmt.Errorf("%w: client_email is missing", ErrInvalidCredentials)
+		return fmt.Errorf("%w: client_email is missing", ErrInvalidCredentials)
 	}
 	if f.PrivateKey == "" {
-		return f, fmt.Errorf("%w: private_key is missing", ErrInvalidCredentials)
+		return fmt.Errorf("%w: private_key is missing", ErrInvalidCredentials)
 	}
 	if !isPrivateKey(f.PrivateKey) {
-		return f, fmt.Errorf("%w: private_key is not a PEM-encoded PKCS #8 or PKCS #1 RSA key", ErrInvalidCredentials)
+		return fmt.Errorf("%w: private_key is not a PEM-encoded PKCS #8 or PKCS #1 RSA key", ErrInvalidCredentials)
 	}
-	if f.TokenURI != "" {
-		u, err := url.Parse(f.TokenURI)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return f, fmt.Errorf("%w: token_uri is not an http(s) URL", ErrInvalidCredentials)
-		}
+	if f.TokenURI != "" && !isHTTPURL(f.TokenURI) {
+		return fmt.Errorf("%w: token_uri is not an http(s) URL", ErrInvalidCredentials)
 	}
-	return f, nil
+	return nil
+}
+
+// isHTTPURL reports whether s is an http or https URL with a host.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
 func isPrivateKey(s string) bool {

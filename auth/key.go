@@ -131,12 +131,16 @@ func nameError(s string) string {
 		return "longer than " + strconv.Itoa(maxNameLen) + " bytes"
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '_' || c == '.' || c == ':' || c == '@'
-		if !ok {
+		if !isNameByte(s[i]) {
 			return "may contain only ASCII letters, digits and -_.:@"
 		}
 	}
 	return ""
+}
+
+// isNameByte reports whether c may appear in a key ID or tenant: an ASCII letter or digit, or one
+// of -_.:@.
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == ':' || c == '@'
 }

@@ -36,42 +36,22 @@ func KeyFromRequest(r *http.Request) (string, error) {
 	if r == nil {
 		return "", ErrNoKey
 	}
-	var key string
-	add := func(v string) error {
-		if v == "" {
-			return nil
-		}
-		if key != "" && key != v {
-			return ErrAmbiguousKey
-		}
-		key = v
-		return nil
+	var key presented
+	if err := key.add(r.Header.Values(HeaderAPIKey)...); err != nil {
+		return "", err
 	}
-	for _, v := range r.Header.Values(HeaderAPIKey) {
-		if err := add(v); err != nil {
-			return "", err
-		}
-	}
-	for _, v := range r.Header.Values(HeaderAuthorization) {
-		tok, err := bearerToken(v)
-		if err != nil {
-			return "", err
-		}
-		if err := add(tok); err != nil {
-			return "", err
-		}
+	if err := key.addBearers(r.Header.Values(HeaderAuthorization)); err != nil {
+		return "", err
 	}
 	if r.URL != nil {
-		for _, v := range r.URL.Query()[QueryAPIKey] {
-			if err := add(v); err != nil {
-				return "", err
-			}
+		if err := key.add(r.URL.Query()[QueryAPIKey]...); err != nil {
+			return "", err
 		}
 	}
 	if key == "" {
 		return "", ErrNoKey
 	}
-	return key, nil
+	return string(key), nil
 }
 
 // TokenFromRequest returns the stream token r presents as ?token=, or "" when it presents none.
@@ -81,17 +61,45 @@ func TokenFromRequest(r *http.Request) (string, error) {
 	if r == nil || r.URL == nil {
 		return "", nil
 	}
-	var tok string
-	for _, v := range r.URL.Query()[QueryToken] {
-		if v == "" {
-			continue
-		}
-		if tok != "" && tok != v {
-			return "", ErrAmbiguousKey
-		}
-		tok = v
+	var tok presented
+	if err := tok.add(r.URL.Query()[QueryToken]...); err != nil {
+		return "", err
 	}
-	return tok, nil
+	return string(tok), nil
+}
+
+// presented is the one credential a request presents, gathered from every place it may be: ""
+// until a non-empty value is added.
+type presented string
+
+// add adds values in order, skipping empty ones; the first that differs from the credential so
+// far gives ErrAmbiguousKey.
+func (p *presented) add(values ...string) error {
+	for _, v := range values {
+		switch {
+		case v == "":
+		case *p != "" && string(*p) != v:
+			return ErrAmbiguousKey
+		default:
+			*p = presented(v)
+		}
+	}
+	return nil
+}
+
+// addBearers adds the credential of each Authorization header value in order, stopping at the
+// first error: ErrMalformedAuthorization for a value that is not "Bearer <key>", or ErrAmbiguousKey.
+func (p *presented) addBearers(headers []string) error {
+	for _, h := range headers {
+		tok, err := bearerToken(h)
+		if err != nil {
+			return err
+		}
+		if err := p.add(tok); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AuthenticateRequest reads the key r presents (see KeyFromRequest) and matches it in kr. Its errors

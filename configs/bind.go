@@ -18,6 +18,7 @@ const maxNodes = 100_000
 var (
 	durationType = reflect.TypeFor[time.Duration]()
 	secretsType  = reflect.TypeFor[Secrets]()
+	freeFormType = reflect.TypeFor[map[string]any]()
 )
 
 // binder copies a parsed YAML document onto a Config, over its defaults. It is strict: unknown
@@ -50,26 +51,37 @@ func (b *binder) bind(n *yaml.Node, path string, v reflect.Value, off bool) {
 	case v.Type() == durationType:
 		b.duration(n, path, v, off)
 	case v.Type() == secretsType && n.Kind == yaml.ScalarNode:
-		// One secret written alone; "" (an unset ${VAR:-}, typically) is none.
-		if n.Value == "" {
-			v.SetZero()
-		} else {
-			v.Set(reflect.ValueOf(Secrets{Secret(n.Value)}))
-		}
+		loneSecret(n, v)
 	case v.Kind() == reflect.Struct:
 		b.structure(n, path, v)
 	case v.Kind() == reflect.Slice:
 		b.sequence(n, path, v)
-	case v.Kind() == reflect.Map && v.Type().Elem().Kind() == reflect.Interface:
-		if m, ok := b.freeForm(n, path).(map[string]any); ok && len(m) > 0 {
-			v.Set(reflect.ValueOf(m))
-		} else if n.Kind != yaml.MappingNode {
-			b.fe.addAt(n.Line, path, "must be a mapping")
-		}
+	case v.Type() == freeFormType:
+		b.freeFormMap(n, path, v)
 	case v.Kind() == reflect.Map:
 		b.stringMap(n, path, v)
 	default:
 		b.scalar(n, path, v)
+	}
+}
+
+// loneSecret binds one secret written alone, not as a list, onto Secrets; "" (an unset
+// ${VAR:-}, typically) is none.
+func loneSecret(n *yaml.Node, v reflect.Value) {
+	if n.Value == "" {
+		v.SetZero()
+		return
+	}
+	v.Set(reflect.ValueOf(Secrets{Secret(n.Value)}))
+}
+
+// freeFormMap binds a mapping onto a map[string]any, such as a plugin's config; an empty one
+// leaves v as it was.
+func (b *binder) freeFormMap(n *yaml.Node, path string, v reflect.Value) {
+	if m, ok := b.freeForm(n, path).(map[string]any); ok && len(m) > 0 {
+		v.Set(reflect.ValueOf(m))
+	} else if n.Kind != yaml.MappingNode {
+		b.fe.addAt(n.Line, path, "must be a mapping")
 	}
 }
 

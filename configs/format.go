@@ -40,33 +40,56 @@ func (c Config) Format(f fmt.State, _ rune) {
 func encode(v reflect.Value, off bool) *yaml.Node {
 	switch {
 	case v.Type() == durationType:
-		if off && time.Duration(v.Int()) == Off {
-			return scalarNode("!!str", "off")
-		}
-		return scalarNode("!!str", formatDuration(time.Duration(v.Int())))
+		return encodeDuration(time.Duration(v.Int()), off)
 	case v.Type() == secretType:
 		return scalarNode("!!str", Secret(v.String()).String())
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		n := &yaml.Node{Kind: yaml.MappingNode}
-		t := v.Type()
-		for i := range t.NumField() {
-			f := t.Field(i)
-			n.Content = append(n.Content, scalarNode("!!str", f.Tag.Get("yaml")), encode(v.Field(i), f.Tag.Get("off") == "true"))
-		}
-		return n
+		return encodeStruct(v)
 	case reflect.Slice:
-		n := &yaml.Node{Kind: yaml.SequenceNode}
-		for i := range v.Len() {
-			n.Content = append(n.Content, encode(v.Index(i), false))
-		}
-		if len(n.Content) == 0 {
-			n.Style = yaml.FlowStyle
-		}
-		return n
+		return encodeSlice(v)
 	case reflect.Map:
 		return encodeMap(v)
+	}
+	return encodeScalar(v)
+}
+
+// encodeDuration renders d as a Go duration string, or as off where off is accepted.
+func encodeDuration(d time.Duration, off bool) *yaml.Node {
+	if off && d == Off {
+		return scalarNode("!!str", "off")
+	}
+	return scalarNode("!!str", formatDuration(d))
+}
+
+// encodeStruct renders a struct's fields by their yaml tags, in declaration order.
+func encodeStruct(v reflect.Value) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		n.Content = append(n.Content, scalarNode("!!str", f.Tag.Get("yaml")), encode(v.Field(i), f.Tag.Get("off") == "true"))
+	}
+	return n
+}
+
+// encodeSlice renders a slice; an empty one as [].
+func encodeSlice(v reflect.Value) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.SequenceNode}
+	for i := range v.Len() {
+		n.Content = append(n.Content, encode(v.Index(i), false))
+	}
+	if len(n.Content) == 0 {
+		n.Style = yaml.FlowStyle
+	}
+	return n
+}
+
+// encodeScalar renders a string, boolean, float or integer. A string's ${ is escaped so that the
+// output does not expand variables when it is read back.
+func encodeScalar(v reflect.Value) *yaml.Node {
+	switch v.Kind() {
 	case reflect.String:
 		return scalarNode("!!str", strings.ReplaceAll(v.String(), "${", "$${"))
 	case reflect.Bool:

@@ -189,6 +189,12 @@ func (c *Config) validateTenantLimits(fe *fieldErrors) {
 }
 
 func (a *Auth) validate(fe *fieldErrors) {
+	a.validateKeys(fe)
+	a.validateTokenSecret(fe)
+}
+
+// validateKeys checks each key's names and key, and that no ID or key is used twice.
+func (a *Auth) validateKeys(fe *fieldErrors) {
 	ids := map[string]string{}     // id -> field of its first use
 	digests := map[string]string{} // lower-case hex digest -> field of its first use
 	for i, k := range a.Keys {
@@ -200,25 +206,35 @@ func (a *Auth) validate(fe *fieldErrors) {
 			ids[k.ID] = path + ".id"
 		}
 		validateName(fe, path+".tenant", k.Tenant)
-		digest := ""
-		switch {
-		case (k.Key == "") == (k.SHA256 == ""):
-			fe.add(path, "set exactly one of key and sha256")
-		case k.Key != "":
-			fe.check(keyTextRe.MatchString(string(k.Key)), path+".key", msgKeyText)
-			sum := sha256.Sum256([]byte(k.Key))
-			digest = hex.EncodeToString(sum[:])
-		case hexDigestRe.MatchString(k.SHA256):
-			digest = strings.ToLower(k.SHA256)
-		default:
-			fe.add(path+".sha256", msgHex)
-		}
+		digest := keyDigest(fe, path, k)
 		if first, dup := digests[digest]; dup && digest != "" {
 			fe.add(path, "has the same key as "+first)
 		} else {
 			digests[digest] = path
 		}
 	}
+}
+
+// keyDigest checks that k sets exactly one of key and sha256, well formed, and returns the key's
+// lower-case hex SHA-256 digest, or "" if there is none to compare.
+func keyDigest(fe *fieldErrors, path string, k Key) string {
+	switch {
+	case (k.Key == "") == (k.SHA256 == ""):
+		fe.add(path, "set exactly one of key and sha256")
+	case k.Key != "":
+		fe.check(keyTextRe.MatchString(string(k.Key)), path+".key", msgKeyText)
+		sum := sha256.Sum256([]byte(k.Key))
+		return hex.EncodeToString(sum[:])
+	case hexDigestRe.MatchString(k.SHA256):
+		return strings.ToLower(k.SHA256)
+	default:
+		fe.add(path+".sha256", msgHex)
+	}
+	return ""
+}
+
+// validateTokenSecret checks each secret of stream tokens; a lone one is named without an index.
+func (a *Auth) validateTokenSecret(fe *fieldErrors) {
 	for i, s := range a.TokenSecret {
 		field := "auth.token_secret"
 		if len(a.TokenSecret) > 1 {
@@ -297,23 +313,33 @@ func (a *Admin) validate(fe *fieldErrors, listen string) {
 const maxModelLen = 128
 
 func (t *Telemetry) validate(fe *fieldErrors) {
-	if t.OTLPEndpoint != "" {
-		u, err := url.Parse(t.OTLPEndpoint)
-		fe.check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
-			u.User == nil && u.RawQuery == "" && u.Fragment == "",
-			"telemetry.otlp_endpoint", "must be an http or https URL without user, query or fragment, such as http://127.0.0.1:4318")
-	}
+	fe.check(t.OTLPEndpoint == "" || isOTLPEndpoint(t.OTLPEndpoint),
+		"telemetry.otlp_endpoint", "must be an http or https URL without user, query or fragment, such as http://127.0.0.1:4318")
 	switch t.OTLPProtocol {
 	case "", "grpc", "http/protobuf":
 	default:
 		fe.add("telemetry.otlp_protocol", `must be grpc, http/protobuf, or "" for OTEL_EXPORTER_OTLP_PROTOCOL`)
 	}
 	fe.check(!strings.ContainsFunc(t.ServiceName, unicode.IsControl), "telemetry.service_name", "must not contain control characters")
+	t.validateModels(fe)
+	fe.check(t.MaxModels >= 0, "telemetry.max_models", msgNotNegative)
+}
+
+// isOTLPEndpoint reports whether s is an http or https URL with a host and without user, query or
+// fragment.
+func isOTLPEndpoint(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.User == nil && u.RawQuery == "" && u.Fragment == ""
+}
+
+// validateModels checks that each admitted model is a usable label value, named once.
+func (t *Telemetry) validateModels(fe *fieldErrors) {
 	seen := map[string]string{}
 	for i, m := range t.Models {
 		field := indexPath("telemetry.models", i)
 		switch first, dup := seen[m]; {
-		case m == "" || len(m) > maxModelLen || !utf8.ValidString(m) || strings.ContainsFunc(m, func(r rune) bool { return !unicode.IsPrint(r) }):
+		case !isModelLabel(m):
 			fe.add(field, "must be 1 to 128 bytes of printable UTF-8")
 		case m == "other":
 			fe.add(field, `must not be "other", the label of every model not admitted`)
@@ -323,7 +349,12 @@ func (t *Telemetry) validate(fe *fieldErrors) {
 			seen[m] = field
 		}
 	}
-	fe.check(t.MaxModels >= 0, "telemetry.max_models", msgNotNegative)
+}
+
+// isModelLabel reports whether m is 1 to maxModelLen bytes of printable UTF-8.
+func isModelLabel(m string) bool {
+	return m != "" && len(m) <= maxModelLen && utf8.ValidString(m) &&
+		!strings.ContainsFunc(m, func(r rune) bool { return !unicode.IsPrint(r) })
 }
 
 func validatePlugins(fe *fieldErrors, plugins []Plugin) {

@@ -109,15 +109,32 @@ type Config struct {
 
 // withDefaults validates c and fills in its defaults.
 func (c Config) withDefaults() (Config, error) {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+	bad := c.checkFields()
+	if c.Manager != nil {
+		c = c.withQueueBounds(&bad)
 	}
+	if len(bad) > 0 {
+		return c, errors.Join(bad...)
+	}
+	return c.withFixedDefaults(), nil
+}
+
+// problems gathers every fault of a Config, each wrapping ErrInvalidConfig, so that New reports
+// them all at once.
+type problems []error
+
+func (p *problems) add(format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+}
+
+// checkFields returns the faults of the fields that need no defaults to be checked.
+func (c Config) checkFields() problems {
+	var bad problems
 	if c.Manager == nil {
-		bad("Manager is required")
+		bad.add("Manager is required")
 	}
 	if c.Generator == nil {
-		bad("Generator is required")
+		bad.add("Generator is required")
 	}
 	for _, f := range []struct {
 		name string
@@ -137,32 +154,37 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxConnections", int64(c.MaxConnections)},
 	} {
 		if f.v < 0 {
-			bad("%s must not be negative (got %d)", f.name, f.v)
+			bad.add("%s must not be negative (got %d)", f.name, f.v)
 		}
 	}
 	if c.RatePerKey < 0 || math.IsNaN(c.RatePerKey) || math.IsInf(c.RatePerKey, 0) {
-		bad("RatePerKey must be a finite number >= 0 (got %v)", c.RatePerKey)
+		bad.add("RatePerKey must be a finite number >= 0 (got %v)", c.RatePerKey)
 	}
 	if err := validateOrigins(c.CORSOrigins); err != nil {
-		errs = append(errs, err)
+		bad = append(bad, err)
 	}
-	if c.Manager != nil {
-		history := c.Manager.Config().HistorySize
-		if c.ClientQueueSize == 0 {
-			c.ClientQueueSize = max(history, manager.DefaultQueueSize)
-		}
-		if c.ClientQueueSize < history {
-			bad("ClientQueueSize %d is smaller than the manager's HistorySize %d: a full replay must fit", c.ClientQueueSize, history)
-		}
-		historyBytes := c.Manager.Config().HistoryBytes
-		c.ClientQueueBytes = cmp.Or(c.ClientQueueBytes, 2*historyBytes)
-		if c.ClientQueueBytes < historyBytes {
-			bad("ClientQueueBytes %d is smaller than the manager's HistoryBytes %d: a full replay must fit", c.ClientQueueBytes, historyBytes)
-		}
+	return bad
+}
+
+// withQueueBounds fills in the per-subscriber queue bounds from the manager's history, and adds
+// to bad those too small for a full replay to fit.
+func (c Config) withQueueBounds(bad *problems) Config {
+	mc := c.Manager.Config()
+	if c.ClientQueueSize == 0 {
+		c.ClientQueueSize = max(mc.HistorySize, manager.DefaultQueueSize)
 	}
-	if len(errs) > 0 {
-		return c, errors.Join(errs...)
+	if c.ClientQueueSize < mc.HistorySize {
+		bad.add("ClientQueueSize %d is smaller than the manager's HistorySize %d: a full replay must fit", c.ClientQueueSize, mc.HistorySize)
 	}
+	c.ClientQueueBytes = cmp.Or(c.ClientQueueBytes, 2*mc.HistoryBytes)
+	if c.ClientQueueBytes < mc.HistoryBytes {
+		bad.add("ClientQueueBytes %d is smaller than the manager's HistoryBytes %d: a full replay must fit", c.ClientQueueBytes, mc.HistoryBytes)
+	}
+	return c
+}
+
+// withFixedDefaults fills in the defaults that depend on no other part of the gateway.
+func (c Config) withFixedDefaults() Config {
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
 	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, DefaultShutdownGrace)
 	c.ReadHeaderTimeout = cmp.Or(c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
@@ -176,7 +198,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return c, nil
+	return c
 }
 
 // validateOrigins checks CORS origins: "*" alone, or scheme://host[:port] as browsers send them.

@@ -110,27 +110,40 @@ func (r AttachRule) Matches(labels map[string]string) bool {
 func (c *Config) validate() error {
 	seen := make(map[string]bool, len(c.Plugins))
 	for i, p := range c.Plugins {
-		at := fmt.Sprintf("plugins[%d]", i)
-		switch {
-		case p.Name == "":
-			return fmt.Errorf("%w: %s.name is required", ErrInvalidConfig, at)
-		case seen[p.Name]:
-			return fmt.Errorf("%w: %s.name %q is used twice", ErrInvalidConfig, at, p.Name)
-		case p.Path == "":
-			return fmt.Errorf("%w: %s.path is required", ErrInvalidConfig, at)
-		case p.Attach.All && (len(p.Attach.Models) > 0 || len(p.Attach.Tenants) > 0):
-			return fmt.Errorf("%w: %s.attach: all excludes models and tenants", ErrInvalidConfig, at)
+		if err := p.validate(fmt.Sprintf("plugins[%d]", i), seen); err != nil {
+			return err
 		}
 		seen[p.Name] = true
-		if p.SHA256 != "" {
-			if b, err := hex.DecodeString(p.SHA256); err != nil || len(b) != 32 {
-				return fmt.Errorf("%w: %s.sha256 must be 64 hex digits", ErrInvalidConfig, at)
-			}
-		}
-		if len(p.Config) > 0 && !json.Valid(p.Config) {
-			return fmt.Errorf("%w: %s.config is not valid JSON", ErrInvalidConfig, at)
+	}
+	return c.validateNotNegative()
+}
+
+// validate checks one plugin's entry, at is its place in the list; seen holds the names of the
+// entries before it.
+func (p PluginConfig) validate(at string, seen map[string]bool) error {
+	switch {
+	case p.Name == "":
+		return fmt.Errorf("%w: %s.name is required", ErrInvalidConfig, at)
+	case seen[p.Name]:
+		return fmt.Errorf("%w: %s.name %q is used twice", ErrInvalidConfig, at, p.Name)
+	case p.Path == "":
+		return fmt.Errorf("%w: %s.path is required", ErrInvalidConfig, at)
+	case p.Attach.All && (len(p.Attach.Models) > 0 || len(p.Attach.Tenants) > 0):
+		return fmt.Errorf("%w: %s.attach: all excludes models and tenants", ErrInvalidConfig, at)
+	}
+	if p.SHA256 != "" {
+		if b, err := hex.DecodeString(p.SHA256); err != nil || len(b) != 32 {
+			return fmt.Errorf("%w: %s.sha256 must be 64 hex digits", ErrInvalidConfig, at)
 		}
 	}
+	if len(p.Config) > 0 && !json.Valid(p.Config) {
+		return fmt.Errorf("%w: %s.config is not valid JSON", ErrInvalidConfig, at)
+	}
+	return nil
+}
+
+// validateNotNegative reports the first of the host's tunings that is negative.
+func (c *Config) validateNotNegative() error {
 	// A list, not a map, so that a config with several negative fields always reports the first.
 	for _, f := range []struct {
 		name string

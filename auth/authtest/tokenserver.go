@@ -263,50 +263,67 @@ func (s *TokenServer) issue(w http.ResponseWriter, g Grant) {
 
 // checkAssertion verifies a JWT-bearer assertion as Google does.
 func (s *TokenServer) checkAssertion(assertion string) (Grant, error) {
-	parts := strings.Split(assertion, ".")
-	if len(parts) != 3 {
-		return Grant{}, errors.New("assertion is not a JWS compact serialisation")
+	a, err := parseAssertion(assertion)
+	if err != nil {
+		return Grant{}, err
 	}
-	var header struct {
+	now := time.Now().Unix()
+	switch {
+	case a.header.Alg != "RS256":
+		return Grant{}, fmt.Errorf("alg %q, want RS256", a.header.Alg)
+	case rsa.VerifyPKCS1v15(&s.key.PublicKey, crypto.SHA256, a.digest[:], a.sig) != nil:
+		return Grant{}, errors.New("invalid JWT signature")
+	case a.header.Kid != PrivateKeyID:
+		return Grant{}, fmt.Errorf("kid %q, want %q", a.header.Kid, PrivateKeyID)
+	case a.claims.Iss != ClientEmail:
+		return Grant{}, fmt.Errorf("iss %q, want %q", a.claims.Iss, ClientEmail)
+	case a.claims.Aud != s.URL():
+		return Grant{}, fmt.Errorf("aud %q, want %q", a.claims.Aud, s.URL())
+	case a.claims.Scope == "":
+		return Grant{}, errors.New("no scope")
+	case a.claims.Exp <= now || a.claims.Iat > now+60:
+		return Grant{}, errors.New("JWT must be short-lived and in a reasonable timeframe")
+	}
+	return Grant{Type: GrantJWTBearer, Issuer: a.claims.Iss, KeyID: a.header.Kid, Audience: a.claims.Aud, Scope: a.claims.Scope}, nil
+}
+
+// jwtAssertion is a JWT-bearer assertion decoded but not verified.
+type jwtAssertion struct {
+	header struct {
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
 	}
-	var claims struct {
+	claims struct {
 		Iss   string `json:"iss"`
 		Scope string `json:"scope"`
 		Aud   string `json:"aud"`
 		Iat   int64  `json:"iat"`
 		Exp   int64  `json:"exp"`
 	}
-	if err := decodeSegment(parts[0], &header); err != nil {
-		return Grant{}, fmt.Errorf("assertion header: %w", err)
+	digest [sha256.Size]byte // of the signing input, header.claims
+	sig    []byte
+}
+
+// parseAssertion decodes the three segments of a JWS compact serialisation.
+func parseAssertion(assertion string) (jwtAssertion, error) {
+	var a jwtAssertion
+	parts := strings.Split(assertion, ".")
+	if len(parts) != 3 {
+		return a, errors.New("assertion is not a JWS compact serialisation")
 	}
-	if err := decodeSegment(parts[1], &claims); err != nil {
-		return Grant{}, fmt.Errorf("assertion claims: %w", err)
+	if err := decodeSegment(parts[0], &a.header); err != nil {
+		return a, fmt.Errorf("assertion header: %w", err)
+	}
+	if err := decodeSegment(parts[1], &a.claims); err != nil {
+		return a, fmt.Errorf("assertion claims: %w", err)
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {
-		return Grant{}, fmt.Errorf("assertion signature: %w", err)
+		return a, fmt.Errorf("assertion signature: %w", err)
 	}
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	now := time.Now().Unix()
-	switch {
-	case header.Alg != "RS256":
-		return Grant{}, fmt.Errorf("alg %q, want RS256", header.Alg)
-	case rsa.VerifyPKCS1v15(&s.key.PublicKey, crypto.SHA256, sum[:], sig) != nil:
-		return Grant{}, errors.New("invalid JWT signature")
-	case header.Kid != PrivateKeyID:
-		return Grant{}, fmt.Errorf("kid %q, want %q", header.Kid, PrivateKeyID)
-	case claims.Iss != ClientEmail:
-		return Grant{}, fmt.Errorf("iss %q, want %q", claims.Iss, ClientEmail)
-	case claims.Aud != s.URL():
-		return Grant{}, fmt.Errorf("aud %q, want %q", claims.Aud, s.URL())
-	case claims.Scope == "":
-		return Grant{}, errors.New("no scope")
-	case claims.Exp <= now || claims.Iat > now+60:
-		return Grant{}, errors.New("JWT must be short-lived and in a reasonable timeframe")
-	}
-	return Grant{Type: GrantJWTBearer, Issuer: claims.Iss, KeyID: header.Kid, Audience: claims.Aud, Scope: claims.Scope}, nil
+	a.sig = sig
+	a.digest = sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	return a, nil
 }
 
 func checkRefresh(r *http.Request) (Grant, error) {
