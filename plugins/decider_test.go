@@ -106,5 +106,9 @@ func TestHungPluginIsKilledAndRestarted(t *testing.T) {
 		return p != nil && p.pid() != pid
 	}, 10*time.Second, 10*time.Millisecond)
 	assert.False(t, pluginstest.Alive(pid), "the hung process must be killed")
-	assert.Equal(t, upstream.ActionRetry, h.Deciders().Decide(context.Background(), upstreamErr(503, "UNAVAILABLE")).Action)
+	// The new process is current before its handshake and configuration are done; until then the
+	// chain defers, as TestCrashedHandlerDefersThenRestarts shows, so wait for its answer.
+	require.Eventually(t, func() bool {
+		return h.Deciders().Decide(context.Background(), upstreamErr(503, "UNAVAILABLE")).Action == upstream.ActionRetry
+	}, 10*time.Second, 10*time.Millisecond)
 }
