@@ -53,6 +53,13 @@
 // table of sentinels. After the headers of a stream are sent, an error is a frame instead, written
 // by the sink.
 //
+// Codes and statuses pair as Google's canonical table does (manager.CodeForStatus): UNAVAILABLE
+// 503, FAILED_PRECONDITION 400 (a closed stream, chunks no longer kept), UNIMPLEMENTED 501. A
+// method a route does not have answers 501 UNIMPLEMENTED with an Allow header, as Google's HTTP
+// transcoding pairs a method not allowed with UNIMPLEMENTED. Only two answers of HTTP itself keep
+// codes the table has no status for: 408 DEADLINE_EXCEEDED for a request body that trickles in
+// too slowly, 413 INVALID_ARGUMENT for one over Config.MaxBodyBytes.
+//
 // # Gemini route
 //
 // A :streamGenerateContent call creates a stream, registers the caller's queued client first (from

@@ -100,7 +100,7 @@ func TestGeminiRouteErrors(t *testing.T) {
 		{"empty body", "POST", streamPath, aliceKey, ``, nil, 400, "INVALID_ARGUMENT", "GenerateContentRequest JSON object"},
 		{"body over limit", "POST", streamPath, aliceKey, `{"x":"` + strings.Repeat("a", 2000) + `"}`, nil, 413, "INVALID_ARGUMENT", "larger than 1024 bytes"},
 		{"generate body over limit", "POST", model + ":generateContent", aliceKey, `{"x":"` + strings.Repeat("a", 2000) + `"}`, nil, 413, "INVALID_ARGUMENT", "larger than 1024 bytes"},
-		{"wrong method", "GET", model + ":streamGenerateContent?alt=sse", aliceKey, "", nil, 405, "UNIMPLEMENTED", "method GET is not allowed"},
+		{"wrong method", "GET", model + ":streamGenerateContent?alt=sse", aliceKey, "", nil, 501, "UNIMPLEMENTED", "method GET is not allowed"},
 		{"unknown route", "POST", "/v1beta/tunedModels/x:generateContent", aliceKey, generateBody, nil, 404, "NOT_FOUND", "no route for POST /v1beta/tunedModels/x:generateContent"},
 		{"no key", "POST", streamPath, "", generateBody, nil, 401, "UNAUTHENTICATED", "API key required"},
 		{"wrong key", "POST", streamPath, "wrong-key", generateBody, nil, 401, "UNAUTHENTICATED", "API key not valid"},

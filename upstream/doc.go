@@ -58,22 +58,22 @@
 // status name, as in Gemini's error body):
 //
 //	failure                                      code  status               built-in policy
-//	connection error (dial, TLS, reset, EOF      502   UNAVAILABLE          retry before the first event
+//	connection error (dial, TLS, reset, EOF      503   UNAVAILABLE          retry before the first event
 //	  before the response headers)
 //	HTTP 408, 429, 500, 502, 503, 504            same  body's, else the     retry before the first event,
 //	                                                   status's name        after Retry-After
 //	other HTTP 4xx/5xx                           same  body's, else the     terminate
 //	                                                   status's name
-//	other HTTP status (1xx-3xx but 200;          502   INTERNAL             terminate (redirects are
+//	other HTTP status (1xx-3xx but 200;          500   INTERNAL             terminate (redirects are
 //	  204 for Gemini)                                                       never followed)
-//	body dropped (reset, unexpected EOF)         502   UNAVAILABLE          retry before the first event;
+//	body dropped (reset, unexpected EOF)         503   UNAVAILABLE          retry before the first event;
 //	                                                                        SSE: resume; Gemini: terminate
-//	Gemini body ended without a final chunk,     502   UNAVAILABLE          retry before the first event,
+//	Gemini body ended without a final chunk,     503   UNAVAILABLE          retry before the first event,
 //	  or with bytes that are not an event                                   else terminate
-//	200 whose Content-Type is not an event       502   UNAVAILABLE          retry (checked before the
+//	200 whose Content-Type is not an event       503   UNAVAILABLE          retry (checked before the
 //	  stream (text/event-stream; for SSE,                                   body is read, so always
 //	  SSEConfig.ContentTypes)                                               before the first event)
-//	Gemini event whose data is not a JSON        502   UNAVAILABLE          retry before the first event,
+//	Gemini event whose data is not a JSON        503   UNAVAILABLE          retry before the first event,
 //	  object                                                                else terminate
 //	Gemini error tail or error event             its   its own (and its     retry before the first event
 //	                                             own   own message)         when its code is retryable
@@ -81,12 +81,17 @@
 //	  (Generate: no response headers)
 //	no byte for Timeouts.Idle after an event     504   DEADLINE_EXCEEDED    SSE: resume; Generate: retry;
 //	  (Generate: while reading the body)                                    else terminate
-//	event over MaxEventSize (Generate: a         502   INTERNAL             terminate
+//	event over MaxEventSize (Generate: a         500   INTERNAL             terminate
 //	  response body over it)
 //	credential failed (token fetch)              500   INTERNAL             terminate
 //	caller's context cancelled / deadline        499   CANCELLED /          (no decision)
 //	                                             504   DEADLINE_EXCEEDED
 //	stream closed by someone else                -     -                    stop quietly
+//
+// Every code the runner chooses itself is the one Google's canonical table pairs with its status
+// (manager.CodeForStatus): an upstream the gateway cannot reach or read is 503 UNAVAILABLE or 504
+// DEADLINE_EXCEEDED, never 502, which that table pairs with no status. An upstream's own error
+// keeps its code and status.
 //
 // A non-JSON or empty error body still gives a message naming the status, the body's size and
 // media type; the body itself is never quoted, since it may echo anything.

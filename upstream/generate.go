@@ -21,7 +21,7 @@ import (
 // Content-Length set to match.
 //
 // The error is a *manager.StreamError when no response is returned: the upstream could not be
-// reached (502 UNAVAILABLE), the credential failed (500 INTERNAL), ctx ended (499 CANCELLED), a
+// reached (503 UNAVAILABLE), the credential failed (500 INTERNAL), ctx ended (499 CANCELLED), a
 // Decider terminated with a rewritten error, or the last error response's body was not Gemini's
 // error JSON: the error then has the response's status and a message naming it and the body's
 // size and media type, as on the streaming route, since such a body may echo anything. It wraps
@@ -34,7 +34,7 @@ import (
 // to every silence while the body is read; each timeout fails the attempt with 504
 // DEADLINE_EXCEEDED naming it, and only Idle is retried by the built-in policy, like a dropped
 // body. The body is read whole before Generate returns, up to MaxEventSize (a larger one fails
-// with 502 INTERNAL), so that a failure while reading it becomes an error the caller can still
+// with 500 INTERNAL), so that a failure while reading it becomes an error the caller can still
 // answer with, rather than a passed-through response cut short after its status went out.
 func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, error) {
 	hreq, err := r.provider.GenerateRequest(ctx, req)
