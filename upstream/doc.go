@@ -116,6 +116,18 @@
 // it reads the whole body before returning, so that a body that stalls or drops is an error the
 // caller answers with instead of a passed-through response cut short.
 //
+// # Unary calls
+//
+// Call is Generate for every unary call of Gemini's models collection, a Call: a model's method
+// (countTokens, embedContent, batchEmbedContents, generateContent, any other but
+// streamGenerateContent), one model (GET models/{model}) or the list (GET models, its pageSize
+// and pageToken passed on). Providers build them through UnaryProvider: Gemini under the
+// caller's API version (Request.APIVersion and Call.APIVersion, so that the gateway's /v1 and
+// /v1alpha routes reach the same version upstream), Vertex on its own paths and versions
+// (methods under projects/{p}/locations/{l}/publishers/google/models/{m}, the model under
+// publishers/google/models/{m}, the list in v1beta1, the only version that has it), the
+// simulator in-process. The generic SSE provider has no models collection: ErrUnsupported.
+//
 // # Credentials
 //
 // Credentials never appear in an error, a log line or a chunk: requests carry them in headers,

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 )
 
 // Generate performs a non-streaming generateContent call and returns the upstream's response for
@@ -37,9 +39,19 @@ import (
 // with 500 INTERNAL), so that a failure while reading it becomes an error the caller can still
 // answer with, rather than a passed-through response cut short after its status went out.
 func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, error) {
-	hreq, err := r.provider.GenerateRequest(ctx, req)
+	return r.Call(ctx, Call{Model: req.Model, Method: geminiwire.MethodGenerate, APIVersion: req.APIVersion, Body: req.Body})
+}
+
+// Call performs one unary call of the models collection (countTokens, embedContent,
+// batchEmbedContents, generateContent or any other method of a model, a model's GET, the models
+// list) and returns the upstream's response for passthrough, as Generate does for
+// generateContent: the same retries, decisions, timeouts, size limit and scrubbing, and the same
+// errors. A call the provider cannot make (the generic SSE provider has no models collection)
+// wraps ErrUnsupported.
+func (r *Runner) Call(ctx context.Context, req Call) (*http.Response, error) {
+	hreq, err := r.callRequest(ctx, req)
 	if errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnsupported) {
-		return nil, fmt.Errorf("generate: %w", err)
+		return nil, fmt.Errorf("%s: %w", req.op(), err)
 	}
 	seq := newSequence(r.retry, time.Now())
 	for {
@@ -62,7 +74,7 @@ func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, err
 				return nil, interrupted(ctx).err
 			}
 			seq.attempt++
-			hreq, err = r.provider.GenerateRequest(ctx, req)
+			hreq, err = r.callRequest(ctx, req)
 		case f.body != nil && !v.rewritten:
 			return passthrough(resp, f.body), nil
 		default:

@@ -66,7 +66,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 		return nil, err
 	}
 	return &Simulator{
-		modelAPI: modelAPI{base: base, prefix: "/v1beta"},
+		modelAPI: modelAPI{base: base, version: DefaultGeminiAPIVersion, callerVersion: true},
 		pieces:   geminiwire.Split(text, cmp.Or(cfg.Chunks, DefaultSimulatorChunks)),
 		interval: cfg.Interval,
 		usage:    geminiwire.Usage{CandidatesTokens: geminiwire.CountTokens(text)},

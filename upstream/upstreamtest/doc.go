@@ -2,8 +2,9 @@
 //
 // A Fake is an http.Handler speaking Gemini's wire format: events framed "data: {json}\r\n\r\n"
 // (or LF, or CR only), finishReason and usageMetadata on the last chunk, and error bodies
-// {"error":{"code","message","status"}}. It answers the Gemini Developer API paths
-// (/v1beta/models/{model}:streamGenerateContent?alt=sse and :generateContent), the Vertex AI ones
+// {"error":{"code","message","status"}}. It answers the paths of the Gemini Developer API's
+// models collection (/{version}/models/{model}:streamGenerateContent?alt=sse, :generateContent
+// and every other method, /{version}/models/{model}, /{version}/models), the Vertex AI ones
 // (/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:...), and any other path as a
 // plain event stream. Each request plays the next queued Script, or the default one: per-step
 // delays, error statuses with Retry-After, a connection reset before the first byte or mid-stream
