@@ -157,10 +157,10 @@ func TestErrorAnswersExactBytes(t *testing.T) {
 		{"unsubscribe: no transports", "DELETE", "/v1/streams/live/subscriptions/s1", aliceKey, "", nil,
 			errAnswer(404, "", `{"error":{"code":404,"message":"subscription \"s1\" of stream \"live\" not found","status":"NOT_FOUND"}}`)},
 
-		{"gemini: unknown action", "POST", model + ":countTokens", aliceKey, generateBody, nil,
-			errAnswer(404, "", `{"error":{"code":404,"message":"unknown action \"countTokens\": the gateway serves streamGenerateContent and generateContent","status":"NOT_FOUND"}}`)},
+		{"gemini: unknown action", "POST", model + ":count-Tokens", aliceKey, generateBody, nil,
+			errAnswer(404, "", `{"error":{"code":404,"message":"unknown action \"count-Tokens\": a method of a model is ASCII letters, like countTokens","status":"NOT_FOUND"}}`)},
 		{"gemini: no action", "POST", model, aliceKey, generateBody, nil,
-			errAnswer(404, "", `{"error":{"code":404,"message":"no route for POST /v1beta/models/gemini-2.5-flash: want /v1beta/models/{model}:streamGenerateContent or :generateContent","status":"NOT_FOUND"}}`)},
+			errAnswer(501, " Allow=GET", `{"error":{"code":501,"message":"method POST is not allowed on /v1beta/models/gemini-2.5-flash (allowed: GET)","status":"UNIMPLEMENTED"}}`)},
 		{"gemini: alt missing", "POST", model + ":streamGenerateContent", aliceKey, generateBody, nil,
 			errAnswer(400, "", `{"error":{"code":400,"message":"alt=sse is required: the gateway streams server-sent events only (add ?alt=sse)","status":"INVALID_ARGUMENT"}}`)},
 		{"gemini: bad model", "POST", "/v1beta/models/gem%20ini:streamGenerateContent?alt=sse", aliceKey, generateBody, nil,

@@ -67,10 +67,15 @@ func answerFor(err error) *manager.StreamError {
 	}
 	for _, a := range errorAnswers {
 		if errors.Is(err, a.target) {
+			msg := cmp.Or(a.message, err.Error())
+			var rw *reworded
+			if errors.As(err, &rw) {
+				msg = rw.msg
+			}
 			return &manager.StreamError{
 				Code:       a.code,
 				Status:     cmp.Or(a.status, manager.StatusForCode(a.code)),
-				Message:    cmp.Or(a.message, err.Error()),
+				Message:    msg,
 				RetryAfter: a.retryAfter,
 			}
 		}
@@ -89,8 +94,8 @@ func newErrorStatus(code int, status, msg string) *manager.StreamError {
 	return &manager.StreamError{Code: code, Status: status, Message: msg}
 }
 
-// reworded is an error the client is told in the handler's words; its status is the wrapped
-// error's.
+// reworded is an error the client is told in the handler's words, whatever message its rule in
+// errorAnswers has; its status is the wrapped error's.
 type reworded struct {
 	msg string
 	err error

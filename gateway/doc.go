@@ -9,8 +9,11 @@
 //
 // # Routes
 //
-//	POST   /v1beta/models/{model}:streamGenerateContent?alt=sse   Gemini streaming, drop-in
-//	POST   /v1beta/models/{model}:generateContent                 Gemini non-streaming, passthrough
+//	POST   /{version}/models/{model}:streamGenerateContent?alt=sse  Gemini streaming, drop-in
+//	POST   /{version}/models/{model}:{method}        generateContent, countTokens, embedContent,
+//	                                                 batchEmbedContents, any other: passthrough
+//	GET    /{version}/models/{model}                 a model, passthrough
+//	GET    /{version}/models[?pageSize=&pageToken=]  the models list, passthrough
 //	POST   /v1/streams                                            create a generation or push stream (201)
 //	GET    /v1/streams[?all=true]                                 the caller's streams
 //	GET    /v1/streams/{id}                                       stream info
@@ -22,7 +25,8 @@
 //	DELETE /v1/streams/{id}/subscriptions/{sid}                   end that subscription (204)
 //	GET    /healthz, /readyz                                      no key needed
 //
-// Gin routes the Gemini paths as one segment (/v1beta/models/:modelAction) split at its last ':'.
+// {version} is v1beta, v1 or v1alpha, the official SDKs' apiVersion. Gin routes the Gemini paths
+// as one segment (/{version}/models/:modelAction) split at its last ':'.
 // Stream IDs are path segments: an ID holding '/' is addressed percent-encoded (the engine routes
 // on the raw path). Every answer that is not a stream is JSON, and a bad request never touches
 // another stream. New routes go in routes(), behind authenticate, return their error to handle,
@@ -79,6 +83,20 @@
 // count: an audit transport on every stream must not keep an abandoned generation running. A
 // subscription asked for through POST /v1/streams/{id}/subscriptions does count: it re-routes the
 // generation. Streams made by POST /v1/streams never orphan: they run to their end whoever listens.
+//
+// # Models collection
+//
+// Every other call of the models collection the official SDKs make passes through
+// Generator.Call (upstream.Runner.Call: Generate's retries, timeouts and credential scrubbing) with
+// the caller's key swapped for the gateway's credential and under the caller's API version:
+// countTokens, embedContent, batchEmbedContents (the SDKs' EmbedContent), any other method of a
+// model but streamGenerateContent, GET models/{model}, and GET models with its pageSize and
+// pageToken (no other query parameter is passed on). The answer is the upstream's: its status,
+// Content-Type, Content-Length, Retry-After, every X-Goog-* header and the body, errors included
+// (Gemini's error JSON, scrubbed); an upstream without a models collection (the generic SSE
+// provider) answers 501 UNIMPLEMENTED. A method is one or more ASCII letters (else 404) and its
+// body a JSON object (else 400). A GET of a method or a POST of a model or the list answers 501
+// UNIMPLEMENTED with the Allow header of what the path takes.
 //
 // # Events route
 //

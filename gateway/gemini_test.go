@@ -91,8 +91,8 @@ func TestGeminiRouteErrors(t *testing.T) {
 	}{
 		{"alt missing", "POST", model + ":streamGenerateContent", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "alt=sse is required"},
 		{"alt json", "POST", model + ":streamGenerateContent?alt=json", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "alt=sse is required"},
-		{"unknown action", "POST", model + ":countTokens", aliceKey, generateBody, nil, 404, "NOT_FOUND", `unknown action "countTokens"`},
-		{"no action", "POST", model, aliceKey, generateBody, nil, 404, "NOT_FOUND", "want /v1beta/models/{model}:streamGenerateContent"},
+		{"unknown action", "POST", model + ":count-Tokens", aliceKey, generateBody, nil, 404, "NOT_FOUND", `unknown action "count-Tokens"`},
+		{"no action", "POST", model, aliceKey, generateBody, nil, 501, "UNIMPLEMENTED", "method POST is not allowed on /v1beta/models/gemini-2.5-flash (allowed: GET)"},
 		{"bad model", "POST", "/v1beta/models/gem%20ini:streamGenerateContent?alt=sse", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "invalid model"},
 		{"empty model", "POST", "/v1beta/models/:streamGenerateContent?alt=sse", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "empty model name"},
 		{"bad JSON", "POST", streamPath, aliceKey, `{"contents":`, nil, 400, "INVALID_ARGUMENT", "GenerateContentRequest JSON object"},

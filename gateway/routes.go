@@ -35,7 +35,11 @@ func (s *Server) routes() http.Handler {
 	e.GET("/readyz", handle(s.readyz))
 
 	api := e.Group("/", handle(s.authenticate))
-	api.POST("/v1beta/models/:modelAction", handle(s.modelAction))
+	for _, v := range apiVersions {
+		api.GET("/"+v+"/models", handle(s.listModels))
+		api.GET("/"+v+"/models/:modelAction", handle(s.getModel))
+		api.POST("/"+v+"/models/:modelAction", handle(s.modelAction))
+	}
 	api.POST("/v1/streams", handle(s.createStream))
 	api.GET("/v1/streams", handle(s.listStreams))
 	api.GET("/v1/streams/:id", handle(s.streamInfo))
