@@ -131,9 +131,13 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Time: time.Now(), Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 		Header: r.Header.Clone(), Body: body, Model: path.Model, Call: path.Method, Vertex: path.Vertex,
 	}
-	sc, denied := f.admit(rec)
+	sc, queued, denied := f.admit(rec)
 	if denied != nil {
 		denied(w)
+		return
+	}
+	if isModels && !queued && path.Method != geminiwire.MethodStream && path.Method != geminiwire.MethodGenerate {
+		geminiwire.ServeModels(w, r, path, body)
 		return
 	}
 	stream := isModels && path.Method == geminiwire.MethodStream
@@ -148,8 +152,9 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// admit records a request and returns its script, or a response refusing its credentials.
-func (f *Fake) admit(rec Request) (Script, func(http.ResponseWriter)) {
+// admit records a request and returns its script and whether it was queued, or a response
+// refusing its credentials.
+func (f *Fake) admit(rec Request) (Script, bool, func(http.ResponseWriter)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.records) < MaxRecords {
@@ -159,14 +164,14 @@ func (f *Fake) admit(rec Request) (Script, func(http.ResponseWriter)) {
 	}
 	f.requests++
 	if deny := f.checkAuth(rec.Header); deny != nil {
-		return Script{}, deny
+		return Script{}, false, deny
 	}
 	if len(f.queue) > 0 {
 		sc := f.queue[0]
 		f.queue = f.queue[1:]
-		return sc, nil
+		return sc, true, nil
 	}
-	return f.def, nil
+	return f.def, false, nil
 }
 
 // checkAuth returns a refusal for a request without the required credentials; f.mu is held.
