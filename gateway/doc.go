@@ -10,6 +10,7 @@
 // # Routes
 //
 //	POST   /{version}/models/{model}:streamGenerateContent?alt=sse  Gemini streaming, drop-in
+//	POST   /{version}/models/{model}:streamGenerateContent[?alt=json]  the same as a JSON array
 //	POST   /{version}/models/{model}:{method}        generateContent, countTokens, embedContent,
 //	                                                 batchEmbedContents, any other: passthrough
 //	GET    /{version}/models/{model}                 a model, passthrough
@@ -76,6 +77,18 @@
 // "completed" ends cleanly, any other close is an error frame (closeError), and a caller that
 // falls further behind than its queue is told where to resume: a failed stream never ends
 // silently.
+//
+// Without alt=sse (or with alt=json, Gemini's default) the stream is written as Gemini writes it
+// then, one JSON array of the same chunks, Content-Type application/json, written progressively
+// as each chunk comes (arraySink): "[" + chunk + "\r\n,\r\n" + chunk + ... + "\r\n]". The upstream
+// is read as an event stream either way, so the stream is the same one, shared and resumable on
+// the events route (?after=N, N being the elements this caller got). An error before the first
+// chunk is the whole answer, as above; a later one is Gemini's error JSON {"error":{...}} as the
+// last element, and the array is then closed: Gemini ends a failed stream with its error JSON
+// after the last chunk, and in the array that is one more element, which keeps the body one
+// valid JSON value for a client that parses it whole, and shows the error to one that reads the
+// elements as they come (the REST streaming readers of Google's client libraries), never a
+// silent clean end. The official Go and JavaScript SDKs always ask for alt=sse.
 //
 // When a Gemini-route stream's last subscriber leaves, the stream is closed with reason "client
 // disconnected" after Config.OrphanGrace (0: at once; the runner then cancels the upstream

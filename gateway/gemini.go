@@ -57,11 +57,13 @@ func isAction(action string) bool {
 	return true
 }
 
-// streamGenerate serves :streamGenerateContent?alt=sse. It creates a stream, makes the caller its
-// first subscriber, then starts the upstream runner, and answers the stream as Gemini would.
+// streamGenerate serves :streamGenerateContent. It creates a stream, makes the caller its first
+// subscriber, then starts the upstream runner, and answers the stream as Gemini would: server-sent
+// events with alt=sse, else (alt=json, Gemini's default) one JSON array written chunk by chunk.
 func (s *Server) streamGenerate(c *gin.Context, model string) error {
-	if c.Query("alt") != "sse" {
-		return newError(http.StatusBadRequest, "alt=sse is required: the gateway streams server-sent events only (add ?alt=sse)")
+	alt := c.Query("alt")
+	if alt != "sse" && alt != "json" && alt != "" {
+		return newError(http.StatusBadRequest, "alt="+alt+" is not served: ask for alt=sse (server-sent events) or alt=json (a JSON array, the default)")
 	}
 	body, err := s.readGenerateBody(c)
 	if err != nil {
@@ -72,7 +74,10 @@ func (s *Server) streamGenerate(c *gin.Context, model string) error {
 	if err != nil {
 		return err
 	}
-	sink := &geminiSink{sseWriter: newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout)}
+	var sink sseSink = newArraySink(c.Writer, streamID, s.cfg.StalledWriteTimeout)
+	if alt == "sse" {
+		sink = &geminiSink{sseWriter: newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout)}
+	}
 	sub, err := s.register(ctx, streamID, SourceGemini, sink, 0)
 	if err != nil {
 		s.closeStream(streamID, "could not register the caller")

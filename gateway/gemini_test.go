@@ -89,8 +89,7 @@ func TestGeminiRouteErrors(t *testing.T) {
 		status   string
 		contains string
 	}{
-		{"alt missing", "POST", model + ":streamGenerateContent", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "alt=sse is required"},
-		{"alt json", "POST", model + ":streamGenerateContent?alt=json", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "alt=sse is required"},
+		{"alt proto", "POST", model + ":streamGenerateContent?alt=proto", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "alt=proto is not served"},
 		{"unknown action", "POST", model + ":count-Tokens", aliceKey, generateBody, nil, 404, "NOT_FOUND", `unknown action "count-Tokens"`},
 		{"no action", "POST", model, aliceKey, generateBody, nil, 501, "UNIMPLEMENTED", "method POST is not allowed on /v1beta/models/gemini-2.5-flash (allowed: GET)"},
 		{"bad model", "POST", "/v1beta/models/gem%20ini:streamGenerateContent?alt=sse", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "invalid model"},
