@@ -1,18 +1,24 @@
 // Package cluster owns what replicas share through Redis in cluster mode: the key layout and the
 // Lua scripts that keep each stream's history, dense chunk IDs and cluster-wide counters, the
 // lease every replica holds and the sweep that ends a dead replica's streams, a GCRA rate limiter,
-// and the live-subscription multiplexer with the Follower that stitches a stream's history and its
-// live chunks together. docs/cluster.md is the whole plan; this package is its Redis layer.
+// the live-subscription multiplexer with the Follower that stitches a stream's history and its
+// live chunks together, each node's control channel, and the replica view (Node) that serves the
+// gateway's questions for streams owned by any replica out of the local manager.
+// docs/cluster.md is the whole plan.
 //
 // # Data path
 //
 // In cluster mode each replica's manager still fans out to its own clients. cluster sits beside
-// it:
+// it; every stream a replica owns or has local clients of has a local copy there, a manager
+// mirror fed with the IDs Redis assigned:
 //
-//	owner:    upstream runner ──chunk──> Store.Append (script: ID, history, trim, SPUBLISH)
-//	                                     └─ID──> local manager ──> local clients
-//	replica:  Store's live connection ──> Follower (replay + live, by chunk ID) ──> mirror in the
-//	          local manager ──> local clients
+//	owner:    upstream runner ──Node.PushChunk──> writer (queue; AppendBatch: ID, history, trim,
+//	          SPUBLISH) ──chunks with their IDs──> local copy (manager.PushAt) ──> local clients
+//	any:      Node.Push ──Store.Append──> Redis; the chunk with its ID into the local copy, if any
+//	replica:  Store's live connection ──> Follower (replay + live, by chunk ID) ──> local copy
+//	          ──> local clients; a resume before the copy's first chunk: Store.ReadRange first
+//	stop:     Node.CloseStream elsewhere ──close script, SPUBLISH sg:{node:<owner>}:ctl──> owner's
+//	          copy closes ──manager Done──> the runner cancels its upstream call
 //
 // One Store per replica: one rueidis client (commands pipelined automatically) and one dedicated
 // connection carrying every live subscription, one SSUBSCRIBE per stream with local subscribers.
@@ -23,8 +29,8 @@
 // Every key of one stream carries its ID as hash tag: sg:{<id>}:meta (hash), sg:{<id>}:hist (a
 // Redis Stream whose entry "<n>-0" is chunk n), shard channel sg:{<id>}:live. Shared: sg:active
 // (active-stream counters, cluster and per tenant), sg:tenant:<tenant> (index for List), sg:nodes
-// (leases taken). Per node: sg:{node:<id>}:lease and sg:{node:<id>}:owned:<epoch>. Limiters:
-// sg:rate:{<key>}.
+// (leases taken). Per node: sg:{node:<id>}:lease, sg:{node:<id>}:owned:<epoch> and shard channel
+// sg:{node:<id>}:ctl (requests only that node serves). Limiters: sg:rate:{<key>}.
 //
 // # Invariants
 //
@@ -36,13 +42,19 @@
 //     are ended, exactly once, with 503 UNAVAILABLE "replica <node> lost".
 //   - Redis trouble is ErrUnavailable, returned at once; stream errors reuse manager's sentinels so
 //     one mapping to HTTP statuses serves both modes.
+//   - A local copy never holds a chunk the cluster does not, under another ID: its chunks come
+//     from Redis (the Follower) or from this replica's appends once Redis numbered them, and
+//     manager.PushAt takes only the next ID. The one exception is the end of a stream Redis
+//     failed: the owner's copy ends with an error chunk of its own (503 UNAVAILABLE) rather than
+//     with a silent gap, and the stream is closed in Redis as soon as Redis answers again.
 //   - Every goroutine has an owner: the Store's lease loop and live connection stop in Close, a
-//     Follower's in its Close.
+//     Follower's in its Close, a Node's (control loop, janitor, one writer per owned stream) in
+//     its Close.
 //
 // The Store talks to one Redis primary: the create, close and takeover scripts touch keys of
 // several slots (docs/cluster.md says what Redis Cluster would need).
 //
-// Package cluster imports manager for its types and sentinels only, and must never import
-// gateway, upstream or plugins: the gateway talks to it through an interface it declares, and cmd
-// wires the two.
+// Package cluster imports manager (its types and sentinels, and the manager that holds the local
+// copies), and must never import gateway, upstream or plugins: the gateway talks to it through an
+// interface it declares, and cmd wires the two.
 package cluster

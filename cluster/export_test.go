@@ -37,3 +37,13 @@ const (
 
 // FollowQueue is how many live messages a Follower buffers before it reads the history instead.
 const FollowQueue = followQueue
+
+// Kill stops the Node the way kill -9 stops a replica: its Store is killed (no lease refresh, no
+// release), its goroutines stop, and nothing it owns is closed in Redis.
+func (n *Node) Kill() {
+	n.closeOnce.Do(func() {
+		n.store.Kill()
+		n.settled()
+		n.halt()
+	})
+}

@@ -40,3 +40,7 @@ func rateKey(key string) string { return keyPrefix + "rate:{" + key + "}" }
 
 // nodeMember is a node's member of nodesKey for one epoch.
 func nodeMember(node, epoch string) string { return node + " " + epoch }
+
+// controlChannel is a node's sharded pub/sub channel for requests only that node can serve: a
+// stop for a stream it owns (see control.go).
+func controlChannel(node string) string { return keyPrefix + "{node:" + node + "}:ctl" }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,9 +106,7 @@ func (s *Store) keepLease(ctx context.Context) error {
 		s.epoch.Store(nil)
 		s.leaseOK.Store(false)
 		s.log.Error("cluster lease lapsed; the other replicas end the streams this one owned", "epoch", *epoch)
-		if s.cfg.OnLeaseLost != nil {
-			s.cfg.OnLeaseLost()
-		}
+		s.leaseLost()
 	}
 	ok, err := s.acquire(ctx)
 	if err != nil {
@@ -116,6 +116,38 @@ func (s *Store) keepLease(ctx context.Context) error {
 		return fmt.Errorf("cluster: node %s: %w", s.cfg.NodeID, ErrNodeIDInUse)
 	}
 	return nil
+}
+
+// WatchLeaseLost registers fn to be called, as Config.OnLeaseLost is, whenever this replica finds
+// that its lease lapsed: the owner of the streams (the replica view, Node) stops producing them.
+// fn runs on the lease goroutine and must not block. undo removes it.
+func (s *Store) WatchLeaseLost(fn func()) (undo func()) {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.watchers == nil {
+		s.watchers = make(map[uint64]func())
+	}
+	s.nextWatch++
+	n := s.nextWatch
+	s.watchers[n] = fn
+	return func() {
+		s.watchMu.Lock()
+		delete(s.watchers, n)
+		s.watchMu.Unlock()
+	}
+}
+
+// leaseLost tells Config.OnLeaseLost and every watcher.
+func (s *Store) leaseLost() {
+	if s.cfg.OnLeaseLost != nil {
+		s.cfg.OnLeaseLost()
+	}
+	s.watchMu.Lock()
+	fns := slices.Collect(maps.Values(s.watchers))
+	s.watchMu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // release deletes the lease if this replica still holds it and forgets its epoch when it owns no

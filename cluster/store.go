@@ -30,6 +30,10 @@ type Store struct {
 	epoch   atomic.Pointer[string] // this replica's lease epoch; nil while it holds none
 	leaseOK atomic.Bool            // the last refresh reached Redis and found the lease held
 
+	watchMu   sync.Mutex
+	watchers  map[uint64]func() // WatchLeaseLost's, by registration
+	nextWatch uint64
+
 	cancel    context.CancelFunc // stops the lease loop
 	leaseDone chan struct{}
 	closeOnce sync.Once

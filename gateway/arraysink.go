@@ -129,3 +129,6 @@ func (a *arraySink) slowClient() {
 	_ = a.failLocked(nil, &manager.StreamError{Code: http.StatusTooManyRequests, Status: "RESOURCE_EXHAUSTED",
 		Message: "client too slow: it fell more than the queue size behind the stream; resume from " + resume})
 }
+
+// route implements sseSink: a JSON array caller is a Gemini-route caller.
+func (a *arraySink) route() string { return subscriberGemini }

@@ -2,12 +2,16 @@ package gateway
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/url"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/streamgate/streamgate/auth"
 	"github.com/streamgate/streamgate/manager"
@@ -37,6 +41,14 @@ type Config struct {
 	// starts, and serves the subscription routes; *plugins.Host implements it. Without it those
 	// routes know no transport.
 	Plugins Plugins
+	// Metrics, when set, records the requests, subscribers and pushes; *telemetry.Metrics
+	// implements it. Nil records nothing.
+	Metrics Metrics
+	// TracerProvider, when set, makes a server span of every request; nil makes none.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the caller's trace context (traceparent) from the request headers, which
+	// the server span continues; nil reads none.
+	Propagator propagation.TextMapPropagator
 	// Keyring holds the client keys. Nil or empty runs the gateway open (tenant ""), which Serve
 	// allows on a loopback listener only.
 	Keyring *auth.Keyring
@@ -86,8 +98,13 @@ type Config struct {
 	// in the kernel's accept queue. Zero means DefaultMaxConnections.
 	MaxConnections int
 
-	// Logger receives the gateway's logs; nil discards them.
+	// Logger receives the gateway's logs; nil discards them. Every line logged while serving a
+	// request carries its request_id.
 	Logger *slog.Logger
+	// WithRequestID, when set, returns ctx carrying the request's X-Request-Id for the upstream to
+	// forward (upstream.WithRequestID). Every context the Generator is given descends from the
+	// one it returns.
+	WithRequestID func(ctx context.Context, id string) context.Context
 }
 
 // withDefaults validates c and fills in its defaults.

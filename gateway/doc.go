@@ -37,7 +37,8 @@
 //
 // The gateway's half of the path, for a subscriber of either SSE route:
 //
-//	request ─> recover, cors ─> authenticate      key -> tenant, key stripped, per-key rate limit
+//	request ─> observe                            X-Request-Id, server span, request logger (see Operations)
+//	  ─> recover, cors ─> authenticate            key -> tenant, key stripped, per-key rate limit
 //	  ─> handler                                  Gemini route: newStream (CreateStreamWith,
 //	                                              then Plugins.Attach); events: lookup
 //	  ─> register                                 sink (geminiSink or eventsSink over an
@@ -156,6 +157,39 @@
 // gateway, and an HTTPStatus() method on plugins' errors would put HTTP into them all the same,
 // with the message still to be chosen here. So the gateway needs nothing of plugins, which keeps
 // go-plugin, gRPC and protobuf out of its dependencies.
+//
+// # Operations
+//
+// observe, the outermost middleware, gives every request an ID: the caller's X-Request-Id when it
+// is 1 to 128 bytes of printable ASCII, a new UUID otherwise. It is echoed on every response (set
+// before anything can answer, so errors, 404s, wrong methods, preflights and streams all carry it), and the
+// request's context holds a logger with request_id that every log line of the request goes
+// through (logFor), the queued client's included; Config.WithRequestID puts the ID into the
+// contexts the Generator gets, for the upstream to forward.
+//
+// When the handler returns (a stream's when its response ended) observe writes one access line
+// at info, "request": method, route (the template, c.FullPath(); "unmatched" for the 404 of no
+// route and the 501 of a method no route has), status, duration_ms (a float), bytes (of the body
+// written), request_id, key_id, tenant, stream_id once the request named or made one, and
+// remote_addr. Neither the raw path nor
+// the query is logged: ?key= travels there. Durations in the gateway's logs are *_ms floats,
+// never time.Duration, which slog's JSON handler writes as integer nanoseconds.
+//
+// Config.Metrics (an interface declared here; *telemetry.Metrics implements it) is called at the
+// same moment with the route template, status and duration; once per subscriber by register
+// (SubscriberJoined, "events" or "gemini", ended by leave) and by run when the subscriber is
+// dropped as slow; and once per chunk pushed through POST /v1/streams/{id}/chunks. Nothing is
+// recorded per SSE frame: Deliver and the SSE writes are untouched.
+//
+// With Config.TracerProvider and Config.Propagator (OpenTelemetry API types; no-ops when unset)
+// observe starts a server span per request that continues the caller's traceparent. It is named
+// as the OpenTelemetry HTTP conventions say, "{method} {route}" ("GET" alone for no route, "HTTP"
+// for a method outside RFC 9110), carries http.request.method, http.route, url.path (never the
+// query), url.scheme, client.address and user_agent.original, and ends in finish with
+// http.response.status_code, streamgate.stream.id when there is one, and an error status for a
+// 5xx only. startGeneration hands the runner a detached context (detached): not cancelled with
+// the request, holding the server span's context but not the span, so the upstream's client spans
+// are children of the request's span and the runner cannot change the span after it ended.
 //
 // # Lifecycle
 //

@@ -45,6 +45,7 @@ var testKeys = []auth.Key{
 type options struct {
 	open    bool                            // no client keys
 	quiet   bool                            // discard the logs (benchmarks)
+	json    bool                            // log JSON lines instead of text
 	script  *upstreamtest.Script            // the fake's default script; nil: three Gemini chunks
 	manager func(*manager.Config)           // adjusts the manager's config
 	runner  func(*upstream.RunnerConfig)    // adjusts the runner's config
@@ -95,6 +96,9 @@ func newEnv(t testing.TB, o options) *env {
 	})
 	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.json {
+		log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if o.quiet {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -57,7 +57,7 @@ func (s *Server) events(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	defer sub.leave()
+	defer sub.leave(ctx)
 	sink.open(s.cfg.Heartbeat)
 	sub.run(ctx)
 	return nil

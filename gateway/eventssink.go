@@ -32,6 +32,9 @@ func (e *eventsSink) open(heartbeat time.Duration) {
 // the events route is made for.
 func (e *eventsSink) slowClient() {}
 
+// route implements sseSink.
+func (e *eventsSink) route() string { return subscriberEvents }
+
 // Deliver implements manager.Sink: it writes the whole batch, then flushes once.
 func (e *eventsSink) Deliver(_ context.Context, chunks []manager.Chunk) error {
 	e.mu.Lock()

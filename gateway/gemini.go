@@ -80,10 +80,10 @@ func (s *Server) streamGenerate(c *gin.Context, model string) error {
 	}
 	sub, err := s.register(ctx, streamID, SourceGemini, sink, 0)
 	if err != nil {
-		s.closeStream(streamID, "could not register the caller")
+		s.closeStream(ctx, streamID, "could not register the caller")
 		return err
 	}
-	defer sub.leave()
+	defer sub.leave(ctx)
 	s.startGeneration(ctx, streamID, upstream.Request{Model: model, Body: body, APIVersion: apiVersion(c)})
 	sub.run(ctx)
 	return nil
@@ -107,7 +107,8 @@ func (s *Server) generate(c *gin.Context, model string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := s.cfg.Generator.Generate(c.Request.Context(), upstream.Request{Model: model, Body: body, APIVersion: apiVersion(c)})
+	ctx := c.Request.Context()
+	resp, err := s.cfg.Generator.Generate(ctx, upstream.Request{Model: model, Body: body, APIVersion: apiVersion(c)})
 	if err != nil {
 		return err
 	}

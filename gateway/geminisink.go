@@ -109,6 +109,9 @@ func (g *geminiSink) slowClient() {
 		Message: "client too slow: it fell more than the queue size behind the stream; resume from " + resume})
 }
 
+// route implements sseSink.
+func (g *geminiSink) route() string { return subscriberGemini }
+
 // unencodable is the error written in place of a chunk the event-stream format cannot carry.
 func unencodable(id uint64, err error) *manager.StreamError {
 	return &manager.StreamError{Code: http.StatusInternalServerError, Status: "INTERNAL",

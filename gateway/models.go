@@ -101,7 +101,7 @@ func (s *Server) passthrough(c *gin.Context, resp *http.Response, what string) {
 	}
 	c.Writer.WriteHeader(resp.StatusCode)
 	if _, err := io.Copy(c.Writer, resp.Body); err != nil {
-		s.log.Debug("passthrough ended early", "call", what, "error", err)
+		s.logFor(c.Request.Context()).Debug("passthrough ended early", "call", what, "error", err)
 	}
 }
 

@@ -1,12 +1,9 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -22,10 +19,7 @@ func (s *Server) routes() http.Handler {
 	// Stream IDs may hold any printable ASCII, '/' included when percent-encoded.
 	e.UseRawPath = true
 	e.UnescapePathValues = true
-	e.Use(s.recover)
-	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		e.Use(s.accessLog)
-	}
+	e.Use(s.observe, s.recover)
 	e.Use(handle(s.cors))
 	e.NoRoute(handle(noRoute))
 	// gin has set the Allow header when it calls this.
@@ -92,22 +86,12 @@ func (s *Server) recover(c *gin.Context) {
 		if v == http.ErrAbortHandler {
 			panic(v)
 		}
-		s.log.Error("handler panic", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", v)
+		s.logFor(c.Request.Context()).Error("handler panic", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", v)
 		if !c.Writer.Written() {
 			writeError(c, newError(http.StatusInternalServerError, "internal error"))
 		}
 	}()
 	c.Next()
-}
-
-// accessLog logs every request at debug level; it is installed only when the logger has debug
-// enabled. The client's key was stripped before anything
-// else could see the request, and the query is never logged.
-func (s *Server) accessLog(c *gin.Context) {
-	start := time.Now()
-	c.Next()
-	s.log.Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status(),
-		"key_id", identity(c).KeyID, "duration", time.Since(start))
 }
 
 // writeJSON answers v as JSON. It returns an error only when v cannot be encoded, before

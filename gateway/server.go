@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/streamgate/streamgate/auth"
 )
@@ -23,12 +26,14 @@ var ErrOpenNotLoopback = errors.New("no client keys configured: the gateway runs
 // Server is the HTTP gateway. Build it with New, then call Serve (or mount Handler and call
 // Shutdown at the end).
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	handler http.Handler
-	limits  *keyLimits
-	ready   atomic.Bool
-	clients atomic.Uint64 // numbers subscriber client IDs
+	cfg        Config
+	log        *slog.Logger
+	tracer     trace.Tracer
+	propagator propagation.TextMapPropagator
+	handler    http.Handler
+	limits     *keyLimits
+	ready      atomic.Bool
+	clients    atomic.Uint64 // numbers subscriber client IDs
 
 	// Background work the server owns: upstream runners and orphan timers.
 	bgMu     sync.Mutex
@@ -46,11 +51,22 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Plugins == nil {
 		cfg.Plugins = noPlugins{}
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
+	}
+	if cfg.Propagator == nil {
+		cfg.Propagator = propagation.NewCompositeTextMapPropagator()
+	}
 	s := &Server{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		limits: newKeyLimits(cfg.RatePerKey, cfg.Burst),
-		stop:   make(chan struct{}),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		tracer:     cfg.TracerProvider.Tracer(tracerName),
+		propagator: cfg.Propagator,
+		limits:     newKeyLimits(cfg.RatePerKey, cfg.Burst),
+		stop:       make(chan struct{}),
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s.handler = s.routes()
@@ -60,6 +76,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
+
+// Ready reports what /readyz answers: true from New until a shutdown starts.
+func (s *Server) Ready() bool { return s.ready.Load() }
 
 // Open reports whether the gateway runs without client keys.
 func (s *Server) Open() bool { return s.cfg.Keyring.Len() == 0 }

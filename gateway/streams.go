@@ -129,12 +129,16 @@ func (s *Server) lookup(c *gin.Context) (manager.StreamInfo, error) {
 	if err := manager.ValidateID(id); err != nil {
 		return manager.StreamInfo{}, err
 	}
-	info, err := s.cfg.Manager.Info(c.Request.Context(), id)
+	ctx := c.Request.Context()
+	info, err := s.cfg.Manager.Info(ctx, id)
 	if err == nil && !visibleTo(info, identity(c).Tenant) {
 		err = manager.ErrNotFound
 	}
 	if errors.Is(err, manager.ErrNotFound) {
 		return manager.StreamInfo{}, reword(err, "stream "+strconv.Quote(id)+" not found")
+	}
+	if err == nil {
+		noteStream(ctx, id)
 	}
 	return info, err
 }
@@ -228,6 +232,7 @@ func (s *Server) pushChunk(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	s.cfg.Metrics.ChunkPushed(info.Labels[manager.LabelSource], len(ch.Data))
 	return writeJSON(c, http.StatusAccepted, pushedJSON{ID: id})
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/streamgate/streamgate/manager"
@@ -17,24 +18,26 @@ func (s *Server) newStream(ctx context.Context, id string, labels map[string]str
 	if err != nil {
 		return "", err
 	}
+	noteStream(ctx, id)
 	if err := s.cfg.Plugins.Attach(ctx, id, labels); err != nil {
-		s.log.Warn("attach to new stream failed", "stream_id", id, "error", err)
+		s.logFor(ctx).Warn("attach to new stream failed", "stream_id", id, "error", err)
 	}
 	return id, nil
 }
 
 // startGeneration feeds a stream from upstream in a goroutine the server owns, past the end of
-// the request that started it. The runner reports every failure into the stream; its error means
-// there was no stream left to feed. A stopping server closes the stream instead.
+// the request that started it (its context is detached: the runner's spans are children of the
+// request's). The runner reports every failure into the stream; its error means there was no
+// stream left to feed. A stopping server closes the stream instead.
 func (s *Server) startGeneration(ctx context.Context, streamID string, req upstream.Request) {
-	ctx = context.WithoutCancel(ctx)
+	ctx = detached(ctx)
 	started := s.goBackground(func() {
 		if err := s.cfg.Generator.Run(ctx, streamID, req); err != nil {
-			s.log.Debug("upstream generation not started: the stream is gone", "stream_id", streamID, "error", err)
+			s.logFor(ctx).Debug("upstream generation not started: the stream is gone", "stream_id", streamID, "error", err)
 		}
 	})
 	if !started {
-		s.closeStream(streamID, manager.ReasonShuttingDown)
+		s.closeStream(ctx, streamID, manager.ReasonShuttingDown)
 	}
 }
 
@@ -43,6 +46,8 @@ type sseSink interface {
 	manager.Sink
 	// slowClient ends the response of a subscriber whose queue overflowed.
 	slowClient()
+	// route is the subscriber route the sink serves, for Metrics.SubscriberJoined.
+	route() string
 	// finish stops every further write.
 	finish()
 }
@@ -51,25 +56,29 @@ type sseSink interface {
 // HTTP handler itself: there is no goroutine per subscriber beyond net/http's own.
 type subscriber struct {
 	s        *Server
+	log      *slog.Logger // the request's
 	qc       *manager.QueuedClient
 	sink     sseSink
 	streamID string
 	source   string // the stream's LabelSource: a Gemini-route stream orphans
+	counted  func() // ends the subscriber's count in Metrics
 }
 
 // register makes sink a subscriber of the stream from the chunk after `after` on (the retained
 // ones are replayed first) and returns the registration. The handler then calls run, and leave,
 // the registration's undo, before it returns.
 func (s *Server) register(ctx context.Context, streamID, source string, sink sseSink, after uint64) (*subscriber, error) {
+	log := s.logFor(ctx)
 	qc, err := manager.NewQueuedClient(s.newClientID(), sink, manager.QueueConfig{
-		Size: s.cfg.ClientQueueSize, MaxBytes: s.cfg.ClientQueueBytes, Logger: s.log})
+		Size: s.cfg.ClientQueueSize, MaxBytes: s.cfg.ClientQueueBytes, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	if err := s.cfg.Manager.RegisterClientFrom(ctx, streamID, qc, after); err != nil {
 		return nil, err
 	}
-	return &subscriber{s: s, qc: qc, sink: sink, streamID: streamID, source: source}, nil
+	counted := s.cfg.Metrics.SubscriberJoined(sink.route())
+	return &subscriber{s: s, log: log, qc: qc, sink: sink, streamID: streamID, source: source, counted: counted}, nil
 }
 
 // run writes the stream to the response until the stream closes, the response ends (an error
@@ -78,22 +87,25 @@ func (sub *subscriber) run(ctx context.Context) {
 	switch err := sub.qc.Run(ctx); {
 	case err == nil, errors.Is(err, errResponseEnded):
 	case errors.Is(err, manager.ErrSlowClient): // the queued client logged it
+		sub.s.cfg.Metrics.SlowClient()
 		sub.sink.slowClient()
 	default:
-		sub.s.log.Debug("subscriber left", "stream_id", sub.streamID, "client_id", sub.qc.ID(), "error", err)
+		sub.log.Debug("subscriber left", "stream_id", sub.streamID, "client_id", sub.qc.ID(), "error", err)
 	}
 }
 
-// leave ends the writing and deregisters the subscriber.
-func (sub *subscriber) leave() {
+// leave ends the writing and deregisters the subscriber; ctx is the request's.
+func (sub *subscriber) leave(ctx context.Context) {
 	sub.sink.finish()
-	sub.s.deregister(sub.streamID, sub.qc.ID(), sub.source)
+	sub.s.deregister(ctx, sub.streamID, sub.qc.ID(), sub.source)
+	sub.counted()
 }
 
 // deregister removes a subscriber whose handler is ending and, on a Gemini-route stream, closes
-// the stream if nobody else is left (after Config.OrphanGrace).
-func (s *Server) deregister(streamID, clientID, source string) {
-	ctx := context.Background()
+// the stream if nobody else is left (after Config.OrphanGrace). ctx is the request's, whose end
+// it outlives.
+func (s *Server) deregister(ctx context.Context, streamID, clientID, source string) {
+	ctx = context.WithoutCancel(ctx)
 	err := s.cfg.Manager.DeregisterClient(ctx, streamID, clientID)
 	if errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrShutdown) {
 		return // the stream ended and released its clients
@@ -102,7 +114,7 @@ func (s *Server) deregister(streamID, clientID, source string) {
 		return
 	}
 	if s.cfg.OrphanGrace == 0 {
-		s.closeStream(streamID, ReasonClientDisconnected)
+		s.closeStream(ctx, streamID, ReasonClientDisconnected)
 		return
 	}
 	done, err := s.cfg.Manager.Done(ctx, streamID)
@@ -120,7 +132,7 @@ func (s *Server) deregister(streamID, clientID, source string) {
 			return
 		}
 		if s.orphaned(streamID) {
-			s.closeStream(streamID, ReasonClientDisconnected)
+			s.closeStream(ctx, streamID, ReasonClientDisconnected)
 		}
 	})
 }
@@ -132,11 +144,13 @@ func (s *Server) orphaned(streamID string) bool {
 	return err == nil && info.Status == manager.StatusActive && info.Clients == info.Passive
 }
 
-// closeStream closes a stream, logging a failure other than the stream being gone.
-func (s *Server) closeStream(streamID, reason string) {
-	if err := s.cfg.Manager.CloseStream(context.Background(), streamID, reason); err != nil && !manager.IsGone(err) {
-		s.log.Error("close stream", "stream_id", streamID, "reason", reason, "error", err)
+// closeStream closes a stream, logging a failure other than the stream being gone. ctx says whose
+// request the close is done for; its cancellation does not stop the close.
+func (s *Server) closeStream(ctx context.Context, streamID, reason string) {
+	log := s.logFor(ctx)
+	if err := s.cfg.Manager.CloseStream(context.WithoutCancel(ctx), streamID, reason); err != nil && !manager.IsGone(err) {
+		log.Error("close stream", "stream_id", streamID, "reason", reason, "error", err)
 		return
 	}
-	s.log.Debug("stream closed", "stream_id", streamID, "reason", reason)
+	log.Debug("stream closed", "stream_id", streamID, "reason", reason)
 }

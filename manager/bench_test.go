@@ -141,3 +141,22 @@ func BenchmarkCreateCloseStream(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPushAt is PushChunk's path for a mirror fed with IDs assigned elsewhere (cluster mode).
+func BenchmarkPushAt(b *testing.B) {
+	m := benchManager(b)
+	if err := m.CreateMirror(ctx, manager.MirrorOptions{ID: "m"}, 0); err != nil {
+		b.Fatal(err)
+	}
+	if err := m.RegisterClient(ctx, "m", &countClient{id: "c"}); err != nil {
+		b.Fatal(err)
+	}
+	ch := manager.Chunk{Data: []byte(`{"candidates":[{"content":{"parts":[{"text":"hi"}]}}]}`), Time: time.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		ch.ID++
+		if err := m.PushAt(ctx, "m", ch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -107,6 +107,8 @@ type Config struct {
 	Quotas map[string]Quota
 	// Logger receives the manager's logs; nil discards them.
 	Logger *slog.Logger
+	// Observer is told about every stream opened and closed; nil tells no one.
+	Observer Observer
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -193,3 +195,6 @@ func (q Quota) check(name string, historyBytes int64) error {
 	}
 	return nil
 }
+
+// millis is d in milliseconds, as logs give durations: a float, never nanoseconds as an integer.
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -38,7 +38,10 @@
 // their chunks count against the byte budget (see Memory and quotas). Streams carry free-form
 // labels (the gateway's tenant and model), and a client that implements Passive and returns true
 // (a transport attached to every stream by configuration) is counted apart in StreamInfo.Passive,
-// so an owner can tell whether anyone still wants a stream.
+// so an owner can tell whether anyone still wants a stream. Config.Observer, when set, is told of
+// every stream opened and closed, once each and outside the locks; the command counts streams
+// with it, and Usage gives what the manager retains (the retained_* gauges). PushChunk tells no
+// one, so counting chunks is left to the producers.
 //
 // # Memory and quotas
 //
@@ -73,6 +76,15 @@
 //
 // Admission costs a few atomic operations under the stream's lock; only the slow path (a push
 // that does not fit) takes the manager's lock.
+//
+// # Mirrors
+//
+// A mirror (CreateMirror) is a stream whose chunk IDs are assigned elsewhere: in cluster mode, by
+// the Redis history every replica shares. Its feeder pushes each chunk with the ID it carries
+// (PushAt, which takes only the mirror's last ID plus one, so a duplicate or a gap is refused, never
+// recorded) and ends it as its source ended (CloseMirror); its clients replay and receive it as on
+// any stream. Mirrors stand outside the local stream limit and the tenants' quotas (the stream is
+// counted where it was created) and never refuse a chunk for the byte budget; mirror.go says why.
 //
 // # Performance
 //

@@ -2,7 +2,7 @@ package manager
 
 // history keeps the newest chunks of a stream: at most max of them and, beyond the newest one, at
 // most maxBytes of chunk data. The retained chunks are the IDs first..last, consecutive, so chunk id
-// lives in slot (id-1) % max: the slice grows by append until it holds max chunks, then wraps. head
+// lives in slot (id-1-base) % max: the slice grows by append until it holds max chunks, then wraps. head
 // and next keep the oldest and the next slot in hand so that pushing never divides; only replay
 // (get) does. A dropped chunk's slot is cleared at once, so that its data can be freed.
 type history struct {
@@ -12,6 +12,7 @@ type history struct {
 	bytes    int64  // len(Data) summed over the retained chunks
 	first    uint64 // ID of the oldest retained chunk, 0 before the first
 	last     uint64 // ID of the newest chunk, 0 before the first
+	base     uint64 // the ID before the first chunk ever added: 0, or a mirror's start
 	head     int    // the slot of chunk first
 	next     int    // the slot the next chunk goes to once buf is full
 }
@@ -81,4 +82,10 @@ func (h *history) covers(afterID uint64) bool {
 	return afterID >= h.last || afterID+1 >= h.first
 }
 
-func (h *history) get(id uint64) Chunk { return h.buf[(id-1)%h.max] }
+func (h *history) get(id uint64) Chunk { return h.buf[(id-1-h.base)%h.max] }
+
+// startAfter makes an empty history whose first chunk will be lastID+1: a mirror's, which begins
+// where its subscriber or its source's history did.
+func (h *history) startAfter(lastID uint64) {
+	h.first, h.last, h.base = lastID+1, lastID, lastID
+}

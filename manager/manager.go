@@ -23,6 +23,7 @@ type Manager struct {
 	active   int
 	retained list.List          // the retained closed streams, oldest close first
 	tenants  map[string]*tenant // the tenants of the streams
+	mirrors  *tenant            // what the mirrors hold: outside every tenant's quota (mirror.go)
 	shutdown bool
 
 	bytes atomic.Int64 // chunk data in every stream's history; see budget.go
@@ -42,7 +43,8 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream), tenants: make(map[string]*tenant)}, nil
+	return &Manager{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream), tenants: make(map[string]*tenant),
+		mirrors: newMirrorTenant()}, nil
 }
 
 // Config returns the effective configuration, defaults filled in.
@@ -59,6 +61,18 @@ func (m *Manager) CreateStream(ctx context.Context, requestedID string) (string,
 // streams, oldest first, to make it (ErrBudgetExhausted); the refusals are *LimitErrors. Then the
 // requested ID is (ErrInvalidID, ErrExists, also for a retained closed stream).
 func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (string, error) {
+	s, err := m.create(opts)
+	if err != nil {
+		return "", err
+	}
+	if m.cfg.Observer != nil {
+		m.cfg.Observer.StreamOpened(s.info())
+	}
+	return s.id, nil
+}
+
+// create makes the stream CreateStreamWith describes and returns it.
+func (m *Manager) create(opts StreamOptions) (*stream, error) {
 	id := opts.ID
 	if id == "" {
 		id = newID()
@@ -66,20 +80,20 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.shutdown {
-		return "", ErrShutdown
+		return nil, ErrShutdown
 	}
 	t := m.tenantLocked(opts.Labels[LabelTenant])
 	if err := m.capacityLocked(t); err != nil {
-		return "", err
+		return nil, err
 	}
 	if opts.ID != "" {
 		if err := ValidateID(id); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	for m.streams[id] != nil {
 		if opts.ID != "" {
-			return "", fmt.Errorf("create stream %s: %w", id, ErrExists)
+			return nil, fmt.Errorf("create stream %s: %w", id, ErrExists)
 		}
 		id = newID()
 	}
@@ -92,7 +106,7 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 	m.streams[id] = s
 	m.active++
 	m.holdLocked(t)
-	return id, nil
+	return s, nil
 }
 
 // capacityLocked checks that t may have one stream more. m.mu must be held.
@@ -227,16 +241,16 @@ func (m *Manager) PushChunk(ctx context.Context, streamID string, ch Chunk) erro
 // Push is PushChunk that also returns the ID the chunk was given, 0 when it was not recorded. A
 // recorded chunk stays recorded when delivery errors are returned (Config.OnClientSendError Throw).
 // A chunk whose bytes do not fit in the budget is refused with a *LimitError wrapping
-// ErrBudgetExhausted; the stream stays active.
+// ErrBudgetExhausted; the stream stays active. A mirror refuses it with ErrMirror (see PushAt).
 func (m *Manager) Push(ctx context.Context, streamID string, ch Chunk) (uint64, error) {
 	s, err := m.stream(streamID)
 	if err != nil {
 		return 0, err
 	}
 	s.mu.Lock()
-	if s.status != StatusActive {
+	if s.status != StatusActive || s.mirror {
 		s.mu.Unlock()
-		return 0, closedPush(streamID)
+		return 0, s.refusePush()
 	}
 	drop, need, ok := m.admit(s, len(ch.Data))
 	if !ok {
@@ -311,7 +325,9 @@ func (m *Manager) CloseStream(ctx context.Context, streamID, reason string) erro
 
 // HandleStreamError pushes an error chunk (Event "error", Data Gemini's error JSON) made from err: a
 // *StreamError keeps its fields, any other error becomes 500 INTERNAL. With terminate it then closes
-// the stream with status error and reason "Stream terminated due to error: <message>".
+// the stream with status error and reason "Stream terminated due to error: <message>". On a mirror
+// only terminate is accepted (ErrMirror otherwise): its source failed, and the error chunk, the
+// next ID of the mirror's own, is the last one.
 func (m *Manager) HandleStreamError(ctx context.Context, streamID string, err error, terminate bool) error {
 	if err == nil {
 		return fmt.Errorf("handle error on stream %s: nil error", streamID)
@@ -324,6 +340,9 @@ func (m *Manager) HandleStreamError(ctx context.Context, streamID string, err er
 }
 
 func (m *Manager) fail(ctx context.Context, s *stream, se *StreamError, terminate bool) error {
+	if s.mirror && !terminate {
+		return fmt.Errorf("error on stream %s: %w", s.id, ErrMirror)
+	}
 	s.mu.Lock()
 	if s.status != StatusActive {
 		s.mu.Unlock()
@@ -352,10 +371,12 @@ func (m *Manager) failLocked(ctx context.Context, s *stream, se *StreamError, te
 }
 
 // closed finishes a close outside the stream lock: it frees the capacity, retains the stream,
-// schedules it to be forgotten and notifies the clients.
+// schedules it to be forgotten, notifies the clients and then the Observer.
 func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end ClosedError) {
 	m.mu.Lock()
-	m.active--
+	if !s.mirror {
+		m.active--
+	}
 	s.tenant.streams--
 	if !m.shutdown {
 		s.retained = m.retained.PushBack(s)
@@ -369,6 +390,7 @@ func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end C
 	for _, c := range clients {
 		m.notifyClosed(ctx, c, end)
 	}
+	m.observeClosed(s)
 }
 
 func (m *Manager) forget(s *stream) {
@@ -426,7 +448,7 @@ func (m *Manager) checkIdle(s *stream) {
 		return
 	}
 	timeout := m.cfg.InactivityTimeout
-	m.log.Warn("stream inactive; terminating", "stream_id", s.id, "timeout", timeout)
+	m.log.Warn("stream inactive; terminating", "stream_id", s.id, "timeout_ms", millis(timeout))
 	se := &StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: fmt.Sprintf("no chunk for %s", timeout)}
 	if err := m.failLocked(context.Background(), s, se, true); err != nil {
 		m.log.Warn("terminate inactive stream", "stream_id", s.id, "error", err)

@@ -36,7 +36,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	now := time.Now()
 	for _, s := range streams {
 		s.mu.Lock()
-		clients, _ := s.closeLocked(StatusError, ReasonShuttingDown, shutdownErr, now)
+		clients, closed := s.closeLocked(StatusError, ReasonShuttingDown, shutdownErr, now)
 		end := s.endLocked()
 		s.mu.Unlock()
 		for _, c := range clients {
@@ -44,6 +44,9 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 			if d, ok := c.(Drainer); ok {
 				drain = append(drain, d)
 			}
+		}
+		if closed {
+			m.observeClosed(s)
 		}
 	}
 	for i, d := range drain {

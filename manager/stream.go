@@ -17,6 +17,7 @@ type stream struct {
 	labels   map[string]string
 	created  time.Time
 	done     chan struct{} // closed when the stream closes
+	mirror   bool          // its chunk IDs come from elsewhere (mirror.go)
 
 	mu       sync.Mutex
 	status   Status

@@ -445,7 +445,7 @@ func TestStreamErrorJSON(t *testing.T) {
 
 func TestInactivityTimeoutTerminates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m, _ := newManager(t, manager.Config{InactivityTimeout: 40 * time.Millisecond})
+		m, logs := newManager(t, manager.Config{InactivityTimeout: 40 * time.Millisecond})
 		id := newStream(t, m)
 		r := newRecorder("a")
 		require.NoError(t, m.RegisterClient(ctx, id, r))
@@ -464,6 +464,7 @@ func TestInactivityTimeoutTerminates(t *testing.T) {
 		require.Equal(t, "Stream terminated due to error: no chunk for 40ms", info.CloseReason)
 		require.Equal(t, []uint64{1}, r.ids(), "the client got the error chunk")
 		require.Equal(t, 504, r.chunks[0].Err.Code)
+		require.Contains(t, logs.String(), "timeout_ms=40\n", "the timeout is logged in milliseconds")
 	})
 }
 

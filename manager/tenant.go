@@ -42,7 +42,7 @@ func (m *Manager) holdLocked(t *tenant) {
 // held.
 func (m *Manager) releaseLocked(t *tenant) {
 	t.held--
-	if t.held == 0 {
+	if t.held == 0 && m.tenants[t.name] == t {
 		delete(m.tenants, t.name)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -216,5 +217,7 @@ func TestReattachesWaitWithBackoff(t *testing.T) {
 	assert.Equal(t, pid, h.byName["tp"].current().pid(), "the plugin kept running")
 	_, attrs, ok := rec.find("re-attaching after a backoff: the last attachment made no progress")
 	require.True(t, ok, "messages: %q", rec.messages())
-	assert.NotEmpty(t, attrs["wait"])
+	wait, err := strconv.ParseFloat(attrs["wait_ms"], 64)
+	require.NoError(t, err, "wait_ms is a float of milliseconds: %q", attrs["wait_ms"])
+	assert.Greater(t, wait, 0.0)
 }

@@ -22,6 +22,10 @@ type Config struct {
 	// Logger receives the host's records and every plugin's output, with attribute
 	// plugin=<name>. nil discards them.
 	Logger *slog.Logger
+	// Metrics records whether each plugin is up, its restarts, the transport sessions open and
+	// the subscriptions that overflowed their queue; *telemetry.Metrics implements it. nil
+	// records nothing.
+	Metrics Metrics
 
 	// Window is the most chunks a subscription leaves unacknowledged by its plugin (default 1024).
 	Window int
@@ -156,6 +160,9 @@ func (c *Config) validate() error {
 func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = nopMetrics{}
 	}
 	c.Window = cmp.Or(c.Window, 1024)
 	c.MaxBatch = cmp.Or(c.MaxBatch, 256)

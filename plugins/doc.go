@@ -33,6 +33,11 @@
 // Config.DecisionTimeout, and a plugin that is down, slow or failing defers to the next decider
 // and finally to the built-in policy.
 //
+// Config.Metrics (an interface declared here; *telemetry.Metrics implements it) is told when a
+// plugin's process comes up or goes down and when it restarts, counts every open transport
+// session as a subscriber of route "plugin" until the session ends, and counts a subscription
+// whose queue overflowed as a slow client.
+//
 // The plugin side lives in plugins/sdk; the wire protocol in plugins/proto and its generated code
 // in plugins/internal/pluginpb, which never leaves this package tree.
 //

@@ -64,6 +64,7 @@ func (h *Host) Start(ctx context.Context) error {
 			for _, t := range h.sups[:i+1] {
 				if p := t.current(); p != nil {
 					p.kill(gracefulKill)
+					h.cfg.Metrics.PluginUp(t.cfg.Name, false)
 				}
 			}
 			h.closed = true
@@ -163,6 +164,6 @@ func (h *Host) sessionConfig(log *slog.Logger) sessionConfig {
 	return sessionConfig{
 		window: h.cfg.Window, maxBatch: h.cfg.MaxBatch, maxBytes: batchBytes, attempts: h.cfg.DeliveryAttempts,
 		minBackoff: h.cfg.DeliveryMinBackoff, maxBackoff: h.cfg.DeliveryMaxBackoff,
-		callTimeout: h.cfg.CallTimeout, decider: h.Deciders(), log: log,
+		callTimeout: h.cfg.CallTimeout, decider: h.Deciders(), log: log, metrics: h.cfg.Metrics,
 	}
 }

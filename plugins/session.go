@@ -47,6 +47,7 @@ type sessionConfig struct {
 	callTimeout      time.Duration
 	decider          upstream.Decider // the error-handler chain
 	log              *slog.Logger
+	metrics          Metrics
 }
 
 // openRequest says what a session delivers.
@@ -85,6 +86,7 @@ type session struct {
 	bo        *backoff.ExponentialBackOff
 
 	closeOnce sync.Once
+	leave     func() // counts the session out of the subscribers, once; nil until it is open
 }
 
 // openSession starts a session on c and waits for the plugin to accept it. A refusal is a
@@ -132,6 +134,7 @@ func openSession(ctx context.Context, c *conn, plugin string, req openRequest, a
 	for _, d := range diags {
 		cfg.log.Warn("subscription configuration", "diagnostic", d.String())
 	}
+	s.leave = sync.OnceFunc(cfg.metrics.SubscriberJoined(SubscriberRoute))
 	return s, nil
 }
 
@@ -177,10 +180,14 @@ func storeMax(v *atomic.Uint64, id uint64) {
 	}
 }
 
-// abort ends the call without a Close and waits for the reader.
+// abort ends the call without a Close and waits for the reader. Every end of a session comes
+// here, so it is where the session stops counting as a subscriber.
 func (s *session) abort() {
 	s.cancel()
 	<-s.done
+	if s.leave != nil {
+		s.leave()
+	}
 }
 
 // Deliver sends chunks to the plugin, never leaving more than the window unacknowledged. It

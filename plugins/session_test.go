@@ -122,7 +122,7 @@ func testSessionConfig(d upstream.Decider) sessionConfig {
 		d = upstream.Chain(nil)
 	}
 	return sessionConfig{window: 64, maxBatch: 16, maxBytes: batchBytes, attempts: 3, minBackoff: time.Millisecond, maxBackoff: 2 * time.Millisecond,
-		callTimeout: 5 * time.Second, decider: d, log: slog.New(slog.DiscardHandler)}
+		callTimeout: 5 * time.Second, decider: d, log: slog.New(slog.DiscardHandler), metrics: nopMetrics{}}
 }
 
 func chunks(from, to uint64) []manager.Chunk {

@@ -13,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/google/uuid"
 
+	"github.com/streamgate/streamgate/internal/ctxwait"
 	"github.com/streamgate/streamgate/manager"
 )
 
@@ -137,6 +138,7 @@ func (s *subscription) next(ctx context.Context, a *attachment, err error) *atta
 		s.fail(a.sess, term.Reason, term.Err)
 		return nil
 	case errors.Is(err, manager.ErrSlowClient):
+		s.h.cfg.Metrics.SlowClient()
 		// The session is intact: go on after the last chunk it was handed.
 		next, rerr := s.register(ctx, a.sess, a.qc.LastID())
 		if rerr != nil {
@@ -167,8 +169,8 @@ func (s *subscription) reattach(ctx context.Context) *attachment {
 	}
 	for {
 		if wait > 0 {
-			s.log.Warn("re-attaching after a backoff: the last attachment made no progress", "wait", wait)
-			if !sleep(ctx, wait) {
+			s.log.Warn("re-attaching after a backoff: the last attachment made no progress", "wait_ms", millis(wait))
+			if !ctxwait.Sleep(ctx, wait) {
 				return nil
 			}
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/streamgate/streamgate/internal/ctxwait"
 	"github.com/streamgate/streamgate/plugins/sdk"
 )
 
@@ -37,6 +38,7 @@ func (s *supervisor) start(ctx context.Context) error {
 		return err
 	}
 	s.info = p.info
+	s.hc.Metrics.PluginUp(s.cfg.Name, true)
 	s.set(p)
 	s.log.Info("plugin started", "version", p.info.Version, "kinds", p.info.Kinds)
 	return nil
@@ -93,6 +95,7 @@ func (s *supervisor) run(ctx context.Context) {
 		started := time.Now()
 		reason, grace := s.watch(ctx, p)
 		s.set(nil)
+		s.hc.Metrics.PluginUp(s.cfg.Name, false)
 		p.kill(grace)
 		if ctx.Err() != nil {
 			s.stop()
@@ -106,6 +109,9 @@ func (s *supervisor) run(ctx context.Context) {
 			s.stop()
 			return
 		}
+		// Counted before the process is published, so that whoever sees it sees the count.
+		s.hc.Metrics.PluginRestart(s.cfg.Name)
+		s.hc.Metrics.PluginUp(s.cfg.Name, true)
 		s.set(p)
 		s.log.Info("plugin restarted", "version", p.info.Version)
 	}
@@ -144,7 +150,7 @@ func (s *supervisor) watch(ctx context.Context, p *process) (string, time.Durati
 // ends (then it returns nil).
 func (s *supervisor) restart(ctx context.Context, b backoff.BackOff) *process {
 	for {
-		if !sleep(ctx, b.NextBackOff()) {
+		if !ctxwait.Sleep(ctx, b.NextBackOff()) {
 			return nil
 		}
 		p, err := launch(ctx, s.cfg, s.hc.StartTimeout, s.log)

@@ -1,7 +1,6 @@
 package plugins
 
 import (
-	"context"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -17,14 +16,5 @@ func newBackOff(minWait, maxWait time.Duration) *backoff.ExponentialBackOff {
 	)
 }
 
-// sleep waits d or until ctx ends, and reports whether it waited d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// millis is d in milliseconds, as logs give durations: a float, never nanoseconds as an integer.
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -7,7 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/telemetry"
 	"github.com/streamgate/streamgate/upstream"
 	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 	"github.com/streamgate/streamgate/upstream/upstreamtest"
@@ -47,12 +52,23 @@ var benchBlock = func() []byte {
 // BenchmarkRunnerThroughput streams b.N Gemini events from the fake over loopback HTTP through a
 // Runner into a manager stream with one client; one op is one event. "bulk" has the fake write
 // 1000 events per write (the runner is the bottleneck); "flushed" has it flush every event, as a
-// live generation does.
+// live generation does. "bulk-observed" is bulk with the command's metrics and a recording tracer
+// provider, to show what telemetry costs per chunk.
 func BenchmarkRunnerThroughput(b *testing.B) {
-	for _, mode := range []string{"bulk", "flushed"} {
+	for _, mode := range []string{"bulk", "flushed", "bulk-observed"} {
 		b.Run(mode, func(b *testing.B) {
+			var cfg upstream.RunnerConfig
+			if mode == "bulk-observed" {
+				metrics, err := telemetry.NewMetrics(telemetry.MetricsConfig{MaxModels: telemetry.DefaultMaxModels})
+				if err != nil {
+					b.Fatal(err)
+				}
+				tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(tracetest.NewInMemoryExporter()))
+				defer func() { _ = tp.Shutdown(context.Background()) }()
+				cfg = upstream.RunnerConfig{Metrics: metrics, TracerProvider: tp, Propagator: propagation.TraceContext{}}
+			}
 			var sc upstreamtest.Script
-			if mode == "bulk" {
+			if mode != "flushed" {
 				for range b.N / blockEvents {
 					sc.Steps = append(sc.Steps, upstreamtest.Raw(benchBlock))
 				}
@@ -63,12 +79,12 @@ func BenchmarkRunnerThroughput(b *testing.B) {
 				sc.Steps = slices.Repeat([]upstreamtest.Step{upstreamtest.Event(benchChunk)}, b.N)
 			}
 			sc.Steps = append(sc.Steps, upstreamtest.Event(upstreamtest.Chunks("end")[0]))
-			benchRun(b, sc, b.N+1)
+			benchRun(b, sc, b.N+1, cfg)
 		})
 	}
 }
 
-func benchRun(b *testing.B, sc upstreamtest.Script, want int) {
+func benchRun(b *testing.B, sc upstreamtest.Script, want int, cfg upstream.RunnerConfig) {
 	fake := upstreamtest.NewServer(b, sc)
 	m, err := manager.New(manager.Config{})
 	if err != nil {
@@ -79,7 +95,8 @@ func benchRun(b *testing.B, sc upstreamtest.Script, want int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r, err := upstream.NewRunner(upstream.RunnerConfig{Provider: p, Manager: m})
+	cfg.Provider, cfg.Manager = p, m
+	r, err := upstream.NewRunner(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

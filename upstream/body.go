@@ -99,6 +99,8 @@ type bodyDialect interface {
 	// stream is open and the caller still waits). It returns an error the body itself reported,
 	// which wins over how the body ended, and why a body that ended cleanly is incomplete.
 	end(rd *sse.Reader) (reported, incomplete *failure)
+	// final returns what the body's final chunk said, once the body ended, and whether it had one.
+	final() (geminiwire.Final, bool)
 }
 
 // bodyDialect returns a fresh bodyDialect of the provider's dialect for one attempt.
@@ -137,6 +139,8 @@ func (g *geminiBody) check(data []byte, buffered int) *failure {
 
 func (g *geminiBody) pushed(data []byte) { g.fin.Add(data) }
 
+func (g *geminiBody) final() (geminiwire.Final, bool) { return g.fin.Final() }
+
 func (g *geminiBody) end(*sse.Reader) (reported, incomplete *failure) {
 	switch f := tailFailure(&g.tail); {
 	case f != nil && f.kind == kindUpstream:
@@ -156,6 +160,8 @@ type sseBody struct{ s *session }
 func (sseBody) tee() io.Writer             { return nil }
 func (sseBody) check([]byte, int) *failure { return nil }
 func (sseBody) pushed([]byte)              {}
+
+func (sseBody) final() (geminiwire.Final, bool) { return geminiwire.Final{}, false }
 
 func (b sseBody) end(rd *sse.Reader) (reported, incomplete *failure) {
 	b.s.lastID = rd.LastEventID()

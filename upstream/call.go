@@ -58,6 +58,23 @@ func (c Call) op() string {
 	return "call " + c.String()
 }
 
+// operation is the gen_ai.operation.name of the call's spans: generate_content and embeddings, the
+// conventions' names for a generation and the two embedding methods, else the call's own method
+// (countTokens), or get_model and list_models, names the conventions do not have.
+func (c Call) operation() string {
+	switch {
+	case c.Method == geminiwire.MethodGenerate:
+		return operationGenerateContent
+	case c.Method == geminiwire.MethodEmbed, c.Method == geminiwire.MethodBatchEmbed:
+		return operationEmbeddings
+	case c.Method != "":
+		return c.Method
+	case c.Model != "":
+		return "get_model"
+	}
+	return "list_models"
+}
+
 // validate checks what goes into the call's path: the model a plain segment (ValidateModel), the
 // method ASCII letters only, the version a plain segment. The error wraps ErrInvalidRequest.
 func (c Call) validate() error {

@@ -7,8 +7,8 @@
 // load tests; upstream/internal/geminiwire is the Gemini wire format: the simulator and the fake
 // write it, the runner reads it.
 //
-// Package upstream imports manager, upstream/sse and (in tests) auth; it must never import gateway
-// or plugins. Credentials reach it as the one-method Credential interface that auth's APIKey and
+// Package upstream imports manager, upstream/sse and (in tests) auth and telemetry; it must never
+// import gateway or plugins. Credentials reach it as the one-method Credential interface that auth's APIKey and
 // GoogleOAuth implement, and which they extend with SecretReporter, both declared here.
 //
 // # Data path
@@ -19,7 +19,8 @@
 //	  -> response body               watched: first-event and idle timeouts, its end kept
 //	  -> sse.Reader                  one event at a time, up to RunnerConfig.MaxEventSize
 //	  -> Streams.PushChunk           Data copied once (the manager keeps it), Event "" for
-//	                                 "message", Time = when the event's last byte was read
+//	                                 "message", Time = when the event's last byte was read;
+//	                                 Metrics.ChunkPushed
 //	  -> Streams.CloseStream("completed") or HandleStreamError(err, terminate=true)
 //
 // Run blocks until the stream ends, and returns an error only when there is no stream to report
@@ -127,6 +128,41 @@
 // (methods under projects/{p}/locations/{l}/publishers/google/models/{m}, the model under
 // publishers/google/models/{m}, the list in v1beta1, the only version that has it), the
 // simulator in-process. The generic SSE provider has no models collection: ErrUnsupported.
+//
+// # Telemetry
+//
+// The runner records through what RunnerConfig passes in, never through globals: Metrics (the
+// interface declared here, which *telemetry.Metrics implements), a TracerProvider and a
+// Propagator. Each attempt counts once with its HTTP status (0 without a response), each retry
+// decided once; a generation records its time to first chunk when its first event is pushed
+// (measured from the start of Run, so retries count) and, once it ends whatever its outcome,
+// its duration, chunk count and the tokens of the Gemini final chunk's usageMetadata. Every pushed
+// event counts as a chunk of the stream's manager.LabelSource. A non-streaming Generate that
+// succeeds counts as a generation of one chunk. Tokens, the response ID and the finish reasons
+// come from the final chunk that the Gemini dialect parses anyway to know the stream is complete
+// (geminiwire.Finality), so no chunk is parsed for telemetry on the hot path.
+//
+// Each attempt is an OpenTelemetry client span, a child of the span in the context Run or
+// Generate is given (the gateway's server span, which the gateway carries over into the context
+// it detaches from the request for Run), named "generate_content {model}" with the GenAI
+// attributes: gen_ai.operation.name, gen_ai.provider.name (gcp.gemini, gcp.vertex_ai, and
+// streamgate.simulator and streamgate.sse for the two providers the conventions do not name),
+// gen_ai.request.model, the final chunk's gen_ai.response.id, gen_ai.response.finish_reasons and
+// gen_ai.usage.*, http.response.status_code, streamgate.stream.id and streamgate.upstream.attempt.
+// A failed attempt gets error.type (the status code of an error answer, else a fixed name per
+// failure: connect, connection_dropped, truncated, idle_timeout, first_event_timeout, too_large,
+// credential, budget_exhausted, not_event_stream, cancelled, deadline_exceeded) and, when it is retried, a
+// streamgate.retry event naming the next attempt; the attempt that pushes the first chunk gets a
+// streamgate.first_chunk event. Every attempt's request carries the span's traceparent (through
+// the Propagator) and the caller's request ID (WithRequestID) as X-Request-Id; the request ID is
+// also the request_id of the runner's log lines. When a stream ends, Run logs one info line,
+// "upstream stream ended", with stream_id, request_id, model, status (completed, error,
+// cancelled, skipped, closed), attempts, chunks, ttfc_ms, duration_ms and the tokens; every
+// duration the runner logs is a float of milliseconds.
+//
+// Package upstream spells out the GenAI attribute names rather than import telemetry (a test
+// checks both agree), so that it depends on the OpenTelemetry API only, not on Prometheus or the
+// exporters.
 //
 // # Credentials
 //

@@ -38,6 +38,11 @@ import (
 // body. The body is read whole before Generate returns, up to MaxEventSize (a larger one fails
 // with 500 INTERNAL), so that a failure while reading it becomes an error the caller can still
 // answer with, rather than a passed-through response cut short after its status went out.
+//
+// Each attempt is a client span, a child of ctx's span, and its request carries the span's
+// traceparent and ctx's request ID (WithRequestID). Its metrics are the streaming route's, a
+// successful answer counting as the generation's one chunk, its time to first chunk the time to
+// the whole answer.
 func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, error) {
 	return r.Call(ctx, Call{Model: req.Model, Method: geminiwire.MethodGenerate, APIVersion: req.APIVersion, Body: req.Body})
 }
@@ -48,28 +53,55 @@ func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, err
 // generateContent: the same retries, decisions, timeouts, size limit and scrubbing, and the same
 // errors. A call the provider cannot make (the generic SSE provider has no models collection)
 // wraps ErrUnsupported.
+//
+// Each attempt is a client span named after Call.operation; only generateContent records the
+// generation metrics (time to first chunk, duration, tokens). Every call's attempts and retries
+// count in the attempt metrics.
 func (r *Runner) Call(ctx context.Context, req Call) (*http.Response, error) {
+	start := time.Now()
 	hreq, err := r.callRequest(ctx, req)
 	if errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnsupported) {
 		return nil, fmt.Errorf("%s: %w", req.op(), err)
 	}
-	seq := newSequence(r.retry, time.Now())
-	for {
-		resp, f := r.generateAttempt(ctx, hreq, err)
+	var ttfc time.Duration
+	chunks := 0
+	generation := req.Method == geminiwire.MethodGenerate
+	if generation {
+		defer func() { r.metrics.UpstreamDone(r.name, req.Model, ttfc, time.Since(start), chunks) }()
+	}
+	seq := newSequence(r.retry, start)
+	for attempt := 1; ; attempt++ {
+		actx, at := r.startAttempt(ctx, req.operation(), req.Model, "", attempt)
+		resp, f := r.generateAttempt(actx, at, hreq, err)
 		if f == nil {
+			r.endAttempt(at, result{}, nil, 0)
+			if generation {
+				ttfc, chunks = time.Since(start), 1
+				r.metrics.FirstChunk(r.name, req.Model, ttfc)
+				if at.final.HasUsage {
+					r.metrics.Tokens(r.name, req.Model, at.final.InputTokens, at.final.OutputTokens)
+				}
+			}
 			return resp, nil
 		}
 		if ctx.Err() != nil {
-			return nil, interrupted(ctx).err
+			res := interrupted(ctx)
+			r.endAttempt(at, res, nil, 0)
+			return nil, res.err
 		}
 		r.scrub(f)
 		info := ErrorInfo{Phase: PhaseUpstream, Attempt: seq.attempt, Elapsed: time.Since(seq.start),
 			Err: f.err.Normalized(), HTTPStatus: f.status, Retryable: true}
 		v := r.decide(ctx, info, f, seq, 0)
+		next := 0
+		if v.action == ActionRetry {
+			next = attempt + 1
+		}
+		r.endAttempt(at, result{}, f, next)
 		switch {
 		case v.action == ActionRetry:
-			r.log.Info("upstream generate attempt failed; retrying", "attempt", seq.attempt, "http_status", f.status,
-				"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait", v.wait)
+			r.streamLog(ctx, "").Info("upstream generate attempt failed; retrying", "attempt", seq.attempt, "http_status", f.status,
+				"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait_ms", millis(v.wait))
 			if !sleep(ctx, v.wait) {
 				return nil, interrupted(ctx).err
 			}
@@ -84,10 +116,10 @@ func (r *Runner) Call(ctx context.Context, req Call) (*http.Response, error) {
 }
 
 // generateAttempt sends hreq (or reports buildErr, the error building it) and reads the response's
-// body under the watchdog. A response below 400 comes back with its body in memory; one with a
-// status worth a decision comes back with a failure that holds the body when it is Gemini's error
-// JSON.
-func (r *Runner) generateAttempt(ctx context.Context, hreq *http.Request, buildErr error) (*http.Response, *failure) {
+// body under the watchdog, noting on at what it got. A response below 400 comes back with its
+// body in memory; one with a status worth a decision comes back with a failure that holds the
+// body when it is Gemini's error JSON.
+func (r *Runner) generateAttempt(ctx context.Context, at *attemptTrace, hreq *http.Request, buildErr error) (*http.Response, *failure) {
 	if buildErr != nil {
 		return nil, credentialFailure(buildErr)
 	}
@@ -95,11 +127,14 @@ func (r *Runner) generateAttempt(ctx context.Context, hreq *http.Request, buildE
 	defer cancel(nil)
 	wd := newWatchdog(r.timeouts, cancel)
 	defer wd.stop()
-	resp, err := r.client.Do(hreq.WithContext(actx))
+	hreq = hreq.WithContext(actx)
+	r.prepare(actx, hreq)
+	resp, err := r.client.Do(hreq)
 	if err != nil {
 		return nil, cmp.Or(r.generateTimeout(actx), connectFailure(hreq.URL, err))
 	}
 	defer resp.Body.Close()
+	at.code = resp.StatusCode
 	// The headers end the wait for the first byte; from here on Idle bounds each silence.
 	wd.firstEvent()
 	limit := int64(r.maxEvent) + 1
@@ -119,6 +154,9 @@ func (r *Runner) generateAttempt(ctx context.Context, hreq *http.Request, buildE
 		return nil, dropFailure(err, false)
 	case len(body) > r.maxEvent:
 		return nil, responseTooLargeFailure(r.maxEvent)
+	}
+	if fin, _ := geminiwire.ParseFinal(body); fin.HasUsage || fin.ResponseID != "" || len(fin.FinishReasons) > 0 {
+		at.setFinal(fin)
 	}
 	return withBody(resp, body), nil
 }

@@ -102,9 +102,9 @@ func (e *env) geminiAt(baseURL string) *upstream.Gemini {
 	return p
 }
 
-// runner returns a runner on the env's manager, logging at debug level into e.logs, with the
-// fast retry and timeout settings unless cfg sets its own, and the env's in-process transport if
-// it has one.
+// runner returns a runner on the env's manager, logging at debug level into e.logs unless cfg
+// has a Logger, with the fast retry and timeout settings unless cfg sets its own, and the env's
+// in-process transport if it has one.
 func (e *env) runner(p upstream.Provider, cfg upstream.RunnerConfig) *upstream.Runner {
 	e.t.Helper()
 	cfg.Provider = p
@@ -112,7 +112,9 @@ func (e *env) runner(p upstream.Provider, cfg upstream.RunnerConfig) *upstream.R
 		cfg.Provider = localProvider{Provider: p, rt: e.local}
 	}
 	cfg.Manager = e.m
-	cfg.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if cfg.Retry == (upstream.RetryConfig{}) {
 		cfg.Retry = fastRetry
 	}

@@ -57,7 +57,7 @@ func (r *Runner) decide(ctx context.Context, info ErrorInfo, f *failure, seq *se
 	if r.decider != nil {
 		dec = r.decider.Decide(ctx, info)
 	}
-	log := r.log.With("stream_id", info.StreamID, "attempt", info.Attempt, "code", f.err.Code, "status", f.err.Status)
+	log := r.streamLog(ctx, info.StreamID).With("attempt", info.Attempt, "code", f.err.Code, "status", f.err.Status)
 	switch dec.Action {
 	case ActionDefault:
 		dec = builtinDecision(info, f)
@@ -90,7 +90,7 @@ func (r *Runner) decide(ctx context.Context, info ErrorInfo, f *failure, seq *se
 		return verdict{action: ActionTerminate, err: f.err}
 	}
 	if elapsed := time.Since(seq.start); seq.cfg.MaxElapsed > 0 && elapsed+wait > seq.cfg.MaxElapsed {
-		log.Debug("retry time limit reached", "elapsed", elapsed, "wait", wait, "max_elapsed", seq.cfg.MaxElapsed)
+		log.Debug("retry time limit reached", "elapsed_ms", millis(elapsed), "wait_ms", millis(wait), "max_elapsed_ms", millis(seq.cfg.MaxElapsed))
 		return verdict{action: ActionTerminate, err: f.err}
 	}
 	return verdict{action: ActionRetry, wait: wait}

@@ -104,6 +104,9 @@ func (nopStreams) PushChunk(context.Context, string, manager.Chunk) error       
 func (nopStreams) CloseStream(context.Context, string, string) error            { return nil }
 func (nopStreams) HandleStreamError(context.Context, string, error, bool) error { return nil }
 func (nopStreams) Done(context.Context, string) (<-chan struct{}, error)        { return nil, nil }
+func (nopStreams) Info(context.Context, string) (manager.StreamInfo, error) {
+	return manager.StreamInfo{}, nil
+}
 
 var _ http.RoundTripper = (*pipeTransport)(nil)
 

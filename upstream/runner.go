@@ -10,6 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/upstream/sse"
 )
@@ -20,6 +24,8 @@ type Streams interface {
 	CloseStream(ctx context.Context, streamID, reason string) error
 	HandleStreamError(ctx context.Context, streamID string, err error, terminate bool) error
 	Done(ctx context.Context, streamID string) (<-chan struct{}, error)
+	// Info is asked once per Run, for the stream's labels.
+	Info(ctx context.Context, streamID string) (manager.StreamInfo, error)
 }
 
 var _ Streams = (*manager.Manager)(nil)
@@ -43,22 +49,37 @@ type RunnerConfig struct {
 	// MaxEventSize bounds one upstream event; 0 means sse.DefaultMaxEventSize (32 MiB). A larger
 	// event fails the stream.
 	MaxEventSize int
-	// Logger receives the runner's logs, with a stream_id attribute; nil discards them. Credentials,
-	// request headers and URL queries are never logged.
+	// Logger receives the runner's logs, with stream_id and request_id attributes; nil discards
+	// them. Credentials, request headers and URL queries are never logged.
 	Logger *slog.Logger
+	// Metrics records every attempt, retry, first chunk, generation and pushed chunk;
+	// *telemetry.Metrics implements it. nil records nothing.
+	Metrics Metrics
+	// TracerProvider makes a client span per upstream attempt, a child of the span in the context
+	// Run or Generate is given. nil makes none (a no-op provider): the caller's span context then
+	// still reaches the upstream through Propagator.
+	TracerProvider trace.TracerProvider
+	// Propagator writes the attempt's span context into every upstream request (W3C
+	// traceparent); nil writes none.
+	Propagator propagation.TextMapPropagator
 }
 
 // Runner feeds manager streams from the configured provider. It is safe for concurrent use: one
 // Runner serves every stream of a gateway.
 type Runner struct {
-	provider Provider
-	streams  Streams
-	decider  Decider
-	retry    RetryConfig
-	timeouts Timeouts
-	maxEvent int
-	log      *slog.Logger
-	client   *http.Client
+	provider   Provider
+	name       string // the provider's Name, the provider label of its metrics
+	genAI      string // the provider's gen_ai.provider.name
+	streams    Streams
+	decider    Decider
+	retry      RetryConfig
+	timeouts   Timeouts
+	maxEvent   int
+	log        *slog.Logger
+	client     *http.Client
+	metrics    Metrics
+	tracer     trace.Tracer
+	propagator propagation.TextMapPropagator // nil: none
 }
 
 // NewRunner validates cfg, fills its defaults and returns a Runner.
@@ -80,13 +101,17 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{
-		provider: cfg.Provider,
-		streams:  cfg.Manager,
-		decider:  cfg.Decider,
-		retry:    retry,
-		timeouts: timeouts,
-		maxEvent: cfg.MaxEventSize,
-		log:      cfg.Logger,
+		provider:   cfg.Provider,
+		name:       cfg.Provider.Name(),
+		genAI:      genAIProvider(cfg.Provider.Name()),
+		streams:    cfg.Manager,
+		decider:    cfg.Decider,
+		retry:      retry,
+		timeouts:   timeouts,
+		maxEvent:   cfg.MaxEventSize,
+		log:        cfg.Logger,
+		metrics:    cfg.Metrics,
+		propagator: cfg.Propagator,
 	}
 	if r.maxEvent == 0 {
 		r.maxEvent = sse.DefaultMaxEventSize
@@ -94,7 +119,15 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-	r.log = r.log.With("provider", cfg.Provider.Name())
+	r.log = r.log.With("provider", r.name)
+	if r.metrics == nil {
+		r.metrics = nopMetrics{}
+	}
+	tp := cfg.TracerProvider
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	r.tracer = tp.Tracer(tracerName)
 	var rt http.RoundTripper = newTransport(timeouts.Connect)
 	if tp, ok := cfg.Provider.(Transporter); ok {
 		rt = tp.Transport()
@@ -142,14 +175,22 @@ func (r *Runner) CloseIdleConnections() { r.client.CloseIdleConnections() }
 // only when there is no stream to report into: an unknown stream, or a manager shut down (the
 // manager's error).
 func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
+	start := time.Now()
 	done, err := r.streams.Done(ctx, streamID)
 	if err != nil {
 		return fmt.Errorf("run upstream for stream %s: %w", streamID, err)
 	}
+	info, err := r.streams.Info(ctx, streamID)
+	if err != nil {
+		return fmt.Errorf("run upstream for stream %s: %w", streamID, err)
+	}
+	s := r.newSession(streamID, info.Labels[manager.LabelSource], req, start)
 	first, err := r.provider.StreamRequest(ctx, req)
 	if errors.Is(err, ErrInvalidRequest) {
 		msg := fmt.Sprintf("run upstream for stream %s: %v", streamID, err)
-		r.finish(context.WithoutCancel(ctx), streamID, result{outcomeFailed, streamError(http.StatusBadRequest, "INVALID_ARGUMENT", msg)})
+		res := result{outcomeFailed, streamError(http.StatusBadRequest, "INVALID_ARGUMENT", msg)}
+		r.finish(context.WithoutCancel(ctx), streamID, res)
+		s.report(ctx, res)
 		return nil
 	}
 	rctx, cancel := context.WithCancelCause(ctx)
@@ -163,8 +204,9 @@ func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 		case <-rctx.Done():
 		}
 	})
-	res := r.newSession(streamID, req).run(rctx, first, err)
+	res := s.run(rctx, first, err)
 	r.finish(context.WithoutCancel(ctx), streamID, res)
+	s.report(ctx, res)
 	return nil
 }
 
@@ -173,27 +215,35 @@ func (r *Runner) finish(ctx context.Context, streamID string, res result) {
 	var err error
 	switch res.outcome {
 	case outcomeClosed:
-		r.streamLog(streamID).Debug("stream closed by another party; upstream request cancelled")
+		r.streamLog(ctx, streamID).Debug("stream closed by another party; upstream request cancelled")
 		return
 	case outcomeCompleted:
 		err = r.streams.CloseStream(ctx, streamID, manager.ReasonCompleted)
 	case outcomeSkipped:
-		r.streamLog(streamID).Info("upstream error skipped by decision", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
+		r.streamLog(ctx, streamID).Info("upstream error skipped by decision", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
 		err = r.streams.CloseStream(ctx, streamID, ReasonSkippedPrefix+res.err.Message)
 	case outcomeCancelled:
-		r.streamLog(streamID).Info("upstream request cancelled by the caller", "code", res.err.Code, "error", res.err.Message)
+		r.streamLog(ctx, streamID).Info("upstream request cancelled by the caller", "code", res.err.Code, "error", res.err.Message)
 		err = r.streams.HandleStreamError(ctx, streamID, res.err, true)
 	case outcomeFailed:
-		r.streamLog(streamID).Warn("upstream stream failed", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
+		r.streamLog(ctx, streamID).Warn("upstream stream failed", "code", res.err.Code, "status", res.err.Status, "error", res.err.Message)
 		err = r.streams.HandleStreamError(ctx, streamID, res.err, true)
 	}
 	if err != nil && !manager.IsGone(err) {
-		r.streamLog(streamID).Error("close stream", "error", err)
+		r.streamLog(ctx, streamID).Error("close stream", "error", err)
 	}
 }
 
-// streamLog returns the runner's logger for one stream. It is made only when something is logged:
-// deriving a logger costs an allocation or more on every stream.
-func (r *Runner) streamLog(streamID string) *slog.Logger {
-	return r.log.With("stream_id", streamID)
+// streamLog returns the runner's logger for one stream ("" for none), with the request ID ctx
+// carries. It is made only when something is logged: deriving a logger costs an allocation or
+// more on every stream.
+func (r *Runner) streamLog(ctx context.Context, streamID string) *slog.Logger {
+	args := make([]any, 0, 4)
+	if streamID != "" {
+		args = append(args, "stream_id", streamID)
+	}
+	if id := requestIDFrom(ctx); id != "" {
+		args = append(args, "request_id", id)
+	}
+	return r.log.With(args...)
 }

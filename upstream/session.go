@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"time"
 
+	"github.com/streamgate/streamgate/internal/ctxwait"
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 	"github.com/streamgate/streamgate/upstream/sse"
 )
 
@@ -23,6 +26,24 @@ const (
 	outcomeSkipped                      // a Decider skipped err: close without an error chunk
 	outcomeCancelled                    // the caller's context ended: terminate with err
 )
+
+// String names the outcome in the stream-end log line: completed, closed (by someone else),
+// error, skipped or cancelled.
+func (o outcome) String() string {
+	switch o {
+	case outcomeCompleted:
+		return "completed"
+	case outcomeClosed:
+		return "closed"
+	case outcomeFailed:
+		return "error"
+	case outcomeSkipped:
+		return "skipped"
+	case outcomeCancelled:
+		return "cancelled"
+	}
+	return "unknown"
+}
 
 // result ends an attempt or a whole Run. The zero result (outcome 0) ends nothing: an attempt
 // that failed returns it beside its failure, and failed returns it when a retry is to follow.
@@ -38,35 +59,48 @@ const maxErrorBody = 64 << 10
 type session struct {
 	r         *Runner
 	streamID  string
+	source    string // the stream's manager.LabelSource, the label of its chunks' metric
 	req       Request
 	seq       *sequence
+	start     time.Time     // when Run started: the first attempt's start
+	attempts  int           // attempts so far, the current one included
+	at        *attemptTrace // the current attempt
 	forwarded bool          // an event was pushed into the stream
+	chunks    int           // events pushed into the stream
+	ttfc      time.Duration // from start to the first event pushed
 	lastID    string        // DialectSSE: the last event ID, sent as Last-Event-ID
 	retry     time.Duration // DialectSSE: the stream's retry field
 }
 
-func (r *Runner) newSession(streamID string, req Request) *session {
+func (r *Runner) newSession(streamID, source string, req Request, start time.Time) *session {
 	return &session{
 		r:        r,
 		streamID: streamID,
+		source:   source,
 		req:      req,
-		seq:      newSequence(r.retry, time.Now()),
+		seq:      newSequence(r.retry, start),
+		start:    start,
 	}
 }
 
 // run makes attempts until one ends the stream or a failure is not retried. first is the
-// already-built request of the first attempt, or buildErr why it could not be built.
+// already-built request of the first attempt, or buildErr why it could not be built. Each attempt
+// is a client span, a child of ctx's.
 func (s *session) run(ctx context.Context, first *http.Request, buildErr error) result {
 	hreq := first
 	for {
+		s.attempts++
+		actx, at := s.r.startAttempt(ctx, operationGenerateContent, s.req.Model, s.streamID, s.attempts)
+		s.at = at
 		var res result
 		var f *failure
 		if buildErr != nil {
 			f, buildErr = credentialFailure(buildErr), nil
 		} else {
-			res, f = s.attempt(ctx, hreq)
+			res, f = s.attempt(actx, hreq)
 		}
 		if f == nil {
+			s.r.endAttempt(at, res, nil, 0)
 			return res
 		}
 		if res := s.failed(ctx, f); res.outcome != 0 {
@@ -76,15 +110,21 @@ func (s *session) run(ctx context.Context, first *http.Request, buildErr error) 
 	}
 }
 
-// failed asks the Decider and the built-in policy about f, once its upstream text is scrubbed. It
-// returns a final result, or waits for the retry and returns the zero result.
+// failed asks the Decider and the built-in policy about f, once its upstream text is scrubbed,
+// and ends the attempt's span. It returns a final result, or waits for the retry and returns the
+// zero result.
 func (s *session) failed(ctx context.Context, f *failure) result {
 	s.r.scrub(f)
 	v := s.r.decide(ctx, s.info(f), f, s.seq, s.resumeWait())
+	next := 0
+	if v.action == ActionRetry {
+		next = s.attempts + 1
+	}
+	s.r.endAttempt(s.at, result{}, f, next)
 	switch v.action {
 	case ActionRetry:
-		s.r.streamLog(s.streamID).Info("upstream attempt failed; retrying", "attempt", s.seq.attempt, "http_status", f.status,
-			"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait", v.wait)
+		s.r.streamLog(ctx, s.streamID).Info("upstream attempt failed; retrying", "attempt", s.seq.attempt, "http_status", f.status,
+			"code", f.err.Code, "status", f.err.Status, "error", f.err.Message, "wait_ms", millis(v.wait))
 		if !sleep(ctx, v.wait) {
 			return interrupted(ctx)
 		}
@@ -138,6 +178,7 @@ func (s *session) attempt(ctx context.Context, hreq *http.Request) (result, *fai
 	} else {
 		hreq = hreq.WithContext(actx)
 	}
+	s.r.prepare(actx, hreq)
 	if s.lastID != "" {
 		hreq.Header.Set("Last-Event-ID", s.lastID)
 	}
@@ -146,6 +187,7 @@ func (s *session) attempt(ctx context.Context, hreq *http.Request) (result, *fai
 		return s.stopped(actx, connectFailure(hreq.URL, err))
 	}
 	defer resp.Body.Close()
+	s.at.code = resp.StatusCode
 	switch {
 	case resp.StatusCode == http.StatusNoContent && s.r.provider.Dialect() == DialectSSE:
 		// An event stream server answers 204 to say there is nothing more.
@@ -191,7 +233,11 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 				// gateway's BenchmarkInterChunkGap (82 -> 69 us; git log -S Gosched).
 				runtime.Gosched()
 			}
-			return s.ended(actx, err, d, rd)
+			res, f := s.ended(actx, err, d, rd)
+			if fin, ok := d.final(); ok {
+				s.at.setFinal(fin)
+			}
+			return res, f
 		}
 		now := body.readAt
 		if !started {
@@ -208,9 +254,22 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			return result{outcome: outcomeClosed}, nil
 		}
 		d.pushed(data)
-		s.forwarded = true
+		s.pushed(len(data), now)
 		lastEvent = now
 	}
+}
+
+// pushed counts an event of n bytes read at t and pushed into the stream; the first one is the
+// generation's first chunk.
+func (s *session) pushed(n int, t time.Time) {
+	if !s.forwarded {
+		s.forwarded = true
+		s.ttfc = t.Sub(s.start)
+		s.r.metrics.FirstChunk(s.r.name, s.req.Model, s.ttfc)
+		s.at.firstChunk(t)
+	}
+	s.chunks++
+	s.r.metrics.ChunkPushed(s.source, n)
 }
 
 // push pushes one event into the stream, as a chunk with Event "" for the default type. It
@@ -230,7 +289,7 @@ func (s *session) push(ctx context.Context, typ string, data []byte, at time.Tim
 	case errors.Is(err, manager.ErrBudgetExhausted):
 		return false, refusedFailure(err)
 	}
-	s.r.streamLog(s.streamID).Warn("deliver chunk", "error", err)
+	s.r.streamLog(ctx, s.streamID).Warn("deliver chunk", "error", err)
 	return true, nil
 }
 
@@ -297,16 +356,35 @@ func interrupted(ctx context.Context) result {
 }
 
 // sleep waits d or until ctx ends; it reports whether the wait ran to its end.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
+var sleep = ctxwait.Sleep
+
+// report records the generation once its stream is closed: its duration, time to first chunk
+// and tokens (when an attempt was made), and the stream-end log line at info, with durations in
+// milliseconds.
+func (s *session) report(ctx context.Context, res result) {
+	total := time.Since(s.start)
+	var fin geminiwire.Final
+	if s.at != nil && s.at.hasFinal {
+		fin = s.at.final
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
+	if s.attempts > 0 {
+		s.r.metrics.UpstreamDone(s.r.name, s.req.Model, s.ttfc, total, s.chunks)
+		if fin.HasUsage {
+			s.r.metrics.Tokens(s.r.name, s.req.Model, fin.InputTokens, fin.OutputTokens)
+		}
 	}
+	if !s.r.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	args := []any{"model", s.req.Model, "status", res.outcome.String(), "attempts", s.attempts, "chunks", s.chunks, "duration_ms", millis(total)}
+	if s.forwarded {
+		args = append(args, "ttfc_ms", millis(s.ttfc))
+	}
+	if res.err != nil {
+		args = append(args, "code", res.err.Code)
+	}
+	if fin.HasUsage {
+		args = append(args, "input_tokens", fin.InputTokens, "output_tokens", fin.OutputTokens)
+	}
+	s.r.streamLog(ctx, s.streamID).Info("upstream stream ended", args...)
 }

@@ -39,3 +39,6 @@ func (t Timeouts) withDefaults() (Timeouts, error) {
 	t.Idle = cmp.Or(t.Idle, DefaultIdleTimeout)
 	return t, nil
 }
+
+// millis is d in milliseconds, as logs give durations: a float, never nanoseconds as an integer.
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

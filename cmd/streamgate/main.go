@@ -207,10 +207,11 @@ func serve(ctx context.Context, cfg *configs.Config, source string, stdout, stde
 	if err != nil {
 		return err
 	}
-	parts, err := build(ctx, cfg, log)
+	parts, err := build(ctx, cfg, o, log)
 	if err != nil {
 		return errors.Join(err, o.close())
 	}
+	defer parts.unobserve()
 	defer parts.runner.CloseIdleConnections()
 	err = listenAndServe(ctx, cfg, source, parts, o, stdout, log)
 	if cerr := closePlugins(parts.plugins, cfg.ShutdownGrace); cerr != nil {
@@ -237,7 +238,7 @@ func listenAndServe(ctx context.Context, cfg *configs.Config, source string, par
 	if err != nil {
 		return errors.Join(err, ln.Close())
 	}
-	stopAdmin, err := o.serveAdmin(adminLn, cfg.Admin.Pprof, log)
+	stopAdmin, err := o.serveAdmin(adminLn, cfg.Admin.Pprof, parts.gateway.Ready, log)
 	if err != nil {
 		return errors.Join(err, ln.Close())
 	}

@@ -25,7 +25,7 @@ type ops struct {
 	build   telemetry.BuildInfo
 	metrics *telemetry.Metrics
 	tracing *telemetry.Tracing
-	ready   atomic.Bool // what the admin /readyz reports: the gateway accepts and is not stopping
+	ready   atomic.Bool // the gateway's listener accepts and the process is not stopping
 }
 
 // newOps builds the metrics and the tracing from the configuration; problems with the
@@ -85,14 +85,16 @@ func listenAdmin(addr string) (net.Listener, error) {
 }
 
 // serveAdmin serves the admin listener in a goroutine it owns until the returned stop is
-// called; stop waits for it and returns its error. With no listener, stop does nothing.
-func (o *ops) serveAdmin(ln net.Listener, pprof bool, log *slog.Logger) (stop func() error, err error) {
+// called; stop waits for it and returns its error. With no listener, stop does nothing. Its
+// /readyz reports ready while o.ready is set and gatewayReady (the main listener's /readyz) says
+// so.
+func (o *ops) serveAdmin(ln net.Listener, pprof bool, gatewayReady func() bool, log *slog.Logger) (stop func() error, err error) {
 	if ln == nil {
 		return func() error { return nil }, nil
 	}
 	srv, err := admin.New(admin.Config{
 		Metrics: o.metrics.Handler(),
-		Ready:   o.readiness,
+		Ready:   func() error { return o.readiness(gatewayReady) },
 		Pprof:   pprof,
 		Logger:  log,
 	})
@@ -108,8 +110,8 @@ func (o *ops) serveAdmin(ln net.Listener, pprof bool, log *slog.Logger) (stop fu
 	}, nil
 }
 
-func (o *ops) readiness() error {
-	if !o.ready.Load() {
+func (o *ops) readiness(gatewayReady func() bool) error {
+	if !o.ready.Load() || !gatewayReady() {
 		return errors.New("the gateway is not serving")
 	}
 	return nil

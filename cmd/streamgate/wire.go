@@ -13,10 +13,14 @@ import (
 	"github.com/streamgate/streamgate/gateway"
 	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/plugins"
+	"github.com/streamgate/streamgate/telemetry"
 	"github.com/streamgate/streamgate/upstream"
 )
 
-var _ gateway.Plugins = gatewayPlugins{}
+var (
+	_ gateway.Plugins = gatewayPlugins{}
+	_ gateway.Metrics = (*telemetry.Metrics)(nil)
+)
 
 // gatewayPlugins adapts the plugin host to gateway.Plugins, which the two packages cannot share a
 // type for: the gateway must not import plugins (architecture.md), and plugins knows no gateway.
@@ -32,18 +36,21 @@ func (g gatewayPlugins) Subscriptions(streamID, instance string) []gateway.Subsc
 
 // parts are the built components.
 type parts struct {
-	gateway  *gateway.Server
-	runner   *upstream.Runner
-	plugins  *plugins.Host // nil without configured plugins
-	provider string
-	open     bool // no client keys
+	gateway   *gateway.Server
+	runner    *upstream.Runner
+	plugins   *plugins.Host // nil without configured plugins
+	provider  string
+	open      bool   // no client keys
+	unobserve func() // stops the retained gauges from reading the manager
 }
 
 // build turns the configuration into the manager, keyring, plugin host, provider, runner and
-// gateway. Problems the configuration causes are configErrors. When build fails after the plugin
-// host started, it closes the host.
-func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts, err error) {
-	m, err := manager.New(managerConfig(cfg.Manager, log))
+// gateway, which record into o's metrics and tracer provider. Problems the configuration causes
+// are configErrors. When build fails after the plugin host started, it closes the host.
+func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (p parts, err error) {
+	mcfg := managerConfig(cfg.Manager, log)
+	mcfg.Observer = streamMetrics{o.metrics}
+	m, err := manager.New(mcfg)
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("manager: %w", err)}
 	}
@@ -59,7 +66,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts,
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("upstream: %w", err)}
 	}
-	host, err := startPlugins(ctx, cfg, m, log)
+	host, err := startPlugins(ctx, cfg, m, o.metrics, log)
 	if err != nil {
 		return parts{}, err
 	}
@@ -78,7 +85,10 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts,
 			FirstEvent: cfg.Upstream.Timeouts.FirstEvent,
 			Idle:       cfg.Upstream.Timeouts.Idle,
 		},
-		Logger: log,
+		Logger:         log,
+		Metrics:        o.metrics,
+		TracerProvider: o.tracing.TracerProvider(),
+		Propagator:     o.tracing.Propagator(),
 	})
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("upstream: %w", err)}
@@ -99,8 +109,12 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts,
 		MaxConnections:   cfg.Limits.MaxConnections,
 		CORSOrigins:      cfg.CORS.AllowedOrigins,
 		// shutdown_grace 0 means no grace at all; the gateway reads a zero as its default.
-		ShutdownGrace: max(cfg.ShutdownGrace, time.Nanosecond),
-		Logger:        log,
+		ShutdownGrace:  max(cfg.ShutdownGrace, time.Nanosecond),
+		Metrics:        o.metrics,
+		TracerProvider: o.tracing.TracerProvider(),
+		Propagator:     o.tracing.Propagator(),
+		Logger:         log,
+		WithRequestID:  upstream.WithRequestID,
 	}
 	if host != nil {
 		gwCfg.Plugins = gatewayPlugins{host}
@@ -109,13 +123,14 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (p parts,
 	if err != nil {
 		return parts{}, configError{err}
 	}
-	return parts{gateway: gw, runner: runner, plugins: host, provider: provider.Name(), open: keyring.Len() == 0}, nil
+	return parts{gateway: gw, runner: runner, plugins: host, provider: provider.Name(), open: keyring.Len() == 0,
+		unobserve: o.metrics.ObserveRetained(retained(m))}, nil
 }
 
 // startPlugins launches the configured plugins, or returns nil when there are none. A plugin the
 // configuration cannot launch (missing or not executable, wrong checksum, refused config) is a
 // configError naming it.
-func startPlugins(ctx context.Context, cfg *configs.Config, m *manager.Manager, log *slog.Logger) (*plugins.Host, error) {
+func startPlugins(ctx context.Context, cfg *configs.Config, m *manager.Manager, metrics plugins.Metrics, log *slog.Logger) (*plugins.Host, error) {
 	if len(cfg.Plugins) == 0 {
 		return nil, nil
 	}
@@ -133,7 +148,7 @@ func startPlugins(ctx context.Context, cfg *configs.Config, m *manager.Manager, 
 			Attach: plugins.AttachRule{All: p.Attach.All, Models: p.Attach.Models, Tenants: p.Attach.Tenants},
 		}
 	}
-	host, err := plugins.New(plugins.Config{Plugins: pcs, Streams: m, QueueSize: cfg.ClientQueueSize, Logger: log})
+	host, err := plugins.New(plugins.Config{Plugins: pcs, Streams: m, QueueSize: cfg.ClientQueueSize, Logger: log, Metrics: metrics})
 	if err != nil {
 		return nil, configError{fmt.Errorf("plugins: %w", err)}
 	}

@@ -39,3 +39,24 @@ func TestManagerConfigCarriesTheTenantLimits(t *testing.T) {
 	require.Equal(t, manager.Quota{MaxStreams: 900, MaxBytes: 512 << 20}, got.QuotaFor("acme"))
 	require.Equal(t, got.DefaultQuota, got.QuotaFor("globex"))
 }
+
+// The admin /readyz is ready only while the gateway's listener serves and the gateway itself
+// reports ready.
+func TestAdminReadinessFollowsTheGateway(t *testing.T) {
+	for _, tc := range []struct {
+		serving, gateway, ready bool
+	}{
+		{serving: true, gateway: true, ready: true},
+		{serving: true, gateway: false},
+		{serving: false, gateway: true},
+	} {
+		var o ops
+		o.ready.Store(tc.serving)
+		err := o.readiness(func() bool { return tc.gateway })
+		if tc.ready {
+			require.NoError(t, err)
+		} else {
+			require.EqualError(t, err, "the gateway is not serving")
+		}
+	}
+}

@@ -125,3 +125,39 @@ func TestLooksLikeObject(t *testing.T) {
 		require.Equal(t, want, LooksLikeObject([]byte(data)), "%q", data)
 	}
 }
+
+func TestParseFinal(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		data  string
+		want  Final
+		final bool
+	}{
+		{"written", string(Chunk("end", true, Usage{12, 34}, "m", "resp-1")),
+			Final{ResponseID: "resp-1", FinishReasons: []string{"STOP"}, InputTokens: 12, OutputTokens: 34, HasUsage: true}, true},
+		{"thoughts are output", `{"candidates":[{"finishReason":"MAX_TOKENS"},{"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":5,"thoughtsTokenCount":7,"totalTokenCount":15}}`,
+			Final{FinishReasons: []string{"MAX_TOKENS", "STOP"}, InputTokens: 3, OutputTokens: 12, HasUsage: true}, true},
+		{"blocked", `{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":9},"responseId":"r"}`,
+			Final{ResponseID: "r", FinishReasons: []string{"SAFETY"}, InputTokens: 9, HasUsage: true}, true},
+		{"not final", string(Chunk("more", false, Usage{}, "m", "r")), Final{ResponseID: "r"}, false},
+		{"not JSON", `{"finishReason": broken`, Final{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, final := ParseFinal([]byte(tc.data))
+			require.Equal(t, tc.final, final)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestFinalityKeepsTheFirstFinalChunk(t *testing.T) {
+	var f Finality
+	_, ok := f.Final()
+	require.False(t, ok)
+	f.Add(Chunk("a", false, Usage{}, "m", "r"))
+	f.Add(Chunk("b", true, Usage{2, 3}, "m", "r"))
+	f.Add([]byte(`{"candidates":[{"finishReason":"OTHER"}],"usageMetadata":{"promptTokenCount":100}}`))
+	got, ok := f.Final()
+	require.True(t, ok)
+	require.Equal(t, Final{ResponseID: "r", FinishReasons: []string{"STOP"}, InputTokens: 2, OutputTokens: 3, HasUsage: true}, got)
+}

@@ -78,6 +78,29 @@ func IsFinal(data []byte) bool {
 	if !hasReasonKey(data) {
 		return false
 	}
+	_, final := ParseFinal(data)
+	return final
+}
+
+// Final is what the final chunk of a stream, or a complete response, says about the response:
+// the fields the runner reports in its traces, metrics and logs.
+type Final struct {
+	ResponseID string
+	// FinishReasons are the candidates' finishReason values, in candidate order, and the prompt's
+	// blockReason when it was blocked.
+	FinishReasons []string
+	// InputTokens is usageMetadata.promptTokenCount; OutputTokens is candidatesTokenCount plus
+	// thoughtsTokenCount, the tokens generated (thinking is billed as output). HasUsage is false
+	// when there was no usageMetadata.
+	InputTokens  int
+	OutputTokens int
+	HasUsage     bool
+}
+
+// ParseFinal parses a GenerateContentResponse and reports whether it is final: a candidate with
+// a finishReason or a prompt blockReason. It is the one parse of a chunk the runner makes, once
+// per stream.
+func ParseFinal(data []byte) (Final, bool) {
 	var r struct {
 		Candidates []struct {
 			FinishReason string `json:"finishReason"`
@@ -85,19 +108,29 @@ func IsFinal(data []byte) bool {
 		PromptFeedback *struct {
 			BlockReason string `json:"blockReason"`
 		} `json:"promptFeedback"`
+		UsageMetadata *struct {
+			PromptTokenCount     int `json:"promptTokenCount"`
+			CandidatesTokenCount int `json:"candidatesTokenCount"`
+			ThoughtsTokenCount   int `json:"thoughtsTokenCount"`
+		} `json:"usageMetadata"`
+		ResponseID string `json:"responseId"`
 	}
 	if json.Unmarshal(data, &r) != nil {
-		return false
+		return Final{}, false
 	}
-	if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
-		return true
-	}
+	f := Final{ResponseID: r.ResponseID}
 	for _, c := range r.Candidates {
 		if c.FinishReason != "" {
-			return true
+			f.FinishReasons = append(f.FinishReasons, c.FinishReason)
 		}
 	}
-	return false
+	if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
+		f.FinishReasons = append(f.FinishReasons, r.PromptFeedback.BlockReason)
+	}
+	if u := r.UsageMetadata; u != nil {
+		f.InputTokens, f.OutputTokens, f.HasUsage = u.PromptTokenCount, u.CandidatesTokenCount+u.ThoughtsTokenCount, true
+	}
+	return f, len(f.FinishReasons) > 0
 }
 
 // hasReasonKey reports whether data contains `"finishReason"` or `"blockReason"`. It looks for the
@@ -125,6 +158,7 @@ func hasReasonKey(data []byte) bool {
 // rather than before it. The zero Finality has seen no chunk.
 type Finality struct {
 	final   bool
+	summary Final  // of the final chunk, once final
 	pending []byte // the data of the last chunk that may be final, not parsed yet
 }
 
@@ -140,10 +174,16 @@ func (f *Finality) Add(data []byte) {
 // Reached reports whether a chunk added so far was final.
 func (f *Finality) Reached() bool {
 	if f.pending != nil && !f.final {
-		f.final = IsFinal(f.pending)
+		f.summary, f.final = ParseFinal(f.pending)
 	}
 	f.pending = nil
 	return f.final
+}
+
+// Final returns what the first final chunk added so far said, and whether there was one.
+func (f *Finality) Final() (Final, bool) {
+	final := f.Reached()
+	return f.summary, final
 }
 
 // CountTokens is the simulator's stand-in for a tokenizer: the number of words in text.
