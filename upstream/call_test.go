@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/internal/testmetrics"
+	"github.com/streamgate/streamgate/telemetry"
 	"github.com/streamgate/streamgate/upstream"
 	"github.com/streamgate/streamgate/upstream/upstreamtest"
 )
@@ -81,4 +83,38 @@ func TestCallRefusals(t *testing.T) {
 	require.ErrorIs(t, err, upstream.ErrInvalidRequest)
 	require.True(t, strings.HasPrefix(err.Error(), "call models/m:streamGenerateContent: "), err.Error())
 	require.Zero(t, e.fake.RequestCount())
+}
+
+// TestCallTelemetry: a unary call's attempts count and are spans named after the call's
+// operation, but only a generation records the generation metrics.
+func TestCallTelemetry(t *testing.T) {
+	e := newEnv(t, upstreamtest.Script{})
+	e.fake.Enqueue(upstreamtest.Error(503, "overloaded"))
+	metrics := newMetrics(t)
+	tp, exp := tracing(t)
+	r := e.runner(e.gemini(), upstream.RunnerConfig{Metrics: metrics, TracerProvider: tp})
+	for _, call := range []upstream.Call{
+		countTokens,
+		{Model: "gemini-embedding-001", Method: "batchEmbedContents", Body: []byte(`{"requests":[{"content":{"parts":[{"text":"x"}]}}]}`)},
+		{Model: "gemini-2.5-pro"},
+		{},
+	} {
+		resp, err := r.Call(ctx, call)
+		require.NoError(t, err)
+		require.Equal(t, 200, resp.StatusCode, call.String())
+		require.NoError(t, resp.Body.Close())
+	}
+	require.Equal(t, []string{
+		`streamgate_chunk_bytes_total 0`,
+		`streamgate_upstream_requests_total{code="200",provider="gemini"} 4`,
+		`streamgate_upstream_requests_total{code="503",provider="gemini"} 1`,
+		`streamgate_upstream_retries_total{provider="gemini"} 1`,
+	}, withoutSums(testmetrics.Samples(t, metrics.Registry(), upstreamMetrics...)), "no generation, time to first chunk or tokens")
+	var names []string
+	for _, s := range exp.GetSpans() {
+		names = append(names, s.Name)
+		require.Equal(t, strings.SplitN(s.Name, " ", 2)[0], attrs(s.Attributes)[telemetry.AttrOperationName].AsString())
+	}
+	require.Equal(t, []string{"countTokens gemini-2.5-flash", "countTokens gemini-2.5-flash", "embeddings gemini-embedding-001",
+		"get_model gemini-2.5-pro", "list_models"}, names)
 }

@@ -138,7 +138,9 @@
 // (measured from the start of Run, so retries count) and, once it ends whatever its outcome,
 // its duration, chunk count and the tokens of the Gemini final chunk's usageMetadata. Every pushed
 // event counts as a chunk of the stream's manager.LabelSource. A non-streaming Generate that
-// succeeds counts as a generation of one chunk. Tokens, the response ID and the finish reasons
+// succeeds counts as a generation of one chunk; any other unary Call counts its attempts and
+// retries only, and its spans are named after its operation (embeddings for embedContent and
+// batchEmbedContents, the method's own name such as countTokens, get_model, list_models). Tokens, the response ID and the finish reasons
 // come from the final chunk that the Gemini dialect parses anyway to know the stream is complete
 // (geminiwire.Finality), so no chunk is parsed for telemetry on the hot path.
 //
