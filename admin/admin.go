@@ -162,7 +162,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "UNIMPLEMENTED", fmt.Sprintf("method %s is not allowed on %s (allowed: GET, HEAD)", r.Method, path))
+		writeError(w, http.StatusNotImplemented, "UNIMPLEMENTED", fmt.Sprintf("method %s is not allowed on %s (allowed: GET, HEAD)", r.Method, path))
 		return
 	}
 	h.ServeHTTP(w, r)

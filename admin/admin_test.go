@@ -92,7 +92,7 @@ func TestRoutes(t *testing.T) {
 		{"HEAD", "/metrics", response{200, "text/plain; version=0.0.4; charset=utf-8", ""}},
 		{"GET", "/healthz", response{200, jsonType, `{"status":"ok"}` + "\n"}},
 		{"GET", "/readyz", response{200, jsonType, `{"status":"ready"}` + "\n"}},
-		{"POST", "/metrics", response{405, jsonType, `{"error":{"code":405,"message":"method POST is not allowed on /metrics (allowed: GET, HEAD)","status":"UNIMPLEMENTED"}}` + "\n"}},
+		{"POST", "/metrics", response{501, jsonType, `{"error":{"code":501,"message":"method POST is not allowed on /metrics (allowed: GET, HEAD)","status":"UNIMPLEMENTED"}}` + "\n"}},
 		{"GET", "/debug/pprof/", response{404, jsonType, `{"error":{"code":404,"message":"pprof is disabled (admin.pprof: false)","status":"NOT_FOUND"}}` + "\n"}},
 		{"GET", "/debug/pprof/heap", response{404, jsonType, `{"error":{"code":404,"message":"pprof is disabled (admin.pprof: false)","status":"NOT_FOUND"}}` + "\n"}},
 		{"GET", "/v1/streams", response{404, jsonType, `{"error":{"code":404,"message":"no route for GET /v1/streams","status":"NOT_FOUND"}}` + "\n"}},

@@ -32,7 +32,7 @@ type Closed struct {
 
 // ReadRange returns the chunks after afterID, at most limit of them (zero for all), from the
 // stream's history in Redis. manager.ErrHistoryTrimmed means chunk afterID+1 is no longer kept
-// (410), manager.ErrInvalidAfterID that afterID is beyond the last chunk (400),
+// (400 FAILED_PRECONDITION), manager.ErrInvalidAfterID that afterID is beyond the last chunk (400),
 // manager.ErrNotFound that no such stream is kept.
 func (s *Store) ReadRange(ctx context.Context, id string, afterID uint64, limit int) (Page, error) {
 	if limit < 0 {

@@ -71,9 +71,9 @@ func TestAccessLog(t *testing.T) {
 		{"events", "GET", "/v1/streams/" + pushID + "/events", carolKey, "", 200, "/v1/streams/:id/events", "carol", "acme", pushID},
 		{"unknown stream", "GET", "/v1/streams/nope", aliceKey, "", 404, "/v1/streams/:id", "alice", "acme", ""},
 		{"no key", "GET", "/v1/streams", "", "", 401, "/v1/streams", "", "", ""},
-		{"bad request", "POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", aliceKey, generateBody, 400, "/v1beta/models/:modelAction", "alice", "acme", ""},
+		{"bad request", "POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=proto", aliceKey, generateBody, 400, "/v1beta/models/:modelAction", "alice", "acme", ""},
 		{"no route", "GET", "/v2/nowhere", aliceKey, "", 404, "unmatched", "", "", ""},
-		{"no method", "PUT", "/v1/streams", aliceKey, "", 405, "unmatched", "", "", ""},
+		{"no method", "PUT", "/v1/streams", aliceKey, "", 501, "unmatched", "", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rid := "access-" + strings.ReplaceAll(tc.name, " ", "-")
@@ -131,7 +131,7 @@ func TestNoCredentialInLogs(t *testing.T) {
 		{"GET", "/v1/streams?key=SECRET-KEY-1", "", "", 401},
 		{"GET", "/v1/streams?token=SECRET-TOKEN-1", aliceKey, "", 200},
 		{"POST", streamPath + "&key=" + aliceKey + "&token=SECRET-TOKEN-2", "", generateBody, 200},
-		{"POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?token=SECRET-TOKEN-3&key=" + aliceKey, "", generateBody, 400},
+		{"POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=proto&token=SECRET-TOKEN-3&key=" + aliceKey, "", generateBody, 400},
 		{"GET", "/nowhere?key=SECRET-KEY-2&token=SECRET-TOKEN-4", "", "", 404},
 		{"GET", "/v1/streams/" + pushID + "/events?key=" + carolKey + "&token=SECRET-TOKEN-5", "", "", 200},
 		{"POST", "/v1/streams?key=" + aliceKey, "", `{"model":"gemini-2.5-flash","request":{}}`, 201},

@@ -29,7 +29,8 @@ func handle(h handlerFunc) gin.HandlerFunc {
 // errorAnswers says what the client is told of the errors handlers return, other than a
 // *manager.StreamError, which says it itself (the handlers' own errors made with newError, the
 // plugin host's refusals, the upstream's answers). The first rule whose target the error matches
-// with errors.Is wins; an error matching none is a 500 INTERNAL with its text.
+// with errors.Is wins; an error matching none is a 500 INTERNAL with its text. Every rule pairs
+// its code and status as Google's canonical table does (manager.CodeForStatus; a test checks).
 var errorAnswers = []struct {
 	target     error
 	code       int
@@ -41,8 +42,8 @@ var errorAnswers = []struct {
 	{target: manager.ErrInvalidID, code: http.StatusBadRequest},
 	{target: manager.ErrInvalidAfterID, code: http.StatusBadRequest},
 	{target: manager.ErrExists, code: http.StatusConflict},
-	{target: manager.ErrClosed, code: http.StatusConflict, status: "FAILED_PRECONDITION"},
-	{target: manager.ErrHistoryTrimmed, code: http.StatusGone},
+	{target: manager.ErrClosed, code: http.StatusBadRequest, status: "FAILED_PRECONDITION"},
+	{target: manager.ErrHistoryTrimmed, code: http.StatusBadRequest, status: "FAILED_PRECONDITION"},
 	{target: manager.ErrTooManyStreams, code: http.StatusTooManyRequests, retryAfter: time.Second},
 	{target: manager.ErrTooManyClients, code: http.StatusTooManyRequests, retryAfter: time.Second},
 	{target: manager.ErrBudgetExhausted, code: http.StatusTooManyRequests, retryAfter: manager.LimitRetryAfter},
@@ -66,10 +67,15 @@ func answerFor(err error) *manager.StreamError {
 	}
 	for _, a := range errorAnswers {
 		if errors.Is(err, a.target) {
+			msg := cmp.Or(a.message, err.Error())
+			var rw *reworded
+			if errors.As(err, &rw) {
+				msg = rw.msg
+			}
 			return &manager.StreamError{
 				Code:       a.code,
 				Status:     cmp.Or(a.status, manager.StatusForCode(a.code)),
-				Message:    cmp.Or(a.message, err.Error()),
+				Message:    msg,
 				RetryAfter: a.retryAfter,
 			}
 		}
@@ -88,8 +94,8 @@ func newErrorStatus(code int, status, msg string) *manager.StreamError {
 	return &manager.StreamError{Code: code, Status: status, Message: msg}
 }
 
-// reworded is an error the client is told in the handler's words; its status is the wrapped
-// error's.
+// reworded is an error the client is told in the handler's words, whatever message its rule in
+// errorAnswers has; its status is the wrapped error's.
 type reworded struct {
 	msg string
 	err error
@@ -132,10 +138,10 @@ func retryAfterSeconds(d time.Duration) string {
 }
 
 // httpStatus turns an error code into an HTTP status: codes outside 400-599 (an upstream that
-// sent something odd) become 502.
+// sent something odd) become 500, INTERNAL's.
 func httpStatus(code int) int {
 	if code < 400 || code > 599 {
-		return http.StatusBadGateway
+		return http.StatusInternalServerError
 	}
 	return code
 }

@@ -32,8 +32,8 @@ func TestAnswerFor(t *testing.T) {
 		{"resume point beyond the end", wrap(manager.ErrInvalidAfterID), manager.StreamError{Code: 400, Status: "INVALID_ARGUMENT",
 			Message: "op on stream s: resume point is beyond the last chunk of the stream"}},
 		{"taken ID", wrap(manager.ErrExists), manager.StreamError{Code: 409, Status: "ALREADY_EXISTS", Message: "op on stream s: stream already exists"}},
-		{"closed", wrap(manager.ErrClosed), manager.StreamError{Code: 409, Status: "FAILED_PRECONDITION", Message: "op on stream s: stream closed"}},
-		{"history trimmed", wrap(manager.ErrHistoryTrimmed), manager.StreamError{Code: 410, Status: "FAILED_PRECONDITION",
+		{"closed", wrap(manager.ErrClosed), manager.StreamError{Code: 400, Status: "FAILED_PRECONDITION", Message: "op on stream s: stream closed"}},
+		{"history trimmed", wrap(manager.ErrHistoryTrimmed), manager.StreamError{Code: 400, Status: "FAILED_PRECONDITION",
 			Message: "op on stream s: requested chunks are no longer in the stream history"}},
 		{"too many streams", wrap(manager.ErrTooManyStreams), manager.StreamError{Code: 429, Status: "RESOURCE_EXHAUSTED",
 			Message: "op on stream s: too many concurrent streams", RetryAfter: time.Second}},
@@ -62,6 +62,26 @@ func TestErrorAnswersAreErrors(t *testing.T) {
 	for _, a := range errorAnswers {
 		assert.GreaterOrEqual(t, a.code, 400, "%v", a.target)
 		assert.LessOrEqual(t, a.code, 599, "%v", a.target)
+	}
+}
+
+// Every rule pairs its code and status as Google's canonical table does, so that an SDK
+// branching on the pair (UNAVAILABLE 503, FAILED_PRECONDITION 400, UNIMPLEMENTED 501) reads it
+// right.
+func TestErrorAnswersArePairedCanonically(t *testing.T) {
+	for _, a := range errorAnswers {
+		se := answerFor(a.target)
+		code, ok := manager.CodeForStatus(se.Status)
+		assert.True(t, ok, "%v: %s is no google.rpc.Code", a.target, se.Status)
+		assert.Equal(t, code, se.Code, "%v: %s", a.target, se)
+	}
+	for _, se := range []*manager.StreamError{
+		closeError(manager.ClosedError{Reason: manager.ReasonShuttingDown}),
+		closeError(manager.ClosedError{Reason: "deleted by client"}),
+		unencodable(1, errors.New("CR in data")),
+	} {
+		code, _ := manager.CodeForStatus(se.Status)
+		assert.Equal(t, code, se.Code, "%s", se)
 	}
 }
 

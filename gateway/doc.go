@@ -9,8 +9,12 @@
 //
 // # Routes
 //
-//	POST   /v1beta/models/{model}:streamGenerateContent?alt=sse   Gemini streaming, drop-in
-//	POST   /v1beta/models/{model}:generateContent                 Gemini non-streaming, passthrough
+//	POST   /{version}/models/{model}:streamGenerateContent?alt=sse  Gemini streaming, drop-in
+//	POST   /{version}/models/{model}:streamGenerateContent[?alt=json]  the same as a JSON array
+//	POST   /{version}/models/{model}:{method}        generateContent, countTokens, embedContent,
+//	                                                 batchEmbedContents, any other: passthrough
+//	GET    /{version}/models/{model}                 a model, passthrough
+//	GET    /{version}/models[?pageSize=&pageToken=]  the models list, passthrough
 //	POST   /v1/streams                                            create a generation or push stream (201)
 //	GET    /v1/streams[?all=true]                                 the caller's streams
 //	GET    /v1/streams/{id}                                       stream info
@@ -22,7 +26,8 @@
 //	DELETE /v1/streams/{id}/subscriptions/{sid}                   end that subscription (204)
 //	GET    /healthz, /readyz                                      no key needed
 //
-// Gin routes the Gemini paths as one segment (/v1beta/models/:modelAction) split at its last ':'.
+// {version} is v1beta, v1 or v1alpha, the official SDKs' apiVersion. Gin routes the Gemini paths
+// as one segment (/{version}/models/:modelAction) split at its last ':'.
 // Stream IDs are path segments: an ID holding '/' is addressed percent-encoded (the engine routes
 // on the raw path). Every answer that is not a stream is JSON, and a bad request never touches
 // another stream. New routes go in routes(), behind authenticate, return their error to handle,
@@ -54,6 +59,13 @@
 // table of sentinels. After the headers of a stream are sent, an error is a frame instead, written
 // by the sink.
 //
+// Codes and statuses pair as Google's canonical table does (manager.CodeForStatus): UNAVAILABLE
+// 503, FAILED_PRECONDITION 400 (a closed stream, chunks no longer kept), UNIMPLEMENTED 501. A
+// method a route does not have answers 501 UNIMPLEMENTED with an Allow header, as Google's HTTP
+// transcoding pairs a method not allowed with UNIMPLEMENTED. Only two answers of HTTP itself keep
+// codes the table has no status for: 408 DEADLINE_EXCEEDED for a request body that trickles in
+// too slowly, 413 INVALID_ARGUMENT for one over Config.MaxBodyBytes.
+//
 // # Gemini route
 //
 // A :streamGenerateContent call creates a stream, registers the caller's queued client first (from
@@ -67,12 +79,38 @@
 // falls further behind than its queue is told where to resume: a failed stream never ends
 // silently.
 //
+// Without alt=sse (or with alt=json, Gemini's default) the stream is written as Gemini writes it
+// then, one JSON array of the same chunks, Content-Type application/json, written progressively
+// as each chunk comes (arraySink): "[" + chunk + "\r\n,\r\n" + chunk + ... + "\r\n]". The upstream
+// is read as an event stream either way, so the stream is the same one, shared and resumable on
+// the events route (?after=N, N being the elements this caller got). An error before the first
+// chunk is the whole answer, as above; a later one is Gemini's error JSON {"error":{...}} as the
+// last element, and the array is then closed: Gemini ends a failed stream with its error JSON
+// after the last chunk, and in the array that is one more element, which keeps the body one
+// valid JSON value for a client that parses it whole, and shows the error to one that reads the
+// elements as they come (the REST streaming readers of Google's client libraries), never a
+// silent clean end. The official Go and JavaScript SDKs always ask for alt=sse.
+//
 // When a Gemini-route stream's last subscriber leaves, the stream is closed with reason "client
 // disconnected" after Config.OrphanGrace (0: at once; the runner then cancels the upstream
 // request). Transports attached by a plugin's attach rule are passive (manager.Passive) and do not
 // count: an audit transport on every stream must not keep an abandoned generation running. A
 // subscription asked for through POST /v1/streams/{id}/subscriptions does count: it re-routes the
 // generation. Streams made by POST /v1/streams never orphan: they run to their end whoever listens.
+//
+// # Models collection
+//
+// Every other call of the models collection the official SDKs make passes through
+// Generator.Call (upstream.Runner.Call: Generate's retries, timeouts and credential scrubbing) with
+// the caller's key swapped for the gateway's credential and under the caller's API version:
+// countTokens, embedContent, batchEmbedContents (the SDKs' EmbedContent), any other method of a
+// model but streamGenerateContent, GET models/{model}, and GET models with its pageSize and
+// pageToken (no other query parameter is passed on). The answer is the upstream's: its status,
+// Content-Type, Content-Length, Retry-After, every X-Goog-* header and the body, errors included
+// (Gemini's error JSON, scrubbed); an upstream without a models collection (the generic SSE
+// provider) answers 501 UNIMPLEMENTED. A method is one or more ASCII letters (else 404) and its
+// body a JSON object (else 400). A GET of a method or a POST of a model or the list answers 501
+// UNIMPLEMENTED with the Allow header of what the path takes.
 //
 // # Events route
 //
@@ -124,15 +162,16 @@
 //
 // observe, the outermost middleware, gives every request an ID: the caller's X-Request-Id when it
 // is 1 to 128 bytes of printable ASCII, a new UUID otherwise. It is echoed on every response (set
-// before anything can answer, so errors, 404s, 405s, preflights and streams all carry it), and the
+// before anything can answer, so errors, 404s, wrong methods, preflights and streams all carry it), and the
 // request's context holds a logger with request_id that every log line of the request goes
 // through (logFor), the queued client's included; Config.WithRequestID puts the ID into the
 // contexts the Generator gets, for the upstream to forward.
 //
 // When the handler returns (a stream's when its response ended) observe writes one access line
-// at info, "request": method, route (the template, c.FullPath(); "unmatched" for the 404 and 405
-// of no route), status, duration_ms (a float), bytes (of the body written), request_id, key_id,
-// tenant, stream_id once the request named or made one, and remote_addr. Neither the raw path nor
+// at info, "request": method, route (the template, c.FullPath(); "unmatched" for the 404 of no
+// route and the 501 of a method no route has), status, duration_ms (a float), bytes (of the body
+// written), request_id, key_id, tenant, stream_id once the request named or made one, and
+// remote_addr. Neither the raw path nor
 // the query is logged: ?key= travels there. Durations in the gateway's logs are *_ms floats,
 // never time.Duration, which slog's JSON handler writes as integer nanoseconds.
 //

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,38 +12,58 @@ import (
 	"github.com/streamgate/streamgate/upstream"
 )
 
-// Gemini actions served under /v1beta/models/{model}:{action}.
+// Gemini actions the gateway serves itself under /{version}/models/{model}:{action}; any other
+// action is a unary call passed through (callMethod).
 const (
 	actionStream   = "streamGenerateContent"
 	actionGenerate = "generateContent"
 )
 
-// modelAction serves POST /v1beta/models/{model}:{action}. Gin routes one path segment, which is
-// split at its last ':'.
+// modelAction serves POST /{version}/models/{model}:{action}. Gin routes one path segment, which
+// is split at its last ':'.
 func (s *Server) modelAction(c *gin.Context) error {
 	seg := c.Param("modelAction")
 	i := strings.LastIndexByte(seg, ':')
 	if i < 0 {
-		return newError(http.StatusNotFound, "no route for POST "+c.Request.URL.Path+": want /v1beta/models/{model}:streamGenerateContent or :generateContent")
+		// POST to a model: a model is read with GET.
+		return methodNotAllowed(c, http.MethodGet)
 	}
 	model, action := seg[:i], seg[i+1:]
-	if action != actionStream && action != actionGenerate {
-		return newError(http.StatusNotFound, "unknown action "+strconv.Quote(action)+": the gateway serves streamGenerateContent and generateContent")
+	if !isAction(action) {
+		return newError(http.StatusNotFound, "unknown action "+strconv.Quote(action)+": a method of a model is ASCII letters, like countTokens")
 	}
 	if err := upstream.ValidateModel(model); err != nil {
 		return invalidModel(err)
 	}
-	if action == actionStream {
+	switch action {
+	case actionStream:
 		return s.streamGenerate(c, model)
+	case actionGenerate:
+		return s.generate(c, model)
 	}
-	return s.generate(c, model)
+	return s.callMethod(c, model, action)
 }
 
-// streamGenerate serves :streamGenerateContent?alt=sse. It creates a stream, makes the caller its
-// first subscriber, then starts the upstream runner, and answers the stream as Gemini would.
+// isAction reports whether action can name a method: one or more ASCII letters.
+func isAction(action string) bool {
+	if action == "" {
+		return false
+	}
+	for i := range len(action) {
+		if c := action[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// streamGenerate serves :streamGenerateContent. It creates a stream, makes the caller its first
+// subscriber, then starts the upstream runner, and answers the stream as Gemini would: server-sent
+// events with alt=sse, else (alt=json, Gemini's default) one JSON array written chunk by chunk.
 func (s *Server) streamGenerate(c *gin.Context, model string) error {
-	if c.Query("alt") != "sse" {
-		return newError(http.StatusBadRequest, "alt=sse is required: the gateway streams server-sent events only (add ?alt=sse)")
+	alt := c.Query("alt")
+	if alt != "sse" && alt != "json" && alt != "" {
+		return newError(http.StatusBadRequest, "alt="+alt+" is not served: ask for alt=sse (server-sent events) or alt=json (a JSON array, the default)")
 	}
 	body, err := s.readGenerateBody(c)
 	if err != nil {
@@ -55,14 +74,17 @@ func (s *Server) streamGenerate(c *gin.Context, model string) error {
 	if err != nil {
 		return err
 	}
-	sink := &geminiSink{sseWriter: newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout)}
+	var sink sseSink = newArraySink(c.Writer, streamID, s.cfg.StalledWriteTimeout)
+	if alt == "sse" {
+		sink = &geminiSink{sseWriter: newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout)}
+	}
 	sub, err := s.register(ctx, streamID, SourceGemini, sink, 0)
 	if err != nil {
 		s.closeStream(ctx, streamID, "could not register the caller")
 		return err
 	}
 	defer sub.leave(ctx)
-	s.startGeneration(ctx, streamID, upstream.Request{Model: model, Body: body})
+	s.startGeneration(ctx, streamID, upstream.Request{Model: model, Body: body, APIVersion: apiVersion(c)})
 	sub.run(ctx)
 	return nil
 }
@@ -79,9 +101,6 @@ func (s *Server) readGenerateBody(c *gin.Context) ([]byte, error) {
 	return body, nil
 }
 
-// Headers of an upstream generateContent response passed to the caller.
-var passthroughHeaders = []string{"Content-Type", "Content-Encoding", "Content-Length", "Retry-After"}
-
 // generate serves :generateContent by passing the upstream's response through.
 func (s *Server) generate(c *gin.Context, model string) error {
 	body, err := s.readGenerateBody(c)
@@ -89,21 +108,11 @@ func (s *Server) generate(c *gin.Context, model string) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	resp, err := s.cfg.Generator.Generate(ctx, upstream.Request{Model: model, Body: body})
+	resp, err := s.cfg.Generator.Generate(ctx, upstream.Request{Model: model, Body: body, APIVersion: apiVersion(c)})
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	h := c.Writer.Header()
-	for _, k := range passthroughHeaders {
-		if v := resp.Header.Values(k); len(v) > 0 {
-			h[k] = v
-		}
-	}
-	c.Writer.WriteHeader(resp.StatusCode)
-	if _, err := io.Copy(c.Writer, resp.Body); err != nil {
-		s.logFor(ctx).Debug("generateContent passthrough ended early", "model", model, "error", err)
-	}
+	s.passthrough(c, resp, "models/"+model+":"+actionGenerate)
 	return nil
 }
 

@@ -89,10 +89,9 @@ func TestGeminiRouteErrors(t *testing.T) {
 		status   string
 		contains string
 	}{
-		{"alt missing", "POST", model + ":streamGenerateContent", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "alt=sse is required"},
-		{"alt json", "POST", model + ":streamGenerateContent?alt=json", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "alt=sse is required"},
-		{"unknown action", "POST", model + ":countTokens", aliceKey, generateBody, nil, 404, "NOT_FOUND", `unknown action "countTokens"`},
-		{"no action", "POST", model, aliceKey, generateBody, nil, 404, "NOT_FOUND", "want /v1beta/models/{model}:streamGenerateContent"},
+		{"alt proto", "POST", model + ":streamGenerateContent?alt=proto", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "alt=proto is not served"},
+		{"unknown action", "POST", model + ":count-Tokens", aliceKey, generateBody, nil, 404, "NOT_FOUND", `unknown action "count-Tokens"`},
+		{"no action", "POST", model, aliceKey, generateBody, nil, 501, "UNIMPLEMENTED", "method POST is not allowed on /v1beta/models/gemini-2.5-flash (allowed: GET)"},
 		{"bad model", "POST", "/v1beta/models/gem%20ini:streamGenerateContent?alt=sse", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "invalid model"},
 		{"empty model", "POST", "/v1beta/models/:streamGenerateContent?alt=sse", aliceKey, generateBody, nil, 400, "INVALID_ARGUMENT", "empty model name"},
 		{"bad JSON", "POST", streamPath, aliceKey, `{"contents":`, nil, 400, "INVALID_ARGUMENT", "GenerateContentRequest JSON object"},
@@ -100,7 +99,7 @@ func TestGeminiRouteErrors(t *testing.T) {
 		{"empty body", "POST", streamPath, aliceKey, ``, nil, 400, "INVALID_ARGUMENT", "GenerateContentRequest JSON object"},
 		{"body over limit", "POST", streamPath, aliceKey, `{"x":"` + strings.Repeat("a", 2000) + `"}`, nil, 413, "INVALID_ARGUMENT", "larger than 1024 bytes"},
 		{"generate body over limit", "POST", model + ":generateContent", aliceKey, `{"x":"` + strings.Repeat("a", 2000) + `"}`, nil, 413, "INVALID_ARGUMENT", "larger than 1024 bytes"},
-		{"wrong method", "GET", model + ":streamGenerateContent?alt=sse", aliceKey, "", nil, 405, "UNIMPLEMENTED", "method GET is not allowed"},
+		{"wrong method", "GET", model + ":streamGenerateContent?alt=sse", aliceKey, "", nil, 501, "UNIMPLEMENTED", "method GET is not allowed"},
 		{"unknown route", "POST", "/v1beta/tunedModels/x:generateContent", aliceKey, generateBody, nil, 404, "NOT_FOUND", "no route for POST /v1beta/tunedModels/x:generateContent"},
 		{"no key", "POST", streamPath, "", generateBody, nil, 401, "UNAUTHENTICATED", "API key required"},
 		{"wrong key", "POST", streamPath, "wrong-key", generateBody, nil, 401, "UNAUTHENTICATED", "API key not valid"},

@@ -22,6 +22,11 @@ type Generator interface {
 	// response came back, or wraps upstream.ErrInvalidRequest or errors.ErrUnsupported when the
 	// request could not be made: answerFor knows each.
 	Generate(ctx context.Context, req upstream.Request) (*http.Response, error)
+	// Call performs any other unary call of the models collection (a model's method such as
+	// countTokens, a model's GET, the models list) and returns the upstream's response for
+	// passthrough, as Generate does, with Generate's errors; errors.ErrUnsupported means the
+	// upstream has no models collection.
+	Call(ctx context.Context, call upstream.Call) (*http.Response, error)
 }
 
 var _ Generator = (*upstream.Runner)(nil)

@@ -41,7 +41,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	resp := e.request("POST", streamPath, aliceKey, generateBody)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, geminiFrames(upstreamtest.Chunks(defaultTexts...)...), string(readAll(t, resp)))
-	status, body := e.do("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", aliceKey, generateBody)
+	status, body := e.do("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=proto", aliceKey, generateBody)
 	requireError(t, 400, "INVALID_ARGUMENT", status, body)
 	status, body = e.do("GET", "/v1/streams", "", nil)
 	requireError(t, 401, "UNAUTHENTICATED", status, body)

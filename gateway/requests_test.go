@@ -109,7 +109,7 @@ func TestRequestIDOnEveryResponse(t *testing.T) {
 		{"401", "GET", "/v1/streams", "", nil, nil, http.StatusUnauthorized},
 		{"400", "POST", "/v1/streams", aliceKey, `{"model":1}`, nil, http.StatusBadRequest},
 		{"404 no route", "GET", "/nowhere", aliceKey, nil, nil, http.StatusNotFound},
-		{"405", "DELETE", "/healthz", "", nil, nil, http.StatusMethodNotAllowed},
+		{"501 no method", "DELETE", "/healthz", "", nil, nil, http.StatusNotImplemented},
 		{"preflight", "OPTIONS", "/v1/streams", "", nil,
 			[]string{"Origin", "https://app.example", "Access-Control-Request-Method", "POST"}, http.StatusNoContent},
 		{"upstream error before the stream", "POST", streamPath, aliceKey, generateBody, nil, http.StatusTooManyRequests},

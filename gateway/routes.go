@@ -29,7 +29,11 @@ func (s *Server) routes() http.Handler {
 	e.GET("/readyz", handle(s.readyz))
 
 	api := e.Group("/", handle(s.authenticate))
-	api.POST("/v1beta/models/:modelAction", handle(s.modelAction))
+	for _, v := range apiVersions {
+		api.GET("/"+v+"/models", handle(s.listModels))
+		api.GET("/"+v+"/models/:modelAction", handle(s.getModel))
+		api.POST("/"+v+"/models/:modelAction", handle(s.modelAction))
+	}
 	api.POST("/v1/streams", handle(s.createStream))
 	api.GET("/v1/streams", handle(s.listStreams))
 	api.GET("/v1/streams/:id", handle(s.streamInfo))
@@ -46,9 +50,18 @@ func noRoute(c *gin.Context) error {
 	return newError(http.StatusNotFound, fmt.Sprintf("no route for %s %s", c.Request.Method, c.Request.URL.Path))
 }
 
+// noMethod answers a method a route does not have as Google's HTTP transcoding does (grpc-gateway
+// pairs a method not allowed with UNIMPLEMENTED): 501 UNIMPLEMENTED, keeping the Allow header
+// gin set, so that the pair is canonical and the caller still learns what to send.
 func noMethod(c *gin.Context) error {
-	return newErrorStatus(http.StatusMethodNotAllowed, "UNIMPLEMENTED", fmt.Sprintf("method %s is not allowed on %s (allowed: %s)",
-		c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
+	return methodNotAllowed(c, c.Writer.Header().Get("Allow"))
+}
+
+// methodNotAllowed is noMethod's answer for a route that allows the methods in allow.
+func methodNotAllowed(c *gin.Context, allow string) error {
+	c.Header("Allow", allow)
+	return newError(http.StatusNotImplemented, fmt.Sprintf("method %s is not allowed on %s (allowed: %s)",
+		c.Request.Method, c.Request.URL.Path, allow))
 }
 
 func (s *Server) healthz(c *gin.Context) error {

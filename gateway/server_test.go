@@ -187,3 +187,7 @@ func (nopGenerator) Run(context.Context, string, upstreamRequest) error {
 func (nopGenerator) Generate(context.Context, upstreamRequest) (*http.Response, error) {
 	return nil, errors.New("nopGenerator generates nothing")
 }
+
+func (nopGenerator) Call(context.Context, upstream.Call) (*http.Response, error) {
+	return nil, errors.New("nopGenerator calls nothing")
+}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"net/http"
 	"sync"
 	"time"
@@ -22,6 +23,10 @@ type sseWriter struct {
 	err      error
 	interval time.Duration
 	beat     *time.Timer
+
+	// contentType is the media type of the response; "" is text/event-stream. A Gemini stream
+	// written as a JSON array (arraySink) is application/json.
+	contentType string
 }
 
 // pingFrame is the heartbeat comment.
@@ -38,7 +43,7 @@ func (sw *sseWriter) startLocked() {
 	}
 	sw.started = true
 	h := sw.w.Header()
-	h.Set("Content-Type", "text/event-stream")
+	h.Set("Content-Type", cmp.Or(sw.contentType, "text/event-stream"))
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	h.Set("X-Stream-Id", sw.streamID)

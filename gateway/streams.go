@@ -220,7 +220,7 @@ func (s *Server) pushChunk(c *gin.Context) error {
 		return newError(http.StatusBadRequest, err.Error())
 	}
 	if info.Labels[manager.LabelKind] != KindPush {
-		return newErrorStatus(http.StatusConflict, "FAILED_PRECONDITION",
+		return newErrorStatus(http.StatusBadRequest, "FAILED_PRECONDITION",
 			"stream "+strconv.Quote(info.ID)+" is fed by an upstream generation; chunks can be pushed to push streams only")
 	}
 	var data bytes.Buffer

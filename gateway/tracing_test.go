@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -100,7 +101,7 @@ func TestServerSpans(t *testing.T) {
 		{"created", "POST", "/v1/streams", aliceKey, `{}`, nil, 201, "POST /v1/streams", "/v1/streams", codes.Unset},
 		{"no key", "GET", "/v1/streams", "", "", nil, 401, "GET /v1/streams", "/v1/streams", codes.Unset},
 		{"no route", "GET", "/v2/nowhere?key=secret", "", "", nil, 404, "GET", "", codes.Unset},
-		{"invented method", "BREW", "/v1/streams", aliceKey, "", nil, 405, "HTTP", "", codes.Unset},
+		{"invented method", "BREW", "/v1/streams", aliceKey, "", nil, 501, "HTTP", "", codes.Error},
 		{"upstream 500", "POST", streamPath, aliceKey, generateBody, &upstreamtest.Script{Status: 500}, 500,
 			"POST /v1beta/models/:modelAction", "/v1beta/models/:modelAction", codes.Error},
 	} {
@@ -125,7 +126,7 @@ func TestServerSpans(t *testing.T) {
 				assert.Equal(t, attribute.StringValue(tc.route), got["http.route"])
 			}
 			if tc.code == codes.Error {
-				assert.Equal(t, attribute.StringValue("500"), got["error.type"])
+				assert.Equal(t, attribute.StringValue(strconv.Itoa(tc.status)), got["error.type"])
 			}
 			for _, v := range got {
 				assert.NotContains(t, v.Emit(), "secret", "the query is not recorded")

@@ -102,38 +102,63 @@ func AsStreamError(err error) *StreamError {
 	return &StreamError{Code: 500, Status: "INTERNAL", Message: err.Error()}
 }
 
-// StatusForCode returns the Google RPC status name Gemini pairs with an HTTP status code.
+// canonicalCodes is Google's canonical mapping of the google.rpc.Code names to HTTP statuses
+// (google/rpc/code.proto, and the table of https://cloud.google.com/apis/design/errors): the one
+// table every error streamgate makes follows, so that an SDK branching on the pair of an answer
+// (code and status) reads it as Google's. Several statuses share 400, 409 and 500; the first of
+// each here is the one StatusForCode names for that code.
+var canonicalCodes = []struct {
+	status string
+	code   int
+}{
+	{"INVALID_ARGUMENT", 400},
+	{"FAILED_PRECONDITION", 400},
+	{"OUT_OF_RANGE", 400},
+	{"UNAUTHENTICATED", 401},
+	{"PERMISSION_DENIED", 403},
+	{"NOT_FOUND", 404},
+	{"ALREADY_EXISTS", 409},
+	{"ABORTED", 409},
+	{"RESOURCE_EXHAUSTED", 429},
+	{"CANCELLED", 499},
+	{"INTERNAL", 500},
+	{"UNKNOWN", 500},
+	{"DATA_LOSS", 500},
+	{"UNIMPLEMENTED", 501},
+	{"UNAVAILABLE", 503},
+	{"DEADLINE_EXCEEDED", 504},
+}
+
+// CodeForStatus returns the HTTP status Google pairs with a google.rpc.Code name, such as 503 for
+// "UNAVAILABLE", and false for a name that is not one.
+func CodeForStatus(status string) (int, bool) {
+	for _, c := range canonicalCodes {
+		if c.status == status {
+			return c.code, true
+		}
+	}
+	return 0, false
+}
+
+// StatusForCode returns the Google RPC status name Gemini pairs with an HTTP status code: the
+// first of canonicalCodes with that code. A code the table does not have (an upstream's own, or
+// one of the HTTP-layer answers 408 and 413) is named by its nearest status: 408 and 504
+// DEADLINE_EXCEEDED, 413 INVALID_ARGUMENT, any other 4xx FAILED_PRECONDITION, any other 5xx
+// INTERNAL (502 included: Google's table has no status for it), anything else UNKNOWN.
 func StatusForCode(code int) string {
-	switch code {
-	case 400:
-		return "INVALID_ARGUMENT"
-	case 401:
-		return "UNAUTHENTICATED"
-	case 403:
-		return "PERMISSION_DENIED"
-	case 404:
-		return "NOT_FOUND"
-	case 409:
-		return "ALREADY_EXISTS"
-	case 410, 412:
-		return "FAILED_PRECONDITION"
-	case 413:
-		return "INVALID_ARGUMENT"
-	case 429:
-		return "RESOURCE_EXHAUSTED"
-	case 499:
-		return "CANCELLED"
-	case 501:
-		return "UNIMPLEMENTED"
-	case 503:
-		return "UNAVAILABLE"
-	case 504:
+	for _, c := range canonicalCodes {
+		if c.code == code {
+			return c.status
+		}
+	}
+	switch {
+	case code == 408:
 		return "DEADLINE_EXCEEDED"
-	}
-	if code >= 500 {
+	case code == 413:
+		return "INVALID_ARGUMENT"
+	case code >= 500:
 		return "INTERNAL"
-	}
-	if code >= 400 {
+	case code >= 400:
 		return "FAILED_PRECONDITION"
 	}
 	return "UNKNOWN"

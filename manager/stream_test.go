@@ -545,6 +545,31 @@ func TestStatusForCode(t *testing.T) {
 	}
 }
 
+// TestCanonicalCodes pins Google's canonical mapping of every google.rpc.Code name (but OK) to
+// its HTTP status, and that StatusForCode names, for each of those statuses, a status that maps
+// back to it.
+func TestCanonicalCodes(t *testing.T) {
+	want := map[string]int{
+		"CANCELLED": 499, "UNKNOWN": 500, "INVALID_ARGUMENT": 400, "DEADLINE_EXCEEDED": 504,
+		"NOT_FOUND": 404, "ALREADY_EXISTS": 409, "PERMISSION_DENIED": 403, "RESOURCE_EXHAUSTED": 429,
+		"FAILED_PRECONDITION": 400, "ABORTED": 409, "OUT_OF_RANGE": 400, "UNIMPLEMENTED": 501,
+		"INTERNAL": 500, "UNAVAILABLE": 503, "DATA_LOSS": 500, "UNAUTHENTICATED": 401,
+	}
+	for status, code := range want {
+		got, ok := manager.CodeForStatus(status)
+		require.True(t, ok, status)
+		require.Equal(t, code, got, status)
+		back, ok := manager.CodeForStatus(manager.StatusForCode(code))
+		require.True(t, ok, "StatusForCode(%d)", code)
+		require.Equal(t, code, back, "StatusForCode(%d) = %s", code, manager.StatusForCode(code))
+	}
+	for _, s := range []string{"OK", "", "Not Found", "unavailable"} {
+		_, ok := manager.CodeForStatus(s)
+		require.False(t, ok, "%q", s)
+	}
+	require.Equal(t, "DEADLINE_EXCEEDED", manager.StatusForCode(408))
+}
+
 // TestIsGone feeds IsGone the errors the manager itself returns: a closed, an unknown and a
 // shut-down stream are gone; a full manager or a stream's own error are not.
 func TestIsGone(t *testing.T) {

@@ -25,6 +25,8 @@ const (
 const (
 	// OperationGenerateContent is Gemini's generateContent and streamGenerateContent.
 	OperationGenerateContent = "generate_content"
+	// OperationEmbeddings is Gemini's embedContent and batchEmbedContents.
+	OperationEmbeddings = "embeddings"
 	// ProviderGemini is the Gemini Developer API, ProviderVertexAI Gemini on Vertex AI.
 	ProviderGemini   = "gcp.gemini"
 	ProviderVertexAI = "gcp.vertex_ai"

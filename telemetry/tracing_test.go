@@ -379,6 +379,7 @@ func TestAttributeKeysAreSemconv(t *testing.T) {
 		assert.Equal(t, pair[1], pair[0])
 	}
 	assert.Equal(t, semconv141.GenAIOperationNameGenerateContent.Value.AsString(), telemetry.OperationGenerateContent)
+	assert.Equal(t, semconv141.GenAIOperationNameEmbeddings.Value.AsString(), telemetry.OperationEmbeddings)
 	assert.Equal(t, semconv141.GenAIProviderNameGCPGemini.Value.AsString(), telemetry.ProviderGemini)
 	assert.Equal(t, semconv141.GenAIProviderNameGCPVertexAI.Value.AsString(), telemetry.ProviderVertexAI)
 }

@@ -116,7 +116,7 @@ func TestDeciderRetryAfterForwardedEventIsRefused(t *testing.T) {
 	e := newEnv(t, upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Event(chunks[0]), upstreamtest.Reset()}})
 	d := &recordingDecider{decide: decision(upstream.ActionRetry)}
 	o := e.run(e.runner(e.gemini(), upstream.RunnerConfig{Decider: d}), geminiReq)
-	requireFailed(t, o, chunks[:1], 502, "UNAVAILABLE", "")
+	requireFailed(t, o, chunks[:1], 503, "UNAVAILABLE", "")
 	require.Equal(t, 1, e.fake.RequestCount(), "a Gemini request is never re-sent after an event was forwarded")
 	infos := d.asked()
 	require.Len(t, infos, 1)

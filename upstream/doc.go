@@ -59,22 +59,22 @@
 // status name, as in Gemini's error body):
 //
 //	failure                                      code  status               built-in policy
-//	connection error (dial, TLS, reset, EOF      502   UNAVAILABLE          retry before the first event
+//	connection error (dial, TLS, reset, EOF      503   UNAVAILABLE          retry before the first event
 //	  before the response headers)
 //	HTTP 408, 429, 500, 502, 503, 504            same  body's, else the     retry before the first event,
 //	                                                   status's name        after Retry-After
 //	other HTTP 4xx/5xx                           same  body's, else the     terminate
 //	                                                   status's name
-//	other HTTP status (1xx-3xx but 200;          502   INTERNAL             terminate (redirects are
+//	other HTTP status (1xx-3xx but 200;          500   INTERNAL             terminate (redirects are
 //	  204 for Gemini)                                                       never followed)
-//	body dropped (reset, unexpected EOF)         502   UNAVAILABLE          retry before the first event;
+//	body dropped (reset, unexpected EOF)         503   UNAVAILABLE          retry before the first event;
 //	                                                                        SSE: resume; Gemini: terminate
-//	Gemini body ended without a final chunk,     502   UNAVAILABLE          retry before the first event,
+//	Gemini body ended without a final chunk,     503   UNAVAILABLE          retry before the first event,
 //	  or with bytes that are not an event                                   else terminate
-//	200 whose Content-Type is not an event       502   UNAVAILABLE          retry (checked before the
+//	200 whose Content-Type is not an event       503   UNAVAILABLE          retry (checked before the
 //	  stream (text/event-stream; for SSE,                                   body is read, so always
 //	  SSEConfig.ContentTypes)                                               before the first event)
-//	Gemini event whose data is not a JSON        502   UNAVAILABLE          retry before the first event,
+//	Gemini event whose data is not a JSON        503   UNAVAILABLE          retry before the first event,
 //	  object                                                                else terminate
 //	Gemini error tail or error event             its   its own (and its     retry before the first event
 //	                                             own   own message)         when its code is retryable
@@ -82,12 +82,17 @@
 //	  (Generate: no response headers)
 //	no byte for Timeouts.Idle after an event     504   DEADLINE_EXCEEDED    SSE: resume; Generate: retry;
 //	  (Generate: while reading the body)                                    else terminate
-//	event over MaxEventSize (Generate: a         502   INTERNAL             terminate
+//	event over MaxEventSize (Generate: a         500   INTERNAL             terminate
 //	  response body over it)
 //	credential failed (token fetch)              500   INTERNAL             terminate
 //	caller's context cancelled / deadline        499   CANCELLED /          (no decision)
 //	                                             504   DEADLINE_EXCEEDED
 //	stream closed by someone else                -     -                    stop quietly
+//
+// Every code the runner chooses itself is the one Google's canonical table pairs with its status
+// (manager.CodeForStatus): an upstream the gateway cannot reach or read is 503 UNAVAILABLE or 504
+// DEADLINE_EXCEEDED, never 502, which that table pairs with no status. An upstream's own error
+// keeps its code and status.
 //
 // A non-JSON or empty error body still gives a message naming the status, the body's size and
 // media type; the body itself is never quoted, since it may echo anything.
@@ -112,6 +117,18 @@
 // it reads the whole body before returning, so that a body that stalls or drops is an error the
 // caller answers with instead of a passed-through response cut short.
 //
+// # Unary calls
+//
+// Call is Generate for every unary call of Gemini's models collection, a Call: a model's method
+// (countTokens, embedContent, batchEmbedContents, generateContent, any other but
+// streamGenerateContent), one model (GET models/{model}) or the list (GET models, its pageSize
+// and pageToken passed on). Providers build them through UnaryProvider: Gemini under the
+// caller's API version (Request.APIVersion and Call.APIVersion, so that the gateway's /v1 and
+// /v1alpha routes reach the same version upstream), Vertex on its own paths and versions
+// (methods under projects/{p}/locations/{l}/publishers/google/models/{m}, the model under
+// publishers/google/models/{m}, the list in v1beta1, the only version that has it), the
+// simulator in-process. The generic SSE provider has no models collection: ErrUnsupported.
+//
 // # Telemetry
 //
 // The runner records through what RunnerConfig passes in, never through globals: Metrics (the
@@ -121,7 +138,9 @@
 // (measured from the start of Run, so retries count) and, once it ends whatever its outcome,
 // its duration, chunk count and the tokens of the Gemini final chunk's usageMetadata. Every pushed
 // event counts as a chunk of the stream's manager.LabelSource. A non-streaming Generate that
-// succeeds counts as a generation of one chunk. Tokens, the response ID and the finish reasons
+// succeeds counts as a generation of one chunk; any other unary Call counts its attempts and
+// retries only, and its spans are named after its operation (embeddings for embedContent and
+// batchEmbedContents, the method's own name such as countTokens, get_model, list_models). Tokens, the response ID and the finish reasons
 // come from the final chunk that the Gemini dialect parses anyway to know the stream is complete
 // (geminiwire.Finality), so no chunk is parsed for telemetry on the hot path.
 //

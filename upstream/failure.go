@@ -20,7 +20,10 @@ var (
 	errFirstEvent   = errors.New("upstream first event timeout")
 )
 
-// Status names used in error chunks; see the table in the package documentation.
+// Status names used in error chunks; see the table in the package documentation. Each goes with
+// the HTTP status Google pairs with it (manager.CodeForStatus): an upstream that cannot be
+// reached or read is 503 UNAVAILABLE or 504 DEADLINE_EXCEEDED, never 502, whose pair Google's
+// table has no status for.
 const (
 	statusUnavailable      = "UNAVAILABLE"
 	statusDeadlineExceeded = "DEADLINE_EXCEEDED"
@@ -61,7 +64,7 @@ type failure struct {
 func connectFailure(u *url.URL, err error) *failure {
 	return &failure{
 		kind:      kindConnect,
-		err:       streamError(http.StatusBadGateway, statusUnavailable, "upstream request to "+u.Host+" failed: "+redactURLError(err).Error()),
+		err:       streamError(http.StatusServiceUnavailable, statusUnavailable, "upstream request to "+u.Host+" failed: "+redactURLError(err).Error()),
 		transient: true,
 	}
 }
@@ -81,11 +84,11 @@ func dropFailure(err error, forwarded bool) *failure {
 	if forwarded {
 		msg = "upstream connection dropped mid-stream: "
 	}
-	return &failure{kind: kindDrop, err: streamError(http.StatusBadGateway, statusUnavailable, msg+redactURLError(err).Error()), transient: true}
+	return &failure{kind: kindDrop, err: streamError(http.StatusServiceUnavailable, statusUnavailable, msg+redactURLError(err).Error()), transient: true}
 }
 
 func truncatedFailure(msg string) *failure {
-	return &failure{kind: kindTruncated, err: streamError(http.StatusBadGateway, statusUnavailable, msg), transient: true}
+	return &failure{kind: kindTruncated, err: streamError(http.StatusServiceUnavailable, statusUnavailable, msg), transient: true}
 }
 
 // mediaTypeFailure describes a 200 whose Content-Type is none of the event stream's media types
@@ -97,14 +100,14 @@ func mediaTypeFailure(contentType string, want []string) *failure {
 	} else if contentType != "" {
 		got = "a Content-Type that is not a media type"
 	}
-	return &failure{kind: kindNotStream, err: streamError(http.StatusBadGateway, statusUnavailable,
+	return &failure{kind: kindNotStream, err: streamError(http.StatusServiceUnavailable, statusUnavailable,
 		"upstream answered 200 OK with "+got+", not an event stream (want "+strings.Join(want, " or ")+")"), transient: true}
 }
 
 // notObjectFailure describes a Gemini event whose data is not a JSON object. It is transient, like
 // a body that ends with bytes that are not an event.
 func notObjectFailure(size int) *failure {
-	return &failure{kind: kindNotStream, err: streamError(http.StatusBadGateway, statusUnavailable,
+	return &failure{kind: kindNotStream, err: streamError(http.StatusServiceUnavailable, statusUnavailable,
 		"upstream sent an event with "+strconv.Itoa(size)+"-byte data that is not a JSON object, not a Gemini stream"), transient: true}
 }
 
@@ -125,12 +128,12 @@ func firstByteFailure(d time.Duration) *failure {
 }
 
 func responseTooLargeFailure(limit int) *failure {
-	return &failure{kind: kindTooLarge, err: streamError(http.StatusBadGateway, statusInternal,
+	return &failure{kind: kindTooLarge, err: streamError(http.StatusInternalServerError, statusInternal,
 		"upstream response larger than the limit of "+strconv.Itoa(limit)+" bytes")}
 }
 
 func tooLargeFailure(limit int) *failure {
-	return &failure{kind: kindTooLarge, err: streamError(http.StatusBadGateway, statusInternal,
+	return &failure{kind: kindTooLarge, err: streamError(http.StatusInternalServerError, statusInternal,
 		"upstream event larger than the limit of "+strconv.Itoa(limit)+" bytes")}
 }
 
@@ -148,7 +151,7 @@ func statusFailure(resp *http.Response, body []byte, now time.Time) *failure {
 		transient:  retryableStatus(code),
 	}
 	if code < 400 {
-		f.err = streamError(http.StatusBadGateway, statusInternal, "upstream answered HTTP "+statusText(code)+", want 200 OK")
+		f.err = streamError(http.StatusInternalServerError, statusInternal, "upstream answered HTTP "+statusText(code)+", want 200 OK")
 		return f
 	}
 	se := &manager.StreamError{Code: code, Status: manager.StatusForCode(code), RetryAfter: f.retryAfter}

@@ -29,20 +29,20 @@ func TestRunMidStreamFaults(t *testing.T) {
 		{
 			name:    "reset",
 			steps:   []upstreamtest.Step{upstreamtest.Reset()},
-			code:    502,
+			code:    503,
 			status:  "UNAVAILABLE",
 			message: "", // the transport's wording varies: checked below
 		},
 		{
 			name:    "clean end without finishReason",
-			code:    502,
+			code:    503,
 			status:  "UNAVAILABLE",
 			message: "upstream stream ended without a final chunk (no finishReason)",
 		},
 		{
 			name:    "unfinished event at the end",
 			steps:   []upstreamtest.Step{upstreamtest.Raw([]byte("data: {\"candidates\":"))},
-			code:    502,
+			code:    503,
 			status:  "UNAVAILABLE",
 			message: "upstream stream ended with 20 bytes that are not a complete event",
 		},
@@ -172,7 +172,7 @@ func TestRunUnreachableUpstream(t *testing.T) {
 
 	e := newEnv(t, upstreamtest.Gemini("unused"))
 	o := e.run(e.runner(e.geminiAt("http://"+addr), upstream.RunnerConfig{}), geminiReq)
-	requireFailed(t, o, nil, 502, "UNAVAILABLE", "")
+	requireFailed(t, o, nil, 503, "UNAVAILABLE", "")
 	msg := o.errChunk(t).Err.Message
 	require.Contains(t, msg, "upstream request to "+addr+" failed: ")
 	require.Contains(t, msg, "connection refused")

@@ -23,7 +23,7 @@ import (
 // Content-Length set to match.
 //
 // The error is a *manager.StreamError when no response is returned: the upstream could not be
-// reached (502 UNAVAILABLE), the credential failed (500 INTERNAL), ctx ended (499 CANCELLED), a
+// reached (503 UNAVAILABLE), the credential failed (500 INTERNAL), ctx ended (499 CANCELLED), a
 // Decider terminated with a rewritten error, or the last error response's body was not Gemini's
 // error JSON: the error then has the response's status and a message naming it and the body's
 // size and media type, as on the streaming route, since such a body may echo anything. It wraps
@@ -36,7 +36,7 @@ import (
 // to every silence while the body is read; each timeout fails the attempt with 504
 // DEADLINE_EXCEEDED naming it, and only Idle is retried by the built-in policy, like a dropped
 // body. The body is read whole before Generate returns, up to MaxEventSize (a larger one fails
-// with 502 INTERNAL), so that a failure while reading it becomes an error the caller can still
+// with 500 INTERNAL), so that a failure while reading it becomes an error the caller can still
 // answer with, rather than a passed-through response cut short after its status went out.
 //
 // Each attempt is a client span, a child of ctx's span, and its request carries the span's
@@ -44,24 +44,43 @@ import (
 // successful answer counting as the generation's one chunk, its time to first chunk the time to
 // the whole answer.
 func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, error) {
+	return r.Call(ctx, Call{Model: req.Model, Method: geminiwire.MethodGenerate, APIVersion: req.APIVersion, Body: req.Body})
+}
+
+// Call performs one unary call of the models collection (countTokens, embedContent,
+// batchEmbedContents, generateContent or any other method of a model, a model's GET, the models
+// list) and returns the upstream's response for passthrough, as Generate does for
+// generateContent: the same retries, decisions, timeouts, size limit and scrubbing, and the same
+// errors. A call the provider cannot make (the generic SSE provider has no models collection)
+// wraps ErrUnsupported.
+//
+// Each attempt is a client span named after Call.operation; only generateContent records the
+// generation metrics (time to first chunk, duration, tokens). Every call's attempts and retries
+// count in the attempt metrics.
+func (r *Runner) Call(ctx context.Context, req Call) (*http.Response, error) {
 	start := time.Now()
-	hreq, err := r.provider.GenerateRequest(ctx, req)
+	hreq, err := r.callRequest(ctx, req)
 	if errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnsupported) {
-		return nil, fmt.Errorf("generate: %w", err)
+		return nil, fmt.Errorf("%s: %w", req.op(), err)
 	}
 	var ttfc time.Duration
 	chunks := 0
-	defer func() { r.metrics.UpstreamDone(r.name, req.Model, ttfc, time.Since(start), chunks) }()
+	generation := req.Method == geminiwire.MethodGenerate
+	if generation {
+		defer func() { r.metrics.UpstreamDone(r.name, req.Model, ttfc, time.Since(start), chunks) }()
+	}
 	seq := newSequence(r.retry, start)
 	for attempt := 1; ; attempt++ {
-		actx, at := r.startAttempt(ctx, req.Model, "", attempt)
+		actx, at := r.startAttempt(ctx, req.operation(), req.Model, "", attempt)
 		resp, f := r.generateAttempt(actx, at, hreq, err)
 		if f == nil {
 			r.endAttempt(at, result{}, nil, 0)
-			ttfc, chunks = time.Since(start), 1
-			r.metrics.FirstChunk(r.name, req.Model, ttfc)
-			if at.final.HasUsage {
-				r.metrics.Tokens(r.name, req.Model, at.final.InputTokens, at.final.OutputTokens)
+			if generation {
+				ttfc, chunks = time.Since(start), 1
+				r.metrics.FirstChunk(r.name, req.Model, ttfc)
+				if at.final.HasUsage {
+					r.metrics.Tokens(r.name, req.Model, at.final.InputTokens, at.final.OutputTokens)
+				}
 			}
 			return resp, nil
 		}
@@ -87,7 +106,7 @@ func (r *Runner) Generate(ctx context.Context, req Request) (*http.Response, err
 				return nil, interrupted(ctx).err
 			}
 			seq.attempt++
-			hreq, err = r.provider.GenerateRequest(ctx, req)
+			hreq, err = r.callRequest(ctx, req)
 		case f.body != nil && !v.rewritten:
 			return passthrough(resp, f.body), nil
 		default:

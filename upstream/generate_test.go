@@ -163,7 +163,7 @@ func TestGenerateResponseTooLarge(t *testing.T) {
 	e := newEnv(t, sc)
 	resp, err := e.runner(e.gemini(), upstream.RunnerConfig{MaxEventSize: 1024}).Generate(ctx, geminiReq)
 	require.Nil(t, resp)
-	require.Equal(t, &manager.StreamError{Code: 502, Status: "INTERNAL", Message: "upstream response larger than the limit of 1024 bytes"}, err)
+	require.Equal(t, &manager.StreamError{Code: 500, Status: "INTERNAL", Message: "upstream response larger than the limit of 1024 bytes"}, err)
 	require.Equal(t, 1, e.fake.RequestCount())
 
 	resp, err = e.runner(e.gemini(), upstream.RunnerConfig{MaxEventSize: len(sc.Body)}).Generate(ctx, geminiReq)
@@ -181,7 +181,7 @@ func TestGenerateUnreachable(t *testing.T) {
 	require.Nil(t, resp)
 	var se *manager.StreamError
 	require.ErrorAs(t, err, &se)
-	require.Equal(t, 502, se.Code)
+	require.Equal(t, 503, se.Code)
 	require.Equal(t, "UNAVAILABLE", se.Status)
 	require.Contains(t, se.Message, "connection refused")
 }

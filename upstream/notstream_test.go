@@ -37,8 +37,8 @@ func TestRunRefusesA200ThatIsNotAnEventStream(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, upstreamtest.Script{Steps: []upstreamtest.Step{page}}.With("Content-Type", tc.contentType))
 			o := e.run(e.runner(e.gemini(), upstream.RunnerConfig{}), geminiReq)
-			requireFailed(t, o, nil, 502, "UNAVAILABLE", tc.message)
-			requireErrorBody(t, o, 502, "UNAVAILABLE", tc.message)
+			requireFailed(t, o, nil, 503, "UNAVAILABLE", tc.message)
+			requireErrorBody(t, o, 503, "UNAVAILABLE", tc.message)
 			require.Equal(t, fastRetry.MaxAttempts, e.fake.RequestCount(), "retried like a body that ends early")
 		})
 	}
@@ -50,7 +50,7 @@ func TestRunMissingContentTypeIsNotAnEventStream(t *testing.T) {
 	sc.Header = map[string][]string{"Content-Type": nil}
 	e := newEnv(t, sc)
 	o := e.run(e.runner(e.gemini(), upstream.RunnerConfig{Retry: upstream.RetryConfig{MaxAttempts: 1}}), geminiReq)
-	requireFailed(t, o, nil, 502, "UNAVAILABLE",
+	requireFailed(t, o, nil, 503, "UNAVAILABLE",
 		"upstream answered 200 OK with no Content-Type, not an event stream (want text/event-stream)")
 }
 
@@ -72,20 +72,20 @@ func TestRunGeminiEventThatIsNotJSON(t *testing.T) {
 	t.Run("before the first event", func(t *testing.T) {
 		e := newEnv(t, upstreamtest.Script{Steps: junk})
 		o := e.run(e.runner(e.gemini(), upstream.RunnerConfig{}), geminiReq)
-		requireFailed(t, o, nil, 502, "UNAVAILABLE", message)
-		requireErrorBody(t, o, 502, "UNAVAILABLE", message)
+		requireFailed(t, o, nil, 503, "UNAVAILABLE", message)
+		requireErrorBody(t, o, 503, "UNAVAILABLE", message)
 		require.Equal(t, fastRetry.MaxAttempts, e.fake.RequestCount(), "retried like a body that ends early")
 	})
 	t.Run("mid-stream", func(t *testing.T) {
 		e := newEnv(t, upstreamtest.Script{Steps: append([]upstreamtest.Step{upstreamtest.Event(chunks[0])}, junk...)})
 		o := e.run(e.runner(e.gemini(), upstream.RunnerConfig{}), geminiReq)
-		requireFailed(t, o, chunks[:1], 502, "UNAVAILABLE", message)
+		requireFailed(t, o, chunks[:1], 503, "UNAVAILABLE", message)
 		require.Equal(t, 1, e.fake.RequestCount(), "a Gemini request is never re-sent after an event was forwarded")
 	})
 	t.Run("empty data", func(t *testing.T) {
 		e := newEnv(t, upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Raw([]byte("data:\r\n\r\n"))}})
 		o := e.run(e.runner(e.gemini(), upstream.RunnerConfig{Retry: upstream.RetryConfig{MaxAttempts: 1}}), geminiReq)
-		requireFailed(t, o, nil, 502, "UNAVAILABLE", "upstream sent an event with 0-byte data that is not a JSON object, not a Gemini stream")
+		requireFailed(t, o, nil, 503, "UNAVAILABLE", "upstream sent an event with 0-byte data that is not a JSON object, not a Gemini stream")
 	})
 }
 
@@ -114,7 +114,7 @@ func TestSSEContentTypes(t *testing.T) {
 				requireCompleted(t, o, eventData(1, 2))
 				return
 			}
-			requireFailed(t, o, nil, 502, "UNAVAILABLE", tc.message)
+			requireFailed(t, o, nil, 503, "UNAVAILABLE", tc.message)
 		})
 	}
 }

@@ -81,6 +81,7 @@ const (
 	attrAttempt        = attribute.Key("streamgate.upstream.attempt")
 
 	operationGenerateContent = "generate_content"
+	operationEmbeddings      = "embeddings"
 	eventRetry               = "streamgate.retry"
 	eventFirstChunk          = "streamgate.first_chunk"
 )
@@ -104,11 +105,11 @@ func genAIProvider(name string) string {
 }
 
 // spanName is the GenAI conventions' client span name: "{operation} {model}".
-func spanName(model string) string {
+func spanName(operation, model string) string {
 	if model == "" {
-		return operationGenerateContent
+		return operation
 	}
-	return operationGenerateContent + " " + model
+	return operation + " " + model
 }
 
 // attemptTrace is one upstream attempt's client span and what the attempt got: the HTTP status
@@ -122,18 +123,19 @@ type attemptTrace struct {
 	hasFinal bool
 }
 
-// startAttempt starts the client span of attempt n (from 1) of a generation of model, a child of
-// ctx's span, and returns the context to make the attempt in.
-func (r *Runner) startAttempt(ctx context.Context, model, streamID string, n int) (context.Context, *attemptTrace) {
+// startAttempt starts the client span of attempt n (from 1) of an operation (a generation:
+// operationGenerateContent; Call.operation for a unary call) on model, a child of ctx's span, and
+// returns the context to make the attempt in.
+func (r *Runner) startAttempt(ctx context.Context, operation, model, streamID string, n int) (context.Context, *attemptTrace) {
 	attrs := make([]attribute.KeyValue, 0, 5)
-	attrs = append(attrs, attrOperationName.String(operationGenerateContent), attrProviderName.String(r.genAI), attrAttempt.Int(n))
+	attrs = append(attrs, attrOperationName.String(operation), attrProviderName.String(r.genAI), attrAttempt.Int(n))
 	if model != "" {
 		attrs = append(attrs, attrRequestModel.String(model))
 	}
 	if streamID != "" {
 		attrs = append(attrs, attrStreamID.String(streamID))
 	}
-	ctx, span := r.tracer.Start(ctx, spanName(model), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	ctx, span := r.tracer.Start(ctx, spanName(operation, model), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 	return ctx, &attemptTrace{span: span}
 }
 

@@ -31,8 +31,9 @@ func TestSpanNamesAgreeWithTelemetry(t *testing.T) {
 		{eventFirstChunk, telemetry.EventFirstChunk},
 		{genAIProvider("gemini"), telemetry.ProviderGemini},
 		{genAIProvider("vertex"), telemetry.ProviderVertexAI},
-		{spanName("m"), telemetry.SpanName(telemetry.OperationGenerateContent, "m")},
-		{spanName(""), telemetry.SpanName(telemetry.OperationGenerateContent, "")},
+		{operationEmbeddings, telemetry.OperationEmbeddings},
+		{spanName(operationGenerateContent, "m"), telemetry.SpanName(telemetry.OperationGenerateContent, "m")},
+		{spanName(operationGenerateContent, ""), telemetry.SpanName(telemetry.OperationGenerateContent, "")},
 	} {
 		require.Equal(t, c.want, c.got)
 	}

@@ -19,6 +19,9 @@ type Request struct {
 	Model string
 	// Body is the caller's GenerateContentRequest JSON, forwarded unchanged.
 	Body []byte
+	// APIVersion is the caller's API version ("v1beta", "v1", "v1alpha"); "" means the
+	// provider's own. Only the Gemini provider follows it (see GeminiConfig.APIVersion).
+	APIVersion string
 }
 
 // Sentinel errors. Match them with errors.Is; they are returned wrapped with context.

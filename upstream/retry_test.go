@@ -61,7 +61,7 @@ func TestRunDoesNotRetryOtherStatuses(t *testing.T) {
 		{
 			"redirect not followed",
 			upstreamtest.Script{Status: 302, Header: http.Header{"Location": {"https://elsewhere.example/steal"}}, Body: []byte{}},
-			502, "INTERNAL", "upstream answered HTTP 302 Found, want 200 OK",
+			500, "INTERNAL", "upstream answered HTTP 302 Found, want 200 OK",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -74,7 +74,7 @@ func TestRunEventOverTheLimitFails(t *testing.T) {
 	chunks := upstreamtest.Chunks(strings.Repeat("x", 2000), "done")
 	e := newEnv(t, upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Event(chunks[0]), upstreamtest.Event(chunks[1])}})
 	o := e.run(e.runner(e.gemini(), upstream.RunnerConfig{MaxEventSize: 1024}), geminiReq)
-	requireFailed(t, o, nil, 502, "INTERNAL", "upstream event larger than the limit of 1024 bytes")
+	requireFailed(t, o, nil, 500, "INTERNAL", "upstream event larger than the limit of 1024 bytes")
 	require.Equal(t, 1, e.fake.RequestCount())
 }
 
@@ -90,7 +90,7 @@ func TestRunWordsInTextDoNotCountAsFinal(t *testing.T) {
 	chunk := []byte(`{"candidates":[{"content":{"parts":[{"text":"\"finishReason\": \"STOP\""}],"role":"model"},"index":0}]}`)
 	e := newEnv(t, upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Event(chunk)}})
 	o := e.run(e.runner(e.gemini(), upstream.RunnerConfig{}), geminiReq)
-	requireFailed(t, o, [][]byte{chunk}, 502, "UNAVAILABLE", "upstream stream ended without a final chunk (no finishReason)")
+	requireFailed(t, o, [][]byte{chunk}, 503, "UNAVAILABLE", "upstream stream ended without a final chunk (no finishReason)")
 }
 
 func TestRunUnknownStreamAndBadModel(t *testing.T) {

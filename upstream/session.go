@@ -90,7 +90,7 @@ func (s *session) run(ctx context.Context, first *http.Request, buildErr error) 
 	hreq := first
 	for {
 		s.attempts++
-		actx, at := s.r.startAttempt(ctx, s.req.Model, s.streamID, s.attempts)
+		actx, at := s.r.startAttempt(ctx, operationGenerateContent, s.req.Model, s.streamID, s.attempts)
 		s.at = at
 		var res result
 		var f *failure

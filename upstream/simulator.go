@@ -43,6 +43,14 @@ type SimulatorConfig struct {
 // through an in-process http.RoundTripper to a handler that streams Text in Chunks at the given
 // pace, through the same parsing path as a real upstream. It checks requests as Gemini does (a
 // model path, a JSON body with contents) and needs no credential.
+//
+// It answers the rest of the models collection too, deterministically (geminiwire.ServeModels):
+// countTokens counts the words of every "text" string of the request, as the promptTokenCount of
+// a generation does; embedContent and batchEmbedContents give each content's text a unit vector
+// of 768 values (or outputDimensionality, up to 3072) seeded by its FNV-1a hash; the models list
+// names the simulated models (gemini-2.5-flash, gemini-2.5-pro, gemini-2.5-flash-lite,
+// gemini-embedding-001), 50 a page unless pageSize asks otherwise; and models.get answers 404
+// NOT_FOUND for a model not in it. Generations accept any model name.
 type Simulator struct {
 	modelAPI
 	pieces   []string
@@ -66,7 +74,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 		return nil, err
 	}
 	return &Simulator{
-		modelAPI: modelAPI{base: base, prefix: "/v1beta"},
+		modelAPI: modelAPI{base: base, version: DefaultGeminiAPIVersion, callerVersion: true},
 		pieces:   geminiwire.Split(text, cmp.Or(cfg.Chunks, DefaultSimulatorChunks)),
 		interval: cfg.Interval,
 		usage:    geminiwire.Usage{CandidatesTokens: geminiwire.CountTokens(text)},
@@ -79,16 +87,28 @@ func (s *Simulator) Name() string { return "simulator" }
 // Transport returns the in-process transport that serves the simulator's requests.
 func (s *Simulator) Transport() http.RoundTripper { return &pipeTransport{handler: s} }
 
-// ServeHTTP answers one Gemini request.
+// ServeHTTP answers one Gemini request: a generation, or any other call of the models
+// collection (geminiwire.ServeModels).
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	route, ok := geminiwire.ParseRoute(r.URL.Path)
-	if !ok || r.Method != http.MethodPost {
+	path, ok := geminiwire.ParseModelPath(r.URL.Path)
+	if !ok {
 		geminiwire.WriteError(w, http.StatusNotFound, "NOT_FOUND", "simulator: no method "+r.Method+" "+r.URL.Path)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxSimulatorBody))
-	if err != nil {
-		geminiwire.WriteError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "simulator: read request body: "+err.Error())
+	var body []byte
+	if r.Body != nil {
+		var err error
+		if body, err = io.ReadAll(io.LimitReader(r.Body, maxSimulatorBody)); err != nil {
+			geminiwire.WriteError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "simulator: read request body: "+err.Error())
+			return
+		}
+	}
+	if path.Method != geminiwire.MethodStream && path.Method != geminiwire.MethodGenerate {
+		geminiwire.ServeModels(w, r, path, body)
+		return
+	}
+	if r.Method != http.MethodPost {
+		geminiwire.WriteError(w, http.StatusNotFound, "NOT_FOUND", "simulator: no method "+r.Method+" "+r.URL.Path)
 		return
 	}
 	if msg, ok := geminiwire.CheckRequest(body); !ok {
@@ -96,16 +116,16 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	usage := s.usage
-	usage.PromptTokens = geminiwire.CountTokens(string(body))
-	if route.Method == geminiwire.MethodGenerate {
-		s.generate(w, r, route.Model, usage)
+	usage.PromptTokens = geminiwire.PromptTokens(body)
+	if path.Method == geminiwire.MethodGenerate {
+		s.generate(w, r, path.Model, usage)
 		return
 	}
 	if r.URL.Query().Get("alt") != "sse" {
 		geminiwire.WriteError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "simulator: streamGenerateContent answers alt=sse only")
 		return
 	}
-	s.stream(w, r, route.Model, usage)
+	s.stream(w, r, path.Model, usage)
 }
 
 func (s *Simulator) generate(w http.ResponseWriter, r *http.Request, model string, usage geminiwire.Usage) {

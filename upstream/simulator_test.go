@@ -132,3 +132,54 @@ func TestSimulatorTransportHonoursCancellation(t *testing.T) {
 	require.Nil(t, resp)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
+
+// TestSimulatorAnswersTheModelsCollection: countTokens counts what a generation's
+// promptTokenCount says, embeddings are deterministic, and the list and get name the simulated
+// models, all through the runner's Call as any upstream.
+func TestSimulatorAnswersTheModelsCollection(t *testing.T) {
+	e := newEnv(t, upstreamtest.Script{})
+	r := e.runner(newSimulator(t, upstream.SimulatorConfig{}), upstream.RunnerConfig{})
+	body := []byte(`{"contents":[{"role":"user","parts":[{"text":"How many words are here?"}]}]}`)
+
+	resp, err := r.Call(ctx, upstream.Call{Model: "gemini-2.5-flash", Method: "countTokens", Body: body})
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode)
+	require.JSONEq(t, `{"totalTokens":5,"promptTokensDetails":[{"modality":"TEXT","tokenCount":5}]}`, string(readAll(t, resp.Body)))
+	resp, err = r.Generate(ctx, upstream.Request{Model: "gemini-2.5-flash", Body: body})
+	require.NoError(t, err)
+	var gen struct {
+		UsageMetadata struct {
+			PromptTokenCount int `json:"promptTokenCount"`
+		} `json:"usageMetadata"`
+	}
+	require.NoError(t, json.Unmarshal(readAll(t, resp.Body), &gen))
+	require.Equal(t, 5, gen.UsageMetadata.PromptTokenCount, "countTokens agrees with the generation's usage")
+
+	embed := upstream.Call{Model: "gemini-embedding-001", Method: "embedContent", APIVersion: "v1",
+		Body: []byte(`{"content":{"parts":[{"text":"same text"}]},"outputDimensionality":3}`)}
+	first, err := r.Call(ctx, embed)
+	require.NoError(t, err)
+	again, err := r.Call(ctx, embed)
+	require.NoError(t, err)
+	a := readAll(t, first.Body)
+	require.Equal(t, a, readAll(t, again.Body), "the same text embeds the same")
+	require.Regexp(t, `^\{"embedding":\{"values":\[[-0-9.e]+,[-0-9.e]+,[-0-9.e]+\]\}\}$`, string(a))
+
+	resp, err = r.Call(ctx, upstream.Call{Model: "gemini-2.5-flash-lite"})
+	require.NoError(t, err)
+	require.Contains(t, string(readAll(t, resp.Body)), `"name":"models/gemini-2.5-flash-lite"`)
+	resp, err = r.Call(ctx, upstream.Call{Model: "nope", APIVersion: "v1alpha"})
+	require.NoError(t, err)
+	require.Equal(t, 404, resp.StatusCode)
+	require.Contains(t, string(readAll(t, resp.Body)), "models/nope is not found for API version v1alpha")
+	resp, err = r.Call(ctx, upstream.Call{Query: map[string][]string{"pageSize": {"1"}}})
+	require.NoError(t, err)
+	var list struct {
+		Models        []struct{ Name string } `json:"models"`
+		NextPageToken string                  `json:"nextPageToken"`
+	}
+	require.NoError(t, json.Unmarshal(readAll(t, resp.Body), &list))
+	require.Len(t, list.Models, 1)
+	require.Equal(t, "models/gemini-2.5-flash", list.Models[0].Name)
+	require.NotEmpty(t, list.NextPageToken)
+}

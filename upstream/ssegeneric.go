@@ -25,7 +25,7 @@ type SSEConfig struct {
 	Headers map[string]string
 	// ContentTypes are the media types a 200 answer may have, exact and without parameters (a
 	// Content-Type's parameters are ignored); default [EventStreamType]. A 200 with another
-	// Content-Type fails the attempt (502 UNAVAILABLE) before its body is read. Set it for a server
+	// Content-Type fails the attempt (503 UNAVAILABLE) before its body is read. Set it for a server
 	// that labels its event stream otherwise, and list text/event-stream too if it may send that.
 	ContentTypes []string
 }

@@ -103,7 +103,7 @@ func TestSSEResumeGivesUpAfterMaxAttempts(t *testing.T) {
 	e := newEnv(t, upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Reset()}})
 	e.fake.Enqueue(upstreamtest.Script{Steps: append(idEvents(2), upstreamtest.Reset())})
 	o := e.run(e.runner(e.sse(upstream.SSEConfig{}), upstream.RunnerConfig{}), upstream.Request{})
-	requireFailed(t, o, eventData(1, 2), 502, "UNAVAILABLE", "")
+	requireFailed(t, o, eventData(1, 2), 503, "UNAVAILABLE", "")
 	// The attempt that forwarded events counts as the first of the resumed sequence.
 	require.Equal(t, fastRetry.MaxAttempts, e.fake.RequestCount())
 }
@@ -113,7 +113,7 @@ func TestSSEWithoutIDsIsNotResumed(t *testing.T) {
 		upstreamtest.Event([]byte("a")), upstreamtest.Event([]byte("b")), upstreamtest.Reset(),
 	}})
 	o := e.run(e.runner(e.sse(upstream.SSEConfig{}), upstream.RunnerConfig{}), upstream.Request{})
-	requireFailed(t, o, [][]byte{[]byte("a"), []byte("b")}, 502, "UNAVAILABLE", "")
+	requireFailed(t, o, [][]byte{[]byte("a"), []byte("b")}, 503, "UNAVAILABLE", "")
 	require.Contains(t, o.errChunk(t).Err.Message, "upstream connection dropped mid-stream: ")
 	require.Equal(t, 1, e.fake.RequestCount())
 }

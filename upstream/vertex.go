@@ -27,15 +27,26 @@ type VertexConfig struct {
 	Credential Credential
 }
 
-// Vertex is the Vertex AI provider: POST
-// {base}/{version}/projects/{p}/locations/{l}/publishers/google/models/{m}:streamGenerateContent?alt=sse
-// and :generateContent.
+// Vertex is the Vertex AI provider. It maps Gemini's models collection to Vertex's paths:
+//
+//	POST {base}/{version}/projects/{p}/locations/{l}/publishers/google/models/{m}:{method}
+//	     streamGenerateContent?alt=sse, generateContent, countTokens, embedContent, ...
+//	GET  {base}/{version}/publishers/google/models/{m}    publishers.models.get
+//	GET  {base}/v1beta1/publishers/google/models          publishers.models.list, in v1beta1 only
+//
+// A caller's API version does not change the configured one: Vertex's versions (v1, v1beta1) are
+// not Gemini's. Vertex answers with its own shapes (a PublisherModel, "publisherModels" in a
+// list; :predict for the older embedding models), passed through unchanged.
 type Vertex struct {
 	modelAPI
 }
 
+// vertexListVersion is the API version of publishers.models.list, which v1 does not have.
+const vertexListVersion = "v1beta1"
+
 var (
 	_ Provider       = (*Vertex)(nil)
+	_ UnaryProvider  = (*Vertex)(nil)
 	_ SecretReporter = (*Vertex)(nil)
 )
 
@@ -62,8 +73,8 @@ func NewVertex(cfg VertexConfig) (*Vertex, error) {
 	if cfg.Credential == nil {
 		return nil, fmt.Errorf("%w: vertex Credential is required", ErrInvalidConfig)
 	}
-	prefix := "/" + version + "/projects/" + cfg.Project + "/locations/" + loc + "/publishers/google"
-	return &Vertex{modelAPI{base: base, prefix: prefix, cred: cfg.Credential}}, nil
+	return &Vertex{modelAPI{base: base, version: version, scope: "/projects/" + cfg.Project + "/locations/" + loc,
+		publisher: "/publishers/google", listVersion: vertexListVersion, cred: cfg.Credential}}, nil
 }
 
 // vertexEndpoint returns the regional endpoint of loc.

@@ -29,7 +29,7 @@ type Request struct {
 	Header   http.Header
 	Body     []byte
 	Model    string // from a Gemini or Vertex path, else ""
-	Call     string // "streamGenerateContent", "generateContent", or "" for another path
+	Call     string // the method of a models/{model}:{method} path ("streamGenerateContent", "countTokens", ...), else ""
 	Vertex   bool   // a Vertex AI path
 }
 
@@ -126,29 +126,35 @@ func (f *Fake) Close() {
 // ServeHTTP plays the next script.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
-	route, isGemini := geminiwire.ParseRoute(r.URL.Path)
+	path, isModels := geminiwire.ParseModelPath(r.URL.Path)
 	rec := Request{
 		Time: time.Now(), Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-		Header: r.Header.Clone(), Body: body, Model: route.Model, Call: route.Method, Vertex: route.Vertex,
+		Header: r.Header.Clone(), Body: body, Model: path.Model, Call: path.Method, Vertex: path.Vertex,
 	}
-	sc, denied := f.admit(rec)
+	sc, queued, denied := f.admit(rec)
 	if denied != nil {
 		denied(w)
 		return
 	}
-	if isGemini && route.Method == geminiwire.MethodStream && r.URL.Query().Get("alt") != "sse" {
+	if isModels && !queued && path.Method != geminiwire.MethodStream && path.Method != geminiwire.MethodGenerate {
+		geminiwire.ServeModels(w, r, path, body)
+		return
+	}
+	stream := isModels && path.Method == geminiwire.MethodStream
+	if stream && r.URL.Query().Get("alt") != "sse" {
 		geminiwire.WriteError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "fake: streamGenerateContent wants alt=sse")
 		return
 	}
-	if !f.play(w, r, sc, isGemini && route.Method == geminiwire.MethodGenerate) && r.Context().Err() != nil {
+	if !f.play(w, r, sc, isModels && !stream) && r.Context().Err() != nil {
 		f.mu.Lock()
 		f.cancelled++
 		f.mu.Unlock()
 	}
 }
 
-// admit records a request and returns its script, or a response refusing its credentials.
-func (f *Fake) admit(rec Request) (Script, func(http.ResponseWriter)) {
+// admit records a request and returns its script and whether it was queued, or a response
+// refusing its credentials.
+func (f *Fake) admit(rec Request) (Script, bool, func(http.ResponseWriter)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.records) < MaxRecords {
@@ -158,14 +164,14 @@ func (f *Fake) admit(rec Request) (Script, func(http.ResponseWriter)) {
 	}
 	f.requests++
 	if deny := f.checkAuth(rec.Header); deny != nil {
-		return Script{}, deny
+		return Script{}, false, deny
 	}
 	if len(f.queue) > 0 {
 		sc := f.queue[0]
 		f.queue = f.queue[1:]
-		return sc, nil
+		return sc, true, nil
 	}
-	return f.def, nil
+	return f.def, false, nil
 }
 
 // checkAuth returns a refusal for a request without the required credentials; f.mu is held.
@@ -199,8 +205,9 @@ func refuse(code int, status, msg string) func(http.ResponseWriter) {
 	return func(w http.ResponseWriter) { geminiwire.WriteError(w, code, status, msg) }
 }
 
-// play answers with sc; it reports whether the script ran to its end.
-func (f *Fake) play(w http.ResponseWriter, r *http.Request, sc Script, generate bool) bool {
+// play answers with sc; it reports whether the script ran to its end. A unary call (a model's
+// method but streamGenerateContent, a model, the list) is answered with sc.Body when it has one.
+func (f *Fake) play(w http.ResponseWriter, r *http.Request, sc Script, unary bool) bool {
 	for name, values := range sc.Header {
 		w.Header()[name] = append([]string(nil), values...)
 	}
@@ -219,7 +226,7 @@ func (f *Fake) play(w http.ResponseWriter, r *http.Request, sc Script, generate 
 		w.WriteHeader(sc.Status)
 		_, err := w.Write(body)
 		return err == nil
-	case generate && sc.Body != nil:
+	case unary && sc.Body != nil:
 		setDefault(w.Header(), "Content-Type", "application/json; charset=UTF-8")
 		_, err := w.Write(sc.Body)
 		return err == nil

@@ -228,3 +228,33 @@ func TestFakeKeepsTheLastMaxRecords(t *testing.T) {
 		require.Equal(t, "n="+strconv.Itoa(i+3), r.RawQuery)
 	}
 }
+
+// TestFakeAnswersTheModelsCollection: a models call the queue has no script for is answered as
+// the simulator answers it; a queued script still decides, errors included.
+func TestFakeAnswersTheModelsCollection(t *testing.T) {
+	s := upstreamtest.NewServer(t, upstreamtest.Gemini("x"))
+	resp, body, err := post(t, s, "/v1beta/models/m:countTokens", nil)
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode)
+	require.JSONEq(t, `{"totalTokens":0,"promptTokensDetails":[{"modality":"TEXT","tokenCount":0}]}`, string(body))
+
+	get, err := s.Client().Get(s.URL() + "/v1/models/gemini-2.5-pro")
+	require.NoError(t, err)
+	defer get.Body.Close()
+	got, err := io.ReadAll(get.Body)
+	require.NoError(t, err)
+	require.Equal(t, 200, get.StatusCode)
+	require.Contains(t, string(got), `"name":"models/gemini-2.5-pro"`)
+
+	s.Enqueue(upstreamtest.Error(429, "Quota exceeded.").With("Retry-After", "3"))
+	resp, body, err = post(t, s, "/v1beta/models/m:countTokens", nil)
+	require.NoError(t, err)
+	require.Equal(t, 429, resp.StatusCode)
+	require.Equal(t, "3", resp.Header.Get("Retry-After"))
+	require.Contains(t, string(body), "Quota exceeded.")
+
+	reqs := s.Requests()
+	require.Equal(t, "countTokens", reqs[0].Call)
+	require.Equal(t, "gemini-2.5-pro", reqs[1].Model)
+	require.Empty(t, reqs[1].Call)
+}

@@ -79,9 +79,10 @@ type Script struct {
 	// default; a nil value sends none (no Content-Type at all, say).
 	Header http.Header
 	// Body is the body of a non-200 answer (nil: Gemini's error JSON for Status), and of a 200
-	// answer to :generateContent.
+	// answer to a unary call: :generateContent, any other method but :streamGenerateContent, a
+	// model's or the list's GET.
 	Body []byte
-	// Steps make the streamed body of a 200 answer, also to :generateContent when Body is nil (to
+	// Steps make the streamed body of a 200 answer, also to a unary call when Body is nil (to
 	// script its faults).
 	Steps []Step
 	// Framing is the line ending of the events.

@@ -46,6 +46,31 @@ func TestParseRoute(t *testing.T) {
 	}
 }
 
+func TestParseModelPath(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		want ModelPath
+		ok   bool
+	}{
+		{"/v1beta/models", ModelPath{Version: "v1beta"}, true},
+		{"/v1/models/gemini-2.5-flash", ModelPath{Version: "v1", Model: "gemini-2.5-flash"}, true},
+		{"/prefix/v1alpha/models/m:countTokens", ModelPath{Version: "v1alpha", Model: "m", Method: "countTokens"}, true},
+		{"/v1/projects/p/locations/l/publishers/google/models/m:embedContent", ModelPath{Model: "m", Method: "embedContent", Vertex: true}, true},
+		{"/v1beta1/publishers/google/models", ModelPath{Vertex: true}, true},
+		{"/v1/publishers/google/models/m", ModelPath{Model: "m", Vertex: true}, true},
+		{"/v1beta/models/", ModelPath{}, false},
+		{"/v1beta/models/m:", ModelPath{}, false},
+		{"/v1beta/models/:countTokens", ModelPath{}, false},
+		{"/v1beta/models/a/b", ModelPath{}, false},
+		{"/v1beta/modelsx", ModelPath{}, false},
+		{"/v1/chat/completions", ModelPath{}, false},
+	} {
+		got, ok := ParseModelPath(tc.path)
+		require.Equal(t, tc.ok, ok, tc.path)
+		require.Equal(t, tc.want, got, tc.path)
+	}
+}
+
 func TestChunkAndErrorBody(t *testing.T) {
 	require.JSONEq(t, `{"candidates":[{"content":{"parts":[{"text":"a\"b"}],"role":"model"},"index":0}],"modelVersion":"m"}`,
 		string(Chunk(`a"b`, false, Usage{}, "m", "")))
