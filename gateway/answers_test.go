@@ -141,7 +141,7 @@ func TestErrorAnswersExactBytes(t *testing.T) {
 		{"error: closed stream", "POST", "/v1/streams/closed/error", aliceKey, `{"message":"x"}`, nil,
 			errAnswer(400, "", `{"error":{"code":400,"message":"error on stream closed: stream closed","status":"FAILED_PRECONDITION"}}`)},
 		{"events: history gone", "GET", "/v1/streams/live/events?after=2", aliceKey, "", nil,
-			errAnswer(400, "", `{"error":{"code":400,"message":"chunks after 2 of stream \"live\" are no longer kept; resume from a later chunk","status":"FAILED_PRECONDITION"}}`)},
+			errAnswer(410, "", `{"error":{"code":410,"message":"chunks after 2 of stream \"live\" are no longer kept; resume from a later chunk","status":"FAILED_PRECONDITION"}}`)},
 		{"events: beyond the end", "GET", "/v1/streams/live/events?after=11", aliceKey, "", nil,
 			errAnswer(400, "", `{"error":{"code":400,"message":"register on stream live after chunk 11 (last is 10): resume point is beyond the last chunk of the stream","status":"INVALID_ARGUMENT"}}`)},
 		{"events: header before the query", "GET", "/v1/streams/live/events?after=8", aliceKey, "", []string{"Last-Event-ID", "7"},

@@ -43,7 +43,9 @@ var errorAnswers = []struct {
 	{target: manager.ErrInvalidAfterID, code: http.StatusBadRequest},
 	{target: manager.ErrExists, code: http.StatusConflict},
 	{target: manager.ErrClosed, code: http.StatusBadRequest, status: "FAILED_PRECONDITION"},
-	{target: manager.ErrHistoryTrimmed, code: http.StatusBadRequest, status: "FAILED_PRECONDITION"},
+	// 410 Gone, not the canonical 400: the stream API's contract since wave 1 (a resume point
+	// that left the history), and a browser or proxy tells it from a bad request without a body.
+	{target: manager.ErrHistoryTrimmed, code: http.StatusGone, status: "FAILED_PRECONDITION"},
 	{target: manager.ErrTooManyStreams, code: http.StatusTooManyRequests, retryAfter: time.Second},
 	{target: manager.ErrTooManyClients, code: http.StatusTooManyRequests, retryAfter: time.Second},
 	{target: manager.ErrBudgetExhausted, code: http.StatusTooManyRequests, retryAfter: manager.LimitRetryAfter},

@@ -33,7 +33,7 @@ func TestAnswerFor(t *testing.T) {
 			Message: "op on stream s: resume point is beyond the last chunk of the stream"}},
 		{"taken ID", wrap(manager.ErrExists), manager.StreamError{Code: 409, Status: "ALREADY_EXISTS", Message: "op on stream s: stream already exists"}},
 		{"closed", wrap(manager.ErrClosed), manager.StreamError{Code: 400, Status: "FAILED_PRECONDITION", Message: "op on stream s: stream closed"}},
-		{"history trimmed", wrap(manager.ErrHistoryTrimmed), manager.StreamError{Code: 400, Status: "FAILED_PRECONDITION",
+		{"history trimmed", wrap(manager.ErrHistoryTrimmed), manager.StreamError{Code: 410, Status: "FAILED_PRECONDITION",
 			Message: "op on stream s: requested chunks are no longer in the stream history"}},
 		{"too many streams", wrap(manager.ErrTooManyStreams), manager.StreamError{Code: 429, Status: "RESOURCE_EXHAUSTED",
 			Message: "op on stream s: too many concurrent streams", RetryAfter: time.Second}},
@@ -70,6 +70,9 @@ func TestErrorAnswersAreErrors(t *testing.T) {
 // right.
 func TestErrorAnswersArePairedCanonically(t *testing.T) {
 	for _, a := range errorAnswers {
+		if a.target == manager.ErrHistoryTrimmed {
+			continue // 410 Gone, the stream API's resume contract (see errorAnswers)
+		}
 		se := answerFor(a.target)
 		code, ok := manager.CodeForStatus(se.Status)
 		assert.True(t, ok, "%v: %s is no google.rpc.Code", a.target, se.Status)

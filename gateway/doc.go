@@ -60,11 +60,12 @@
 // by the sink.
 //
 // Codes and statuses pair as Google's canonical table does (manager.CodeForStatus): UNAVAILABLE
-// 503, FAILED_PRECONDITION 400 (a closed stream, chunks no longer kept), UNIMPLEMENTED 501. A
+// 503, FAILED_PRECONDITION 400 (a closed stream), UNIMPLEMENTED 501. A
 // method a route does not have answers 501 UNIMPLEMENTED with an Allow header, as Google's HTTP
-// transcoding pairs a method not allowed with UNIMPLEMENTED. Only two answers of HTTP itself keep
-// codes the table has no status for: 408 DEADLINE_EXCEEDED for a request body that trickles in
-// too slowly, 413 INVALID_ARGUMENT for one over Config.MaxBodyBytes.
+// transcoding pairs a method not allowed with UNIMPLEMENTED. Three answers keep codes of HTTP
+// itself that the table has no status for: 408 DEADLINE_EXCEEDED for a request body that trickles
+// in too slowly, 413 INVALID_ARGUMENT for one over Config.MaxBodyBytes, and 410
+// FAILED_PRECONDITION for a resume point that left the history (the stream API's contract).
 //
 // # Gemini route
 //

@@ -71,8 +71,8 @@ func TestResumeErrors(t *testing.T) {
 		code        int
 		status      string
 	}{
-		{"history gone", "?after=2", nil, 400, "FAILED_PRECONDITION"},
-		{"history gone by header", "", []string{"Last-Event-ID", "5"}, 400, "FAILED_PRECONDITION"},
+		{"history gone", "?after=2", nil, 410, "FAILED_PRECONDITION"},
+		{"history gone by header", "", []string{"Last-Event-ID", "5"}, 410, "FAILED_PRECONDITION"},
 		{"header before the query", "?after=8", []string{"Last-Event-ID", "7"}, 400, "INVALID_ARGUMENT"},
 		{"beyond the end", "?after=11", nil, 400, "INVALID_ARGUMENT"},
 		{"not a number", "?after=x", nil, 400, "INVALID_ARGUMENT"},

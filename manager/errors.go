@@ -142,7 +142,7 @@ func CodeForStatus(status string) (int, bool) {
 
 // StatusForCode returns the Google RPC status name Gemini pairs with an HTTP status code: the
 // first of canonicalCodes with that code. A code the table does not have (an upstream's own, or
-// one of the HTTP-layer answers 408 and 413) is named by its nearest status: 408 and 504
+// one of the HTTP-layer answers 408, 410 and 413) is named by its nearest status: 408 and 504
 // DEADLINE_EXCEEDED, 413 INVALID_ARGUMENT, any other 4xx FAILED_PRECONDITION, any other 5xx
 // INTERNAL (502 included: Google's table has no status for it), anything else UNKNOWN.
 func StatusForCode(code int) string {

@@ -234,7 +234,7 @@ func TestSubscriptionClosedWhenHistoryIsGone(t *testing.T) {
 	assert.True(t, last.Closed)
 	assert.True(t, strings.HasPrefix(last.Reason, "plugin restarted; the stream can no longer be resumed after chunk 5: "), last.Reason)
 	assert.Contains(t, last.Reason, manager.ErrHistoryTrimmed.Error())
-	assert.Equal(t, 400, last.Error.Code)
+	assert.Equal(t, 410, last.Error.Code)
 	assert.Equal(t, "FAILED_PRECONDITION", last.Error.Status)
 }
 

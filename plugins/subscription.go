@@ -226,7 +226,7 @@ func (s *subscription) sameStream(ctx context.Context) bool {
 func errorFor(err error) *manager.StreamError {
 	switch {
 	case errors.Is(err, manager.ErrHistoryTrimmed):
-		return &manager.StreamError{Code: 400, Status: "FAILED_PRECONDITION", Message: err.Error()}
+		return &manager.StreamError{Code: 410, Status: "FAILED_PRECONDITION", Message: err.Error()}
 	case errors.Is(err, manager.ErrNotFound):
 		return &manager.StreamError{Code: 404, Status: manager.StatusForCode(404), Message: err.Error()}
 	}
