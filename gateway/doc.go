@@ -18,6 +18,7 @@
 //	POST   /v1/streams/{id}/chunks                                push a chunk (202 {"id"}, push streams only)
 //	POST   /v1/streams/{id}/error                                 push an error chunk, optionally ending the stream
 //	GET    /v1/streams/{id}/events                                the stream as SSE, with resume
+//	POST   /v1/streams/{id}/tokens                                mint a stream token (201 {"token","expires_at"})
 //	POST   /v1/streams/{id}/subscriptions                         re-route the stream to a transport plugin (201 {"id"})
 //	DELETE /v1/streams/{id}/subscriptions/{sid}                   end that subscription (204)
 //	GET    /healthz, /readyz                                      no key needed
@@ -103,7 +104,11 @@
 // an ID another tenant holds answers 409. Keys come as x-goog-api-key, Authorization: Bearer or
 // ?key= (browser EventSource), are checked by the auth.Keyring in constant time and stripped from
 // the request before anything else sees it; the upstream only ever gets the gateway's own
-// credential. Rate limits are per key (golang.org/x/time/rate). Without keys the gateway is open
+// credential. A stream's events and info also accept a stream token (auth.Tokens, Config.Tokens)
+// as ?token= or Authorization: Bearer: authenticate recognises those two routes by their pattern
+// and calls authenticateRead, which refuses a token for another stream, an expired or forged one,
+// and one whose stream now belongs to another tenant exactly like a wrong key (docs/tokens.md).
+// Rate limits are per key (golang.org/x/time/rate). Without keys the gateway is open
 // (tenant "", no rate limit) and Serve refuses a listener that is not loopback-only. CORS answers
 // preflights for Config.CORSOrigins (key headers, Content-Type, Last-Event-ID; X-Stream-Id and
 // Retry-After exposed; Vary: Origin).

@@ -37,6 +37,7 @@ func (s *Server) routes() http.Handler {
 	api.POST("/v1/streams/:id/chunks", handle(s.pushChunk))
 	api.POST("/v1/streams/:id/error", handle(s.streamError))
 	api.GET("/v1/streams/:id/events", handle(s.events))
+	api.POST("/v1/streams/:id/tokens", handle(s.mintToken))
 	api.POST("/v1/streams/:id/subscriptions", handle(s.subscribe))
 	api.DELETE("/v1/streams/:id/subscriptions/:sid", handle(s.unsubscribe))
 	return e
