@@ -102,6 +102,11 @@ type Config struct {
 	// in the kernel's accept queue. Zero means DefaultMaxConnections.
 	MaxConnections int
 
+	// Version and Upstream (the upstream provider's name) are what GET /v1/status and the
+	// console tell about the gateway.
+	Version  string
+	Upstream string
+
 	// Logger receives the gateway's logs; nil discards them. Every line logged while serving a
 	// request carries its request_id.
 	Logger *slog.Logger

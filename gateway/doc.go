@@ -13,6 +13,8 @@
 //	POST   /v1beta/models/{model}:generateContent                 Gemini non-streaming, passthrough
 //	POST   /v1/streams                                            create a generation or push stream (201)
 //	GET    /v1/streams[?all=true]                                 the caller's streams
+//	GET    /v1/streams?watch=true[&all=true]                      the lifecycle feed (SSE), with resume
+//	GET    /v1/status                                             counters of the caller's tenant, version, upstream
 //	GET    /v1/streams/{id}                                       stream info
 //	DELETE /v1/streams/{id}                                       stop a stream
 //	POST   /v1/streams/{id}/chunks                                push a chunk (202 {"id"}, push streams only)
@@ -84,6 +86,26 @@
 // both given must agree. Clients should close an EventSource on "done", or it reconnects and
 // receives "done" again. Pushed event names are printable ASCII up to 128 bytes and may not be
 // "error" or "done"; pushed data is compacted JSON, so it is always one data line.
+//
+// # Lifecycle feed
+//
+// GET /v1/streams?watch=true is the caller's tenant's stream lifecycle as server-sent events
+// "created", "updated" and "closed", each "id: N" (per tenant, from 1) with the stream's info as
+// data: GET /v1/streams/{id}'s JSON without subscriptions, plus kind, source and first_chunk_at.
+// Without a resume point it starts with the current state: a "created" event for every active
+// stream (with all=true a "closed" one for every retained stream too), all with the ID of the
+// tenant's latest event. Events are idempotent (apply them as upserts by stream ID): one may repeat
+// what the snapshot said. It resumes after Last-Event-ID or ?after=N within the last 1024 events
+// of the tenant and answers 410 past them (or for an ID it never gave: the gateway restarted),
+// after which a client lists again and watches without a resume point. Heartbeats as on the
+// events route.
+//
+// The feed is built from what the gateway sees, off the hot path (watch.go): newStream publishes
+// "created"; a generation's goroutine publishes "closed" when its runner returns; and a tick once
+// a second, running only while there is an active stream or a watcher, compares every active
+// stream's info with its last event: a change of clients or last_event_id is one coalesced
+// "updated", and a close it finds (a push stream deleted or timed out) is "closed". The same tick
+// counts each tenant's chunks per second for GET /v1/status. Nothing is done per chunk.
 //
 // # Subscribers
 //

@@ -32,6 +32,7 @@ func (s *Server) routes() http.Handler {
 	api.POST("/v1beta/models/:modelAction", handle(s.modelAction))
 	api.POST("/v1/streams", handle(s.createStream))
 	api.GET("/v1/streams", handle(s.listStreams))
+	api.GET("/v1/status", handle(s.status))
 	api.GET("/v1/streams/:id", handle(s.streamInfo))
 	api.DELETE("/v1/streams/:id", handle(s.deleteStream))
 	api.POST("/v1/streams/:id/chunks", handle(s.pushChunk))

@@ -102,7 +102,7 @@ func (s *Server) authenticateRead(c *gin.Context) error {
 	}
 	if err != nil {
 		// The reasons are fixed texts that never quote the token.
-		s.log.Debug("read refused", "stream_id", streamID, "error", err)
+		s.logFor(c.Request.Context()).Debug("read refused", "stream_id", streamID, "error", err)
 		return err
 	}
 	if err := s.limits.allow(id.KeyID); err != nil {

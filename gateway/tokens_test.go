@@ -267,6 +267,7 @@ func TestTokenRead(t *testing.T) {
 		{name: "create", method: "POST", path: "/v1/streams", token: tokenA, bearer: true},
 		{name: "subscriptions", method: "POST", path: "/v1/streams/" + a + "/subscriptions", token: tokenA},
 		{name: "gemini", method: "POST", path: strings.TrimSuffix(streamPath, "?alt=sse"), token: tokenA, bearer: true},
+		{name: "status", method: "GET", path: "/v1/status", token: tokenA},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := e.wrongKeyAnswer(tc.method, tc.path)

@@ -118,6 +118,8 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 		Metrics:        o.metrics,
 		TracerProvider: o.tracing.TracerProvider(),
 		Propagator:     o.tracing.Propagator(),
+		Version:        o.build.Version,
+		Upstream:       provider.Name(),
 		Logger:         log,
 		WithRequestID:  upstream.WithRequestID,
 	}
