@@ -24,6 +24,7 @@
 //	POST   /v1/streams/{id}/subscriptions                         re-route the stream to a transport plugin (201 {"id"})
 //	DELETE /v1/streams/{id}/subscriptions/{sid}                   end that subscription (204)
 //	GET    /healthz, /readyz                                      no key needed
+//	GET    /, /console/{file}                                     the embedded console (console.go), no key needed
 //
 // Gin routes the Gemini paths as one segment (/v1beta/models/:modelAction) split at its last ':'.
 // Stream IDs are path segments: an ID holding '/' is addressed percent-encoded (the engine routes

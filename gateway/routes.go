@@ -27,6 +27,8 @@ func (s *Server) routes() http.Handler {
 
 	e.GET("/healthz", handle(s.healthz))
 	e.GET("/readyz", handle(s.readyz))
+	e.GET("/", handle(s.consolePageRoute))
+	e.GET("/console/:file", handle(s.consoleFile))
 
 	api := e.Group("/", handle(s.authenticate))
 	api.POST("/v1beta/models/:modelAction", handle(s.modelAction))
