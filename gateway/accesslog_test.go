@@ -133,7 +133,8 @@ func TestNoCredentialInLogs(t *testing.T) {
 		{"POST", streamPath + "&key=" + aliceKey + "&token=SECRET-TOKEN-2", "", generateBody, 200},
 		{"POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=proto&token=SECRET-TOKEN-3&key=" + aliceKey, "", generateBody, 400},
 		{"GET", "/nowhere?key=SECRET-KEY-2&token=SECRET-TOKEN-4", "", "", 404},
-		{"GET", "/v1/streams/" + pushID + "/events?key=" + carolKey + "&token=SECRET-TOKEN-5", "", "", 200},
+		// A stream token beside a key is refused: a request presents one credential (docs/tokens.md).
+		{"GET", "/v1/streams/" + pushID + "/events?key=" + carolKey + "&token=SECRET-TOKEN-5", "", "", 401},
 		{"POST", "/v1/streams?key=" + aliceKey, "", `{"model":"gemini-2.5-flash","request":{}}`, 201},
 	} {
 		status, body := e.do(r.method, r.path, r.key, r.body)

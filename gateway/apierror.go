@@ -55,6 +55,10 @@ var errorAnswers = []struct {
 	{target: auth.ErrUnknownKey, code: http.StatusUnauthorized, message: "API key not valid. Please pass a valid API key."},
 	{target: auth.ErrAmbiguousKey, code: http.StatusUnauthorized},
 	{target: auth.ErrMalformedAuthorization, code: http.StatusUnauthorized},
+	// The token route. A refused token matches ErrUnknownKey above (a Verify with tokens off
+	// wraps ErrTokensOff too), so only Mint's own errors reach these.
+	{target: auth.ErrTokensOff, code: http.StatusNotImplemented, status: "UNIMPLEMENTED"},
+	{target: auth.ErrInvalidTTL, code: http.StatusBadRequest},
 	// Generator.Generate: a request that cannot be made, or an upstream with no such call.
 	{target: upstream.ErrInvalidRequest, code: http.StatusBadRequest},
 	{target: errors.ErrUnsupported, code: http.StatusNotImplemented,

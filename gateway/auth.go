@@ -11,8 +11,12 @@ const identityKey = "streamgate.identity"
 
 // authenticate is the middleware of every authenticated route: it identifies the caller by the key
 // it presents (open mode: everyone is tenant ""), strips that key from the request so it goes no
-// further, and applies the per-key rate limit.
+// further, and applies the per-key rate limit. On the two routes a stream token opens it accepts
+// a token too (authenticateRead).
 func (s *Server) authenticate(c *gin.Context) error {
+	if isReadRoute(c) && !s.Open() {
+		return s.authenticateRead(c)
+	}
 	var id auth.Identity
 	if s.cfg.Keyring.Len() > 0 {
 		var err error

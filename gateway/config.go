@@ -52,6 +52,10 @@ type Config struct {
 	// Keyring holds the client keys. Nil or empty runs the gateway open (tenant ""), which Serve
 	// allows on a loopback listener only.
 	Keyring *auth.Keyring
+	// Tokens mints and verifies stream tokens (POST /v1/streams/{id}/tokens, and ?token= or
+	// Authorization: Bearer on a stream's events and info). Nil turns them off: the token route
+	// answers 501. An open gateway (no keys) has no use for them and answers 501 as well.
+	Tokens *auth.Tokens
 
 	// Heartbeat is the interval of ": ping" comments on /v1/streams/{id}/events. Zero disables them.
 	Heartbeat time.Duration
@@ -97,6 +101,11 @@ type Config struct {
 	// MaxConnections bounds the connections the listener holds open at once; further clients wait
 	// in the kernel's accept queue. Zero means DefaultMaxConnections.
 	MaxConnections int
+
+	// Version and Upstream (the upstream provider's name) are what GET /v1/status and the
+	// console tell about the gateway.
+	Version  string
+	Upstream string
 
 	// Logger receives the gateway's logs; nil discards them. Every line logged while serving a
 	// request carries its request_id.

@@ -17,14 +17,18 @@
 //	GET    /{version}/models[?pageSize=&pageToken=]  the models list, passthrough
 //	POST   /v1/streams                                            create a generation or push stream (201)
 //	GET    /v1/streams[?all=true]                                 the caller's streams
+//	GET    /v1/streams?watch=true[&all=true]                      the lifecycle feed (SSE), with resume
+//	GET    /v1/status                                             counters of the caller's tenant, version, upstream
 //	GET    /v1/streams/{id}                                       stream info
 //	DELETE /v1/streams/{id}                                       stop a stream
 //	POST   /v1/streams/{id}/chunks                                push a chunk (202 {"id"}, push streams only)
 //	POST   /v1/streams/{id}/error                                 push an error chunk, optionally ending the stream
 //	GET    /v1/streams/{id}/events                                the stream as SSE, with resume
+//	POST   /v1/streams/{id}/tokens                                mint a stream token (201 {"token","expires_at"})
 //	POST   /v1/streams/{id}/subscriptions                         re-route the stream to a transport plugin (201 {"id"})
 //	DELETE /v1/streams/{id}/subscriptions/{sid}                   end that subscription (204)
 //	GET    /healthz, /readyz                                      no key needed
+//	GET    /, /console/{file}                                     the embedded console (console.go), no key needed
 //
 // {version} is v1beta, v1 or v1alpha, the official SDKs' apiVersion. Gin routes the Gemini paths
 // as one segment (/{version}/models/:modelAction) split at its last ':'.
@@ -123,6 +127,26 @@
 // receives "done" again. Pushed event names are printable ASCII up to 128 bytes and may not be
 // "error" or "done"; pushed data is compacted JSON, so it is always one data line.
 //
+// # Lifecycle feed
+//
+// GET /v1/streams?watch=true is the caller's tenant's stream lifecycle as server-sent events
+// "created", "updated" and "closed", each "id: N" (per tenant, from 1) with the stream's info as
+// data: GET /v1/streams/{id}'s JSON without subscriptions, plus kind, source and first_chunk_at.
+// Without a resume point it starts with the current state: a "created" event for every active
+// stream (with all=true a "closed" one for every retained stream too), all with the ID of the
+// tenant's latest event. Events are idempotent (apply them as upserts by stream ID): one may repeat
+// what the snapshot said. It resumes after Last-Event-ID or ?after=N within the last 1024 events
+// of the tenant and answers 410 past them (or for an ID it never gave: the gateway restarted),
+// after which a client lists again and watches without a resume point. Heartbeats as on the
+// events route.
+//
+// The feed is built from what the gateway sees, off the hot path (watch.go): newStream publishes
+// "created"; a generation's goroutine publishes "closed" when its runner returns; and a tick once
+// a second, running only while there is an active stream or a watcher, compares every active
+// stream's info with its last event: a change of clients or last_event_id is one coalesced
+// "updated", and a close it finds (a push stream deleted or timed out) is "closed". The same tick
+// counts each tenant's chunks per second for GET /v1/status. Nothing is done per chunk.
+//
 // # Subscribers
 //
 // Every SSE subscriber is a manager.QueuedClient whose Run is the HTTP handler itself: no goroutine
@@ -142,7 +166,11 @@
 // an ID another tenant holds answers 409. Keys come as x-goog-api-key, Authorization: Bearer or
 // ?key= (browser EventSource), are checked by the auth.Keyring in constant time and stripped from
 // the request before anything else sees it; the upstream only ever gets the gateway's own
-// credential. Rate limits are per key (golang.org/x/time/rate). Without keys the gateway is open
+// credential. A stream's events and info also accept a stream token (auth.Tokens, Config.Tokens)
+// as ?token= or Authorization: Bearer: authenticate recognises those two routes by their pattern
+// and calls authenticateRead, which refuses a token for another stream, an expired or forged one,
+// and one whose stream now belongs to another tenant exactly like a wrong key (docs/tokens.md).
+// Rate limits are per key (golang.org/x/time/rate). Without keys the gateway is open
 // (tenant "", no rate limit) and Serve refuses a listener that is not loopback-only. CORS answers
 // preflights for Config.CORSOrigins (key headers, Content-Type, Last-Event-ID; X-Stream-Id and
 // Retry-After exposed; Vary: Origin).

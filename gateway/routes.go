@@ -27,6 +27,8 @@ func (s *Server) routes() http.Handler {
 
 	e.GET("/healthz", handle(s.healthz))
 	e.GET("/readyz", handle(s.readyz))
+	e.GET("/", handle(s.consolePageRoute))
+	e.GET("/console/:file", handle(s.consoleFile))
 
 	api := e.Group("/", handle(s.authenticate))
 	for _, v := range apiVersions {
@@ -36,11 +38,13 @@ func (s *Server) routes() http.Handler {
 	}
 	api.POST("/v1/streams", handle(s.createStream))
 	api.GET("/v1/streams", handle(s.listStreams))
+	api.GET("/v1/status", handle(s.status))
 	api.GET("/v1/streams/:id", handle(s.streamInfo))
 	api.DELETE("/v1/streams/:id", handle(s.deleteStream))
 	api.POST("/v1/streams/:id/chunks", handle(s.pushChunk))
 	api.POST("/v1/streams/:id/error", handle(s.streamError))
 	api.GET("/v1/streams/:id/events", handle(s.events))
+	api.POST("/v1/streams/:id/tokens", handle(s.mintToken))
 	api.POST("/v1/streams/:id/subscriptions", handle(s.subscribe))
 	api.DELETE("/v1/streams/:id/subscriptions/:sid", handle(s.unsubscribe))
 	return e

@@ -34,6 +34,7 @@ type Server struct {
 	limits     *keyLimits
 	ready      atomic.Bool
 	clients    atomic.Uint64 // numbers subscriber client IDs
+	feed       feed          // the lifecycle feed (watch.go)
 
 	// Background work the server owns: upstream runners and orphan timers.
 	bgMu     sync.Mutex

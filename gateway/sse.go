@@ -46,7 +46,9 @@ func (sw *sseWriter) startLocked() {
 	h.Set("Content-Type", cmp.Or(sw.contentType, "text/event-stream"))
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	h.Set("X-Stream-Id", sw.streamID)
+	if sw.streamID != "" { // the lifecycle feed is no one stream
+		h.Set("X-Stream-Id", sw.streamID)
+	}
 	h.Del("Content-Length")
 	sw.w.WriteHeader(http.StatusOK)
 }

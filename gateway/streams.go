@@ -155,15 +155,19 @@ func (s *Server) streamInfo(c *gin.Context) error {
 }
 
 // listStreams serves GET /v1/streams: the caller's active streams, and with ?all=true the
-// retained closed ones too, oldest first.
+// retained closed ones too, oldest first. With ?watch=true it is the lifecycle feed instead
+// (watchStreams).
 func (s *Server) listStreams(c *gin.Context) error {
-	all := false
-	if v, ok := c.GetQuery("all"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return newError(http.StatusBadRequest, "all must be true or false, got "+strconv.Quote(v))
-		}
-		all = b
+	all, err := boolQuery(c, "all")
+	if err != nil {
+		return err
+	}
+	watch, err := boolQuery(c, "watch")
+	if err != nil {
+		return err
+	}
+	if watch {
+		return s.watchStreams(c, all)
 	}
 	infos, err := s.cfg.Manager.List(c.Request.Context())
 	if err != nil {

@@ -22,6 +22,7 @@ func (s *Server) newStream(ctx context.Context, id string, labels map[string]str
 	if err := s.cfg.Plugins.Attach(ctx, id, labels); err != nil {
 		s.logFor(ctx).Warn("attach to new stream failed", "stream_id", id, "error", err)
 	}
+	s.streamCreated(ctx, id)
 	return id, nil
 }
 
@@ -35,6 +36,7 @@ func (s *Server) startGeneration(ctx context.Context, streamID string, req upstr
 		if err := s.cfg.Generator.Run(ctx, streamID, req); err != nil {
 			s.logFor(ctx).Debug("upstream generation not started: the stream is gone", "stream_id", streamID, "error", err)
 		}
+		s.streamEnded(ctx, streamID)
 	})
 	if !started {
 		s.closeStream(ctx, streamID, manager.ReasonShuttingDown)

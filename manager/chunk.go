@@ -79,4 +79,8 @@ type StreamInfo struct {
 	CloseReason string
 	Err         *StreamError // the error that ended the stream when Status is StatusError
 	Labels      map[string]string
+
+	// FirstChunkAt is the Time of the stream's first chunk, zero before it: with CreatedAt, the
+	// stream's time to first chunk.
+	FirstChunkAt time.Time
 }

@@ -22,6 +22,7 @@ type stream struct {
 	mu       sync.Mutex
 	status   Status
 	closedAt time.Time
+	first    time.Time
 	reason   string
 	err      *StreamError
 	hist     history
@@ -56,6 +57,9 @@ func (s *stream) record(ch Chunk, drop uint64) Chunk {
 	ch.ID = s.hist.last + 1
 	if ch.Time.IsZero() {
 		ch.Time = time.Now()
+	}
+	if ch.ID == 1 {
+		s.first = ch.Time
 	}
 	s.hist.add(ch, drop)
 	return ch
@@ -157,6 +161,8 @@ func (s *stream) info() StreamInfo {
 		CloseReason: s.reason,
 		Err:         s.err,
 		Labels:      maps.Clone(s.labels),
+
+		FirstChunkAt: s.first,
 	}
 }
 

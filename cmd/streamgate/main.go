@@ -301,5 +301,5 @@ func readyLine(addr, provider, source, admin string, open bool) string {
 		key = ` -H "x-goog-api-key: $STREAMGATE_KEY"`
 	}
 	return fmt.Sprintf("streamgate ready on %s (upstream: %s) from %s, %s; try: curl -N '%s/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse'%s"+
-		` -H 'Content-Type: application/json' -d '{"contents":[{"parts":[{"text":"Hello"}]}]}'`, url, provider, source, admin, url, key)
+		` -H 'Content-Type: application/json' -d '{"contents":[{"parts":[{"text":"Hello"}]}]}'; console: %s/`, url, provider, source, admin, url, key, url)
 }

@@ -62,6 +62,10 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("auth.keys: %w", err)}
 	}
+	tokens, err := streamTokens(cfg.Auth.TokenSecret)
+	if err != nil {
+		return parts{}, configError{fmt.Errorf("auth.token_secret: %w", err)}
+	}
 	provider, err := newProvider(ctx, cfg.Upstream, log)
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("upstream: %w", err)}
@@ -97,6 +101,7 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 		Manager:          m,
 		Generator:        runner,
 		Keyring:          keyring,
+		Tokens:           tokens,
 		Heartbeat:        cfg.Heartbeat,
 		OrphanGrace:      cfg.OrphanGrace,
 		ClientQueueSize:  cfg.ClientQueueSize,
@@ -113,6 +118,8 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 		Metrics:        o.metrics,
 		TracerProvider: o.tracing.TracerProvider(),
 		Propagator:     o.tracing.Propagator(),
+		Version:        o.build.Version,
+		Upstream:       provider.Name(),
 		Logger:         log,
 		WithRequestID:  upstream.WithRequestID,
 	}
@@ -125,6 +132,14 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 	}
 	return parts{gateway: gw, runner: runner, plugins: host, provider: provider.Name(), open: keyring.Len() == 0,
 		unobserve: o.metrics.ObserveRetained(retained(m))}, nil
+}
+
+// streamTokens builds the stream tokens of the configured secrets, or nil (tokens off) without any.
+func streamTokens(secrets configs.Secrets) (*auth.Tokens, error) {
+	if len(secrets) == 0 {
+		return nil, nil
+	}
+	return auth.NewTokens(auth.TokenConfig{Secrets: secrets.Bytes()})
 }
 
 // startPlugins launches the configured plugins, or returns nil when there are none. A plugin the
