@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -55,24 +56,25 @@ func openAIErrorType(status int) string {
 	return "invalid_request_error"
 }
 
-// openAIErrorFor is what an OpenAI client is told of err: answerFor's status and message, with
-// the type of the status; an authentication failure has OpenAI's code invalid_api_key.
-func openAIErrorFor(err error) (int, openAIError) {
+// openAIErrorFor is what an OpenAI client is told of err: answerFor's status, message and
+// Retry-After, with the type of the status; an authentication failure has OpenAI's code
+// invalid_api_key.
+func openAIErrorFor(err error) (int, openAIError, time.Duration) {
 	se := answerFor(err)
 	status := httpStatus(se.Code)
 	oe := openAIError{Message: se.Message, Type: openAIErrorType(status)}
 	if status == http.StatusUnauthorized {
 		oe.Code = ptr("invalid_api_key")
 	}
-	return status, oe
+	return status, oe, se.RetryAfter
 }
 
-// writeOpenAIError answers err in OpenAI's shape and aborts the handler chain; a Retry-After
-// answerFor gives is sent as writeStreamError sends it.
+// writeOpenAIError answers err in OpenAI's shape and aborts the handler chain; its Retry-After
+// is sent as writeStreamError sends it.
 func writeOpenAIError(c *gin.Context, err error) {
-	status, oe := openAIErrorFor(err)
-	if se := answerFor(err); se.RetryAfter > 0 {
-		c.Header("Retry-After", retryAfterSeconds(se.RetryAfter))
+	status, oe, retryAfter := openAIErrorFor(err)
+	if retryAfter > 0 {
+		c.Header("Retry-After", retryAfterSeconds(retryAfter))
 	}
 	writeOpenAIBody(c.Writer, status, oe)
 	c.Abort()

@@ -24,13 +24,14 @@ func TestOpenAIErrorFor(t *testing.T) {
 		{newError(http.StatusForbidden, "no"), 403, "permission_error"},
 		{manager.ErrNotFound, 404, "not_found_error"},
 		{manager.ErrTooManyStreams, 429, "rate_limit_error"},
+		{manager.ErrBudgetExhausted, 429, "rate_limit_error"},
 		{fmt.Errorf("boom"), 500, "server_error"},
 		{newError(http.StatusNotImplemented, "later"), 501, "server_error"},
 		{&manager.StreamError{Code: 200, Message: "odd"}, 500, "server_error"},
 		{manager.ErrShutdown, 503, "server_error"},
 	} {
 		t.Run(tc.err.Error(), func(t *testing.T) {
-			status, oe := openAIErrorFor(tc.err)
+			status, oe, _ := openAIErrorFor(tc.err)
 			assert.Equal(t, tc.status, status)
 			assert.Equal(t, tc.want, oe.Type)
 			assert.Equal(t, tc.status == 401, oe.Code != nil)
