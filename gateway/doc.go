@@ -15,6 +15,9 @@
 //	                                                 batchEmbedContents, any other: passthrough
 //	GET    /{version}/models/{model}                 a model, passthrough
 //	GET    /{version}/models[?pageSize=&pageToken=]  the models list, passthrough
+//	POST   /v1beta/openai/chat/completions, /v1/chat/completions  OpenAI chat completion, passthrough
+//	POST   /v1beta/openai/embeddings, /v1/embeddings              OpenAI embeddings, passthrough
+//	GET    /v1beta/openai/models, /v1/models                      OpenAI models list, passthrough
 //	POST   /v1/streams                                            create a generation or push stream (201)
 //	GET    /v1/streams[?all=true]                                 the caller's streams
 //	GET    /v1/streams?watch=true[&all=true]                      the lifecycle feed (SSE), with resume
@@ -116,6 +119,25 @@
 // provider) answers 501 UNIMPLEMENTED. A method is one or more ASCII letters (else 404) and its
 // body a JSON object (else 400). A GET of a method or a POST of a model or the list answers 501
 // UNIMPLEMENTED with the Allow header of what the path takes.
+//
+// # OpenAI-compatible route
+//
+// The OpenAI-compatible API is served under Gemini's prefix, /v1beta/openai, and OpenAI's, /v1,
+// so that an OpenAI client needs only its base URL changed. The caller's key comes as
+// Authorization: Bearer (authenticate as on every route). With the Gemini provider the calls go
+// through Generator.Call (upstream.Call.OpenAI) to Gemini's own compatibility endpoint,
+// {base}/v1beta/openai/..., with the gateway's key as a bearer token, and a success passes
+// through as on the models routes. Every error on these routes is OpenAI's,
+// {"error":{"message","type","param","code"}} (handleOpenAI, openAIErrorFor): answerFor's status
+// and message, with the type of the status (400 and other 4xx invalid_request_error, 401
+// authentication_error with code invalid_api_key, 403 permission_error, 404 not_found_error, 429
+// rate_limit_error, 5xx server_error) and Retry-After. An upstream's error answer keeps its
+// status, Retry-After and message, and the type, param and code of an OpenAI error;
+// Gemini's error, alone or wrapped in a JSON array as its compatibility endpoint sometimes
+// sends it, gets the type of its status. GET /v1/models is also Gemini's models list under v1: a
+// request whose key is a bearer token, with no x-goog-api-key and no ?key=, is an OpenAI client's
+// (v1Models). Other upstreams answer 501, and "stream": true answers 501 too, until the
+// streaming half of issue 13 is served.
 //
 // # Events route
 //

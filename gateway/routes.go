@@ -32,9 +32,20 @@ func (s *Server) routes() http.Handler {
 
 	api := e.Group("/", handle(s.authenticate))
 	for _, v := range apiVersions {
-		api.GET("/"+v+"/models", handle(s.listModels))
+		if v != "v1" {
+			api.GET("/"+v+"/models", handle(s.listModels))
+		}
 		api.GET("/"+v+"/models/:modelAction", handle(s.getModel))
 		api.POST("/"+v+"/models/:modelAction", handle(s.modelAction))
+	}
+	// GET /v1/models is Gemini's and OpenAI's: v1Models authenticates and answers as the caller's API.
+	e.GET("/v1/models", s.v1Models)
+	for _, p := range openAIPrefixes {
+		e.POST(p+"/chat/completions", handleOpenAI(s.authenticate), handleOpenAI(s.chatCompletions))
+		e.POST(p+"/embeddings", handleOpenAI(s.authenticate), handleOpenAI(s.embeddings))
+		if p != "/v1" {
+			e.GET(p+"/models", handleOpenAI(s.authenticate), handleOpenAI(s.openAIModels))
+		}
 	}
 	api.POST("/v1/streams", handle(s.createStream))
 	api.GET("/v1/streams", handle(s.listStreams))

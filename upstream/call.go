@@ -29,11 +29,18 @@ type Call struct {
 	// are appended to the configured base URL's query; alt and key never are (the gateway's
 	// credential goes in a header, and a unary answer is JSON).
 	Query url.Values
+	// OpenAI names an endpoint of the OpenAI-compatible API instead of the models collection
+	// (OpenAIChat, OpenAIEmbeddings, OpenAIModels), with Model and Method "": POSTed with Body,
+	// or read with GET when Body is nil. Only the Gemini provider serves it, at
+	// {base}/v1beta/openai/{OpenAI}.
+	OpenAI string
 }
 
 // String names the call as Gemini's paths do: "models", "models/m" or "models/m:countTokens".
 func (c Call) String() string {
 	switch {
+	case c.OpenAI != "":
+		return "openai/" + c.OpenAI
 	case c.Model == "":
 		return "models"
 	case c.Method == "":
@@ -44,6 +51,9 @@ func (c Call) String() string {
 
 // httpMethod is the call's HTTP method: POST for a model's method, GET to read.
 func (c Call) httpMethod() string {
+	if c.OpenAI != "" && c.Body != nil {
+		return http.MethodPost
+	}
 	if c.Method == "" {
 		return http.MethodGet
 	}
@@ -63,9 +73,13 @@ func (c Call) op() string {
 // (countTokens), or get_model and list_models, names the conventions do not have.
 func (c Call) operation() string {
 	switch {
+	case c.OpenAI == OpenAIChat:
+		return "chat"
+	case c.OpenAI == OpenAIModels:
+		return "list_models"
 	case c.Method == geminiwire.MethodGenerate:
 		return operationGenerateContent
-	case c.Method == geminiwire.MethodEmbed, c.Method == geminiwire.MethodBatchEmbed:
+	case c.Method == geminiwire.MethodEmbed, c.Method == geminiwire.MethodBatchEmbed, c.OpenAI == OpenAIEmbeddings:
 		return operationEmbeddings
 	case c.Method != "":
 		return c.Method
@@ -79,6 +93,8 @@ func (c Call) operation() string {
 // method ASCII letters only, the version a plain segment. The error wraps ErrInvalidRequest.
 func (c Call) validate() error {
 	switch {
+	case c.OpenAI != "":
+		return c.validateOpenAI()
 	case c.Model == "" && c.Method != "":
 		return fmt.Errorf("%w: method %q without a model", ErrInvalidRequest, c.Method)
 	case c.Method == geminiwire.MethodStream:

@@ -103,3 +103,28 @@ func TestCallString(t *testing.T) {
 	require.Equal(t, "models/m", Call{Model: "m"}.String())
 	require.Equal(t, "models/m:countTokens", Call{Model: "m", Method: "countTokens"}.String())
 }
+
+// Gemini's OpenAI-compatible endpoint is under v1beta whatever the caller's version, and only
+// Gemini has one: Vertex and the simulator refuse the call as unsupported.
+func TestOpenAIRequestPaths(t *testing.T) {
+	key := credentialFunc(func(_ context.Context, r *http.Request) error { r.Header.Set("x-goog-api-key", "k"); return nil })
+	gemini, err := NewGemini(GeminiConfig{BaseURL: "http://proxy/gemini?tenant=a", Credential: key})
+	require.NoError(t, err)
+	req, err := gemini.UnaryRequest(context.Background(), Call{OpenAI: OpenAIModels, APIVersion: "v1"})
+	require.NoError(t, err)
+	require.Equal(t, "GET", req.Method)
+	require.Equal(t, "http://proxy/gemini/v1beta/openai/models?tenant=a", req.URL.String())
+	require.Equal(t, "Bearer k", req.Header.Get("Authorization"))
+	require.Empty(t, req.Header.Get("x-goog-api-key"))
+	vertex, err := NewVertex(VertexConfig{Project: "p", Credential: key})
+	require.NoError(t, err)
+	sim, err := NewSimulator(SimulatorConfig{})
+	require.NoError(t, err)
+	for _, p := range []UnaryProvider{vertex, sim} {
+		_, err := p.UnaryRequest(context.Background(), Call{OpenAI: OpenAIChat, Body: []byte(`{}`)})
+		require.ErrorIs(t, err, ErrUnsupported)
+	}
+	require.Equal(t, "openai/chat/completions", Call{OpenAI: OpenAIChat}.String())
+	_, err = gemini.UnaryRequest(context.Background(), Call{OpenAI: OpenAIChat, Model: "m"})
+	require.ErrorIs(t, err, ErrInvalidRequest)
+}

@@ -129,6 +129,12 @@
 // publishers/google/models/{m}, the list in v1beta1, the only version that has it), the
 // simulator in-process. The generic SSE provider has no models collection: ErrUnsupported.
 //
+// A Call with OpenAI set is one of Gemini's OpenAI-compatible API instead (chat/completions,
+// embeddings, models), at {base}/v1beta/openai/... with the API key moved to Authorization:
+// Bearer, the header that endpoint reads; only the Gemini provider has it (ErrUnsupported
+// elsewhere). Its error answers pass through like Gemini's, and ParseOpenAIError reads them for
+// the gateway: OpenAI's error, Gemini's, or either wrapped in a JSON array.
+//
 // # Telemetry
 //
 // The runner records through what RunnerConfig passes in, never through globals: Metrics (the

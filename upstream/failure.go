@@ -161,6 +161,11 @@ func statusFailure(resp *http.Response, body []byte, now time.Time) *failure {
 			se.Status = parsed.Status
 		}
 		f.body = body
+	} else if oe, ok := ParseOpenAIError(body); ok && oe.Message != "" {
+		// An OpenAI-compatible API's error: passed through as well, for the gateway to answer
+		// in OpenAI's shape.
+		se.Message = oe.Message
+		f.body = body
 	}
 	if se.Message == "" {
 		se.Message = "upstream answered HTTP " + statusText(code) + describeBody(resp.Header.Get("Content-Type"), body)

@@ -32,7 +32,8 @@ type GeminiConfig struct {
 
 // Gemini is the Gemini Developer API provider: POST
 // {base}/{version}/models/{model}:streamGenerateContent?alt=sse, :generateContent and any other
-// method of a model, GET {base}/{version}/models/{model} and GET {base}/{version}/models.
+// method of a model, GET {base}/{version}/models/{model} and GET {base}/{version}/models; and
+// the unary calls of its OpenAI-compatible API, {base}/v1beta/openai/{endpoint}.
 type Gemini struct {
 	modelAPI
 }
@@ -56,7 +57,7 @@ func NewGemini(cfg GeminiConfig) (*Gemini, error) {
 	if cfg.Credential == nil {
 		return nil, fmt.Errorf("%w: gemini Credential is required", ErrInvalidConfig)
 	}
-	return &Gemini{modelAPI{base: base, version: version, callerVersion: true, cred: cfg.Credential}}, nil
+	return &Gemini{modelAPI{base: base, version: version, callerVersion: true, openai: true, cred: cfg.Credential}}, nil
 }
 
 // Name returns "gemini".
@@ -72,10 +73,12 @@ type modelAPI struct {
 	version string // the path's first segment
 	// callerVersion makes a request's own APIVersion replace version (Gemini, the simulator).
 	callerVersion bool
-	scope         string     // between the version and the publisher in a method's path: Vertex's "/projects/{p}/locations/{l}"
-	publisher     string     // before "/models": Vertex's "/publishers/google"
-	listVersion   string     // the version of the models list when it is not version ("" is version)
-	cred          Credential // applied to every request; nil for the simulator, whose requests need none
+	// openai says the API also serves Gemini's OpenAI-compatible endpoints (Gemini only).
+	openai      bool
+	scope       string     // between the version and the publisher in a method's path: Vertex's "/projects/{p}/locations/{l}"
+	publisher   string     // before "/models": Vertex's "/publishers/google"
+	listVersion string     // the version of the models list when it is not version ("" is version)
+	cred        Credential // applied to every request; nil for the simulator, whose requests need none
 }
 
 // Dialect returns DialectGemini.
@@ -95,6 +98,9 @@ func (a *modelAPI) GenerateRequest(ctx context.Context, req Request) (*http.Requ
 func (a *modelAPI) UnaryRequest(ctx context.Context, call Call) (*http.Request, error) {
 	if err := call.validate(); err != nil {
 		return nil, err
+	}
+	if call.OpenAI != "" && !a.openai {
+		return nil, fmt.Errorf("%s: %w", call, ErrUnsupported)
 	}
 	return a.request(ctx, call)
 }
@@ -129,6 +135,9 @@ func (a *modelAPI) request(ctx context.Context, call Call) (*http.Request, error
 	if err := a.cred.Apply(ctx, hreq); err != nil {
 		return nil, fmt.Errorf("apply upstream credential: %w", err)
 	}
+	if call.OpenAI != "" {
+		bearerFromAPIKey(hreq)
+	}
 	return hreq, nil
 }
 
@@ -139,6 +148,8 @@ func (a *modelAPI) path(call Call) string {
 		v = call.APIVersion
 	}
 	switch {
+	case call.OpenAI != "":
+		return "/" + openAIVersion + "/openai/" + call.OpenAI
 	case call.Method != "":
 		return "/" + v + a.scope + a.publisher + "/models/" + call.Model + ":" + call.Method
 	case call.Model != "":

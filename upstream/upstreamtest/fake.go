@@ -1,6 +1,7 @@
 package upstreamtest
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -136,6 +137,10 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		denied(w)
 		return
 	}
+	if isOpenAI(r.URL.Path) && !queued {
+		serveOpenAI(w, r.URL.Path)
+		return
+	}
 	if isModels && !queued && path.Method != geminiwire.MethodStream && path.Method != geminiwire.MethodGenerate {
 		geminiwire.ServeModels(w, r, path, body)
 		return
@@ -145,7 +150,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		geminiwire.WriteError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "fake: streamGenerateContent wants alt=sse")
 		return
 	}
-	if !f.play(w, r, sc, isModels && !stream) && r.Context().Err() != nil {
+	if !f.play(w, r, sc, (isModels && !stream) || isOpenAI(r.URL.Path)) && r.Context().Err() != nil {
 		f.mu.Lock()
 		f.cancelled++
 		f.mu.Unlock()
@@ -163,7 +168,7 @@ func (f *Fake) admit(rec Request) (Script, bool, func(http.ResponseWriter)) {
 		f.records[f.requests%MaxRecords] = rec
 	}
 	f.requests++
-	if deny := f.checkAuth(rec.Header); deny != nil {
+	if deny := f.checkAuth(rec.Header, isOpenAI(rec.Path)); deny != nil {
 		return Script{}, false, deny
 	}
 	if len(f.queue) > 0 {
@@ -174,8 +179,16 @@ func (f *Fake) admit(rec Request) (Script, bool, func(http.ResponseWriter)) {
 	return f.def, false, nil
 }
 
-// checkAuth returns a refusal for a request without the required credentials; f.mu is held.
-func (f *Fake) checkAuth(h http.Header) func(http.ResponseWriter) {
+// checkAuth returns a refusal for a request without the required credentials; f.mu is held. The
+// OpenAI-compatible endpoints (openai) take the API key as Authorization: Bearer and refuse as
+// Gemini's compatibility endpoint does, Gemini's error wrapped in a JSON array.
+func (f *Fake) checkAuth(h http.Header, openai bool) func(http.ResponseWriter) {
+	if f.apiKey != "" && openai {
+		if key, _ := strings.CutPrefix(h.Get("Authorization"), "Bearer "); key != f.apiKey || h.Get("x-goog-api-key") != "" {
+			return refuseArray(http.StatusBadRequest, "INVALID_ARGUMENT", "API key not valid"+f.quote(key)+". Please pass a valid API key.")
+		}
+		return nil
+	}
 	if f.apiKey != "" {
 		switch key := h.Get("x-goog-api-key"); {
 		case key == "":
@@ -204,6 +217,18 @@ func (f *Fake) quote(cred string) string {
 func refuse(code int, status, msg string) func(http.ResponseWriter) {
 	return func(w http.ResponseWriter) { geminiwire.WriteError(w, code, status, msg) }
 }
+
+// refuseArray is refuse with the error body wrapped in a JSON array.
+func refuseArray(code int, status, msg string) func(http.ResponseWriter) {
+	return func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.WriteHeader(code)
+		_, _ = w.Write(append(append([]byte("["), bytes.TrimSpace(geminiwire.ErrorBody(code, status, msg))...), "]\n"...))
+	}
+}
+
+// isOpenAI reports whether a path is one of Gemini's OpenAI-compatible API, {version}/openai/....
+func isOpenAI(path string) bool { return strings.Contains(path, "/openai/") }
 
 // play answers with sc; it reports whether the script ran to its end. A unary call (a model's
 // method but streamGenerateContent, a model, the list) is answered with sc.Body when it has one.

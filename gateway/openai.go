@@ -1,0 +1,203 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/streamgate/streamgate/auth"
+	"github.com/streamgate/streamgate/upstream"
+)
+
+// openAIPrefixes are the path prefixes the OpenAI-compatible API is served under: Gemini's own
+// (/v1beta/openai) and OpenAI's (/v1), so that a client needs only its base URL changed.
+var openAIPrefixes = []string{"/v1beta/openai", "/v1"}
+
+// handleOpenAI is handle for the OpenAI-compatible routes: an error h returns is answered in
+// OpenAI's shape (writeOpenAIError), so that OpenAI's SDKs raise the error they know.
+func handleOpenAI(h handlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			writeOpenAIError(c, err)
+		}
+	}
+}
+
+// openAIError is OpenAI's error object, the value of "error" in its error body. Param and Code
+// are null when unset, as OpenAI sends them.
+type openAIError struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+// openAIErrorType is the OpenAI error type of an HTTP status, as OpenAI's API reference pairs
+// them: a 4xx without a type of its own is a request error, every 5xx a server error.
+func openAIErrorType(status int) string {
+	switch {
+	case status == http.StatusUnauthorized:
+		return "authentication_error"
+	case status == http.StatusForbidden:
+		return "permission_error"
+	case status == http.StatusNotFound:
+		return "not_found_error"
+	case status == http.StatusTooManyRequests:
+		return "rate_limit_error"
+	case status >= 500:
+		return "server_error"
+	}
+	return "invalid_request_error"
+}
+
+// openAIErrorFor is what an OpenAI client is told of err: answerFor's status, message and
+// Retry-After, with the type of the status; an authentication failure has OpenAI's code
+// invalid_api_key.
+func openAIErrorFor(err error) (int, openAIError, time.Duration) {
+	se := answerFor(err)
+	status := httpStatus(se.Code)
+	oe := openAIError{Message: se.Message, Type: openAIErrorType(status)}
+	if status == http.StatusUnauthorized {
+		oe.Code = ptr("invalid_api_key")
+	}
+	return status, oe, se.RetryAfter
+}
+
+// writeOpenAIError answers err in OpenAI's shape and aborts the handler chain; its Retry-After
+// is sent as writeStreamError sends it.
+func writeOpenAIError(c *gin.Context, err error) {
+	status, oe, retryAfter := openAIErrorFor(err)
+	if retryAfter > 0 {
+		c.Header("Retry-After", retryAfterSeconds(retryAfter))
+	}
+	writeOpenAIBody(c.Writer, status, oe)
+	c.Abort()
+}
+
+// writeOpenAIBody writes {"error":oe} as the whole answer with status.
+func writeOpenAIBody(w http.ResponseWriter, status int, oe openAIError) {
+	// Marshal cannot fail on strings.
+	b, _ := json.Marshal(struct {
+		Error openAIError `json:"error"`
+	}{oe})
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Del("Content-Length")
+	w.WriteHeader(status)
+	// A failed write means the client left.
+	_, _ = w.Write(b)
+}
+
+// chatCompletions serves POST {prefix}/chat/completions. A streaming request ("stream": true)
+// is not served yet and answers 501, never a body that is not a stream.
+func (s *Server) chatCompletions(c *gin.Context) error {
+	body, err := s.openAIBody(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Stream *bool `json:"stream"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return newError(http.StatusBadRequest, "invalid JSON payload: stream must be true or false")
+	}
+	if req.Stream != nil && *req.Stream {
+		return newError(http.StatusNotImplemented, `"stream": true is not supported on the OpenAI-compatible route yet; send "stream": false`)
+	}
+	return s.callOpenAI(c, upstream.Call{OpenAI: upstream.OpenAIChat, Body: body})
+}
+
+// embeddings serves POST {prefix}/embeddings.
+func (s *Server) embeddings(c *gin.Context) error {
+	body, err := s.openAIBody(c)
+	if err != nil {
+		return err
+	}
+	return s.callOpenAI(c, upstream.Call{OpenAI: upstream.OpenAIEmbeddings, Body: body})
+}
+
+// openAIModels serves GET {prefix}/models.
+func (s *Server) openAIModels(c *gin.Context) error {
+	return s.callOpenAI(c, upstream.Call{OpenAI: upstream.OpenAIModels})
+}
+
+// openAIBody reads a request body that must be a JSON object, as every OpenAI request is.
+func (s *Server) openAIBody(c *gin.Context) ([]byte, error) {
+	body, err := s.readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	if !isJSONObject(body) {
+		return nil, newError(http.StatusBadRequest, "invalid JSON payload: the request body must be a JSON object")
+	}
+	return body, nil
+}
+
+// callOpenAI makes a unary call of the OpenAI-compatible API upstream and passes its answer
+// through, an error answer in OpenAI's shape.
+func (s *Server) callOpenAI(c *gin.Context, call upstream.Call) error {
+	resp, err := s.cfg.Generator.Call(c.Request.Context(), call)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return reword(err, "the OpenAI-compatible API is not supported by the configured upstream: only the gemini provider serves it")
+	}
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode < http.StatusBadRequest {
+		s.passthrough(c, resp, call.String())
+		return nil
+	}
+	s.openAIErrorAnswer(c, resp)
+	return nil
+}
+
+// openAIErrorAnswer writes an upstream's error answer in OpenAI's shape with its status and
+// Retry-After: an OpenAI error keeps its type, param and code; Gemini's error, alone or wrapped
+// in a JSON array as Gemini's compatibility endpoint sends it, gets the type of the status.
+func (s *Server) openAIErrorAnswer(c *gin.Context, resp *http.Response) {
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	oe := openAIError{Message: "upstream answered HTTP " + strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode), Type: openAIErrorType(resp.StatusCode)}
+	if parsed, ok := upstream.ParseOpenAIError(body); ok {
+		oe.Message, oe.Param, oe.Code = parsed.Message, parsed.Param, parsed.Code
+		if parsed.Type != "" {
+			oe.Type = parsed.Type
+		}
+		if oe.Code == nil && resp.StatusCode == http.StatusUnauthorized {
+			oe.Code = ptr("invalid_api_key")
+		}
+	}
+	if v := resp.Header.Get("Retry-After"); v != "" {
+		c.Header("Retry-After", v)
+	}
+	writeOpenAIBody(c.Writer, resp.StatusCode, oe)
+}
+
+// isOpenAIClient reports whether a request to a path both APIs have (GET /v1/models) comes from
+// an OpenAI client: its key is an Authorization: Bearer header, and it sends no x-goog-api-key
+// and no ?key=, which every Gemini SDK and browser client of the gateway sends instead.
+func isOpenAIClient(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") &&
+		r.Header.Get(auth.HeaderAPIKey) == "" && !r.URL.Query().Has("key")
+}
+
+// v1Models serves GET /v1/models, which is both Gemini's models list under v1 and OpenAI's
+// models list: an OpenAI client (isOpenAIClient) gets OpenAI's, anyone else Gemini's.
+func (s *Server) v1Models(c *gin.Context) {
+	wrap, list := handle, s.listModels
+	if isOpenAIClient(c.Request) {
+		wrap, list = handleOpenAI, s.openAIModels
+	}
+	if wrap(s.authenticate)(c); !c.IsAborted() {
+		wrap(list)(c)
+	}
+}
+
+func ptr(s string) *string { return &s }
