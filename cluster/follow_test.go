@@ -181,7 +181,7 @@ func TestFollowOverflow(t *testing.T) {
 	s, _ := newStore(t, srv, "a", cluster.Config{HistorySize: 100})
 	_, err := s.Create(ctx, cluster.CreateOptions{ID: "o"})
 	require.NoError(t, err)
-	release := make(chan struct{})
+	release, entered := make(chan struct{}), make(chan struct{})
 	got := newFollowed()
 	h := got.handler()
 	first := true
@@ -189,6 +189,7 @@ func TestFollowOverflow(t *testing.T) {
 	h.Chunk = func(ch manager.Chunk) {
 		if first {
 			first = false
+			close(entered)
 			<-release
 		}
 		chunk(ch)
@@ -215,9 +216,16 @@ func TestFollowOverflow(t *testing.T) {
 	for i := range batch {
 		batch[i] = manager.Chunk{Data: []byte("y")}
 	}
-	for range batches {
+	// The follower takes its queue in one piece, as much as had arrived: only once it is stuck on
+	// its first chunk does every later message go to the queue, so the rest surely overflows it.
+	// (Appending everything at once let a slow follower take a few hundred first, and then the
+	// queue never overflowed.)
+	for i := range batches {
 		_, err := s.AppendBatch(ctx, "o", batch)
 		require.NoError(t, err)
+		if i == 0 {
+			waitFor(t, "the follower took its first chunk", entered)
+		}
 	}
 	waitFor(t, "every message queued", seenAll)
 	unblock()
