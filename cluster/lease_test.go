@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/cluster"
+	"github.com/streamgate/streamgate/internal/testlog"
 	"github.com/streamgate/streamgate/manager"
 )
 
@@ -66,7 +68,7 @@ func TestDeadOwnerTakeoverExactlyOnce(t *testing.T) {
 	// The detectors' own sweeps tick every third of their lease; with a long lease the explicit
 	// Sweep calls below race each other and, rarely, a tick.
 	var detectors []*cluster.Store
-	var logs []*syncBuffer
+	var logs []*testlog.Buffer
 	for i := range 3 {
 		s, l := newStore(t, srv, fmt.Sprintf("d%d", i), cluster.Config{Lease: 10 * time.Second})
 		detectors, logs = append(detectors, s), append(logs, l)
@@ -109,7 +111,7 @@ func TestDeadOwnerTakeoverExactlyOnce(t *testing.T) {
 	assert.LessOrEqual(t, ended.Load(), int64(streams))
 	total := 0
 	for _, l := range logs {
-		total += l.count("stream ended: its owner's lease lapsed")
+		total += strings.Count(l.String(), "stream ended: its owner's lease lapsed")
 	}
 	assert.Equal(t, streams, total, "each stream was ended by exactly one sweep")
 

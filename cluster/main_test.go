@@ -1,13 +1,11 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/streamgate/streamgate/cluster"
 	"github.com/streamgate/streamgate/cluster/clustertest"
+	"github.com/streamgate/streamgate/internal/testlog"
 )
 
 // redisSrv is the package's redis-server; nil when redis-server is not installed.
@@ -62,9 +61,9 @@ func fresh(t testing.TB) *clustertest.Server {
 
 // newStore starts a Store on srv named node, closed when the test ends; its logs go to the
 // returned buffer.
-func newStore(t testing.TB, srv *clustertest.Server, node string, cfg cluster.Config) (*cluster.Store, *syncBuffer) {
+func newStore(t testing.TB, srv *clustertest.Server, node string, cfg cluster.Config) (*cluster.Store, *testlog.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	cfg.RedisURL = srv.URL()
 	cfg.NodeID = node
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -149,22 +148,3 @@ func (c *collector) count(kind cluster.MessageKind) int {
 	}
 	return n
 }
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) count(s string) int { return strings.Count(b.String(), s) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/streamgate/streamgate/cluster"
 	"github.com/streamgate/streamgate/cluster/clustertest"
+	"github.com/streamgate/streamgate/internal/testlog"
 	"github.com/streamgate/streamgate/manager"
 )
 
@@ -50,7 +52,7 @@ type replicaNode struct {
 	store *cluster.Store
 	m     *manager.Manager
 	node  *cluster.Node
-	logs  *syncBuffer
+	logs  *testlog.Buffer
 }
 
 // nodeConfig is what a test sets on one replica.
@@ -64,7 +66,7 @@ type nodeConfig struct {
 // ends.
 func newNode(t testing.TB, srv *clustertest.Server, name string, cfg nodeConfig) *replicaNode {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test_node", name)
 	cfg.manager.Logger = log
 	m, err := manager.New(cfg.manager)
@@ -326,7 +328,7 @@ func TestNodeDeleteThroughANonOwner(t *testing.T) {
 	waitFor(t, "the owner's producer saw the stop", done)
 	<-produced
 	eventually(t, "the stop reached the owner over its control channel", func() bool {
-		return a.logs.count("stop requested by another replica") == 1
+		return strings.Count(a.logs.String(), "stop requested by another replica") == 1
 	})
 	info, err := b.node.Info(ctx, "gen")
 	require.NoError(t, err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streamgate/streamgate/auth"
+	"github.com/streamgate/streamgate/internal/testlog"
 	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/upstream"
 	"github.com/streamgate/streamgate/upstream/upstreamtest"
@@ -44,14 +44,14 @@ type env struct {
 	fake    *upstreamtest.Fake
 	baseURL string            // where the fake answers
 	local   http.RoundTripper // set: the fake answers in-process, through this transport
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 }
 
 // newEnv returns an env whose fake is served on a loopback HTTP server.
 func newEnv(t *testing.T, def upstreamtest.Script) *env {
 	t.Helper()
 	srv := upstreamtest.NewServer(t, def)
-	return &env{t: t, m: newManager(t), fake: srv.Fake, baseURL: srv.URL(), logs: &syncBuffer{}}
+	return &env{t: t, m: newManager(t), fake: srv.Fake, baseURL: srv.URL(), logs: &testlog.Buffer{}}
 }
 
 // newLocalEnv returns an env for a test in a synctest bubble: its runners send their requests to
@@ -63,7 +63,7 @@ func newLocalEnv(t *testing.T, def upstreamtest.Script) *env {
 	t.Cleanup(fake.Close)
 	return &env{
 		t: t, m: newManager(t), fake: fake, baseURL: "http://fake.invalid",
-		local: upstream.NewPipeTransport(fake), logs: &syncBuffer{},
+		local: upstream.NewPipeTransport(fake), logs: &testlog.Buffer{},
 	}
 }
 
@@ -222,20 +222,3 @@ func requireFailed(t *testing.T, o outcome, want [][]byte, code int, status, mes
 }
 
 var geminiReq = upstream.Request{Model: "gemini-2.5-flash", Body: []byte(`{"contents":[{"role":"user","parts":[{"text":"Hi"}]}]}`)}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
