@@ -63,6 +63,26 @@ func (r *replica) advanced() <-chan struct{} {
 	return r.wake
 }
 
+// lockSettled locks n once no copy of stream id is being torn down, or returns why it cannot:
+// the node is closed, or ctx ended while a copy was leaving. claim and acquire both start so.
+func (n *Node) lockSettled(ctx context.Context, id string) error {
+	for {
+		n.mu.Lock()
+		if n.closed {
+			n.mu.Unlock()
+			return errNodeClosed()
+		}
+		l := n.leaving[id]
+		if l == nil {
+			return nil
+		}
+		n.mu.Unlock()
+		if err := wait(ctx, l.gone); err != nil {
+			return err
+		}
+	}
+}
+
 // claim makes the placeholder of a stream this replica is about to create. A cached copy of an
 // older stream with the ID is forgotten first; a copy in use means the ID is taken.
 func (n *Node) claim(ctx context.Context, id string) (*replica, error) {
@@ -70,17 +90,8 @@ func (n *Node) claim(ctx context.Context, id string) (*replica, error) {
 		return nil, err
 	}
 	for {
-		n.mu.Lock()
-		if n.closed {
-			n.mu.Unlock()
-			return nil, errNodeClosed()
-		}
-		if l := n.leaving[id]; l != nil {
-			n.mu.Unlock()
-			if err := wait(ctx, l.gone); err != nil {
-				return nil, err
-			}
-			continue
+		if err := n.lockSettled(ctx, id); err != nil {
+			return nil, err
 		}
 		old := n.replicas[id]
 		if old == nil {
@@ -120,17 +131,8 @@ func (n *Node) settle(r *replica, err error) {
 // as a mirror that begins after chunk afterID when there is none.
 func (n *Node) acquire(ctx context.Context, id string, afterID uint64) (*replica, error) {
 	for {
-		n.mu.Lock()
-		if n.closed {
-			n.mu.Unlock()
-			return nil, errNodeClosed()
-		}
-		if l := n.leaving[id]; l != nil {
-			n.mu.Unlock()
-			if err := wait(ctx, l.gone); err != nil {
-				return nil, err
-			}
-			continue
+		if err := n.lockSettled(ctx, id); err != nil {
+			return nil, err
 		}
 		r := n.replicas[id]
 		if r == nil {
