@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/streamgate/streamgate/manager"
@@ -124,10 +123,8 @@ func (a *arraySink) failLocked(buf []byte, se *manager.StreamError) error {
 func (a *arraySink) slowClient() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	resume := streamPath(a.streamID) + "/events?after=" + strconv.FormatUint(a.frames, 10)
 	// The client may be gone already; there is nobody else to tell.
-	_ = a.failLocked(nil, &manager.StreamError{Code: http.StatusTooManyRequests, Status: "RESOURCE_EXHAUSTED",
-		Message: "client too slow: it fell more than the queue size behind the stream; resume from " + resume})
+	_ = a.failLocked(nil, slowClientError(a.streamID, a.frames))
 }
 
 // route implements sseSink: a JSON array caller is a Gemini-route caller.

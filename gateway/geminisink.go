@@ -103,14 +103,20 @@ func (g *geminiSink) failLocked(buf []byte, se *manager.StreamError) error {
 func (g *geminiSink) slowClient() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	resume := streamPath(g.streamID) + "/events?after=" + strconv.FormatUint(g.frames, 10)
 	// The client may be gone already; there is nobody else to tell.
-	_ = g.failLocked(nil, &manager.StreamError{Code: http.StatusTooManyRequests, Status: "RESOURCE_EXHAUSTED",
-		Message: "client too slow: it fell more than the queue size behind the stream; resume from " + resume})
+	_ = g.failLocked(nil, slowClientError(g.streamID, g.frames))
 }
 
 // route implements sseSink.
 func (g *geminiSink) route() string { return subscriberGemini }
+
+// slowClientError is what a Gemini-route caller dropped as a slow client is told: where to
+// resume, after the frames it got.
+func slowClientError(streamID string, frames uint64) *manager.StreamError {
+	resume := streamPath(streamID) + "/events?after=" + strconv.FormatUint(frames, 10)
+	return &manager.StreamError{Code: http.StatusTooManyRequests, Status: "RESOURCE_EXHAUSTED",
+		Message: "client too slow: it fell more than the queue size behind the stream; resume from " + resume}
+}
 
 // unencodable is the error written in place of a chunk the event-stream format cannot carry.
 func unencodable(id uint64, err error) *manager.StreamError {
