@@ -53,7 +53,9 @@ func TestValidate(t *testing.T) {
 	}{
 		{"defaults", func(*Config) {}, nil},
 
-		{"cluster on", func(c *Config) { c.Cluster = Cluster{RedisURL: "redis://:pw@127.0.0.1:6379/0", NodeID: "a-1", Lease: time.Second} }, nil},
+		{"cluster on", func(c *Config) {
+			c.Cluster = Cluster{RedisURL: "redis://:pw@127.0.0.1:6379/0", NodeID: "a-1", Lease: time.Second}
+		}, nil},
 		{"cluster over TLS without db", func(c *Config) { c.Cluster.RedisURL = "rediss://user:p%40ss@redis.internal:6380" }, nil},
 		{"cluster url not redis", func(c *Config) { c.Cluster.RedisURL = "http://127.0.0.1:6379" }, []string{"cluster.redis_url"}},
 		{"cluster url without host", func(c *Config) { c.Cluster.RedisURL = "redis:///0" }, []string{"cluster.redis_url"}},
