@@ -30,7 +30,7 @@ const (
 
 // startReplicas starts one redis-server and n streamgate processes sharing it, named a, b, c ...,
 // each with the configuration common plus its cluster block. They are stopped when the test ends.
-func startReplicas(t *testing.T, n int, common string) []*proc {
+func startReplicas(t *testing.T, n int, common string) ([]*proc, *clustertest.Server) {
 	t.Helper()
 	redis := clustertest.StartT(t)
 	dir := t.TempDir()
@@ -47,7 +47,7 @@ func startReplicas(t *testing.T, n int, common string) []*proc {
 			}
 		}
 	})
-	return procs
+	return procs, redis
 }
 
 // call sends one request with a client key and returns the status, headers and body.
@@ -196,7 +196,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // once the history is trimmed; an error and a DELETE through other replicas reach every
 // subscriber.
 func TestClusterOneNamespace(t *testing.T) {
-	r := startReplicas(t, 3, "listen: 127.0.0.1:0\nheartbeat: 0s\nmanager: {history_size: 4}\nlimits: {rate: {per_key_rps: 0}}\n"+clusterKeys)
+	r, _ := startReplicas(t, 3, "listen: 127.0.0.1:0\nheartbeat: 0s\nmanager: {history_size: 4}\nlimits: {rate: {per_key_rps: 0}}\n"+clusterKeys)
 	a, b, c := r[0].url, r[1].url, r[2].url
 
 	status, _, body := call(t, "POST", a+"/v1/streams", aliceKey, `{"id":"p"}`)
@@ -324,7 +324,7 @@ func TestClusterGenerations(t *testing.T) {
 	chunks := upstreamtest.Chunks("one ", "two ", "three")
 	stalled := upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Event(chunks[0]), upstreamtest.Event(chunks[1]), upstreamtest.Stall()}}
 	fake := upstreamtest.NewServer(t, stalled)
-	r := startReplicas(t, 3, fmt.Sprintf(`listen: 127.0.0.1:0
+	r, _ := startReplicas(t, 3, fmt.Sprintf(`listen: 127.0.0.1:0
 heartbeat: 0s
 orphan_grace: 300ms
 upstream: {kind: gemini, base_url: %s, api_key: test-upstream-key-0123456789}
@@ -374,7 +374,7 @@ limits: {rate: {per_key_rps: 0}}
 
 // max_streams and a key's rate limit hold for the whole cluster, not per replica.
 func TestClusterLimits(t *testing.T) {
-	r := startReplicas(t, 3, "listen: 127.0.0.1:0\nmanager: {max_streams: 2}\nlimits: {rate: {per_key_rps: 0.01, burst: 4}}\n"+clusterKeys)
+	r, _ := startReplicas(t, 3, "listen: 127.0.0.1:0\nmanager: {max_streams: 2}\nlimits: {rate: {per_key_rps: 0.01, burst: 4}}\n"+clusterKeys)
 	a, b, c := r[0].url, r[1].url, r[2].url
 
 	for i, url := range []string{a, b} {
@@ -401,4 +401,64 @@ func TestClusterLimits(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	status, _, body = call(t, "POST", a+"/v1/streams", bobKey, `{"id":"s3"}`)
 	assert.Equal(t, http.StatusCreated, status, "the slot the DELETE on C freed is free on A: %s", body)
+}
+
+// A replica that shuts down ends the streams it owns with "shutting down" for every replica, and
+// disconnects its subscribers of streams another replica owns without `event: done`, so that
+// they resume elsewhere with Last-Event-ID, with no gap.
+func TestClusterShutdownHandsOffRemoteSubscribers(t *testing.T) {
+	r, _ := startReplicas(t, 2, "listen: 127.0.0.1:0\nheartbeat: 0s\nlimits: {rate: {per_key_rps: 0}}\n"+clusterKeys)
+	a, b := r[0].url, r[1].url
+	for _, tc := range []struct{ url, id string }{{a, "theirs"}, {b, "mine"}} {
+		status, _, body := call(t, "POST", tc.url+"/v1/streams", aliceKey, `{"id":"`+tc.id+`"}`)
+		require.Equal(t, http.StatusCreated, status, body)
+		status, _, body = call(t, "POST", tc.url+"/v1/streams/"+tc.id+"/chunks", aliceKey, `{"data":1}`)
+		require.Equal(t, http.StatusAccepted, status, body)
+	}
+	theirsOnB := subscribe(t, b, aliceKey, "theirs", "", "")
+	mineOnB := subscribe(t, b, aliceKey, "mine", "", "")
+	mineOnA := subscribe(t, a, aliceKey, "mine", "", "")
+	for _, e := range []*events{theirsOnB, mineOnB, mineOnA} {
+		assert.Equal(t, pushFrame(1, "1"), e.frames(1))
+	}
+
+	require.Equal(t, 0, r[1].stop(syscall.SIGTERM), "stderr:\n%s", r[1].stderr)
+	assert.Equal(t, "", theirsOnB.rest(), "no done: the stream goes on elsewhere")
+	shutdown := "id: 2\nevent: error\ndata: {\"error\":{\"code\":503,\"message\":\"shutting down\",\"status\":\"UNAVAILABLE\"}}\n\n" +
+		"event: done\ndata: {\"status\":\"error\",\"reason\":\"shutting down\"}\n\n"
+	assert.Equal(t, shutdown, mineOnB.rest(), "the stream B owned ends")
+	assert.Equal(t, shutdown, mineOnA.rest(), "for every replica")
+
+	resumed := subscribe(t, a, aliceKey, "theirs", "", "1")
+	status, _, body := call(t, "POST", a+"/v1/streams/theirs/chunks", aliceKey, `{"data":2}`)
+	require.Equal(t, http.StatusAccepted, status, body)
+	assert.Equal(t, pushFrame(2, "2"), resumed.frames(1))
+}
+
+// While Redis is unreachable /readyz (the gateway's and the admin listener's) answers 503 and a
+// request needing Redis answers 503 UNAVAILABLE with Retry-After: 1; once Redis is back the
+// replica is ready again.
+func TestClusterRedisDownIsUnavailable(t *testing.T) {
+	r, redis := startReplicas(t, 1, "listen: 127.0.0.1:0\n"+clusterKeys)
+	a := r[0]
+	for _, url := range []string{a.url, a.admin} {
+		status, body := get(t, url+"/readyz")
+		require.Equal(t, http.StatusOK, status, string(body))
+	}
+	require.NoError(t, redis.Stop())
+	status, body := get(t, a.url+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, status)
+	assert.Contains(t, string(body), `"message":"the stream store is not ready: cluster: ping: cluster store unavailable`)
+	status, _ = get(t, a.admin+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, status)
+	code, header, text := call(t, "POST", a.url+"/v1/streams", aliceKey, `{}`)
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Equal(t, "1", header.Get("Retry-After"))
+	assert.Equal(t, `{"error":{"code":503,"message":"the cluster store is unavailable; retry in a moment","status":"UNAVAILABLE"}}`, text)
+
+	require.NoError(t, redis.Restart())
+	eventually(t, "the replica is ready again", func() bool {
+		status, _ := get(t, a.url+"/readyz")
+		return status == http.StatusOK
+	})
 }
