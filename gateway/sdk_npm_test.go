@@ -1,0 +1,156 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// sdkJSDir holds the Node scripts that drive the official JavaScript SDKs, with the
+// package-lock.json that pins them; make deps runs npm ci there.
+const sdkJSDir = "testdata/sdk-js"
+
+// requireNodeSDKs skips the test when node or the installed SDKs are missing; .ci/run requires
+// both, so CI always runs these tests.
+func requireNodeSDKs(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed (Node.js >= 20); .ci/run requires it")
+	}
+	if _, err := os.Stat(filepath.Join(sdkJSDir, "node_modules")); err != nil {
+		t.Skip("the JavaScript SDKs are not installed: run make deps (npm ci in gateway/" + sdkJSDir + ")")
+	}
+}
+
+// runNode runs one of the scripts in sdkJSDir against the gateway with a gateway key, and
+// decodes the JSON object it prints into out. The script fails the test if it throws.
+func runNode(t *testing.T, e *env, env map[string]string, out any, script string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
+	cmd.Dir = sdkJSDir
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "node %s %s: %s", script, strings.Join(args, " "), stderr.String())
+	dec := json.NewDecoder(&stdout)
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(out), "node %s printed %s", script, stdout.String())
+}
+
+// genaiOutput is what testdata/sdk-js/genai.mjs prints.
+type genaiOutput struct {
+	Stream struct {
+		Chunks       []string `json:"chunks"`
+		Text         string   `json:"text"`
+		FinishReason string   `json:"finishReason"`
+	} `json:"stream"`
+	Generate struct {
+		Text         string `json:"text"`
+		FinishReason string `json:"finishReason"`
+	} `json:"generate"`
+	CountTokens int `json:"countTokens"`
+	Embed       struct {
+		Two [][]float64 `json:"two"`
+		One [][]float64 `json:"one"`
+	} `json:"embed"`
+	List struct {
+		Pages [][]string `json:"pages"`
+		All   []string   `json:"all"`
+	} `json:"list"`
+	Get struct {
+		Name            string `json:"name"`
+		DisplayName     string `json:"displayName"`
+		InputTokenLimit int    `json:"inputTokenLimit"`
+	} `json:"get"`
+	GetMissing struct {
+		Name   string `json:"name"`
+		Status int    `json:"status"`
+		Error  struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+			Status  string `json:"status"`
+		} `json:"error"`
+	} `json:"getMissing"`
+}
+
+// TestJSGenAISDK runs the calls every app makes with the official @google/genai npm package,
+// unchanged but for its base URL and key, on both backends and under v1beta and v1
+// (apiVersion: 'v1'): a stream, generateContent, countTokens, embedContent (which the SDK sends
+// as batchEmbedContents), the models list page by page and whole, and models.get.
+func TestJSGenAISDK(t *testing.T) {
+	requireNodeSDKs(t)
+	for _, b := range sdkBackends {
+		for _, version := range []string{"v1beta", "v1"} {
+			t.Run(b.name+"/"+version, func(t *testing.T) {
+				e := newEnv(t, b.opts)
+				var got genaiOutput
+				runNode(t, e, map[string]string{"STREAMGATE_URL": e.url, "STREAMGATE_KEY": aliceKey, "STREAMGATE_API_VERSION": version},
+					&got, "genai.mjs")
+
+				var want genaiOutput
+				want.Stream.Chunks = defaultTexts
+				if !b.fake {
+					want.Stream.Chunks = []string{"Hello, ", "streaming ", "world!"}
+				}
+				want.Stream.Text, want.Stream.FinishReason = "Hello, streaming world!", "STOP"
+				want.Generate.Text, want.Generate.FinishReason = "Hello, streaming world!", "STOP"
+				want.CountTokens = 5
+				first, second := embeddings(t, e, version, "first text"), embeddings(t, e, version, "second text")
+				want.Embed.Two = [][]float64{first, second}
+				want.Embed.One = [][]float64{first}
+				models := []string{"models/gemini-2.5-flash", "models/gemini-2.5-pro", "models/gemini-2.5-flash-lite", "models/gemini-embedding-001"}
+				want.List.Pages = [][]string{models[:3], models[3:]}
+				want.List.All = models
+				want.Get.Name, want.Get.DisplayName, want.Get.InputTokenLimit = "models/gemini-2.5-pro", "Gemini 2.5 Pro (simulated)", 1048576
+				want.GetMissing.Name, want.GetMissing.Status = "ApiError", 404
+				want.GetMissing.Error.Code, want.GetMissing.Error.Status = 404, "NOT_FOUND"
+				want.GetMissing.Error.Message = "models/gemini-0 is not found for API version " + version +
+					", or is not supported for GetModel. Call ListModels to see the list of available models and their supported methods."
+				assert.Equal(t, want, got)
+				assert.NotEqual(t, first, second)
+
+				if !b.fake {
+					return
+				}
+				calls := map[string]int{}
+				for _, r := range e.fake.Requests() {
+					assert.Equal(t, upstreamKey, r.Header.Get("x-goog-api-key"), r.Path)
+					assert.True(t, strings.HasPrefix(r.Path, "/"+version+"/models"), r.Path)
+					calls[r.Method+" "+r.Call]++
+				}
+				assert.Equal(t, map[string]int{
+					"POST streamGenerateContent": 1, "POST generateContent": 1, "POST countTokens": 1,
+					"POST batchEmbedContents": 4, // the SDK's two and the test's own two
+					"GET ":                    5, // two pages, the whole list in one, two gets
+				}, calls, "embedContent sends batchEmbedContents")
+			})
+		}
+	}
+}
+
+// embeddings returns the gateway's embedding of text in 8 dimensions, asked for without an SDK.
+func embeddings(t *testing.T, e *env, version, text string) []float64 {
+	t.Helper()
+	body := `{"requests":[{"model":"models/gemini-embedding-001","content":{"parts":[{"text":"` + text + `"}]},"outputDimensionality":8}]}`
+	status, b := e.do("POST", "/"+version+"/models/gemini-embedding-001:batchEmbedContents", aliceKey, body)
+	require.Equal(t, 200, status, string(b))
+	var out struct{ Embeddings []struct{ Values []float64 } }
+	require.NoError(t, json.Unmarshal(b, &out))
+	require.Len(t, out.Embeddings, 1)
+	require.Len(t, out.Embeddings[0].Values, 8)
+	return out.Embeddings[0].Values
+}
