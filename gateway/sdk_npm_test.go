@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/upstream/upstreamtest"
 )
 
 // sdkJSDir holds the Node scripts that drive the official JavaScript SDKs, with the
@@ -153,4 +156,59 @@ func embeddings(t *testing.T, e *env, version, text string) []float64 {
 	require.Len(t, out.Embeddings, 1)
 	require.Len(t, out.Embeddings[0].Values, 8)
 	return out.Embeddings[0].Values
+}
+
+// TestJSOpenAISDK runs the official openai npm package, unchanged but for its base URL and key,
+// under both of the gateway's OpenAI prefixes on the fake upstream (the simulator does not speak
+// the OpenAI dialect): an upstream 429, Gemini's error in a JSON array, raised as the SDK's
+// RateLimitError with its Retry-After; a chat completion with its usage; embeddings; the models
+// list. A wrong gateway key is raised as an AuthenticationError.
+func TestJSOpenAISDK(t *testing.T) {
+	requireNodeSDKs(t)
+	e := newEnv(t, options{})
+	for _, prefix := range []string{"/v1beta/openai", "/v1"} {
+		t.Run(strings.TrimPrefix(prefix, "/"), func(t *testing.T) {
+			e.fake.Enqueue(upstreamtest.Script{Status: 429, Header: http.Header{"Retry-After": {"17"}},
+				Body: []byte(`[{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}]`)})
+			got := runOpenAI(t, e, prefix, aliceKey, "error", "chat", "embeddings", "models")
+			assert.JSONEq(t, `{"raised":{"class":"RateLimitError","status":429,"type":"rate_limit_error","code":null,"param":null,
+				"message":"429 Resource has been exhausted (e.g. check quota).","retryAfter":"17"}}`, got["error"])
+			assert.JSONEq(t, `{"id":"fake-chatcmpl-1","model":"gemini-2.5-flash",
+				"choices":[{"finish_reason":"stop","index":0,"message":{"content":"Hello from the fake.","role":"assistant"}}],
+				"usage":{"completion_tokens":4,"prompt_tokens":3,"total_tokens":7}}`, got["chat"])
+			assert.JSONEq(t, `{"data":[{"embedding":[0.6,0.8],"index":0,"object":"embedding"}],"usage":{"prompt_tokens":2,"total_tokens":2}}`, got["embeddings"])
+			assert.JSONEq(t, `["models/gemini-2.5-flash","models/gemini-embedding-001"]`, got["models"])
+		})
+	}
+	t.Run("wrong key", func(t *testing.T) {
+		got := runOpenAI(t, e, "/v1", "sk-nope", "error")
+		assert.JSONEq(t, `{"raised":{"class":"AuthenticationError","status":401,"type":"authentication_error","code":"invalid_api_key","param":null,
+			"message":"401 API key not valid. Please pass a valid API key.","retryAfter":null}}`, got["error"])
+	})
+
+	var calls []string
+	for _, r := range e.fake.Requests() {
+		assert.Equal(t, "Bearer "+upstreamKey, r.Header.Get("Authorization"), r.Path)
+		calls = append(calls, r.Method+" "+r.Path)
+		if strings.HasSuffix(r.Path, "/embeddings") {
+			assert.JSONEq(t, `{"model":"gemini-embedding-001","input":"first text","encoding_format":"base64"}`, string(r.Body), "passed through as the SDK sent it")
+		}
+	}
+	once := []string{"POST /v1beta/openai/chat/completions", "POST /v1beta/openai/chat/completions",
+		"POST /v1beta/openai/embeddings", "GET /v1beta/openai/models"}
+	assert.Equal(t, append(once, once...), calls, "the SDK's calls under both prefixes; the wrong key never reaches the upstream")
+}
+
+// runOpenAI runs testdata/sdk-js/openai.mjs with the gateway's base URL under prefix and key, and
+// returns what it printed for each scenario.
+func runOpenAI(t *testing.T, e *env, prefix, key string, scenarios ...string) map[string]string {
+	t.Helper()
+	var out map[string]json.RawMessage
+	runNode(t, e, map[string]string{"STREAMGATE_URL": e.url + prefix, "STREAMGATE_KEY": key}, &out, "openai.mjs", scenarios...)
+	got := map[string]string{}
+	for k, v := range out {
+		got[k] = string(v)
+	}
+	require.Len(t, got, len(scenarios), "one answer per scenario")
+	return got
 }
