@@ -54,7 +54,12 @@ func runNode(t *testing.T, e *env, env map[string]string, out any, script string
 	require.NoError(t, dec.Decode(out), "node %s printed %s", script, stdout.String())
 }
 
-// genaiOutput is what testdata/sdk-js/genai.mjs prints.
+// genaiEnv points genai.mjs at the gateway under an API version, with a gateway key.
+func genaiEnv(e *env, version string) map[string]string {
+	return map[string]string{"STREAMGATE_URL": e.url, "STREAMGATE_KEY": aliceKey, "STREAMGATE_API_VERSION": version}
+}
+
+// genaiOutput is what testdata/sdk-js/genai.mjs prints for its scenario calls.
 type genaiOutput struct {
 	Stream struct {
 		Chunks       []string `json:"chunks"`
@@ -100,9 +105,11 @@ func TestJSGenAISDK(t *testing.T) {
 		for _, version := range []string{"v1beta", "v1"} {
 			t.Run(b.name+"/"+version, func(t *testing.T) {
 				e := newEnv(t, b.opts)
-				var got genaiOutput
-				runNode(t, e, map[string]string{"STREAMGATE_URL": e.url, "STREAMGATE_KEY": aliceKey, "STREAMGATE_API_VERSION": version},
-					&got, "genai.mjs")
+				var out struct {
+					Calls genaiOutput `json:"calls"`
+				}
+				runNode(t, e, genaiEnv(e, version), &out, "genai.mjs", "calls")
+				got := out.Calls
 
 				var want genaiOutput
 				want.Stream.Chunks = defaultTexts
@@ -143,6 +150,27 @@ func TestJSGenAISDK(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestJSGenAISDKErrors: with @google/genai, a stream that fails after its first chunk raises an
+// ApiError with the upstream's error after yielding that chunk, never a clean, truncated end; an
+// upstream 429 of generateContent raises an ApiError with Google's error body.
+func TestJSGenAISDKErrors(t *testing.T) {
+	requireNodeSDKs(t)
+	e := newEnv(t, options{})
+	e.fake.Enqueue(upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Event(upstreamtest.Chunks("one", "two")[0]),
+		upstreamtest.ErrorTail(http.StatusServiceUnavailable, "The model is overloaded.")}},
+		upstreamtest.Error(http.StatusTooManyRequests, "Quota exceeded."))
+	var out struct {
+		Errors json.RawMessage `json:"errors"`
+	}
+	runNode(t, e, genaiEnv(e, "v1beta"), &out, "genai.mjs", "errors")
+	assert.JSONEq(t, `{
+		"stream":{"chunks":["one"],"raised":{"name":"ApiError","status":503,
+			"message":"got status: UNAVAILABLE. {\"error\":{\"code\":503,\"message\":\"The model is overloaded.\",\"status\":\"UNAVAILABLE\"}}"}},
+		"generate":{"raised":{"name":"ApiError","status":429,
+			"message":"{\"error\":{\"code\":429,\"message\":\"Quota exceeded.\",\"status\":\"RESOURCE_EXHAUSTED\"}}"}}
+	}`, string(out.Errors))
 }
 
 // embeddings returns the gateway's embedding of text in 8 dimensions, asked for without an SDK.
