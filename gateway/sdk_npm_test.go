@@ -42,8 +42,9 @@ func requireNodeSDKs(t *testing.T) {
 	}
 }
 
-// runNode runs one of the scripts in sdkJSDir against the gateway with a gateway key, and
-// decodes the JSON object it prints into out. The script fails the test if it throws.
+// runNode runs one of the scripts in sdkJSDir with args and env (its base URL and key) added to
+// the test's environment, and decodes the JSON object it prints into out, which must have a field
+// for everything it prints. A script that throws fails the test with its stderr.
 func runNode(t *testing.T, env map[string]string, out any, script string, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
