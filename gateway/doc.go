@@ -15,8 +15,8 @@
 // answers the same calls for streams owned by any replica and keeps its local copies in the
 // manager, so the sinks and queued clients work unchanged. Optional sides found by type
 // assertion: Ready (/readyz answers 503 while it fails), Close (the shutdown closes it before the
-// manager), Owns (a stream this replica created) and Watchers (every replica's non-passive
-// clients of a stream, for the orphan check). An error
+// manager), Owns (a stream this replica created) and Watched (whether any replica has a
+// non-passive client of a stream, for the orphan check). An error
 // with a method Unavailable() bool that says true (cluster.ErrUnavailable: Redis unreachable, or
 // this replica's lease lapsed) is 503 UNAVAILABLE with Retry-After: 1, in answerFor's table like
 // every other. The per-key rate limit goes through Config.RateLimiter: an in-process token bucket,
@@ -123,7 +123,7 @@
 // subscription asked for through POST /v1/streams/{id}/subscriptions does count: it re-routes the
 // generation. Streams made by POST /v1/streams never orphan: they run to their end whoever listens.
 // In cluster mode the stream is orphaned only when no replica has a non-passive client of it
-// (Watchers, each replica's count kept in Redis), and the grace timer runs on the replica where
+// (Watched: each replica marks in Redis whether it has one), and the grace timer runs on the replica where
 // the last one left: it asks the cluster when it runs out, and its close reaches the owner,
 // which cancels the upstream request.
 //
