@@ -396,9 +396,10 @@ func (n *Node) Watched(ctx context.Context, id string) (bool, error) {
 }
 
 // reportWatched tells Redis whether this replica has non-passive clients of the stream when that
-// changed: the first one came, or the last one left. Joins and leaves in between cost no Redis
-// call. A failed write is logged: the next change writes again, and meanwhile an orphan check
-// errs on the side of a stream kept running, or cancels one only this replica still watches.
+// changed: the first one came, or the last one left, or this replica took a new lease epoch since
+// it marked the stream (the janitor asks for every copy). Joins and leaves in between cost no
+// Redis call. A failed write is logged and tried again at the janitor's next tick; meanwhile an
+// orphan check may go by what Redis was last told.
 func (n *Node) reportWatched(ctx context.Context, r *replica) {
 	r.watchedMu.Lock()
 	defer r.watchedMu.Unlock()
@@ -406,14 +407,36 @@ func (n *Node) reportWatched(ctx context.Context, r *replica) {
 	if info, err := n.m.Info(ctx, r.id); err == nil && info.Status == manager.StatusActive {
 		watched = info.Clients > info.Passive
 	}
-	if watched == r.watched {
+	if watched == r.watched && (!watched || r.watchedEpoch == n.store.epochNow()) {
 		return
 	}
-	if err := n.store.SetWatched(ctx, r.id, watched); err != nil {
+	epoch, err := n.store.SetWatched(ctx, r.id, watched)
+	if err != nil {
 		n.log.Warn("watched not written to the cluster store", "stream_id", r.id, "watched", watched, "error", err)
 		return
 	}
-	r.watched = watched
+	r.watched, r.watchedEpoch = watched, epoch
+}
+
+// rewatch reports every local copy whose mark is out of date: after a failed write, or under a
+// lease epoch this replica no longer holds (its lease lapsed and it took a new one).
+func (n *Node) rewatch() {
+	n.mu.Lock()
+	rs := make([]*replica, 0, len(n.replicas))
+	for _, r := range n.replicas {
+		rs = append(rs, r)
+	}
+	n.mu.Unlock()
+	for _, r := range rs {
+		select {
+		case <-r.ready:
+		default:
+			continue // its setup reports it
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		n.reportWatched(ctx, r)
+		cancel()
+	}
 }
 
 // Done returns a channel closed when the local copy of the stream closes; a stream with no local
@@ -542,8 +565,8 @@ func (n *Node) leaseLost() {
 	}
 }
 
-// janitor forgets the cached copies that outlived CacheTTL and enforces the manager's
-// InactivityTimeout on the streams this replica owns.
+// janitor forgets the cached copies that outlived CacheTTL, keeps their orphan marks up to date
+// (rewatch) and enforces the manager's InactivityTimeout on the streams this replica owns.
 func (n *Node) janitor() {
 	defer n.wg.Done()
 	cache := time.NewTicker(max(n.cfg.CacheTTL/4, 10*time.Millisecond))
@@ -561,6 +584,7 @@ func (n *Node) janitor() {
 			return
 		case now := <-cache.C:
 			n.expireCache(now)
+			n.rewatch()
 		case <-idle:
 			n.checkIdle(timeout)
 		}

@@ -15,19 +15,21 @@ import (
 // under, so a dead replica's field stops counting with its lease.
 const watchedPrefix = "w:"
 
-// SetWatched records whether this replica has non-passive clients of an active stream (false
-// removes its field); a closed or unknown stream is left alone. Watched asks every live replica's.
-func (s *Store) SetWatched(ctx context.Context, id string, watched bool) error {
-	epoch := s.epoch.Load()
-	if epoch == nil {
-		return fmt.Errorf("cluster: stream %s: node %s: %w: no lease held", id, s.cfg.NodeID, ErrUnavailable)
+// SetWatched records, under this replica's current lease epoch (returned), whether it has
+// non-passive clients of an active stream (false removes its field); a closed or unknown stream is
+// left alone. Watched asks every live replica's.
+func (s *Store) SetWatched(ctx context.Context, id string, watched bool) (epoch string, err error) {
+	e := s.epoch.Load()
+	if e == nil {
+		return "", fmt.Errorf("cluster: stream %s: node %s: %w: no lease held", id, s.cfg.NodeID, ErrUnavailable)
 	}
+	epoch = *e
 	value := ""
 	if watched {
-		value = *epoch
+		value = epoch
 	}
-	err := watchedScript.Exec(ctx, s.client, []string{metaKey(id)}, []string{watchedPrefix + s.cfg.NodeID, value}).Error()
-	return wrap("set watched of stream "+id, err)
+	err = watchedScript.Exec(ctx, s.client, []string{metaKey(id)}, []string{watchedPrefix + s.cfg.NodeID, value}).Error()
+	return epoch, wrap("set watched of stream "+id, err)
 }
 
 // Watched reports whether any replica whose lease still holds the epoch it wrote its field under

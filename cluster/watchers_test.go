@@ -17,12 +17,12 @@ type passiveWatcher struct{ *watcher }
 func (passiveWatcher) Passive() bool { return true }
 
 // A stream is watched while any replica has a non-passive client of it, wherever it is owned:
-// each Node marks it when its first one comes and unmarks it when its last one leaves, and a
-// replica whose lease lapsed stops counting.
+// each Node marks it when its first one comes and unmarks it when its last one leaves, marks it
+// again under a new lease epoch, and a dead replica's mark stops counting with its lease.
 func TestNodeWatchedAcrossReplicas(t *testing.T) {
 	srv := fresh(t)
 	const lease = 500 * time.Millisecond
-	cfg := nodeConfig{store: cluster.Config{Lease: lease}}
+	cfg := nodeConfig{store: cluster.Config{Lease: lease}, node: cluster.NodeConfig{CacheTTL: 200 * time.Millisecond}}
 	a, b, c := newNode(t, srv, "a", cfg), newNode(t, srv, "b", cfg), newNode(t, srv, "c", cfg)
 	ctx := context.Background()
 	pushStream(t, a, "s")
@@ -65,6 +65,14 @@ func TestNodeWatchedAcrossReplicas(t *testing.T) {
 	require.Equal(t, map[string]string{"b": b.store.Epoch()}, marks())
 	require.True(t, watched(a), "b's is left")
 
+	// b's lease lapses (its key is gone) and b takes a new epoch: its mark is written again
+	// under it, without a join or a leave.
+	old := b.store.Epoch()
+	require.Equal(t, int64(1), doInt(t, inspector, "DEL", cluster.LeaseKey("b")))
+	eventually(t, "b took a new epoch", func() bool { e := b.store.Epoch(); return e != "" && e != old })
+	eventually(t, "b marked the stream again", func() bool { return marks()["b"] == b.store.Epoch() })
+	require.True(t, watched(a))
+
 	b.node.Kill()
 	eventually(t, "b's lease lapsed", func() bool { return !watched(a) })
 
@@ -80,17 +88,21 @@ func TestStoreWatchedOfAClosedStream(t *testing.T) {
 	ctx := context.Background()
 	_, err := s.Create(ctx, cluster.CreateOptions{ID: "s"})
 	require.NoError(t, err)
-	require.NoError(t, s.SetWatched(ctx, "s", true))
+	epoch, err := s.SetWatched(ctx, "s", true)
+	require.NoError(t, err)
+	require.Equal(t, s.Epoch(), epoch)
 	w, err := s.Watched(ctx, "s")
 	require.NoError(t, err)
 	require.True(t, w)
 	_, err = s.CloseStream(ctx, "s", manager.ReasonCompleted, nil)
 	require.NoError(t, err)
-	require.NoError(t, s.SetWatched(ctx, "s", false))
+	_, err = s.SetWatched(ctx, "s", false)
+	require.NoError(t, err)
 	c := inspect(t, srv)
 	got, err := do(t, c, "HGET", cluster.MetaKey("s"), "w:a").ToString()
 	require.NoError(t, err)
 	require.Equal(t, s.Epoch(), got)
-	require.NoError(t, s.SetWatched(ctx, "gone", true))
+	_, err = s.SetWatched(ctx, "gone", true)
+	require.NoError(t, err)
 	require.Equal(t, int64(0), doInt(t, c, "EXISTS", cluster.MetaKey("gone")))
 }
