@@ -32,8 +32,7 @@
 // manager.inactivity_timeout, which the manager reads as "use the default" when zero: it is
 // disabled by writing off (omitted, it is 5m; 0s and negative values are errors), which sets
 // Manager.InactivityTimeout to Off, the value of manager.NoTimeout, so it can be passed on as it
-// is. The cluster block is the exception that proves the rule: cluster mode is off while
-// cluster.redis_url is empty, which is the default.
+// is. An empty cluster.redis_url, the default, means what it says too: cluster mode is off.
 //
 // # Secrets
 //
