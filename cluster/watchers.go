@@ -28,7 +28,8 @@ func (s *Store) SetWatched(ctx context.Context, id string, watched bool) (epoch 
 	if watched {
 		value = epoch
 	}
-	err = watchedScript.Exec(ctx, s.client, []string{metaKey(id)}, []string{watchedPrefix + s.cfg.NodeID, value}).Error()
+	err = watchedScript.Exec(ctx, s.client, []string{metaKey(id)},
+		[]string{watchedPrefix + s.cfg.NodeID, value}).Error()
 	return epoch, wrap("set watched of stream "+id, err)
 }
 
