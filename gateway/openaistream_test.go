@@ -178,7 +178,17 @@ func TestOpenAIStreamIsShared(t *testing.T) {
 		}
 	}
 	assert.Equal(t, want, watched, "the watcher sees the same chunks")
-	assert.Equal(t, 1, e.fake.RequestCount())
+
+	byHeader := e.subscribe(aliceKey, id, "", "Last-Event-ID", "10")
+	defer byHeader.close()
+	var rest []string
+	for _, ev := range byHeader.rest() {
+		if ev.Type == "message" {
+			rest = append(rest, ev.Data)
+		}
+	}
+	assert.Equal(t, want[10:], rest, "Last-Event-ID resumes too")
+	assert.Equal(t, 1, e.fake.RequestCount(), "never sent upstream again")
 }
 
 // TestOpenAIStreamDisconnectCancelsUpstream: the only caller leaving cancels the upstream request,
