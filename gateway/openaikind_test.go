@@ -108,3 +108,42 @@ func TestOpenAIKindRefusesTheGeminiRoutes(t *testing.T) {
 	}
 	assert.Zero(t, e.fake.RequestCount())
 }
+
+// bearerToken is a Vertex-like OAuth credential: a fixed bearer token.
+type bearerToken string
+
+func (b bearerToken) Apply(_ context.Context, r *http.Request) error {
+	r.Header.Set("Authorization", "Bearer "+string(b))
+	return nil
+}
+
+// TestOpenAIRouteOnVertex: Vertex serves chat completions, streamed and not, at its
+// OpenAI-compatible endpoint with its OAuth token; it has no OpenAI-compatible embeddings or
+// models list, which answer 501 in OpenAI's shape.
+func TestOpenAIRouteOnVertex(t *testing.T) {
+	e := newEnv(t, options{provider: func(url string) (upstream.Provider, error) {
+		return upstream.NewVertex(upstream.VertexConfig{Project: "p", Location: "europe-west4", BaseURL: url, Credential: bearerToken(upstreamKey)})
+	}})
+	const path = "/v1/projects/p/locations/europe-west4/endpoints/openapi/chat/completions"
+	for _, tc := range []struct{ name, body, want string }{
+		{"chat", chatBody, "200 application/json\n" + upstreamtest.OpenAIChatCompletion},
+		{"chat streamed", streamChatBody, "200 text/event-stream\n" + openAIFrames(upstreamtest.OpenAIChunks(false, upstreamtest.OpenAITexts...)...) + openAIDone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := e.request("POST", "/v1/chat/completions", "", tc.body, bearer(aliceKey)...)
+			assert.Equal(t, tc.want, dumpAnswer(resp, readAll(t, resp)))
+			reqs := e.fake.Requests()
+			last := reqs[len(reqs)-1]
+			assert.Equal(t, "POST "+path, last.Method+" "+last.Path)
+			assert.Equal(t, "Bearer "+upstreamKey, last.Header.Get("Authorization"))
+		})
+	}
+	before := e.fake.RequestCount()
+	e.checkAnswers(t, []answer{
+		{"embeddings", "POST", "/v1/embeddings", "", `{"input":"x"}`, bearer(aliceKey),
+			openAIAnswer(501, "", `{"error":{"message":"openai/embeddings is not supported by the configured upstream: the gemini, openai and simulator providers serve the OpenAI-compatible API, vertex its chat completions","type":"server_error","param":null,"code":null}}`)},
+		{"models", "GET", "/v1beta/openai/models", "", "", bearer(aliceKey),
+			openAIAnswer(501, "", `{"error":{"message":"openai/models is not supported by the configured upstream: the gemini, openai and simulator providers serve the OpenAI-compatible API, vertex its chat completions","type":"server_error","param":null,"code":null}}`)},
+	})
+	assert.Equal(t, before, e.fake.RequestCount())
+}

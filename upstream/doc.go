@@ -93,6 +93,11 @@
 //	  SSEConfig.ContentTypes)                                               before the first event)
 //	Gemini event whose data is not a JSON        503   UNAVAILABLE          retry before the first event,
 //	  object                                                                else terminate
+//	OpenAI body ended without data: [DONE], an   503   UNAVAILABLE          retry before the first event,
+//	  event after it, or data that is no JSON                               else terminate
+//	  object (nor an error in an array)
+//	OpenAI error event or error tail             its   its own, else the    retry before the first event
+//	                                             own   code's name          when its code is retryable
 //	Gemini error tail or error event             its   its own (and its     retry before the first event
 //	                                             own   own message)         when its code is retryable
 //	no event within Timeouts.FirstEvent          504   DEADLINE_EXCEEDED    terminate
