@@ -241,7 +241,7 @@ func TestUnsupportedGenerateExactBytes(t *testing.T) {
 	}})
 	e.checkAnswers(t, []answer{
 		{"generateContent", "POST", "/v1beta/models/gemini-2.5-flash:generateContent", aliceKey, generateBody, nil,
-			errAnswer(501, "", `{"error":{"code":501,"message":"generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse on a generic event stream, the OpenAI routes on an OpenAI-compatible server","status":"UNIMPLEMENTED"}}`)},
+			errAnswer(501, "", `{"error":{"code":501,"message":"generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse","status":"UNIMPLEMENTED"}}`)},
 	})
 }
 

@@ -62,7 +62,7 @@ var errorAnswers = []struct {
 	// Generator.Generate: a request that cannot be made, or an upstream with no such call.
 	{target: upstream.ErrInvalidRequest, code: http.StatusBadRequest},
 	{target: errors.ErrUnsupported, code: http.StatusNotImplemented,
-		message: "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse on a generic event stream, the OpenAI routes on an OpenAI-compatible server"},
+		message: "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse"},
 }
 
 // answerFor is what the client is told of err: the one place where an error becomes a status.

@@ -48,7 +48,7 @@ func TestAnswerFor(t *testing.T) {
 		{"invalid upstream request", fmt.Errorf("generate: %w: bad URL", upstream.ErrInvalidRequest), manager.StreamError{Code: 400, Status: "INVALID_ARGUMENT",
 			Message: "generate: invalid upstream request: bad URL"}},
 		{"no generateContent", fmt.Errorf("generate: %w", errors.ErrUnsupported), manager.StreamError{Code: 501, Status: "UNIMPLEMENTED",
-			Message: "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse on a generic event stream, the OpenAI routes on an OpenAI-compatible server"}},
+			Message: "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse"}},
 		{"anything else", errors.New("encode response: boom"), manager.StreamError{Code: 500, Status: "INTERNAL", Message: "encode response: boom"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
