@@ -73,6 +73,9 @@ const (
 	KindGemini    Kind = "gemini"
 	KindVertex    Kind = "vertex"
 	KindSSE       Kind = "sse"
+	// KindOpenAI is any OpenAI-compatible server (OpenAI, vLLM, llama.cpp, Ollama) at BaseURL,
+	// with OpenAI.APIKey as its bearer key; it serves the OpenAI-compatible routes only.
+	KindOpenAI Kind = "openai"
 )
 
 // Public endpoints used when Upstream.BaseURL is empty.
@@ -85,12 +88,13 @@ const (
 type Upstream struct {
 	Kind Kind `yaml:"kind"`
 	// BaseURL overrides the provider's endpoint (gemini, vertex); for kind sse it is the full URL
-	// of the stream and is required.
+	// of the stream, for kind openai the API's base (https://api.openai.com/v1), and is required.
 	BaseURL string `yaml:"base_url"`
 	// APIKey is the Gemini Developer API key (kind gemini, and auto).
 	APIKey    Secret    `yaml:"api_key"`
 	Vertex    Vertex    `yaml:"vertex"`
 	SSE       SSE       `yaml:"sse"`
+	OpenAI    OpenAI    `yaml:"openai"`
 	Simulator Simulator `yaml:"simulator"`
 	Retry     Retry     `yaml:"retry"`
 	Timeouts  Timeouts  `yaml:"timeouts"`
@@ -134,6 +138,13 @@ type Vertex struct {
 	Location string `yaml:"location"`
 	// CredentialsFile is a service-account JSON file; empty means Application Default Credentials.
 	CredentialsFile string `yaml:"credentials_file"`
+}
+
+// OpenAI configures the OpenAI-compatible provider (kind openai).
+type OpenAI struct {
+	// APIKey is the server's own key, sent as Authorization: Bearer; empty sends none (a local
+	// server without keys). upstream.api_key, Gemini's, is never sent there.
+	APIKey Secret `yaml:"api_key"`
 }
 
 // SSE configures the generic SSE provider.

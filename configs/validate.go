@@ -118,15 +118,19 @@ func isRedisURL(s string) bool {
 
 func (u *Upstream) validate(fe *fieldErrors) {
 	switch u.Kind {
-	case KindAuto, KindSimulator, KindGemini, KindVertex, KindSSE:
+	case KindAuto, KindSimulator, KindGemini, KindVertex, KindSSE, KindOpenAI:
 	default:
-		fe.add("upstream.kind", "must be one of auto, simulator, gemini, vertex, sse")
+		fe.add("upstream.kind", "must be one of auto, simulator, gemini, vertex, sse, openai")
 	}
 	kind := u.EffectiveKind()
 	if u.BaseURL != "" {
 		fe.check(isHTTPURL(u.BaseURL), "upstream.base_url", "must be an absolute http or https URL")
 	} else {
 		fe.check(kind != KindSSE, "upstream.base_url", "is required for kind sse (the full URL of the stream)")
+		fe.check(kind != KindOpenAI, "upstream.base_url", "is required for kind openai (the API's base, such as https://api.openai.com/v1)")
+	}
+	if u.OpenAI.APIKey != "" {
+		fe.check(keyTextRe.MatchString(string(u.OpenAI.APIKey)), "upstream.openai.api_key", msgKeyText)
 	}
 	if u.APIKey != "" {
 		fe.check(keyTextRe.MatchString(string(u.APIKey)), "upstream.api_key", msgKeyText)

@@ -100,6 +100,16 @@ func TestValidate(t *testing.T) {
 			c.Upstream.Kind = KindSSE
 			c.Upstream.BaseURL = "https://llm.example/v1/chat/completions?stream=true"
 		}, nil},
+		{"openai without base_url", func(c *Config) { c.Upstream.Kind = KindOpenAI }, []string{"upstream.base_url"}},
+		{"openai with base_url and no key", func(c *Config) {
+			c.Upstream.Kind = KindOpenAI
+			c.Upstream.BaseURL = "http://127.0.0.1:11434/v1"
+		}, nil},
+		{"openai api_key with space", func(c *Config) {
+			c.Upstream.Kind = KindOpenAI
+			c.Upstream.BaseURL = "https://api.openai.com/v1"
+			c.Upstream.OpenAI.APIKey = "sk- x"
+		}, []string{"upstream.openai.api_key"}},
 		{"gemini without api_key", func(c *Config) { c.Upstream.Kind = KindGemini }, []string{"upstream.api_key"}},
 		{"gemini with api_key", func(c *Config) { c.Upstream.Kind = KindGemini; c.Upstream.APIKey = "AIza-key" }, nil},
 		{"auto without api_key", func(c *Config) { c.Upstream.Kind = KindAuto }, nil},

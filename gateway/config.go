@@ -66,7 +66,7 @@ type Config struct {
 
 	// Heartbeat is the interval of ": ping" comments on /v1/streams/{id}/events. Zero disables them.
 	Heartbeat time.Duration
-	// OrphanGrace is how long a Gemini-route stream keeps running upstream after its last
+	// OrphanGrace is how long a Gemini- or OpenAI-route stream keeps running upstream after its last
 	// subscriber left. Zero closes it at once. Streams made by POST /v1/streams never orphan.
 	OrphanGrace time.Duration
 	// ClientQueueSize bounds the chunks queued per SSE subscriber; a subscriber that falls further

@@ -145,10 +145,13 @@
 //
 // The OpenAI-compatible API is served under Gemini's prefix, /v1beta/openai, and OpenAI's, /v1,
 // so that an OpenAI client needs only its base URL changed. The caller's key comes as
-// Authorization: Bearer (authenticate as on every route). With the Gemini provider the calls go
-// through Generator.Call (upstream.Call.OpenAI) to Gemini's own compatibility endpoint,
-// {base}/v1beta/openai/..., with the gateway's key as a bearer token, and a success passes
-// through as on the models routes. Every error on these routes is OpenAI's,
+// Authorization: Bearer (authenticate as on every route). The calls go through Generator.Call
+// (upstream.Call.OpenAI) to the upstream's OpenAI-compatible endpoint with the gateway's own key
+// as a bearer token, and a success passes through as on the models routes: with the Gemini
+// provider Gemini's own compatibility endpoint, {base}/v1beta/openai/...; with the OpenAI
+// provider (kind openai: OpenAI, vLLM, llama.cpp, Ollama) {base_url}/...; with Vertex its
+// chat/completions at .../endpoints/openapi (it has no OpenAI-compatible embeddings or models
+// list); the simulator answers itself. Every error on these routes is OpenAI's,
 // {"error":{"message","type","param","code"}} (handleOpenAI, openAIErrorFor): answerFor's status
 // and message, with the type of the status (400 and other 4xx invalid_request_error, 401
 // authentication_error with code invalid_api_key, 403 permission_error, 404 not_found_error, 429

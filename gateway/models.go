@@ -71,7 +71,7 @@ func (s *Server) call(c *gin.Context, call upstream.Call) error {
 		if call.Model == "" {
 			what = "listing models"
 		}
-		return reword(err, what+" is not supported by the configured upstream: a generic event stream has no models collection")
+		return reword(err, what+" is not supported by the configured upstream: it has no Gemini models collection")
 	}
 	if err != nil {
 		return err

@@ -103,9 +103,9 @@ func TestModelCallsOnAGenericStream(t *testing.T) {
 	}})
 	e.checkAnswers(t, []answer{
 		{"countTokens", "POST", "/v1beta/models/gemini-2.5-flash:countTokens", aliceKey, countBody, nil,
-			errAnswer(501, "", `{"error":{"code":501,"message":"models/gemini-2.5-flash:countTokens is not supported by the configured upstream: a generic event stream has no models collection","status":"UNIMPLEMENTED"}}`)},
+			errAnswer(501, "", `{"error":{"code":501,"message":"models/gemini-2.5-flash:countTokens is not supported by the configured upstream: it has no Gemini models collection","status":"UNIMPLEMENTED"}}`)},
 		{"list", "GET", "/v1/models", aliceKey, "", nil,
-			errAnswer(501, "", `{"error":{"code":501,"message":"listing models is not supported by the configured upstream: a generic event stream has no models collection","status":"UNIMPLEMENTED"}}`)},
+			errAnswer(501, "", `{"error":{"code":501,"message":"listing models is not supported by the configured upstream: it has no Gemini models collection","status":"UNIMPLEMENTED"}}`)},
 	})
 	assert.Zero(t, e.fake.RequestCount())
 }

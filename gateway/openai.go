@@ -150,7 +150,7 @@ func (s *Server) openAIBody(c *gin.Context) ([]byte, error) {
 func (s *Server) callOpenAI(c *gin.Context, call upstream.Call) error {
 	resp, err := s.cfg.Generator.Call(c.Request.Context(), call)
 	if errors.Is(err, errors.ErrUnsupported) {
-		return reword(err, "the OpenAI-compatible API is not supported by the configured upstream: only the gemini provider serves it")
+		return reword(err, call.String()+" is not supported by the configured upstream: the gemini, openai and simulator providers serve the OpenAI-compatible API, vertex its chat completions")
 	}
 	if err != nil {
 		return err

@@ -103,15 +103,15 @@ func TestOpenAIRouteErrorsExactBytes(t *testing.T) {
 	assert.Zero(t, e.fake.RequestCount())
 }
 
-// TestOpenAIRoutesOnOtherUpstreams: only the Gemini provider has an OpenAI-compatible endpoint;
-// the others answer 501 in OpenAI's shape.
+// TestOpenAIRoutesOnOtherUpstreams: the generic SSE provider has no OpenAI-compatible endpoint;
+// it answers 501 in OpenAI's shape.
 func TestOpenAIRoutesOnOtherUpstreams(t *testing.T) {
 	e := newEnv(t, options{provider: func(url string) (upstream.Provider, error) {
 		return upstream.NewSSE(upstream.SSEConfig{URL: url + "/stream"})
 	}})
 	e.checkAnswers(t, []answer{
 		{"chat", "POST", "/v1/chat/completions", "", chatBody, bearer(aliceKey),
-			openAIAnswer(501, "", `{"error":{"message":"the OpenAI-compatible API is not supported by the configured upstream: only the gemini provider serves it","type":"server_error","param":null,"code":null}}`)},
+			openAIAnswer(501, "", `{"error":{"message":"openai/chat/completions is not supported by the configured upstream: the gemini, openai and simulator providers serve the OpenAI-compatible API, vertex its chat completions","type":"server_error","param":null,"code":null}}`)},
 	})
 	assert.Zero(t, e.fake.RequestCount())
 }

@@ -94,7 +94,7 @@ func TestOpenAIStreamFailures(t *testing.T) {
 		want     string
 		requests int
 	}{
-		{"429 in Gemini's array, not retried past its Retry-After budget", []upstreamtest.Script{
+		{"429s retried until the attempts run out, the last answering", []upstreamtest.Script{
 			{Status: 429, Body: []byte(`[{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}]`)},
 			{Status: 429, Body: []byte(`[{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}]`)},
 			{Status: 429, Header: http.Header{"Retry-After": {"0"}}, Body: []byte(`{"error":{"message":"Rate limit reached.","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}`)},
@@ -178,7 +178,17 @@ func TestOpenAIStreamIsShared(t *testing.T) {
 		}
 	}
 	assert.Equal(t, want, watched, "the watcher sees the same chunks")
-	assert.Equal(t, 1, e.fake.RequestCount())
+
+	byHeader := e.subscribe(aliceKey, id, "", "Last-Event-ID", "10")
+	defer byHeader.close()
+	var rest []string
+	for _, ev := range byHeader.rest() {
+		if ev.Type == "message" {
+			rest = append(rest, ev.Data)
+		}
+	}
+	assert.Equal(t, want[10:], rest, "Last-Event-ID resumes too")
+	assert.Equal(t, 1, e.fake.RequestCount(), "never sent upstream again")
 }
 
 // TestOpenAIStreamDisconnectCancelsUpstream: the only caller leaving cancels the upstream request,

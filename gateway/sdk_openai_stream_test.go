@@ -152,3 +152,41 @@ func TestOpenAISDKStreamsThroughGateway(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAISDKOnTheSimulator: the simulator, with no key, answers the rest of the OpenAI API the
+// SDK calls: the models list (the simulated models and the two that fail on purpose) and
+// deterministic embeddings.
+func TestOpenAISDKOnTheSimulator(t *testing.T) {
+	e := newEnv(t, options{provider: sdkUpstreams[1].provider})
+	client := newOpenAIClient(e, "/v1/", aliceKey)
+	ctx := context.Background()
+	models, err := client.Models.List(ctx)
+	require.NoError(t, err)
+	var ids []string
+	for _, m := range models.Data {
+		ids = append(ids, m.ID)
+	}
+	assert.Equal(t, []string{"models/gemini-2.5-flash", "models/gemini-2.5-pro", "models/gemini-2.5-flash-lite",
+		"models/gemini-embedding-001", upstream.SimulatorModelRateLimited, upstream.SimulatorModelFailsMidStream}, ids)
+
+	embed := func(dims int64, inputs ...string) [][]float64 {
+		params := openai.EmbeddingNewParams{Model: "gemini-embedding-001",
+			Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: inputs}}
+		if dims > 0 {
+			params.Dimensions = openai.Int(dims)
+		}
+		resp, err := client.Embeddings.New(ctx, params)
+		require.NoError(t, err)
+		var out [][]float64
+		for _, d := range resp.Data {
+			out = append(out, d.Embedding)
+		}
+		return out
+	}
+	first := embed(0, "hello", "world")
+	require.Len(t, first, 2)
+	assert.Len(t, first[0], 768)
+	assert.NotEqual(t, first[0], first[1])
+	assert.Equal(t, first[1], embed(0, "world")[0], "the same text, the same vector")
+	assert.Len(t, embed(16, "hello")[0], 16)
+}

@@ -104,9 +104,8 @@ func (sub *subscriber) leave(ctx context.Context) {
 }
 
 // deregister removes a subscriber whose handler is ending and, on a Gemini- or OpenAI-route
-// stream, closes
-// the stream if nobody else is left (after Config.OrphanGrace). ctx is the request's, whose end
-// it outlives.
+// stream, closes the stream if nobody else is left (after Config.OrphanGrace). ctx is the
+// request's, whose end it outlives.
 func (s *Server) deregister(ctx context.Context, streamID, clientID, source string) {
 	ctx = context.WithoutCancel(ctx)
 	err := s.cfg.Streams.DeregisterClient(ctx, streamID, clientID)

@@ -31,8 +31,9 @@ type Call struct {
 	Query url.Values
 	// OpenAI names an endpoint of the OpenAI-compatible API instead of the models collection
 	// (OpenAIChat, OpenAIEmbeddings, OpenAIModels), with Model and Method "": POSTed with Body,
-	// or read with GET when Body is nil. Only the Gemini provider serves it, at
-	// {base}/v1beta/openai/{OpenAI}.
+	// or read with GET when Body is nil: Gemini's at {base}/v1beta/openai/{OpenAI}, the OpenAI
+	// provider's at {base}/{OpenAI}, the simulator's, and Vertex's chat/completions; the others
+	// refuse it with ErrUnsupported.
 	OpenAI string
 }
 
@@ -128,9 +129,10 @@ func isLetters(s string) bool {
 	return true
 }
 
-// UnaryProvider is implemented by the providers that serve Gemini's models collection besides
-// streaming: Gemini, Vertex and the simulator. Runner.Call answers any call but generateContent
-// with ErrUnsupported on the others (the generic SSE provider).
+// UnaryProvider is implemented by the providers that serve unary calls besides streaming: Gemini,
+// Vertex and the simulator (Gemini's models collection and the OpenAI-compatible API), and the
+// OpenAI provider (the OpenAI-compatible API only). Runner.Call answers any call but
+// generateContent with ErrUnsupported on the others (the generic SSE provider).
 type UnaryProvider interface {
 	// UnaryRequest returns the request of call with its credential applied. Errors about call
 	// itself wrap ErrInvalidRequest; any other error (a credential that could not be applied)

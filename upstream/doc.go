@@ -1,7 +1,7 @@
 // Package upstream talks to the LLM provider and feeds the manager.
 //
-// It owns the providers (Gemini Developer API, Vertex AI, a generic SSE endpoint, the embedded
-// simulator), the retry and reconnection policy, the error-decision interface that error-handler
+// It owns the providers (Gemini Developer API, Vertex AI, any OpenAI-compatible server, a generic
+// SSE endpoint, the embedded simulator), the retry and reconnection policy, the error-decision interface that error-handler
 // plugins fill (Decider), and the Runner that starts an upstream call for a manager stream and
 // pushes every event into it. Subpackage upstreamtest is a scriptable fake Gemini for tests and
 // load tests; upstream/internal/geminiwire is the Gemini wire format: the simulator and the fake
@@ -93,6 +93,11 @@
 //	  SSEConfig.ContentTypes)                                               before the first event)
 //	Gemini event whose data is not a JSON        503   UNAVAILABLE          retry before the first event,
 //	  object                                                                else terminate
+//	OpenAI body ended without data: [DONE], an   503   UNAVAILABLE          retry before the first event,
+//	  event after it, or data that is no JSON                               else terminate
+//	  object (nor an error in an array)
+//	OpenAI error event or error tail             its   its own, else the    retry before the first event
+//	                                             own   code's name          when its code is retryable
 //	Gemini error tail or error event             its   its own (and its     retry before the first event
 //	                                             own   own message)         when its code is retryable
 //	no event within Timeouts.FirstEvent          504   DEADLINE_EXCEEDED    terminate
@@ -151,7 +156,11 @@
 // Authorization: Bearer, the header that endpoint reads; the simulator's at the same path;
 // Vertex's chat/completions at {base}/{version}/projects/{p}/locations/{l}/endpoints/openapi/
 // (Vertex has no OpenAI-compatible embeddings or models list: ErrUnsupported); the generic SSE
-// provider has none (ErrUnsupported). Its error answers pass through like Gemini's, and ParseOpenAIError reads them for
+// provider has none (ErrUnsupported). The OpenAI provider (NewOpenAI, kind openai in the
+// configuration) is any OpenAI-compatible server, OpenAI, vLLM, llama.cpp or Ollama: its base URL
+// is the part before /chat/completions, its credential's key goes as Authorization: Bearer (or
+// none for a server without keys), it serves these three endpoints and the streamed chat
+// completions, and refuses every Gemini request and Call with ErrUnsupported. Its error answers pass through like Gemini's, and ParseOpenAIError reads them for
 // the gateway: OpenAI's error, Gemini's, or either wrapped in a JSON array.
 //
 // # Telemetry

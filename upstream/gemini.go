@@ -80,7 +80,8 @@ type modelAPI struct {
 
 	// openai is the path below the base URL of the API's OpenAI-compatible endpoints, "" when it
 	// has none: Gemini's (and the simulator's) /v1beta/openai, Vertex's
-	// /{version}/projects/{p}/locations/{l}/endpoints/openapi.
+	// /{version}/projects/{p}/locations/{l}/endpoints/openapi, the OpenAI provider's "/" (the
+	// base URL itself).
 	openai string
 	// openaiChatOnly says the OpenAI-compatible API has chat/completions only (Vertex's).
 	openaiChatOnly bool
@@ -166,7 +167,7 @@ func (a *modelAPI) path(call Call) string {
 	}
 	switch {
 	case call.OpenAI != "":
-		return a.openai + "/" + call.OpenAI
+		return a.openAIPath(call.OpenAI)
 	case call.Method != "":
 		return "/" + v + a.scope + a.publisher + "/models/" + call.Model + ":" + call.Method
 	case call.Model != "":

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // OpenAI-compatible endpoints a Call may name (Call.OpenAI), below {version}/openai/.
@@ -113,13 +114,18 @@ func (a *modelAPI) servesOpenAI(endpoint string) bool {
 	return a.openai != "" && (endpoint == OpenAIChat || !a.openaiChatOnly)
 }
 
+// openAIPath is the path of an OpenAI-compatible endpoint below the base URL.
+func (a *modelAPI) openAIPath(endpoint string) string {
+	return strings.TrimSuffix(a.openai, "/") + "/" + endpoint
+}
+
 // openAIStream builds the streaming chat/completions request of an OpenAI Request: its body
 // POSTed as it is, the base URL's query kept but for alt.
 func (a *modelAPI) openAIStream(ctx context.Context, req Request) (*http.Request, error) {
 	if !a.servesOpenAI(OpenAIChat) {
 		return nil, fmt.Errorf("streaming openai/%s: %w", OpenAIChat, ErrUnsupported)
 	}
-	u := joinPath(a.base, a.openai+"/"+OpenAIChat)
+	u := joinPath(a.base, a.openAIPath(OpenAIChat))
 	u.RawQuery = withAlt(u.RawQuery, "")
 	hreq, err := newJSONRequest(ctx, http.MethodPost, u, req.Body, true)
 	if err != nil {

@@ -42,10 +42,12 @@ func (o *openAIBody) check(data []byte, buffered int) *failure {
 	case openaiwire.IsDone(data):
 		o.done = true
 		return skipEvent
-	case !geminiwire.LooksLikeObject(data) && !isArray(data):
+	case geminiwire.LooksLikeObject(data):
+		if !looksLikeOpenAIError(data) {
+			return nil // a chunk: the common case, two cheap looks at its ends
+		}
+	case !isArray(data):
 		return notOpenAIFailure("an event with " + strconv.Itoa(len(data)) + "-byte data that is not a JSON object")
-	case !looksLikeOpenAIError(data):
-		return nil
 	}
 	if f := openAIErrorFailure(data); f != nil {
 		return f

@@ -48,7 +48,7 @@ func (d Dialect) String() string {
 // each attempt gets a fresh request and a freshly applied credential. Implementations must be safe
 // for concurrent use.
 type Provider interface {
-	// Name identifies the provider in logs: "gemini", "vertex", "sse", "simulator".
+	// Name identifies the provider in logs: "gemini", "vertex", "openai", "sse", "simulator".
 	Name() string
 	// Dialect says how the provider's responses are read.
 	Dialect() Dialect

@@ -169,9 +169,9 @@ func (r *Runner) CloseIdleConnections() { r.client.CloseIdleConnections() }
 // request the provider cannot send (ErrInvalidRequest) is such a failure too: 400
 // INVALID_ARGUMENT, without a decision, since no attempt could change it; so is one the provider
 // does not serve (ErrUnsupported: an OpenAI request of Vertex's, a Gemini one of the OpenAI
-// provider's): 501 UNIMPLEMENTED. If anyone else closes
-// the stream, Run cancels the upstream request at once and returns. If ctx ends, the stream is
-// terminated with 499 CANCELLED (504 DEADLINE_EXCEEDED for a deadline).
+// provider's): 501 UNIMPLEMENTED. If anyone else closes the stream, Run cancels the upstream
+// request at once and returns. If ctx ends, the stream is terminated with 499 CANCELLED (504
+// DEADLINE_EXCEEDED for a deadline).
 //
 // Run returns nil in all these cases: failures are reported into the stream. It returns an error
 // only when there is no stream to report into: an unknown stream, or a manager shut down (the
@@ -189,11 +189,12 @@ func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 	s := r.newSession(streamID, info.Labels[manager.LabelSource], req, start)
 	first, err := r.provider.StreamRequest(ctx, req)
 	if errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnsupported) {
-		msg := fmt.Sprintf("run upstream for stream %s: %v", streamID, err)
-		res := result{outcomeFailed, streamError(http.StatusBadRequest, "INVALID_ARGUMENT", msg)}
+		code, status := http.StatusBadRequest, "INVALID_ARGUMENT"
 		if errors.Is(err, ErrUnsupported) {
-			res.err = streamError(http.StatusNotImplemented, "UNIMPLEMENTED", msg)
+			code, status = http.StatusNotImplemented, "UNIMPLEMENTED"
 		}
+		msg := fmt.Sprintf("run upstream for stream %s: %v", streamID, err)
+		res := result{outcomeFailed, streamError(code, status, msg)}
 		r.finish(context.WithoutCancel(ctx), streamID, res)
 		s.report(ctx, res)
 		return nil

@@ -33,6 +33,9 @@ type VertexConfig struct {
 //	     streamGenerateContent?alt=sse, generateContent, countTokens, embedContent, ...
 //	GET  {base}/{version}/publishers/google/models/{m}    publishers.models.get
 //	GET  {base}/v1beta1/publishers/google/models          publishers.models.list, in v1beta1 only
+//	POST {base}/{version}/projects/{p}/locations/{l}/endpoints/openapi/chat/completions
+//	     the OpenAI-compatible chat completions, streamed and not (Vertex has no
+//	     OpenAI-compatible embeddings or models list: ErrUnsupported)
 //
 // A caller's API version does not change the configured one: Vertex's versions (v1, v1beta1) are
 // not Gemini's. Vertex answers with its own shapes (a PublisherModel, "publisherModels" in a

@@ -1,6 +1,8 @@
 // Command fakegemini serves the scriptable fake Gemini API of package upstreamtest for load tests
 // and manual runs: every streamGenerateContent request gets the same generated reply, at the pace
-// the flags set; generateContent gets the whole reply at once.
+// the flags set; generateContent gets the whole reply at once. Gemini's OpenAI-compatible
+// endpoints (/v1beta/openai/chat/completions, embeddings, models) answer with the fake's fixed
+// replies in OpenAI's dialect, a chat completion streamed when the request asks for "stream": true.
 //
 //	fakegemini -addr 127.0.0.1:8081 -chunks 20 -size 64 -interval 20ms
 //

@@ -295,6 +295,16 @@ func newProvider(ctx context.Context, u configs.Upstream, log *slog.Logger) (ups
 			headers[k] = string(v)
 		}
 		return upstream.NewSSE(upstream.SSEConfig{URL: u.BaseURL, Method: u.SSE.Method, Headers: headers, ContentTypes: u.SSE.ContentTypes})
+	case configs.KindOpenAI:
+		cfg := upstream.OpenAIConfig{BaseURL: u.BaseURL}
+		if u.OpenAI.APIKey != "" {
+			cred, err := auth.NewAPIKey(string(u.OpenAI.APIKey))
+			if err != nil {
+				return nil, fmt.Errorf("openai.api_key: %w", err)
+			}
+			cfg.Credential = cred
+		}
+		return upstream.NewOpenAI(cfg)
 	default:
 		return nil, fmt.Errorf("kind %q is not supported", kind)
 	}

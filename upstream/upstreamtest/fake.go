@@ -227,8 +227,11 @@ func refuseArray(code int, status, msg string) func(http.ResponseWriter) {
 	}
 }
 
-// isOpenAI reports whether a path is one of Gemini's OpenAI-compatible API, {version}/openai/....
-func isOpenAI(path string) bool { return strings.Contains(path, "/openai/") }
+// isOpenAI reports whether a path is one of an OpenAI-compatible API: Gemini's,
+// {version}/openai/..., or Vertex's, .../endpoints/openapi/....
+func isOpenAI(path string) bool {
+	return strings.Contains(path, "/openai/") || strings.Contains(path, "/endpoints/openapi/")
+}
 
 // play answers with sc; it reports whether the script ran to its end. A unary call (a model's
 // method but streamGenerateContent, a model, the list) is answered with sc.Body when it has one.

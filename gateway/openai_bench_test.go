@@ -1,0 +1,155 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/gateway"
+	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream/upstreamtest"
+)
+
+// openAITargets returns the ways to stream a chat completion from the fake's OpenAI-compatible
+// endpoint, as latencyTargets does for the Gemini route: directly, through a plain
+// httputil.ReverseProxy that swaps the bearer key, through the same proxy with one goroutine
+// hand-off (hopTransport), and through the gateway's /v1/chat/completions. It returns the fake
+// too, for the scripts to queue: the fake answers an OpenAI request without one by itself.
+func openAITargets(b *testing.B, wrap func(http.Handler) http.Handler) ([]*target, *upstreamtest.Fake) {
+	b.Helper()
+	e := newEnv(b, options{
+		quiet:   true,
+		wrap:    wrap,
+		manager: func(c *manager.Config) { c.RetainClosed = time.Second },
+		gateway: func(c *gateway.Config) { c.Heartbeat = 0 },
+	})
+	newClient := func() *http.Client {
+		tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
+		b.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr}
+	}
+	const fakePath = "/v1beta/openai/chat/completions"
+	proxyTransport := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
+	hopTransport := hopTransport{&http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	return []*target{
+		{name: "direct", url: e.fakeURL + fakePath, key: upstreamKey, client: newClient()},
+		{name: "proxy", url: serveOpenAIProxy(b, e.fakeURL, proxyTransport) + fakePath, key: aliceKey, client: newClient()},
+		{name: "hop", url: serveOpenAIProxy(b, e.fakeURL, hopTransport) + fakePath, key: aliceKey, client: newClient()},
+		{name: "gateway", url: e.url + "/v1/chat/completions", key: aliceKey, client: newClient()},
+	}, e.fake
+}
+
+// serveOpenAIProxy is serveProxy for an OpenAI client: the bearer key is swapped.
+func serveOpenAIProxy(b *testing.B, fakeURL string, transport http.RoundTripper) string {
+	b.Helper()
+	target, err := url.Parse(fakeURL)
+	require.NoError(b, err)
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Header.Set("Authorization", "Bearer "+upstreamKey)
+		},
+		Transport: transport,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() {
+		_ = srv.Close()
+		if c, ok := transport.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// streamChat sends one streaming chat completion and returns when it was sent and when every
+// LF-framed event (the data: [DONE] included) arrived.
+func (tg *target) streamChat(b *testing.B, arrivals []time.Time) (time.Time, []time.Time) {
+	req, err := http.NewRequest("POST", tg.url, strings.NewReader(streamChatBody))
+	require.NoError(b, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tg.key)
+	start := time.Now()
+	resp, err := tg.client.Do(req)
+	require.NoError(b, err)
+	defer resp.Body.Close()
+	require.Equal(b, http.StatusOK, resp.StatusCode)
+	if tg.r == nil {
+		tg.r = bufio.NewReader(resp.Body)
+	}
+	r := tg.r
+	r.Reset(resp.Body)
+	arrivals = arrivals[:0]
+	for {
+		line, err := r.ReadSlice('\n')
+		if err == io.EOF {
+			return start, arrivals
+		}
+		require.NoError(b, err)
+		if bytes.Equal(line, []byte("\n")) {
+			arrivals = append(arrivals, time.Now())
+		}
+	}
+}
+
+// BenchmarkOpenAITTFB is BenchmarkTTFB for the OpenAI route: time to the first frame of a
+// streamed chat completion (the fake's three chunks and [DONE]) directly, through the reverse
+// proxy, the hop and the gateway, interleaved in one run.
+func BenchmarkOpenAITTFB(b *testing.B) {
+	targets, _ := openAITargets(b, nil)
+	ttfb := make([][]time.Duration, len(targets))
+	var arrivals []time.Time
+	for _, tg := range targets { // warm the connection pools
+		_, arrivals = tg.streamChat(b, arrivals)
+	}
+	b.ResetTimer()
+	for range b.N {
+		for i, tg := range targets {
+			var start time.Time
+			start, arrivals = tg.streamChat(b, arrivals)
+			ttfb[i] = append(ttfb[i], arrivals[0].Sub(start))
+		}
+	}
+	b.StopTimer()
+	report(b, targets, ttfb, "ttfb")
+}
+
+// BenchmarkOpenAIInterChunkGap is BenchmarkInterChunkGap for the OpenAI route: 20 chunks paced
+// 1 ms apart, then [DONE], each flush timestamped by the fake; it reports the delivery latency
+// and the added gap of every frame after the first, per target.
+func BenchmarkOpenAIInterChunkGap(b *testing.B) {
+	flushes := &flushLog{}
+	script := upstreamtest.OpenAIStream(false, upstreamtest.Texts(20, 64)...).Paced(time.Millisecond)
+	targets, fake := openAITargets(b, flushes.wrap)
+	latency := make([][]time.Duration, len(targets))
+	gaps := make([][]time.Duration, len(targets))
+	var arrivals []time.Time
+	b.ResetTimer()
+	for range b.N {
+		for i, tg := range targets {
+			flushes.reset()
+			fake.Enqueue(script)
+			_, arrivals = tg.streamChat(b, arrivals)
+			sent := flushes.get()
+			require.GreaterOrEqual(b, len(sent), len(arrivals))
+			for k := 1; k < len(arrivals); k++ {
+				latency[i] = append(latency[i], arrivals[k].Sub(sent[k]))
+				gaps[i] = append(gaps[i], arrivals[k].Sub(arrivals[k-1])-sent[k].Sub(sent[k-1]))
+			}
+		}
+	}
+	b.StopTimer()
+	report(b, targets, latency, "chunk_latency")
+	report(b, targets, gaps, "gap")
+}
