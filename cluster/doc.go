@@ -19,6 +19,8 @@
 //	          ──> local clients; a resume before the copy's first chunk: Store.ReadRange first
 //	stop:     Node.CloseStream elsewhere ──close script, SPUBLISH sg:{node:<owner>}:ctl──> owner's
 //	          copy closes ──manager Done──> the runner cancels its upstream call
+//	plugins:  Node.Subscribe elsewhere ──"subscribe" on the owner's ctl──> the owner's Transports
+//	          (its plugin host, on its local copy) ──"reply" on the asker's ctl──> the asker
 //
 // One Store per replica: one rueidis client (commands pipelined automatically) and one dedicated
 // connection carrying every live subscription, one SSUBSCRIBE per stream with local subscribers.
