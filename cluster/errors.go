@@ -15,13 +15,22 @@ import (
 var (
 	// ErrUnavailable means Redis could not be reached or could not serve the command (down,
 	// loading, out of memory) or this replica holds no lease. Callers answer 503 UNAVAILABLE with
-	// Retry-After: the operation may work after RetryAfter.
-	ErrUnavailable = errors.New("cluster store unavailable")
+	// Retry-After: the operation may work after RetryAfter. Its method Unavailable() bool tells
+	// it to callers that must not import cluster (the gateway) through errors.As.
+	ErrUnavailable error = unavailableError{}
 	// ErrNodeIDInUse means another live replica holds this NodeID's lease.
 	ErrNodeIDInUse = errors.New("node id is held by another live replica")
 	// ErrStoreClosed is returned by a Store after Close.
 	ErrStoreClosed = errors.New("cluster store closed")
 )
+
+// unavailableError is ErrUnavailable's type.
+type unavailableError struct{}
+
+func (unavailableError) Error() string { return "cluster store unavailable" }
+
+// Unavailable reports that the operation may work after RetryAfter.
+func (unavailableError) Unavailable() bool { return true }
 
 // RetryAfter is what a caller should tell its client to wait after ErrUnavailable: reconnects
 // back off up to this interval.

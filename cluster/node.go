@@ -400,6 +400,11 @@ func (n *Node) Done(ctx context.Context, id string) (<-chan struct{}, error) {
 	return n.m.Done(ctx, id)
 }
 
+// Owns reports whether this replica owns the stream: it created it and writes its chunks (the
+// gateway ends a subscriber of a stream owned elsewhere without "done" when it shuts down, so that
+// the subscriber resumes on another replica).
+func (n *Node) Owns(id string) bool { return n.writerOf(id) != nil }
+
 // Ready reports whether this replica can serve cluster streams now (Store.Ready).
 func (n *Node) Ready(ctx context.Context) error { return n.store.Ready(ctx) }
 

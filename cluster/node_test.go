@@ -41,10 +41,27 @@ type ready interface {
 	Ready(ctx context.Context) error
 }
 
+// owner is the optional interface the gateway's events route asks while it shuts down.
+type owner interface {
+	Owns(id string) bool
+}
+
 var (
 	_ streams = (*cluster.Node)(nil)
 	_ ready   = (*cluster.Node)(nil)
+	_ owner   = (*cluster.Node)(nil)
 )
+
+// The gateway tells ErrUnavailable (503 with Retry-After) by this method, since it must not import
+// cluster; errors.As finds it through every wrapping the Store adds.
+func TestErrUnavailableSaysSo(t *testing.T) {
+	var u interface{ Unavailable() bool }
+	err := fmt.Errorf("cluster: create stream: %w: %w", cluster.ErrUnavailable, errors.New("dial tcp: connection refused"))
+	require.ErrorAs(t, err, &u)
+	require.True(t, u.Unavailable())
+	require.ErrorIs(t, err, cluster.ErrUnavailable)
+	require.False(t, errors.As(fmt.Errorf("x: %w", manager.ErrNotFound), &u))
+}
 
 // replicaNode is one replica of a test cluster: its Store, manager and Node.
 type replicaNode struct {

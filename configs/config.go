@@ -42,7 +42,25 @@ type Config struct {
 	Telemetry Telemetry `yaml:"telemetry"`
 
 	Plugins []Plugin `yaml:"plugins"`
+
+	Cluster Cluster `yaml:"cluster"`
 }
+
+// Cluster turns on cluster mode: replicas that share every stream through one Redis. It is off
+// while RedisURL is empty, and then the gateway is one process as without the block.
+type Cluster struct {
+	// RedisURL is redis://[user:password@]host:port[/db], or rediss:// for TLS; the password is
+	// percent-encoded, and often written as ${VAR}. A Secret: it prints redacted.
+	RedisURL Secret `yaml:"redis_url"`
+	// NodeID names this replica, unique among those sharing the Redis; "" means hostname-pid.
+	NodeID string `yaml:"node_id"`
+	// Lease is how long a replica may stay silent before the others treat it as dead and end the
+	// streams it owns with 503.
+	Lease time.Duration `yaml:"lease"`
+}
+
+// Enabled reports whether cluster mode is on.
+func (c Cluster) Enabled() bool { return c.RedisURL != "" }
 
 // Kind names an upstream provider.
 type Kind string
@@ -356,5 +374,7 @@ func Default() *Config {
 
 		Admin:     Admin{Listen: "127.0.0.1:9464"},
 		Telemetry: Telemetry{MaxModels: 100},
+
+		Cluster: Cluster{Lease: 2 * time.Second},
 	}
 }

@@ -293,7 +293,7 @@ func TestParseStrict(t *testing.T) {
 		want []string // the errors, exactly
 	}{
 		{"unknown top-level key", "listen: :1\nlisten_addr: x\n", []string{
-			"line 2: listen_addr: unknown key (expected one of: listen, shutdown_grace, heartbeat, orphan_grace, client_queue_size, client_queue_bytes, upstream, manager, auth, limits, cors, log, admin, telemetry, plugins)",
+			"line 2: listen_addr: unknown key (expected one of: listen, shutdown_grace, heartbeat, orphan_grace, client_queue_size, client_queue_bytes, upstream, manager, auth, limits, cors, log, admin, telemetry, plugins, cluster)",
 		}},
 		{"unknown nested key", "upstream:\n  retry:\n    max_attempt: 3\n", []string{
 			"line 3: upstream.retry.max_attempt: unknown key (expected one of: max_attempts, initial_interval, max_interval, multiplier, jitter, max_elapsed)",
@@ -305,7 +305,7 @@ func TestParseStrict(t *testing.T) {
 		{"duplicate header", "upstream:\n  sse:\n    headers:\n      A: x\n      A: y\n", []string{"line 5: upstream.sse.headers.A: duplicate key (first at line 4)"}},
 		{"duplicate plugin config key", "plugins:\n- name: a\n  path: p\n  config: {x: 1, x: 2}\n", []string{"line 4: plugins[0].config.x: duplicate key (first at line 4)"}},
 		{"merge key", "base: &b {level: info}\n", []string{
-			"line 1: base: unknown key (expected one of: listen, shutdown_grace, heartbeat, orphan_grace, client_queue_size, client_queue_bytes, upstream, manager, auth, limits, cors, log, admin, telemetry, plugins)",
+			"line 1: base: unknown key (expected one of: listen, shutdown_grace, heartbeat, orphan_grace, client_queue_size, client_queue_bytes, upstream, manager, auth, limits, cors, log, admin, telemetry, plugins, cluster)",
 		}},
 		{"merge key in mapping", "log:\n  <<: {level: debug}\n", []string{"line 2: log: merge keys (<<) are not supported"}},
 		{"non-string key", "log:\n  [a]: b\n", []string{"line 2: log: keys must be strings"}},
@@ -527,4 +527,32 @@ telemetry:
 		MaxModels:    0,
 	}
 	assert.Equal(t, want, cfg)
+}
+
+func TestParseCluster(t *testing.T) {
+	t.Run("the password from a variable, lease and node_id as written", func(t *testing.T) {
+		cfg, err := Parse([]byte(`
+cluster:
+  redis_url: "redis://:${REDIS_PASSWORD}@127.0.0.1:6379/2"
+  node_id: gw-a
+  lease: 500ms
+`), env(map[string]string{"REDIS_PASSWORD": "s3cret"}))
+		require.NoError(t, err)
+		assert.Equal(t, Cluster{RedisURL: "redis://:s3cret@127.0.0.1:6379/2", NodeID: "gw-a", Lease: 500 * time.Millisecond}, cfg.Cluster)
+		assert.True(t, cfg.Cluster.Enabled())
+		assert.NotContains(t, cfg.String(), "s3cret")
+	})
+	t.Run("the block without redis_url keeps cluster mode off", func(t *testing.T) {
+		cfg, err := Parse([]byte("cluster:\n  redis_url: \"${STREAMGATE_REDIS_URL:-}\"\n"), env(nil))
+		require.NoError(t, err)
+		assert.False(t, cfg.Cluster.Enabled())
+		assert.Equal(t, Default().Cluster, cfg.Cluster)
+	})
+	t.Run("a bad URL is named, never quoted", func(t *testing.T) {
+		_, err := Parse([]byte("cluster:\n  redis_url: \"http://:s3cret@127.0.0.1:6379\"\n  lease: 10ms\n"), env(nil))
+		require.Error(t, err)
+		assert.Equal(t, "line 2: cluster.redis_url: must be a redis:// or rediss:// URL with a host, such as redis://:${REDIS_PASSWORD}@127.0.0.1:6379/0 (a password percent-encoded)\n"+
+			"line 3: cluster.lease: must be at least 100ms", err.Error())
+		assert.NotContains(t, err.Error(), "s3cret")
+	})
 }

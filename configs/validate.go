@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -75,6 +76,44 @@ func (c *Config) validate(fe *fieldErrors) {
 	c.Admin.validate(fe, c.Listen)
 	c.Telemetry.validate(fe)
 	validatePlugins(fe, c.Plugins)
+	c.Cluster.validate(fe)
+}
+
+// Bounds of the cluster block, as package cluster has them.
+const (
+	minLease        = 100 * time.Millisecond
+	maxNodeIDLength = 128
+)
+
+var nodeIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+func (c *Cluster) validate(fe *fieldErrors) {
+	if c.RedisURL == "" {
+		fe.check(c.NodeID == "", "cluster.node_id", "needs cluster.redis_url: cluster mode is off without it")
+	} else {
+		fe.check(isRedisURL(string(c.RedisURL)), "cluster.redis_url",
+			"must be a redis:// or rediss:// URL with a host, such as redis://:${REDIS_PASSWORD}@127.0.0.1:6379/0 (a password percent-encoded)")
+	}
+	if c.NodeID != "" {
+		fe.check(nodeIDRe.MatchString(c.NodeID), "cluster.node_id",
+			"must be 1 to "+strconv.Itoa(maxNodeIDLength)+" ASCII letters, digits and . _ : -")
+	}
+	fe.check(c.Lease >= minLease, "cluster.lease", "must be at least 100ms")
+}
+
+// isRedisURL accepts what package cluster connects to: redis:// or rediss:// with a host and an
+// optional numeric database.
+func isRedisURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Hostname() == "" || u.RawQuery != "" || u.Fragment != "" {
+		return false
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	if db == "" {
+		return true
+	}
+	_, err = strconv.ParseUint(db, 10, 8)
+	return err == nil
 }
 
 func (u *Upstream) validate(fe *fieldErrors) {

@@ -53,6 +53,23 @@ func TestValidate(t *testing.T) {
 	}{
 		{"defaults", func(*Config) {}, nil},
 
+		{"cluster on", func(c *Config) {
+			c.Cluster = Cluster{RedisURL: "redis://:pw@127.0.0.1:6379/0", NodeID: "a-1", Lease: time.Second}
+		}, nil},
+		{"cluster over TLS without db", func(c *Config) { c.Cluster.RedisURL = "rediss://user:p%40ss@redis.internal:6380" }, nil},
+		{"cluster url not redis", func(c *Config) { c.Cluster.RedisURL = "http://127.0.0.1:6379" }, []string{"cluster.redis_url"}},
+		{"cluster url without host", func(c *Config) { c.Cluster.RedisURL = "redis:///0" }, []string{"cluster.redis_url"}},
+		{"cluster url db not a number", func(c *Config) { c.Cluster.RedisURL = "redis://127.0.0.1:6379/zero" }, []string{"cluster.redis_url"}},
+		{"cluster url unparsable", func(c *Config) { c.Cluster.RedisURL = "redis://a b:x" }, []string{"cluster.redis_url"}},
+		{"cluster node_id without url", func(c *Config) { c.Cluster.NodeID = "a" }, []string{"cluster.node_id"}},
+		{"cluster node_id with a space", func(c *Config) {
+			c.Cluster = Cluster{RedisURL: "redis://127.0.0.1:6379", NodeID: "a b", Lease: time.Second}
+		}, []string{"cluster.node_id"}},
+		{"cluster node_id too long", func(c *Config) {
+			c.Cluster = Cluster{RedisURL: "redis://127.0.0.1:6379", NodeID: strings.Repeat("n", 129), Lease: time.Second}
+		}, []string{"cluster.node_id"}},
+		{"cluster lease too short", func(c *Config) { c.Cluster.Lease = 99 * time.Millisecond }, []string{"cluster.lease"}},
+
 		{"listen empty", func(c *Config) { c.Listen = "" }, []string{"listen"}},
 		{"listen without port", func(c *Config) { c.Listen = "localhost" }, []string{"listen"}},
 		{"listen port out of range", func(c *Config) { c.Listen = "127.0.0.1:65536" }, []string{"listen"}},

@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -50,6 +51,10 @@ var errorAnswers = []struct {
 	{target: manager.ErrTooManyClients, code: http.StatusTooManyRequests, retryAfter: time.Second},
 	{target: manager.ErrBudgetExhausted, code: http.StatusTooManyRequests, retryAfter: manager.LimitRetryAfter},
 	{target: manager.ErrShutdown, code: http.StatusServiceUnavailable, message: "the gateway is shutting down"},
+	// The stream layer cannot serve now but may in a moment (cluster mode: Redis unreachable, or
+	// this replica's lease lapsed); answerFor marks such errors with errUnavailable.
+	{target: errUnavailable, code: http.StatusServiceUnavailable, retryAfter: time.Second,
+		message: "the cluster store is unavailable; retry in a moment"},
 	// None of auth's errors holds the key.
 	{target: auth.ErrNoKey, code: http.StatusUnauthorized, message: "API key required: send it as x-goog-api-key, Authorization: Bearer or ?key="},
 	{target: auth.ErrUnknownKey, code: http.StatusUnauthorized, message: "API key not valid. Please pass a valid API key."},
@@ -65,11 +70,23 @@ var errorAnswers = []struct {
 		message: "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse"},
 }
 
+// errUnavailable stands in errorAnswers for every error of the stream layer that says it is
+// temporarily unavailable (see unavailable).
+var errUnavailable = errors.New("stream layer unavailable")
+
+// unavailable is how an error of the stream layer says "not now, try again shortly" without the
+// gateway importing its package: cluster.ErrUnavailable has this method (architecture.md keeps
+// cluster out of the gateway's imports).
+type unavailable interface{ Unavailable() bool }
+
 // answerFor is what the client is told of err: the one place where an error becomes a status.
 func answerFor(err error) *manager.StreamError {
 	var se *manager.StreamError
 	if errors.As(err, &se) {
 		return se
+	}
+	if u := unavailable(nil); errors.As(err, &u) && u.Unavailable() {
+		err = fmt.Errorf("%w: %w", errUnavailable, err)
 	}
 	for _, a := range errorAnswers {
 		if errors.Is(err, a.target) {

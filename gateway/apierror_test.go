@@ -49,6 +49,9 @@ func TestAnswerFor(t *testing.T) {
 			Message: "generate: invalid upstream request: bad URL"}},
 		{"no generateContent", fmt.Errorf("generate: %w", errors.ErrUnsupported), manager.StreamError{Code: 501, Status: "UNIMPLEMENTED",
 			Message: "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse"}},
+		{"stream layer unavailable", fmt.Errorf("create stream: %w: dial tcp 127.0.0.1:6379: connection refused", storeDown{}),
+			manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "the cluster store is unavailable; retry in a moment", RetryAfter: time.Second}},
+		{"not unavailable after all", storeDown{no: true}, manager.StreamError{Code: 500, Status: "INTERNAL", Message: "store down"}},
 		{"anything else", errors.New("encode response: boom"), manager.StreamError{Code: 500, Status: "INTERNAL", Message: "encode response: boom"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +59,12 @@ func TestAnswerFor(t *testing.T) {
 		})
 	}
 }
+
+// storeDown is an error marked as cluster.ErrUnavailable marks its own, unless no is set.
+type storeDown struct{ no bool }
+
+func (storeDown) Error() string       { return "store down" }
+func (e storeDown) Unavailable() bool { return !e.no }
 
 // Every rule answers with an error status, so that no error is ever written as a success.
 func TestErrorAnswersAreErrors(t *testing.T) {

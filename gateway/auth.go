@@ -27,7 +27,7 @@ func (s *Server) authenticate(c *gin.Context) error {
 		}
 	}
 	auth.StripKey(c.Request)
-	if err := s.limits.allow(id.KeyID); err != nil {
+	if err := s.allow(c.Request.Context(), id.KeyID); err != nil {
 		return err
 	}
 	c.Set(identityKey, id)

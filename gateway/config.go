@@ -33,8 +33,15 @@ const (
 
 // Config configures a Server. Fields whose zero value means something other than a default say so.
 type Config struct {
-	// Manager owns the streams. Required. The Server shuts it down when Serve returns.
+	// Manager owns this process's streams. Required. The Server shuts it down when Serve returns.
 	Manager *manager.Manager
+	// Streams, when set, serves every stream call instead of Manager: cluster mode's replica
+	// view (cluster.Node), which keeps its local copies in Manager. The server's shutdown closes
+	// it (when it has a Close method) before it shuts Manager down. Nil means Manager itself.
+	Streams Streams
+	// RateLimiter, when set, holds the per-key rate limit (RatePerKey and Burst): cluster mode's
+	// is shared by every replica. Nil means an in-process token bucket per key.
+	RateLimiter RateLimiter
 	// Generator runs generations upstream (normally an *upstream.Runner). Required.
 	Generator Generator
 	// Plugins, when set, is told about every stream the gateway creates, before its generation
@@ -206,6 +213,12 @@ func (c Config) withFixedDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Streams == nil {
+		c.Streams = managerStreams{c.Manager}
+	}
+	if c.RateLimiter == nil {
+		c.RateLimiter = newKeyBuckets()
 	}
 	return c
 }

@@ -5,7 +5,22 @@
 // interface declared here, and model validation), upstream/sse (the encoder of the data and event
 // lines; the id line, the Gemini error frame and the ping comment are written here) and auth
 // (client keys). It must not import plugins or cluster: it talks to them through interfaces it
-// declares (Plugins), and cmd/streamgate, the only importer of this package, wires them in.
+// declares (Plugins, Streams, RateLimiter), and cmd/streamgate, the only importer of this
+// package, wires them in.
+//
+// # Stream layer
+//
+// Every stream call goes through Config.Streams (streamlayer.go): the manager itself (with List by
+// the tenant label) in one process, cluster mode's replica view (cluster.Node) otherwise, which
+// answers the same calls for streams owned by any replica and keeps its local copies in the
+// manager, so the sinks and queued clients work unchanged. Optional sides found by type
+// assertion: Ready (/readyz answers 503 while it fails), Close (the shutdown closes it before the
+// manager) and Owns (a stream this replica created). An error
+// with a method Unavailable() bool that says true (cluster.ErrUnavailable: Redis unreachable, or
+// this replica's lease lapsed) is 503 UNAVAILABLE with Retry-After: 1, in answerFor's table like
+// every other. The per-key rate limit goes through Config.RateLimiter: an in-process token bucket,
+// or in cluster mode a GCRA limiter in Redis (cluster.Store.Allow) with the same rate and burst,
+// so a key's budget is the same however many replicas its requests reach.
 //
 // # Routes
 //
@@ -146,7 +161,10 @@
 // "event: done" with {"status","reason"}, and ": ping" every Config.Heartbeat while idle. It
 // resumes after the Last-Event-ID header (what a browser EventSource sends by itself) or ?after=N;
 // both given must agree. Clients should close an EventSource on "done", or it reconnects and
-// receives "done" again. Pushed event names are printable ASCII up to 128 bytes and may not be
+// receives "done" again. The one end without "done": a replica that shuts down lets go of its
+// subscribers of streams another replica owns (the close "shutting down" of its local copy,
+// while the server is not ready) by ending their responses, so that an EventSource reconnects by
+// itself, to another replica, with Last-Event-ID. Pushed event names are printable ASCII up to 128 bytes and may not be
 // "error" or "done"; pushed data is compacted JSON, so it is always one data line.
 //
 // # Lifecycle feed
@@ -192,7 +210,7 @@
 // as ?token= or Authorization: Bearer: authenticate recognises those two routes by their pattern
 // and calls authenticateRead, which refuses a token for another stream, an expired or forged one,
 // and one whose stream now belongs to another tenant exactly like a wrong key (docs/tokens.md).
-// Rate limits are per key (golang.org/x/time/rate). Without keys the gateway is open
+// Rate limits are per key (Config.RateLimiter; golang.org/x/time/rate by default). Without keys the gateway is open
 // (tenant "", no rate limit) and Serve refuses a listener that is not loopback-only. CORS answers
 // preflights for Config.CORSOrigins (key headers, Content-Type, Last-Event-ID; X-Stream-Id and
 // Retry-After exposed; Vary: Origin).
@@ -245,7 +263,8 @@
 // # Lifecycle
 //
 // New validates a Config; Serve serves a listener until its context ends, then shuts down within
-// Config.ShutdownGrace: /readyz turns 503, the listener closes, the manager closes every stream with
+// Config.ShutdownGrace: /readyz turns 503, the listener closes, the stream layer is closed (cluster
+// mode), the manager closes every stream with
 // "shutting down" (each subscriber receives it), the runners and orphan timers finish, and
 // connections still open when the grace period ends are closed. The http.Server has a
 // ReadHeaderTimeout and no WriteTimeout; flushing goes through http.ResponseController.

@@ -49,7 +49,7 @@ func (s *Server) events(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	sink := &eventsSink{newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout)}
+	sink := &eventsSink{sseWriter: newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout), handOff: s.handsOff(info.ID)}
 	sub, err := s.register(ctx, info.ID, info.Labels[manager.LabelSource], sink, after)
 	if errors.Is(err, manager.ErrHistoryTrimmed) {
 		return reword(err, fmt.Sprintf("chunks after %d of stream %q are no longer kept; resume from a later chunk", after, info.ID))
@@ -92,4 +92,12 @@ func resumePoint(c *gin.Context) (uint64, error) {
 		after = max(after, n)
 	}
 	return after, nil
+}
+
+// handsOff is the eventsSink's handOff for a stream: an end "shutting down" while this server
+// shuts down, of a stream another replica owns.
+func (s *Server) handsOff(id string) func(manager.ClosedError) bool {
+	return func(end manager.ClosedError) bool {
+		return end.Reason == manager.ReasonShuttingDown && !s.ready.Load() && !s.owns(id)
+	}
 }

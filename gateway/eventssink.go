@@ -15,6 +15,11 @@ import (
 // end as `event: done` with {"status","reason"}.
 type eventsSink struct {
 	*sseWriter
+	// handOff reports whether an end is this replica letting go of a stream it does not own
+	// while it shuts down (cluster mode): the stream goes on elsewhere, so the response ends
+	// without `event: done` and an EventSource reconnects, to another replica, with
+	// Last-Event-ID.
+	handOff func(manager.ClosedError) bool
 }
 
 var _ sseSink = (*eventsSink)(nil)
@@ -74,6 +79,9 @@ type doneEvent struct {
 
 // Closed implements manager.Sink.
 func (e *eventsSink) Closed(_ context.Context, end manager.ClosedError) error {
+	if e.handOff(end) {
+		return nil
+	}
 	data, err := json.Marshal(doneEvent{Status: end.Status, Reason: end.Reason})
 	if err != nil {
 		return err

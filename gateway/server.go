@@ -31,7 +31,6 @@ type Server struct {
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
 	handler    http.Handler
-	limits     *keyLimits
 	ready      atomic.Bool
 	clients    atomic.Uint64 // numbers subscriber client IDs
 	feed       feed          // the lifecycle feed (watch.go)
@@ -66,7 +65,6 @@ func New(cfg Config) (*Server, error) {
 		log:        cfg.Logger,
 		tracer:     cfg.TracerProvider.Tracer(tracerName),
 		propagator: cfg.Propagator,
-		limits:     newKeyLimits(cfg.RatePerKey, cfg.Burst),
 		stop:       make(chan struct{}),
 	}
 	gin.SetMode(gin.ReleaseMode)
@@ -127,10 +125,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // Shutdown makes /readyz answer 503, closes every stream with reason "shutting down" and waits
 // until the subscribers have drained and the server's background work (upstream runners, orphan
-// timers) has finished, or ctx ends.
+// timers) has finished, or ctx ends. A Config.Streams with a Close method (cluster mode's Node)
+// is closed first: it ends the streams this replica owns for every replica, and disconnects the
+// subscribers of streams owned elsewhere without `event: done` (eventsSink), so that they resume
+// on another replica.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
-	err := s.cfg.Manager.Shutdown(ctx)
+	var err error
+	if c, ok := s.cfg.Streams.(closer); ok {
+		err = c.Close(ctx)
+	}
+	err = errors.Join(err, s.cfg.Manager.Shutdown(ctx))
 	s.bgMu.Lock()
 	if !s.stopping {
 		s.stopping = true
@@ -159,6 +164,12 @@ func (s *Server) goBackground(f func()) bool {
 	}
 	s.bg.Go(f)
 	return true
+}
+
+// owns reports whether this replica owns a stream; one process owns every stream.
+func (s *Server) owns(id string) bool {
+	o, ok := s.cfg.Streams.(owner)
+	return !ok || o.Owns(id)
 }
 
 // newClientID numbers the server's subscribers.

@@ -27,11 +27,11 @@ type statusJSON struct {
 
 // status serves GET /v1/status.
 func (s *Server) status(c *gin.Context) error {
-	infos, err := s.cfg.Manager.List(c.Request.Context())
+	tenant := identity(c).Tenant
+	infos, err := s.cfg.Streams.List(c.Request.Context(), tenant)
 	if err != nil {
 		return err
 	}
-	tenant := identity(c).Tenant
 	out := statusJSON{
 		Version:         s.cfg.Version,
 		Upstream:        s.cfg.Upstream,
@@ -40,7 +40,7 @@ func (s *Server) status(c *gin.Context) error {
 		ChunksPerSecond: s.feed.chunkRates(tenant, time.Now()),
 	}
 	for _, info := range infos {
-		if visibleTo(info, tenant) && info.Status == manager.StatusActive {
+		if info.Status == manager.StatusActive {
 			out.ActiveStreams++
 			out.Subscribers += info.Clients
 		}

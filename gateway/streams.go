@@ -83,7 +83,7 @@ func (s *Server) createStream(c *gin.Context) error {
 	if kind == KindGenerate {
 		s.startGeneration(ctx, id, upstream.Request{Model: req.Model, Body: req.Request})
 	}
-	info, err := s.cfg.Manager.Info(ctx, id)
+	info, err := s.cfg.Streams.Info(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (s *Server) lookup(c *gin.Context) (manager.StreamInfo, error) {
 		return manager.StreamInfo{}, err
 	}
 	ctx := c.Request.Context()
-	info, err := s.cfg.Manager.Info(ctx, id)
+	info, err := s.cfg.Streams.Info(ctx, id)
 	if err == nil && !visibleTo(info, identity(c).Tenant) {
 		err = manager.ErrNotFound
 	}
@@ -169,14 +169,13 @@ func (s *Server) listStreams(c *gin.Context) error {
 	if watch {
 		return s.watchStreams(c, all)
 	}
-	infos, err := s.cfg.Manager.List(c.Request.Context())
+	infos, err := s.cfg.Streams.List(c.Request.Context(), identity(c).Tenant)
 	if err != nil {
 		return err
 	}
-	tenant := identity(c).Tenant
 	out := make([]streamJSON, 0, len(infos))
 	for _, info := range infos {
-		if visibleTo(info, tenant) && (all || info.Status == manager.StatusActive) {
+		if all || info.Status == manager.StatusActive {
 			out = append(out, toStreamJSON(info))
 		}
 	}
@@ -192,10 +191,10 @@ func (s *Server) deleteStream(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	if err := s.cfg.Manager.CloseStream(ctx, info.ID, ReasonDeleted); err != nil {
+	if err := s.cfg.Streams.CloseStream(ctx, info.ID, ReasonDeleted); err != nil {
 		return err
 	}
-	if info, err = s.cfg.Manager.Info(ctx, info.ID); err != nil {
+	if info, err = s.cfg.Streams.Info(ctx, info.ID); err != nil {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, toStreamJSON(info))
@@ -232,7 +231,7 @@ func (s *Server) pushChunk(c *gin.Context) error {
 		return newError(http.StatusBadRequest, jsonMessage(err))
 	}
 	ch := manager.Chunk{Event: req.Event, Data: data.Bytes(), Time: time.Now()}
-	id, err := s.cfg.Manager.Push(c.Request.Context(), info.ID, ch)
+	id, err := s.cfg.Streams.Push(c.Request.Context(), info.ID, ch)
 	if err != nil {
 		return err
 	}
@@ -268,7 +267,7 @@ func (s *Server) streamError(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Manager.HandleStreamError(c.Request.Context(), info.ID, se, req.Terminate); err != nil {
+	if err := s.cfg.Streams.HandleStreamError(c.Request.Context(), info.ID, se, req.Terminate); err != nil {
 		return err
 	}
 	return writeJSON(c, http.StatusAccepted, struct{}{})

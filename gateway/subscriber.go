@@ -14,7 +14,7 @@ import (
 // plugins before anything is pushed to it, so that attached transports get it from its first
 // chunk. A failed attachment is logged: the stream serves its callers without it.
 func (s *Server) newStream(ctx context.Context, id string, labels map[string]string) (string, error) {
-	id, err := s.cfg.Manager.CreateStreamWith(ctx, manager.StreamOptions{ID: id, Labels: labels})
+	id, err := s.cfg.Streams.CreateStreamWith(ctx, manager.StreamOptions{ID: id, Labels: labels})
 	if err != nil {
 		return "", err
 	}
@@ -76,7 +76,7 @@ func (s *Server) register(ctx context.Context, streamID, source string, sink sse
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Manager.RegisterClientFrom(ctx, streamID, qc, after); err != nil {
+	if err := s.cfg.Streams.RegisterClientFrom(ctx, streamID, qc, after); err != nil {
 		return nil, err
 	}
 	counted := s.cfg.Metrics.SubscriberJoined(sink.route())
@@ -108,7 +108,7 @@ func (sub *subscriber) leave(ctx context.Context) {
 // it outlives.
 func (s *Server) deregister(ctx context.Context, streamID, clientID, source string) {
 	ctx = context.WithoutCancel(ctx)
-	err := s.cfg.Manager.DeregisterClient(ctx, streamID, clientID)
+	err := s.cfg.Streams.DeregisterClient(ctx, streamID, clientID)
 	if errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrShutdown) {
 		return // the stream ended and released its clients
 	}
@@ -119,7 +119,7 @@ func (s *Server) deregister(ctx context.Context, streamID, clientID, source stri
 		s.closeStream(ctx, streamID, ReasonClientDisconnected)
 		return
 	}
-	done, err := s.cfg.Manager.Done(ctx, streamID)
+	done, err := s.cfg.Streams.Done(ctx, streamID)
 	if err != nil {
 		return
 	}
@@ -142,7 +142,7 @@ func (s *Server) deregister(ctx context.Context, streamID, clientID, source stri
 // orphaned reports whether an active stream has no client left but passive ones (transports
 // attached by rule): nobody asked for it any more.
 func (s *Server) orphaned(streamID string) bool {
-	info, err := s.cfg.Manager.Info(context.Background(), streamID)
+	info, err := s.cfg.Streams.Info(context.Background(), streamID)
 	return err == nil && info.Status == manager.StatusActive && info.Clients == info.Passive
 }
 
@@ -150,7 +150,7 @@ func (s *Server) orphaned(streamID string) bool {
 // request the close is done for; its cancellation does not stop the close.
 func (s *Server) closeStream(ctx context.Context, streamID, reason string) {
 	log := s.logFor(ctx)
-	if err := s.cfg.Manager.CloseStream(context.WithoutCancel(ctx), streamID, reason); err != nil && !manager.IsGone(err) {
+	if err := s.cfg.Streams.CloseStream(context.WithoutCancel(ctx), streamID, reason); err != nil && !manager.IsGone(err) {
 		log.Error("close stream", "stream_id", streamID, "reason", reason, "error", err)
 		return
 	}

@@ -105,7 +105,7 @@ func (s *Server) authenticateRead(c *gin.Context) error {
 		s.logFor(c.Request.Context()).Debug("read refused", "stream_id", streamID, "error", err)
 		return err
 	}
-	if err := s.limits.allow(id.KeyID); err != nil {
+	if err := s.allow(c.Request.Context(), id.KeyID); err != nil {
 		return err
 	}
 	c.Set(identityKey, id)
@@ -116,7 +116,7 @@ func (s *Server) authenticateRead(c *gin.Context) error {
 // ID was used again, or the token was minted offline with a wrong tenant) as a wrong key. An
 // unknown stream is left to the handler, which answers 404 as it would to a key of the tenant.
 func (s *Server) tokenTenant(c *gin.Context, streamID, tenant string) error {
-	info, err := s.cfg.Manager.Info(c.Request.Context(), streamID)
+	info, err := s.cfg.Streams.Info(c.Request.Context(), streamID)
 	if err != nil || visibleTo(info, tenant) {
 		return nil
 	}

@@ -334,7 +334,7 @@ func (f *feed) chunkRates(tenant string, now time.Time) []uint64 {
 
 // streamCreated tells the feed about a stream newStream created.
 func (s *Server) streamCreated(ctx context.Context, id string) {
-	info, err := s.cfg.Manager.Info(ctx, id)
+	info, err := s.cfg.Streams.Info(ctx, id)
 	if err != nil {
 		return // closed and forgotten already, or shutting down
 	}
@@ -346,14 +346,14 @@ func (s *Server) streamCreated(ctx context.Context, id string) {
 // streamEnded tells the feed that a stream's generation ended, which leaves the stream closed,
 // so that watchers see the close at once rather than at the next tick.
 func (s *Server) streamEnded(ctx context.Context, id string) {
-	if done, err := s.cfg.Manager.Done(ctx, id); err == nil {
+	if done, err := s.cfg.Streams.Done(ctx, id); err == nil {
 		select {
 		case <-done:
 		case <-s.stop:
 			return
 		}
 	}
-	if info, err := s.cfg.Manager.Info(ctx, id); err == nil {
+	if info, err := s.cfg.Streams.Info(ctx, id); err == nil {
 		s.feed.closed(info)
 	}
 }
@@ -395,7 +395,7 @@ func (s *Server) feedTick(now time.Time) bool {
 	infos := make([]manager.StreamInfo, 0, len(ids))
 	var gone []string
 	for _, id := range ids {
-		info, err := s.cfg.Manager.Info(ctx, id)
+		info, err := s.cfg.Streams.Info(ctx, id)
 		switch {
 		case err == nil:
 			infos = append(infos, info)
@@ -465,14 +465,13 @@ func (s *Server) watchStreams(c *gin.Context, all bool) error {
 
 // feedSnapshot is the current state of the tenant's streams as events with ID pos.
 func (s *Server) feedSnapshot(ctx context.Context, tenant string, pos uint64, all bool) ([]feedEvent, error) {
-	infos, err := s.cfg.Manager.List(ctx)
+	infos, err := s.cfg.Streams.List(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
 	var out []feedEvent
 	for _, info := range infos {
 		switch {
-		case !visibleTo(info, tenant):
 		case info.Status == manager.StatusActive:
 			out = append(out, feedEvent{id: pos, typ: feedCreated, info: info})
 		case all:

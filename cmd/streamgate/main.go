@@ -12,8 +12,16 @@
 // SIGINT or SIGTERM, then shuts down gracefully within shutdown_grace. The admin listener keeps
 // answering while the gateway drains, and stops last. -h describes the flags and the variables.
 //
+// With cluster.redis_url set it runs in cluster mode (docs/cluster.md): it connects to Redis and
+// takes this replica's lease before anything else starts, and hands the cluster Node (the view of
+// every replica's streams over this process's manager) to the gateway, the upstream runner and
+// the plugin host in place of the manager, and the Redis rate limiter to the gateway. Shutdown
+// closes the Node (inside the gateway's), then the plugins, then the Store, releasing the lease.
+//
 // Exit codes: 0 after a clean shutdown, -h or -version; 2 for an invalid configuration or
-// arguments (the message names the setting); 1 for any other failure.
+// arguments (the message names the setting), or a cluster mode that cannot start (Redis
+// unreachable, named by its URL without the password; the node ID held by another live
+// replica); 1 for any other failure.
 package main
 
 import (
@@ -97,11 +105,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 		err = serve(ctx, cfg, source, stdout, stderr, lookupEnv)
 	}
 	var ce configError
+	var se startError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ce), errors.Is(err, configs.ErrInvalid):
 		fmt.Fprintf(stderr, "streamgate: invalid configuration:\n%v\n", err)
+		return exitConfig
+	case errors.As(err, &se):
+		fmt.Fprintf(stderr, "streamgate: %v\n", err)
 		return exitConfig
 	}
 	fmt.Fprintf(stderr, "streamgate: %v\n", err)
@@ -153,7 +165,7 @@ Environment:
     	read by the OpenTelemetry exporter and SDK themselves.
 
 Exit codes: 0 after a clean shutdown, -h or -version; 2 for an invalid configuration or
-arguments; 1 for any other failure. See docs/operations.md for metrics, tracing and the
+arguments, or a cluster mode that cannot start (Redis unreachable); 1 for any other failure. See docs/operations.md for metrics, tracing and the
 admin listener.
 `)
 }
@@ -216,6 +228,9 @@ func serve(ctx context.Context, cfg *configs.Config, source string, stdout, stde
 	err = listenAndServe(ctx, cfg, source, parts, o, stdout, log)
 	if cerr := closePlugins(parts.plugins, cfg.ShutdownGrace); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close plugins: %w", cerr))
+	}
+	if cerr := parts.cluster.close(cfg.ShutdownGrace); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close cluster store: %w", cerr))
 	}
 	if cerr := o.close(); cerr != nil {
 		err = errors.Join(err, cerr)

@@ -39,6 +39,7 @@ type parts struct {
 	gateway   *gateway.Server
 	runner    *upstream.Runner
 	plugins   *plugins.Host // nil without configured plugins
+	cluster   *clusterParts // nil without cluster mode
 	provider  string
 	open      bool   // no client keys
 	unobserve func() // stops the retained gauges from reading the manager
@@ -54,6 +55,18 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("manager: %w", err)}
 	}
+	var cl *clusterParts
+	if cfg.Cluster.Enabled() {
+		if cl, err = startCluster(ctx, cfg.Cluster, cfg.Manager, m, log); err != nil {
+			return parts{}, err
+		}
+		defer func() {
+			if err != nil {
+				err = errors.Join(err, cl.close(cfg.ShutdownGrace))
+			}
+		}()
+	}
+	streams := streamsOf(m, cl)
 	keys := make([]auth.Key, len(cfg.Auth.Keys))
 	for i, k := range cfg.Auth.Keys {
 		keys[i] = auth.Key{ID: k.ID, Key: string(k.Key), SHA256: k.SHA256, Tenant: k.Tenant}
@@ -70,7 +83,7 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("upstream: %w", err)}
 	}
-	host, err := startPlugins(ctx, cfg, m, o.metrics, log)
+	host, err := startPlugins(ctx, cfg, streams, o.metrics, log)
 	if err != nil {
 		return parts{}, err
 	}
@@ -81,7 +94,7 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 	}()
 	runner, err := upstream.NewRunner(upstream.RunnerConfig{
 		Provider: provider,
-		Manager:  m,
+		Manager:  streams,
 		Decider:  deciders(host),
 		Retry:    retryConfig(cfg.Upstream.Retry),
 		Timeouts: upstream.Timeouts{
@@ -126,11 +139,15 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 	if host != nil {
 		gwCfg.Plugins = gatewayPlugins{host}
 	}
+	if cl != nil {
+		gwCfg.Streams = cl.node
+		gwCfg.RateLimiter = clusterLimiter{cl.store}
+	}
 	gw, err := gateway.New(gwCfg)
 	if err != nil {
 		return parts{}, configError{err}
 	}
-	return parts{gateway: gw, runner: runner, plugins: host, provider: provider.Name(), open: keyring.Len() == 0,
+	return parts{gateway: gw, runner: runner, plugins: host, cluster: cl, provider: provider.Name(), open: keyring.Len() == 0,
 		unobserve: o.metrics.ObserveRetained(retained(m))}, nil
 }
 
@@ -145,7 +162,7 @@ func streamTokens(secrets configs.Secrets) (*auth.Tokens, error) {
 // startPlugins launches the configured plugins, or returns nil when there are none. A plugin the
 // configuration cannot launch (missing or not executable, wrong checksum, refused config) is a
 // configError naming it.
-func startPlugins(ctx context.Context, cfg *configs.Config, m *manager.Manager, metrics plugins.Metrics, log *slog.Logger) (*plugins.Host, error) {
+func startPlugins(ctx context.Context, cfg *configs.Config, m streamLayer, metrics plugins.Metrics, log *slog.Logger) (*plugins.Host, error) {
 	if len(cfg.Plugins) == 0 {
 		return nil, nil
 	}
@@ -176,6 +193,21 @@ func startPlugins(ctx context.Context, cfg *configs.Config, m *manager.Manager, 
 		return nil, err
 	}
 	return host, nil
+}
+
+// streamLayer is what the runner and the plugin host feed and read: the manager, or in cluster
+// mode the Node (upstream.Streams and plugins.Streams are subsets of the gateway's Streams).
+type streamLayer interface {
+	upstream.Streams
+	plugins.Streams
+}
+
+// streamsOf is the stream layer: the Node in cluster mode, the manager otherwise.
+func streamsOf(m *manager.Manager, cl *clusterParts) streamLayer {
+	if cl != nil {
+		return cl.node
+	}
+	return m
 }
 
 // deciders returns the error handlers of the plugin host, or none without one.
