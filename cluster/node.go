@@ -369,6 +369,9 @@ func (n *Node) RegisterClientFrom(ctx context.Context, id string, c manager.Clie
 		}
 		err = n.registerOn(ctx, r, c, afterID)
 		n.release(r, c.ID(), err == nil)
+		if err == nil {
+			n.reportWatchers(ctx, r)
+		}
 		if errors.Is(err, manager.ErrNotFound) && attempt == 0 {
 			// The manager forgot the copy (RetainClosed, MaxRetained) while the Node kept it:
 			// make a new one.
@@ -385,13 +388,44 @@ func (n *Node) DeregisterClient(ctx context.Context, id, clientID string) error 
 	err := n.m.DeregisterClient(ctx, id, clientID)
 	n.mu.Lock()
 	var evicted []*replica
-	if r := n.replicas[id]; r != nil {
+	r := n.replicas[id]
+	if r != nil {
 		delete(r.clients, clientID)
 		evicted = n.unpinLocked(r)
 	}
 	n.mu.Unlock()
 	n.teardown(evicted)
+	if r != nil {
+		n.reportWatchers(ctx, r)
+	}
 	return err
+}
+
+// Watchers counts the stream's non-passive clients on every live replica, as each Node wrote
+// its own count when it changed (Store.SetWatchers): a Gemini-route stream nobody watches
+// anywhere is orphaned, whichever replica its last subscriber left.
+func (n *Node) Watchers(ctx context.Context, id string) (int, error) {
+	return n.store.Watchers(ctx, id)
+}
+
+// reportWatchers writes this replica's count of the stream's non-passive clients to Redis when
+// it changed. A failed write is logged: the count is corrected by the next change, and meanwhile
+// an orphan check errs on the side of a stream kept running.
+func (n *Node) reportWatchers(ctx context.Context, r *replica) {
+	r.countMu.Lock()
+	defer r.countMu.Unlock()
+	count := 0
+	if info, err := n.m.Info(ctx, r.id); err == nil && info.Status == manager.StatusActive {
+		count = info.Clients - info.Passive
+	}
+	if count == r.reported {
+		return
+	}
+	if err := n.store.SetWatchers(ctx, r.id, count); err != nil {
+		n.log.Warn("watchers not written to the cluster store", "stream_id", r.id, "watchers", count, "error", err)
+		return
+	}
+	r.reported = count
 }
 
 // Done returns a channel closed when the local copy of the stream closes; a stream with no local

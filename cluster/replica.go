@@ -35,6 +35,9 @@ type replica struct {
 
 	seenLast uint64 // the janitor's: last chunk at the previous inactivity tick
 	quiet    int    // the janitor's: ticks in a row without a chunk
+
+	countMu  sync.Mutex // serializes reportWatchers, so that its last write is the latest count
+	reported int        // the non-passive clients last written to Redis; guarded by countMu
 }
 
 func newReplica(id string) *replica {

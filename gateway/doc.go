@@ -15,7 +15,8 @@
 // answers the same calls for streams owned by any replica and keeps its local copies in the
 // manager, so the sinks and queued clients work unchanged. Optional sides found by type
 // assertion: Ready (/readyz answers 503 while it fails), Close (the shutdown closes it before the
-// manager) and Owns (a stream this replica created). An error
+// manager), Owns (a stream this replica created) and Watchers (every replica's non-passive
+// clients of a stream, for the orphan check). An error
 // with a method Unavailable() bool that says true (cluster.ErrUnavailable: Redis unreachable, or
 // this replica's lease lapsed) is 503 UNAVAILABLE with Retry-After: 1, in answerFor's table like
 // every other. The per-key rate limit goes through Config.RateLimiter: an in-process token bucket,
@@ -120,6 +121,10 @@
 // count: an audit transport on every stream must not keep an abandoned generation running. A
 // subscription asked for through POST /v1/streams/{id}/subscriptions does count: it re-routes the
 // generation. Streams made by POST /v1/streams never orphan: they run to their end whoever listens.
+// In cluster mode the stream is orphaned only when no replica has a non-passive client of it
+// (Watchers, each replica's count kept in Redis), and the grace timer runs on the replica where
+// the last one left: it asks the cluster when it runs out, and its close reaches the owner,
+// which cancels the upstream request.
 //
 // # Models collection
 //

@@ -84,13 +84,8 @@ func (s *Server) healthz(c *gin.Context) error {
 }
 
 func (s *Server) readyz(c *gin.Context) error {
-	if !s.ready.Load() {
-		return newError(http.StatusServiceUnavailable, "the gateway is shutting down")
-	}
-	if r, ok := s.cfg.Streams.(readier); ok {
-		if err := r.Ready(c.Request.Context()); err != nil {
-			return newError(http.StatusServiceUnavailable, "the stream store is not ready: "+err.Error())
-		}
+	if err := s.readiness(c.Request.Context()); err != nil {
+		return err
 	}
 	return writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/propagation"
@@ -76,8 +77,29 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Ready reports what /readyz answers: true from New until a shutdown starts.
-func (s *Server) Ready() bool { return s.ready.Load() }
+// Ready reports what /readyz answers: true from New until a shutdown starts, while the stream
+// layer says it is ready (cluster mode: Redis answers and this replica holds its lease).
+func (s *Server) Ready() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	return s.readiness(ctx) == nil
+}
+
+// readyTimeout bounds the stream layer's readiness check of Ready.
+const readyTimeout = time.Second
+
+// readiness is nil while the gateway serves, or the 503 /readyz answers.
+func (s *Server) readiness(ctx context.Context) error {
+	if !s.ready.Load() {
+		return newError(http.StatusServiceUnavailable, "the gateway is shutting down")
+	}
+	if r, ok := s.cfg.Streams.(readier); ok {
+		if err := r.Ready(ctx); err != nil {
+			return newError(http.StatusServiceUnavailable, "the stream store is not ready: "+err.Error())
+		}
+	}
+	return nil
+}
 
 // Open reports whether the gateway runs without client keys.
 func (s *Server) Open() bool { return s.cfg.Keyring.Len() == 0 }

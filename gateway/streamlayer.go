@@ -44,6 +44,12 @@ type (
 	owner interface {
 		Owns(id string) bool
 	}
+	// watcherCounter counts a stream's non-passive clients on every replica (cluster mode): a
+	// Gemini-route stream is orphaned when nobody anywhere watches it, wherever its last
+	// subscriber left.
+	watcherCounter interface {
+		Watchers(ctx context.Context, id string) (int, error)
+	}
 )
 
 // managerStreams is the default Streams: the manager itself, with List by tenant.

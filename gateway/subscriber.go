@@ -119,9 +119,13 @@ func (s *Server) deregister(ctx context.Context, streamID, clientID, source stri
 		s.closeStream(ctx, streamID, ReasonClientDisconnected)
 		return
 	}
-	done, err := s.cfg.Streams.Done(ctx, streamID)
-	if err != nil {
-		return
+	// In cluster mode the local copy's Done also closes when this replica lets go of the copy
+	// while the stream goes on elsewhere: the timer then runs out and asks the cluster.
+	var done <-chan struct{}
+	if _, cluster := s.cfg.Streams.(watcherCounter); !cluster {
+		if done, err = s.cfg.Streams.Done(ctx, streamID); err != nil {
+			return
+		}
 	}
 	s.goBackground(func() {
 		t := time.NewTimer(s.cfg.OrphanGrace)
@@ -140,10 +144,19 @@ func (s *Server) deregister(ctx context.Context, streamID, clientID, source stri
 }
 
 // orphaned reports whether an active stream has no client left but passive ones (transports
-// attached by rule): nobody asked for it any more.
+// attached by rule): nobody asked for it any more. In cluster mode that is asked of every
+// replica.
 func (s *Server) orphaned(streamID string) bool {
-	info, err := s.cfg.Streams.Info(context.Background(), streamID)
-	return err == nil && info.Status == manager.StatusActive && info.Clients == info.Passive
+	ctx := context.Background()
+	info, err := s.cfg.Streams.Info(ctx, streamID)
+	if err != nil || info.Status != manager.StatusActive {
+		return false
+	}
+	if w, ok := s.cfg.Streams.(watcherCounter); ok {
+		n, err := w.Watchers(ctx, streamID)
+		return err == nil && n == 0
+	}
+	return info.Clients == info.Passive
 }
 
 // closeStream closes a stream, logging a failure other than the stream being gone. ctx says whose
