@@ -57,7 +57,7 @@ func TestClusterBrowserEventSourceResumesOnAnotherReplica(t *testing.T) {
 	pages.WaitProgress(t, b, 10+uint64(3*time.Second/(20*time.Millisecond))) // past the reconnection
 	close(stop)
 	n := <-pushed
-	status, _, body := call(t, "DELETE", c.url(2)+"/v1/streams/b", "")
+	status, _, body := hit(t, "DELETE", c.url(2)+"/v1/streams/b", "")
 	require.Equal(t, http.StatusOK, status, body)
 
 	var frames, messages []browsertest.Event

@@ -88,15 +88,15 @@ func (c *testCluster) kill(i int) time.Time {
 	return at
 }
 
-// call sends one request to a replica and returns its status, headers and body.
-func call(t *testing.T, method, url, body string, header ...string) (int, http.Header, string) {
+// hit sends one request to a replica and returns its status, headers and body.
+func hit(t *testing.T, method, url, body string, header ...string) (int, http.Header, string) {
 	t.Helper()
 	status, h, b, err := sendHeaders(method, url, body, header...)
 	require.NoError(t, err)
 	return status, h, b
 }
 
-// send is call for a goroutine other than the test's: a failure to send is status 0.
+// send is hit for a goroutine other than the test's: a failure to send is status 0.
 func send(method, url, body string) (int, http.Header, string) {
 	status, h, b, err := sendHeaders(method, url, body)
 	if err != nil {
@@ -128,7 +128,7 @@ func sendHeaders(method, url, body string, header ...string) (int, http.Header, 
 // createGeneration creates generation stream id through the replica at url.
 func createGeneration(t *testing.T, url, id string) {
 	t.Helper()
-	status, _, body := call(t, "POST", url+"/v1/streams",
+	status, _, body := hit(t, "POST", url+"/v1/streams",
 		fmt.Sprintf(`{"id":%q,"model":"gemini-2.5-flash","request":%s}`, id, generateBody))
 	require.Equal(t, http.StatusCreated, status, body)
 }
@@ -136,14 +136,14 @@ func createGeneration(t *testing.T, url, id string) {
 // createPush creates push stream id through the replica at url.
 func createPush(t *testing.T, url, id string) {
 	t.Helper()
-	status, _, body := call(t, "POST", url+"/v1/streams", fmt.Sprintf(`{"id":%q}`, id))
+	status, _, body := hit(t, "POST", url+"/v1/streams", fmt.Sprintf(`{"id":%q}`, id))
 	require.Equal(t, http.StatusCreated, status, body)
 }
 
 // pushData pushes one chunk through the replica at url and returns its ID.
 func pushData(t *testing.T, url, id, data string) uint64 {
 	t.Helper()
-	status, _, body := call(t, "POST", url+"/v1/streams/"+id+"/chunks", fmt.Sprintf(`{"data":%s}`, data))
+	status, _, body := hit(t, "POST", url+"/v1/streams/"+id+"/chunks", fmt.Sprintf(`{"data":%s}`, data))
 	require.Equal(t, http.StatusAccepted, status, body)
 	var out struct {
 		ID uint64 `json:"id"`
@@ -169,9 +169,9 @@ type sseSub struct {
 	grew   chan struct{} // signalled on every event
 }
 
-// subscribe opens the events of stream id on the replica at url, resuming after lastID ("" for
+// follow opens the events of stream id on the replica at url, resuming after lastID ("" for
 // the start).
-func subscribe(t *testing.T, url, id, lastID string) *sseSub {
+func follow(t *testing.T, url, id, lastID string) *sseSub {
 	t.Helper()
 	req, err := http.NewRequest("GET", url+"/v1/streams/"+id+"/events", nil)
 	require.NoError(t, err)
@@ -328,7 +328,7 @@ var longGeneration = fmt.Sprintf(`{chunks: 4000, interval: 5ms, text: %q}`, stri
 func TestClusterOwnerKilled(t *testing.T) {
 	c := startCluster(t, 3, longGeneration, nil)
 	createGeneration(t, c.url(0), "gen")
-	sb, sc := subscribe(t, c.url(1), "gen", ""), subscribe(t, c.url(2), "gen", "")
+	sb, sc := follow(t, c.url(1), "gen", ""), follow(t, c.url(2), "gen", "")
 	sb.waitEvents(20)
 
 	killed := c.kill(0)
@@ -348,7 +348,7 @@ func TestClusterOwnerKilled(t *testing.T) {
 	sameChunks(t, ref, chunksOf1(sb.all()), 1, "both replicas' subscribers saw the same chunks")
 
 	mid := len(ref) / 2
-	resumed, done := chunksOf(subscribe(t, c.url(2), "gen", fmt.Sprint(mid)).waitEnd())
+	resumed, done := chunksOf(follow(t, c.url(2), "gen", fmt.Sprint(mid)).waitEnd())
 	require.NotNil(t, done)
 	sameChunks(t, ref, resumed, uint64(mid+1), "resumed on another replica after the kill")
 }
@@ -368,7 +368,7 @@ func chunksOf1(events []sseEvent) []sseEvent {
 func TestClusterRedisStoppedMidStream(t *testing.T) {
 	c := startCluster(t, 2, longGeneration, nil)
 	createGeneration(t, c.url(0), "gen")
-	owner, other := subscribe(t, c.url(0), "gen", ""), subscribe(t, c.url(1), "gen", "")
+	owner, other := follow(t, c.url(0), "gen", ""), follow(t, c.url(1), "gen", "")
 	owner.waitEvents(10)
 	other.waitEvents(10)
 
@@ -383,7 +383,7 @@ func TestClusterRedisStoppedMidStream(t *testing.T) {
 
 	for i := range 2 {
 		waitUntil(t, fmt.Sprintf("r%d's /readyz answers 503", i+1), func() bool { return readyz(t, c.url(i)) == http.StatusServiceUnavailable })
-		status, header, body := call(t, "POST", c.url(i)+"/v1/streams", `{}`)
+		status, header, body := hit(t, "POST", c.url(i)+"/v1/streams", `{}`)
 		assert.Equal(t, http.StatusServiceUnavailable, status, body)
 		assert.Equal(t, "1", header.Get("Retry-After"))
 		assert.Contains(t, body, `"status":"UNAVAILABLE"`)
@@ -402,15 +402,15 @@ func TestClusterRedisStoppedMidStream(t *testing.T) {
 	for i := range 2 {
 		waitUntil(t, fmt.Sprintf("r%d's /readyz answers 200", i+1), func() bool { return readyz(t, c.url(i)) == http.StatusOK })
 	}
-	status, _, body := call(t, "GET", c.url(1)+"/v1/streams/gen/events", "", "Last-Event-ID", "3")
+	status, _, body := hit(t, "GET", c.url(1)+"/v1/streams/gen/events", "", "Last-Event-ID", "3")
 	assert.Equal(t, http.StatusNotFound, status, body)
 	assert.Contains(t, body, `"status":"NOT_FOUND"`)
 
 	createPush(t, c.url(1), "after")
-	s := subscribe(t, c.url(0), "after", "")
+	s := follow(t, c.url(0), "after", "")
 	assert.Equal(t, uint64(1), pushData(t, c.url(0), "after", `"one"`))
 	assert.Equal(t, uint64(2), pushData(t, c.url(1), "after", `"two"`))
-	status, _, body = call(t, "DELETE", c.url(0)+"/v1/streams/after", "")
+	status, _, body = hit(t, "DELETE", c.url(0)+"/v1/streams/after", "")
 	require.Equal(t, http.StatusOK, status, body)
 	got, end := chunksOf(s.waitEnd())
 	assert.Equal(t, []sseEvent{{ID: "1", Data: `"one"`}, {ID: "2", Data: `"two"`}}, withoutTimes(got))
@@ -435,8 +435,8 @@ func TestClusterGracefulShutdown(t *testing.T) {
 	c := startCluster(t, 3, longGeneration, nil)
 	createGeneration(t, c.url(0), "own")
 	createGeneration(t, c.url(1), "elsewhere")
-	ownHere, ownThere := subscribe(t, c.url(0), "own", ""), subscribe(t, c.url(1), "own", "")
-	leaving, ref := subscribe(t, c.url(0), "elsewhere", ""), subscribe(t, c.url(2), "elsewhere", "")
+	ownHere, ownThere := follow(t, c.url(0), "own", ""), follow(t, c.url(1), "own", "")
+	leaving, ref := follow(t, c.url(0), "elsewhere", ""), follow(t, c.url(2), "elsewhere", "")
 	leaving.waitEvents(10)
 	ownThere.waitEvents(10)
 
@@ -456,9 +456,9 @@ func TestClusterGracefulShutdown(t *testing.T) {
 	assert.Nil(t, done, "no done: the stream goes on elsewhere")
 	requireDense(t, got, 1, "the stopped replica's subscriber of another's stream")
 	lastID := got[len(got)-1].ID
-	resumed := subscribe(t, c.url(2), "elsewhere", lastID)
+	resumed := follow(t, c.url(2), "elsewhere", lastID)
 	resumed.waitEvents(5)
-	status, _, body := call(t, "DELETE", c.url(2)+"/v1/streams/elsewhere", "")
+	status, _, body := hit(t, "DELETE", c.url(2)+"/v1/streams/elsewhere", "")
 	require.Equal(t, http.StatusOK, status, body)
 	rest, end := chunksOf(resumed.waitEnd())
 	require.NotNil(t, end)
@@ -478,21 +478,21 @@ func TestClusterPluginSubscriptionThroughANonOwner(t *testing.T) {
 	})
 	createPush(t, c.url(0), "s")
 	pushData(t, c.url(0), "s", `"before"`)
-	status, _, body := call(t, "POST", c.url(1)+"/v1/streams/s/subscriptions", `{"transport":"jsonl"}`)
+	status, _, body := hit(t, "POST", c.url(1)+"/v1/streams/s/subscriptions", `{"transport":"jsonl"}`)
 	require.Equal(t, http.StatusCreated, status, body)
 	var sub struct{ ID string }
 	require.NoError(t, json.Unmarshal([]byte(body), &sub))
 
-	status, _, body = call(t, "GET", c.url(1)+"/v1/streams/s", "")
+	status, _, body = hit(t, "GET", c.url(1)+"/v1/streams/s", "")
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Contains(t, body, fmt.Sprintf(`"subscriptions":[{"id":%q,"transport":"jsonl","attached":false,"failed":false}]`, sub.ID))
-	status, _, body = call(t, "POST", c.url(1)+"/v1/streams/s/subscriptions", `{"transport":"nope"}`)
+	status, _, body = hit(t, "POST", c.url(1)+"/v1/streams/s/subscriptions", `{"transport":"nope"}`)
 	assert.Equal(t, http.StatusNotFound, status)
 	assert.Equal(t, `{"error":{"code":404,"message":"no transport plugin named \"nope\"","status":"NOT_FOUND"}}`, body)
 
 	pushData(t, c.url(1), "s", `"through r2"`)
 	pushData(t, c.url(0), "s", `"through r1"`)
-	status, _, body = call(t, "DELETE", c.url(1)+"/v1/streams/s", "")
+	status, _, body = hit(t, "DELETE", c.url(1)+"/v1/streams/s", "")
 	require.Equal(t, http.StatusOK, status, body)
 
 	var got []byte
