@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"time"
 
 	"github.com/streamgate/streamgate/cluster"
 	"github.com/streamgate/streamgate/gateway"
@@ -33,10 +34,17 @@ func (p clusterPlugins) Unsubscribe(ctx context.Context, streamID, subID string)
 	return p.node.Unsubscribe(ctx, streamID, subID)
 }
 
+// listWait bounds how long a stream's info waits for its owner's list of subscriptions: an owner
+// that does not answer leaves them out rather than holding the info for the Node's whole
+// ControlTimeout.
+const listWait = 2 * time.Second
+
 // Subscriptions lists the owner's subscriptions of the stream and this replica's. The gateway
-// asks without a context (a stream's info); the Node bounds the wait for the owner.
+// asks without a context (a stream's info), so the wait is bounded here.
 func (p clusterPlugins) Subscriptions(streamID, instance string) []gateway.Subscription {
-	subs, err := p.node.Subscriptions(context.Background(), streamID, instance)
+	ctx, cancel := context.WithTimeout(context.Background(), listWait)
+	defer cancel()
+	subs, err := p.node.Subscriptions(ctx, streamID, instance)
 	if err != nil {
 		p.log.Warn("the stream owner's subscriptions are left out of its info", "stream_id", streamID, "error", err)
 	}
