@@ -38,15 +38,16 @@ func startReplicas(o options) ([]string, func(), error) {
 		os.RemoveAll(dir)
 	}
 	var bases []string
+	maxStreams := o.streams + 1000
 	for i := range o.replicas {
 		cfg := filepath.Join(dir, fmt.Sprintf("r%d.yaml", i+1))
 		yaml := fmt.Sprintf(`listen: 127.0.0.1:0
 log: {level: warn}
 upstream: {kind: simulator, simulator: {chunks: %d, interval: 0s, text: %q}}
 cluster: {redis_url: %q, node_id: loadtest-r%d}
-manager: {max_streams: %d, max_clients_per_stream: %d}
+manager: {max_streams: %d, max_clients_per_stream: %d, tenant_limits: {default: {max_streams: %d}}}
 limits: {rate: {per_key_rps: 0}, max_connections: %d}
-`, o.chunks, strings.Repeat("word ", o.chunks), o.redis, i+1, max(o.streams, 1)+1000, o.subscribers+10, o.subscribers+o.streams+1000)
+`, o.chunks, strings.Repeat("word ", o.chunks), o.redis, i+1, maxStreams, o.subscribers+10, maxStreams, o.subscribers+o.streams+1000)
 		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 			stop()
 			return nil, nil, err
