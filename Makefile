@@ -10,8 +10,14 @@ test: deps vet unit
 # deps installs what the tests need beyond Go and its modules, from Debian packages when this
 # machine has apt-get and runs as root: Chromium, for gateway's browser EventSource test, and
 # redis-server (Redis >= 7), which cluster's tests start on a free loopback port. Elsewhere install
-# them yourself; without them those tests skip.
+# them yourself; without them those tests skip. With npm on the PATH it also installs the official
+# JavaScript SDKs that gateway's sdk_npm_test.go drives, pinned by $(SDK_JS)/package-lock.json.
+SDK_JS := gateway/testdata/sdk-js
+
 deps:
+	@if command -v npm >/dev/null; then \
+	  $(MAKE) -s --no-print-directory $(SDK_JS)/node_modules/.package-lock.json; \
+	else echo "npm is not installed: gateway's JavaScript SDK tests will skip"; fi
 	@command -v chromium >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } || \
@@ -20,6 +26,12 @@ deps:
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	    apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server; } || \
 	  echo "redis-server is not installed: cluster's tests will skip"
+
+# npm ci installs exactly the lockfile; it reruns only when the lockfile changes. The SDKs need
+# none of their install scripts.
+$(SDK_JS)/node_modules/.package-lock.json: $(SDK_JS)/package-lock.json $(SDK_JS)/package.json
+	cd $(SDK_JS) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
 
 vet:
 	$(GO) vet ./...

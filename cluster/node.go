@@ -199,7 +199,10 @@ func (n *Node) createOwned(ctx context.Context, r *replica, labels map[string]st
 		return errors.Join(err, n.m.ForgetMirror(ctx, r.id))
 	}
 	r.w = &writer{n: n, r: r, done: done, wake: make(chan struct{}, 1)}
+	// producing is n.mu's: the janitor's checkIdle reads it while this copy is being set up.
+	n.mu.Lock()
 	r.producing = true
+	n.mu.Unlock()
 	n.wg.Add(1)
 	go r.w.run()
 	return nil

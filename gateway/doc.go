@@ -31,7 +31,8 @@
 //	                                                 batchEmbedContents, any other: passthrough
 //	GET    /{version}/models/{model}                 a model, passthrough
 //	GET    /{version}/models[?pageSize=&pageToken=]  the models list, passthrough
-//	POST   /v1beta/openai/chat/completions, /v1/chat/completions  OpenAI chat completion, passthrough
+//	POST   /v1beta/openai/chat/completions, /v1/chat/completions  OpenAI chat completion: passthrough,
+//	                                                              "stream": true through the manager
 //	POST   /v1beta/openai/embeddings, /v1/embeddings              OpenAI embeddings, passthrough
 //	GET    /v1beta/openai/models, /v1/models                      OpenAI models list, passthrough
 //	POST   /v1/streams                                            create a generation or push stream (201)
@@ -156,8 +157,24 @@
 // Gemini's error, alone or wrapped in a JSON array as its compatibility endpoint sometimes
 // sends it, gets the type of its status. GET /v1/models is also Gemini's models list under v1: a
 // request whose key is a bearer token, with no x-goog-api-key and no ?key=, is an OpenAI client's
-// (v1Models). Other upstreams answer 501, and "stream": true answers 501 too, until the
-// streaming half of issue 13 is served.
+// (v1Models). Upstreams without an OpenAI-compatible endpoint answer 501.
+//
+// A chat completion with "stream": true is served as the Gemini route serves a stream
+// (streamChat): a stream labelled source openai (it orphans when its last subscriber leaves, as
+// a Gemini-route stream does), the caller its first subscriber, then the runner with an
+// upstream.Request whose OpenAI is set, so that the body goes as it came to the upstream's
+// chat/completions and its answer is read in OpenAI's dialect (upstream's DialectOpenAI: the
+// data: [DONE] terminator is not a chunk, an error event or body fails the stream). openAISink
+// writes the chunks exactly as OpenAI frames them, "data: <chat.completion.chunk>\n\n", with
+// X-Stream-Id, so that others can watch the generation or resume it on /v1/streams/{id}/events
+// (?after=N, N being the frames this caller got), and "data: [DONE]\n\n" only when the stream
+// completed. The headers wait for the first chunk: an error first is the whole answer, its status
+// and OpenAI's error body (Retry-After passed on); a later one, and any close that is not a
+// completion, is one "data: {"error":{...}}\n\n" frame in OpenAI's shape and no [DONE], which
+// OpenAI's SDKs raise. stream_options.include_usage passes through with the body: the usage chunk
+// is one more chunk. Such an error frame keeps the message and the type of its status; an
+// OpenAI error's own code and param do not survive the stream's error chunk
+// (manager.StreamError has neither).
 //
 // # Events route
 //

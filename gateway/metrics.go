@@ -23,6 +23,7 @@ type Metrics interface {
 const (
 	subscriberEvents = "events" // GET /v1/streams/{id}/events
 	subscriberGemini = "gemini" // a Gemini-route caller
+	subscriberOpenAI = "openai" // an OpenAI-route caller with "stream": true
 )
 
 // noMetrics is the Metrics of a gateway configured without any.

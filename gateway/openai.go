@@ -95,21 +95,26 @@ func writeOpenAIBody(w http.ResponseWriter, status int, oe openAIError) {
 	_, _ = w.Write(b)
 }
 
-// chatCompletions serves POST {prefix}/chat/completions. A streaming request ("stream": true)
-// is not served yet and answers 501, never a body that is not a stream.
+// chatCompletions serves POST {prefix}/chat/completions: a streaming request ("stream": true)
+// through the manager (streamChat), any other passed through.
 func (s *Server) chatCompletions(c *gin.Context) error {
 	body, err := s.openAIBody(c)
 	if err != nil {
 		return err
 	}
 	var req struct {
-		Stream *bool `json:"stream"`
+		Model  json.RawMessage `json:"model"`
+		Stream *bool           `json:"stream"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		return newError(http.StatusBadRequest, "invalid JSON payload: stream must be true or false")
 	}
 	if req.Stream != nil && *req.Stream {
-		return newError(http.StatusNotImplemented, `"stream": true is not supported on the OpenAI-compatible route yet; send "stream": false`)
+		var model string
+		if req.Model != nil && json.Unmarshal(req.Model, &model) != nil {
+			return newError(http.StatusBadRequest, "invalid JSON payload: model must be a string")
+		}
+		return s.streamChat(c, model, body)
 	}
 	return s.callOpenAI(c, upstream.Call{OpenAI: upstream.OpenAIChat, Body: body})
 }

@@ -97,8 +97,8 @@ func TestOpenAIRouteErrorsExactBytes(t *testing.T) {
 			openAIAnswer(400, "", `{"error":{"message":"invalid JSON payload: the request body must be a JSON object","type":"invalid_request_error","param":null,"code":null}}`)},
 		{"stream not a boolean", "POST", "/v1/chat/completions", "", `{"stream":"yes"}`, bearer(aliceKey),
 			openAIAnswer(400, "", `{"error":{"message":"invalid JSON payload: stream must be true or false","type":"invalid_request_error","param":null,"code":null}}`)},
-		{"streaming", "POST", "/v1/chat/completions", "", `{"stream":true}`, bearer(aliceKey),
-			openAIAnswer(501, "", `{"error":{"message":"\"stream\": true is not supported on the OpenAI-compatible route yet; send \"stream\": false","type":"server_error","param":null,"code":null}}`)},
+		{"streaming with a model that is not a string", "POST", "/v1/chat/completions", "", `{"stream":true,"model":5}`, bearer(aliceKey),
+			openAIAnswer(400, "", `{"error":{"message":"invalid JSON payload: model must be a string","type":"invalid_request_error","param":null,"code":null}}`)},
 	})
 	assert.Zero(t, e.fake.RequestCount())
 }

@@ -103,7 +103,8 @@ func (sub *subscriber) leave(ctx context.Context) {
 	sub.counted()
 }
 
-// deregister removes a subscriber whose handler is ending and, on a Gemini-route stream, closes
+// deregister removes a subscriber whose handler is ending and, on a Gemini- or OpenAI-route
+// stream, closes
 // the stream if nobody else is left (after Config.OrphanGrace). ctx is the request's, whose end
 // it outlives.
 func (s *Server) deregister(ctx context.Context, streamID, clientID, source string) {
@@ -112,7 +113,7 @@ func (s *Server) deregister(ctx context.Context, streamID, clientID, source stri
 	if errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrShutdown) {
 		return // the stream ended and released its clients
 	}
-	if source != SourceGemini || !s.orphaned(streamID) {
+	if (source != SourceGemini && source != SourceOpenAI) || !s.orphaned(streamID) {
 		return
 	}
 	if s.cfg.OrphanGrace == 0 {

@@ -105,6 +105,9 @@ type bodyDialect interface {
 
 // bodyDialect returns a fresh bodyDialect of the provider's dialect for one attempt.
 func (s *session) bodyDialect() bodyDialect {
+	if s.req.OpenAI || s.r.provider.Dialect() == DialectOpenAI {
+		return &openAIBody{}
+	}
 	if s.r.provider.Dialect() == DialectGemini {
 		return &geminiBody{}
 	}

@@ -74,7 +74,7 @@ func (c Call) op() string {
 func (c Call) operation() string {
 	switch {
 	case c.OpenAI == OpenAIChat:
-		return "chat"
+		return operationChat
 	case c.OpenAI == OpenAIModels:
 		return "list_models"
 	case c.Method == geminiwire.MethodGenerate:

@@ -104,8 +104,10 @@ func TestCallString(t *testing.T) {
 	require.Equal(t, "models/m:countTokens", Call{Model: "m", Method: "countTokens"}.String())
 }
 
-// Gemini's OpenAI-compatible endpoint is under v1beta whatever the caller's version, and only
-// Gemini has one: Vertex and the simulator refuse the call as unsupported.
+// Gemini's OpenAI-compatible endpoint is under v1beta whatever the caller's version, the
+// simulator's where Gemini's is, and Vertex's below its project and location with chat
+// completions only: Vertex refuses the others as unsupported. A streaming request goes to the
+// same chat/completions, asking for an event stream.
 func TestOpenAIRequestPaths(t *testing.T) {
 	key := credentialFunc(func(_ context.Context, r *http.Request) error { r.Header.Set("x-goog-api-key", "k"); return nil })
 	gemini, err := NewGemini(GeminiConfig{BaseURL: "http://proxy/gemini?tenant=a", Credential: key})
@@ -116,14 +118,48 @@ func TestOpenAIRequestPaths(t *testing.T) {
 	require.Equal(t, "http://proxy/gemini/v1beta/openai/models?tenant=a", req.URL.String())
 	require.Equal(t, "Bearer k", req.Header.Get("Authorization"))
 	require.Empty(t, req.Header.Get("x-goog-api-key"))
-	vertex, err := NewVertex(VertexConfig{Project: "p", Credential: key})
+	oauth := credentialFunc(func(_ context.Context, r *http.Request) error { r.Header.Set("Authorization", "Bearer t"); return nil })
+	vertex, err := NewVertex(VertexConfig{Project: "p", Location: "europe-west4", Credential: oauth})
 	require.NoError(t, err)
 	sim, err := NewSimulator(SimulatorConfig{})
 	require.NoError(t, err)
-	for _, p := range []UnaryProvider{vertex, sim} {
-		_, err := p.UnaryRequest(context.Background(), Call{OpenAI: OpenAIChat, Body: []byte(`{}`)})
-		require.ErrorIs(t, err, ErrUnsupported)
+	for _, tc := range []struct {
+		name string
+		p    Provider
+		call Call
+		want string // "" is ErrUnsupported
+	}{
+		{"vertex chat", vertex, Call{OpenAI: OpenAIChat, Body: []byte(`{}`)},
+			"POST https://europe-west4-aiplatform.googleapis.com/v1/projects/p/locations/europe-west4/endpoints/openapi/chat/completions Bearer t"},
+		{"vertex embeddings", vertex, Call{OpenAI: OpenAIEmbeddings, Body: []byte(`{}`)}, ""},
+		{"vertex models", vertex, Call{OpenAI: OpenAIModels}, ""},
+		{"simulator chat", sim, Call{OpenAI: OpenAIChat, Body: []byte(`{}`)}, "POST http://simulator.invalid/v1beta/openai/chat/completions "},
+		{"simulator models", sim, Call{OpenAI: OpenAIModels}, "GET http://simulator.invalid/v1beta/openai/models "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := tc.p.(UnaryProvider).UnaryRequest(context.Background(), tc.call)
+			if tc.want == "" {
+				require.ErrorIs(t, err, ErrUnsupported)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, req.Method+" "+req.URL.String()+" "+req.Header.Get("Authorization"))
+			if tc.call.OpenAI != OpenAIChat {
+				return
+			}
+			stream, err := tc.p.StreamRequest(context.Background(), Request{OpenAI: true, Model: "google/gemini-2.5-flash", Body: tc.call.Body})
+			require.NoError(t, err)
+			require.Equal(t, tc.want, stream.Method+" "+stream.URL.String()+" "+stream.Header.Get("Authorization"))
+			require.Equal(t, "text/event-stream", stream.Header.Get("Accept"))
+		})
 	}
+	stream, err := gemini.StreamRequest(context.Background(), Request{OpenAI: true, Model: "models/gemini-2.5-flash", Body: []byte(`{}`)})
+	require.NoError(t, err)
+	require.Equal(t, "POST http://proxy/gemini/v1beta/openai/chat/completions?tenant=a Bearer k", stream.Method+" "+stream.URL.String()+" "+stream.Header.Get("Authorization"))
+	sse, err := NewSSE(SSEConfig{URL: "http://example/stream"})
+	require.NoError(t, err)
+	_, err = sse.StreamRequest(context.Background(), Request{OpenAI: true, Body: []byte(`{}`)})
+	require.ErrorIs(t, err, ErrUnsupported)
 	require.Equal(t, "openai/chat/completions", Call{OpenAI: OpenAIChat}.String())
 	_, err = gemini.UnaryRequest(context.Background(), Call{OpenAI: OpenAIChat, Model: "m"})
 	require.ErrorIs(t, err, ErrInvalidRequest)

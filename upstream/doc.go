@@ -47,6 +47,23 @@
 // Gemini's and ends the attempt before it is pushed. A Gemini request is never re-sent once an
 // event was forwarded: that would duplicate deltas.
 //
+// A Request with OpenAI set (the gateway's OpenAI route with "stream": true) is POSTed to the
+// provider's OpenAI-compatible chat/completions, its body unchanged, and read in DialectOpenAI
+// (openAIBody), which the OpenAI provider always speaks: every event's data, a
+// chat.completion.chunk, is pushed as it is, up to data: [DONE], which is not pushed and alone
+// completes the stream once the body then ends cleanly. An event that is an error,
+// {"error":{...}} alone or wrapped in a JSON array as Gemini's compatibility endpoint may wrap it,
+// fails the stream with that error (OpenAIError.StreamError: a Gemini-shaped error keeps its code
+// and status, OpenAI's gets the code of its type), and so does such a raw error body after the
+// last event, kept in a tail as for Gemini. A body that ends without [DONE], an event after it, or
+// one whose data is no JSON object is not a complete OpenAI stream (503 UNAVAILABLE). As with
+// Gemini, the request is never re-sent once an event was forwarded. The error answer before any
+// event is read as for Gemini, OpenAI's and the array-wrapped bodies included (statusFailure).
+// The generation's tokens, response ID and finish reasons come from its last two chunks, parsed
+// once when the body ends (the usage chunk stream_options.include_usage adds, and the one before
+// it with the finish reason). A provider without that endpoint (the generic SSE provider)
+// refuses the Request with ErrUnsupported, which fails the stream with 501 UNIMPLEMENTED.
+//
 // The generic SSE provider speaks DialectSSE: a clean end of the body (io.EOF) completes the
 // stream and a 204 answer ends it; an abrupt end (unexpected EOF, reset, idle timeout) is resumed
 // when the stream sent an id field, with a Last-Event-ID header, after the stream's retry field
@@ -129,10 +146,12 @@
 // publishers/google/models/{m}, the list in v1beta1, the only version that has it), the
 // simulator in-process. The generic SSE provider has no models collection: ErrUnsupported.
 //
-// A Call with OpenAI set is one of Gemini's OpenAI-compatible API instead (chat/completions,
-// embeddings, models), at {base}/v1beta/openai/... with the API key moved to Authorization:
-// Bearer, the header that endpoint reads; only the Gemini provider has it (ErrUnsupported
-// elsewhere). Its error answers pass through like Gemini's, and ParseOpenAIError reads them for
+// A Call with OpenAI set is one of the OpenAI-compatible API instead (chat/completions,
+// embeddings, models): Gemini's at {base}/v1beta/openai/... with the API key moved to
+// Authorization: Bearer, the header that endpoint reads; the simulator's at the same path;
+// Vertex's chat/completions at {base}/{version}/projects/{p}/locations/{l}/endpoints/openapi/
+// (Vertex has no OpenAI-compatible embeddings or models list: ErrUnsupported); the generic SSE
+// provider has none (ErrUnsupported). Its error answers pass through like Gemini's, and ParseOpenAIError reads them for
 // the gateway: OpenAI's error, Gemini's, or either wrapped in a JSON array.
 //
 // # Telemetry

@@ -57,7 +57,7 @@ func NewGemini(cfg GeminiConfig) (*Gemini, error) {
 	if cfg.Credential == nil {
 		return nil, fmt.Errorf("%w: gemini Credential is required", ErrInvalidConfig)
 	}
-	return &Gemini{modelAPI{base: base, version: version, callerVersion: true, openai: true, cred: cfg.Credential}}, nil
+	return &Gemini{modelAPI{base: base, version: version, callerVersion: true, openai: geminiOpenAIPrefix, cred: cfg.Credential}}, nil
 }
 
 // Name returns "gemini".
@@ -73,12 +73,17 @@ type modelAPI struct {
 	version string // the path's first segment
 	// callerVersion makes a request's own APIVersion replace version (Gemini, the simulator).
 	callerVersion bool
-	// openai says the API also serves Gemini's OpenAI-compatible endpoints (Gemini only).
-	openai      bool
-	scope       string     // between the version and the publisher in a method's path: Vertex's "/projects/{p}/locations/{l}"
-	publisher   string     // before "/models": Vertex's "/publishers/google"
-	listVersion string     // the version of the models list when it is not version ("" is version)
-	cred        Credential // applied to every request; nil for the simulator, whose requests need none
+	scope         string     // between the version and the publisher in a method's path: Vertex's "/projects/{p}/locations/{l}"
+	publisher     string     // before "/models": Vertex's "/publishers/google"
+	listVersion   string     // the version of the models list when it is not version ("" is version)
+	cred          Credential // applied to every request; nil for the simulator, whose requests need none
+
+	// openai is the path below the base URL of the API's OpenAI-compatible endpoints, "" when it
+	// has none: Gemini's (and the simulator's) /v1beta/openai, Vertex's
+	// /{version}/projects/{p}/locations/{l}/endpoints/openapi.
+	openai string
+	// openaiChatOnly says the OpenAI-compatible API has chat/completions only (Vertex's).
+	openaiChatOnly bool
 }
 
 // Dialect returns DialectGemini.
@@ -86,6 +91,9 @@ func (a *modelAPI) Dialect() Dialect { return DialectGemini }
 
 // StreamRequest implements Provider.
 func (a *modelAPI) StreamRequest(ctx context.Context, req Request) (*http.Request, error) {
+	if req.OpenAI {
+		return a.openAIStream(ctx, req)
+	}
 	return a.generation(ctx, req, geminiwire.MethodStream)
 }
 
@@ -99,7 +107,7 @@ func (a *modelAPI) UnaryRequest(ctx context.Context, call Call) (*http.Request, 
 	if err := call.validate(); err != nil {
 		return nil, err
 	}
-	if call.OpenAI != "" && !a.openai {
+	if call.OpenAI != "" && !a.servesOpenAI(call.OpenAI) {
 		return nil, fmt.Errorf("%s: %w", call, ErrUnsupported)
 	}
 	return a.request(ctx, call)
@@ -129,16 +137,25 @@ func (a *modelAPI) request(ctx context.Context, call Call) (*http.Request, error
 	if err != nil {
 		return nil, err
 	}
-	if a.cred == nil {
-		return hreq, nil
-	}
-	if err := a.cred.Apply(ctx, hreq); err != nil {
-		return nil, fmt.Errorf("apply upstream credential: %w", err)
-	}
-	if call.OpenAI != "" {
-		bearerFromAPIKey(hreq)
+	if err := a.authorize(ctx, hreq, call.OpenAI != ""); err != nil {
+		return nil, err
 	}
 	return hreq, nil
+}
+
+// authorize applies the credential to hreq, an OpenAI-compatible endpoint's with the key as a
+// bearer token.
+func (a *modelAPI) authorize(ctx context.Context, hreq *http.Request, openai bool) error {
+	if a.cred == nil {
+		return nil
+	}
+	if err := a.cred.Apply(ctx, hreq); err != nil {
+		return fmt.Errorf("apply upstream credential: %w", err)
+	}
+	if openai {
+		bearerFromAPIKey(hreq)
+	}
+	return nil
 }
 
 // path is the path of call below the base URL.
@@ -149,7 +166,7 @@ func (a *modelAPI) path(call Call) string {
 	}
 	switch {
 	case call.OpenAI != "":
-		return "/" + openAIVersion + "/openai/" + call.OpenAI
+		return a.openai + "/" + call.OpenAI
 	case call.Method != "":
 		return "/" + v + a.scope + a.publisher + "/models/" + call.Model + ":" + call.Method
 	case call.Model != "":

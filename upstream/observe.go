@@ -82,6 +82,7 @@ const (
 
 	operationGenerateContent = "generate_content"
 	operationEmbeddings      = "embeddings"
+	operationChat            = "chat"
 	eventRetry               = "streamgate.retry"
 	eventFirstChunk          = "streamgate.first_chunk"
 )

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,9 +19,9 @@ const (
 // apiKeyHeader is the header auth.APIKey sets.
 const apiKeyHeader = "X-Goog-Api-Key"
 
-// openAIVersion is the version segment of Gemini's OpenAI-compatible API, which lives under
+// geminiOpenAIPrefix is where Gemini's OpenAI-compatible API lives below its base URL, under
 // v1beta only: {base}/v1beta/openai/...
-const openAIVersion = "v1beta"
+const geminiOpenAIPrefix = "/v1beta/openai"
 
 // OpenAIError is an error of OpenAI's wire format, {"error":{"message","type","param","code"}}.
 // Param and Code are nil when the body had none (OpenAI sends null); Code is a string there, such
@@ -105,4 +106,27 @@ func bearerFromAPIKey(req *http.Request) {
 	}
 	req.Header.Del(apiKeyHeader)
 	req.Header.Set("Authorization", "Bearer "+key)
+}
+
+// servesOpenAI reports whether the API has the OpenAI-compatible endpoint.
+func (a *modelAPI) servesOpenAI(endpoint string) bool {
+	return a.openai != "" && (endpoint == OpenAIChat || !a.openaiChatOnly)
+}
+
+// openAIStream builds the streaming chat/completions request of an OpenAI Request: its body
+// POSTed as it is, the base URL's query kept but for alt.
+func (a *modelAPI) openAIStream(ctx context.Context, req Request) (*http.Request, error) {
+	if !a.servesOpenAI(OpenAIChat) {
+		return nil, fmt.Errorf("streaming openai/%s: %w", OpenAIChat, ErrUnsupported)
+	}
+	u := joinPath(a.base, a.openai+"/"+OpenAIChat)
+	u.RawQuery = withAlt(u.RawQuery, "")
+	hreq, err := newJSONRequest(ctx, http.MethodPost, u, req.Body, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, hreq, true); err != nil {
+		return nil, err
+	}
+	return hreq, nil
 }

@@ -25,6 +25,11 @@ const (
 	// DialectSSE is a plain event stream: a clean end of the body completes it, and a stream that
 	// sent id fields is resumed with Last-Event-ID after a dropped connection.
 	DialectSSE
+	// DialectOpenAI is OpenAI's chat-completions stream (an OpenAI-compatible server, and a
+	// Request with OpenAI set on Gemini or the simulator): chat.completion.chunk events until
+	// data: [DONE], which alone completes it; an error event or a JSON error body after the
+	// events is an error; a request is never re-sent once an event was forwarded.
+	DialectOpenAI
 )
 
 func (d Dialect) String() string {
@@ -33,6 +38,8 @@ func (d Dialect) String() string {
 		return "gemini"
 	case DialectSSE:
 		return "sse"
+	case DialectOpenAI:
+		return "openai"
 	}
 	return "unknown"
 }

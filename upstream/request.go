@@ -22,6 +22,19 @@ type Request struct {
 	// APIVersion is the caller's API version ("v1beta", "v1", "v1alpha"); "" means the
 	// provider's own. Only the Gemini provider follows it (see GeminiConfig.APIVersion).
 	APIVersion string
+	// OpenAI makes Body an OpenAI chat completion request with "stream": true, sent to the
+	// provider's OpenAI-compatible chat/completions endpoint and read in DialectOpenAI; Model
+	// then only labels the stream (an OpenAI model name need not be a path segment). Providers
+	// without that endpoint refuse it with ErrUnsupported.
+	OpenAI bool
+}
+
+// operation is the gen_ai.operation.name of the request's spans.
+func (r Request) operation() string {
+	if r.OpenAI {
+		return operationChat
+	}
+	return operationGenerateContent
 }
 
 // Sentinel errors. Match them with errors.Is; they are returned wrapped with context.

@@ -167,7 +167,9 @@ func (r *Runner) CloseIdleConnections() { r.client.CloseIdleConnections() }
 // "completed" on success, or through HandleStreamError(..., terminate=true) with the Code and
 // Status of the failure (an error before the first event is thus the stream's first chunk). A
 // request the provider cannot send (ErrInvalidRequest) is such a failure too: 400
-// INVALID_ARGUMENT, without a decision, since no attempt could change it. If anyone else closes
+// INVALID_ARGUMENT, without a decision, since no attempt could change it; so is one the provider
+// does not serve (ErrUnsupported: an OpenAI request of Vertex's, a Gemini one of the OpenAI
+// provider's): 501 UNIMPLEMENTED. If anyone else closes
 // the stream, Run cancels the upstream request at once and returns. If ctx ends, the stream is
 // terminated with 499 CANCELLED (504 DEADLINE_EXCEEDED for a deadline).
 //
@@ -186,9 +188,12 @@ func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 	}
 	s := r.newSession(streamID, info.Labels[manager.LabelSource], req, start)
 	first, err := r.provider.StreamRequest(ctx, req)
-	if errors.Is(err, ErrInvalidRequest) {
+	if errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnsupported) {
 		msg := fmt.Sprintf("run upstream for stream %s: %v", streamID, err)
 		res := result{outcomeFailed, streamError(http.StatusBadRequest, "INVALID_ARGUMENT", msg)}
+		if errors.Is(err, ErrUnsupported) {
+			res.err = streamError(http.StatusNotImplemented, "UNIMPLEMENTED", msg)
+		}
 		r.finish(context.WithoutCancel(ctx), streamID, res)
 		s.report(ctx, res)
 		return nil

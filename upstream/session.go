@@ -90,7 +90,7 @@ func (s *session) run(ctx context.Context, first *http.Request, buildErr error) 
 	hreq := first
 	for {
 		s.attempts++
-		actx, at := s.r.startAttempt(ctx, operationGenerateContent, s.req.Model, s.streamID, s.attempts)
+		actx, at := s.r.startAttempt(ctx, s.req.operation(), s.req.Model, s.streamID, s.attempts)
 		s.at = at
 		var res result
 		var f *failure
@@ -244,7 +244,9 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			started = true
 			wd.firstEvent()
 		}
-		if f := d.check(ev.Data, rd.Buffered()); f != nil {
+		if f := d.check(ev.Data, rd.Buffered()); f == skipEvent {
+			continue
+		} else if f != nil {
 			return s.stopped(actx, f)
 		}
 		data := bytes.Clone(ev.Data)

@@ -51,6 +51,11 @@ type SimulatorConfig struct {
 // names the simulated models (gemini-2.5-flash, gemini-2.5-pro, gemini-2.5-flash-lite,
 // gemini-embedding-001), 50 a page unless pageSize asks otherwise; and models.get answers 404
 // NOT_FOUND for a model not in it. Generations accept any model name.
+//
+// It serves Gemini's OpenAI-compatible API too, below /v1beta/openai/ (serveOpenAI): chat
+// completions, streamed as that endpoint streams them when asked (with the usage chunk of
+// stream_options.include_usage, then data: [DONE]), embeddings and the models list. Two model
+// names fail on purpose there: SimulatorModelRateLimited and SimulatorModelFailsMidStream.
 type Simulator struct {
 	modelAPI
 	pieces   []string
@@ -74,7 +79,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 		return nil, err
 	}
 	return &Simulator{
-		modelAPI: modelAPI{base: base, version: DefaultGeminiAPIVersion, callerVersion: true},
+		modelAPI: modelAPI{base: base, version: DefaultGeminiAPIVersion, callerVersion: true, openai: geminiOpenAIPrefix},
 		pieces:   geminiwire.Split(text, cmp.Or(cfg.Chunks, DefaultSimulatorChunks)),
 		interval: cfg.Interval,
 		usage:    geminiwire.Usage{CandidatesTokens: geminiwire.CountTokens(text)},
@@ -90,8 +95,9 @@ func (s *Simulator) Transport() http.RoundTripper { return &pipeTransport{handle
 // ServeHTTP answers one Gemini request: a generation, or any other call of the models
 // collection (geminiwire.ServeModels).
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	endpoint, openai := strings.CutPrefix(r.URL.Path, geminiOpenAIPrefix+"/")
 	path, ok := geminiwire.ParseModelPath(r.URL.Path)
-	if !ok {
+	if !ok && !openai {
 		geminiwire.WriteError(w, http.StatusNotFound, "NOT_FOUND", "simulator: no method "+r.Method+" "+r.URL.Path)
 		return
 	}
@@ -102,6 +108,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			geminiwire.WriteError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "simulator: read request body: "+err.Error())
 			return
 		}
+	}
+	if openai {
+		s.serveOpenAI(w, r, endpoint, body)
+		return
 	}
 	if path.Method != geminiwire.MethodStream && path.Method != geminiwire.MethodGenerate {
 		geminiwire.ServeModels(w, r, path, body)

@@ -103,8 +103,12 @@ func (s *SSE) Name() string { return "sse" }
 // Dialect returns DialectSSE.
 func (s *SSE) Dialect() Dialect { return DialectSSE }
 
-// StreamRequest implements Provider; req.Model is ignored.
+// StreamRequest implements Provider; req.Model is ignored. An OpenAI request is refused with
+// ErrUnsupported: the generic provider's stream is no chat completion (kind openai serves those).
 func (s *SSE) StreamRequest(ctx context.Context, req Request) (*http.Request, error) {
+	if req.OpenAI {
+		return nil, fmt.Errorf("streaming openai/%s with the sse provider: %w", OpenAIChat, ErrUnsupported)
+	}
 	u := *s.u
 	hreq, err := newJSONRequest(ctx, s.method, &u, req.Body, false)
 	if err != nil {

@@ -74,7 +74,8 @@ func NewVertex(cfg VertexConfig) (*Vertex, error) {
 		return nil, fmt.Errorf("%w: vertex Credential is required", ErrInvalidConfig)
 	}
 	return &Vertex{modelAPI{base: base, version: version, scope: "/projects/" + cfg.Project + "/locations/" + loc,
-		publisher: "/publishers/google", listVersion: vertexListVersion, cred: cfg.Credential}}, nil
+		publisher: "/publishers/google", listVersion: vertexListVersion, cred: cfg.Credential,
+		openai: "/" + version + "/projects/" + cfg.Project + "/locations/" + loc + "/endpoints/openapi", openaiChatOnly: true}}, nil
 }
 
 // vertexEndpoint returns the regional endpoint of loc.

@@ -6,7 +6,11 @@
 // models collection (/{version}/models/{model}:streamGenerateContent?alt=sse, :generateContent
 // and every other method, /{version}/models/{model}, /{version}/models), the Vertex AI ones
 // (/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:...), and any other path as a
-// plain event stream. A call of the models collection other than the generateContent pair
+// plain event stream. It answers Gemini's OpenAI-compatible endpoints too, any path with /openai/
+// in it ending in chat/completions, embeddings or models (so an OpenAI server's base URL below
+// such a path serves as well): a chat completion, streamed in OpenAI's dialect when the request
+// asks for "stream": true (OpenAIStream, with the usage chunk include_usage asks for); scripts
+// make OpenAI's streamed answers (OpenAIStream, OpenAIStreamFailing) and errors. A call of the models collection other than the generateContent pair
 // (countTokens, embedContent, batchEmbedContents, a model's GET, the list) that no queued script is
 // left for is answered as the simulator answers it; every other request plays the next queued
 // Script, or the default one: per-step delays, error statuses with Retry-After, a connection

@@ -138,7 +138,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if isOpenAI(r.URL.Path) && !queued {
-		serveOpenAI(w, r.URL.Path)
+		f.serveOpenAI(w, r, body)
 		return
 	}
 	if isModels && !queued && path.Method != geminiwire.MethodStream && path.Method != geminiwire.MethodGenerate {

@@ -1,0 +1,201 @@
+package gateway_test
+
+import (
+	"bufio"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/gateway"
+	"github.com/streamgate/streamgate/upstream"
+	"github.com/streamgate/streamgate/upstream/upstreamtest"
+)
+
+const (
+	streamChatBody = `{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hi"}],"stream":true}`
+	usageChatBody  = `{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}`
+)
+
+// openAIFrames is the exact body OpenAI streams for these chunks, before its end.
+func openAIFrames(chunks ...[]byte) string {
+	var b strings.Builder
+	for _, c := range chunks {
+		b.WriteString("data: ")
+		b.Write(c)
+		b.WriteString("\n\n")
+	}
+	return b.String()
+}
+
+const openAIDone = "data: [DONE]\n\n"
+
+// readOpenAIFrame reads one LF-framed event.
+func readOpenAIFrame(t *testing.T, r *bufio.Reader) string {
+	t.Helper()
+	var b strings.Builder
+	for !strings.HasSuffix(b.String(), "\n\n") {
+		line, err := r.ReadString('\n')
+		require.NoError(t, err, "after %q", b.String())
+		b.WriteString(line)
+	}
+	return b.String()
+}
+
+// TestOpenAIStreamExactBytes: a streaming chat completion reaches Gemini's compatibility
+// endpoint as it came, with the key as a bearer token, and comes back frame for frame, ending
+// with data: [DONE]; the usage chunk include_usage asks for is delivered.
+func TestOpenAIStreamExactBytes(t *testing.T) {
+	e := newEnv(t, options{})
+	for _, tc := range []struct {
+		name, path, body string
+		usage            bool
+	}{
+		{"v1", "/v1/chat/completions", streamChatBody, false},
+		{"v1beta/openai", "/v1beta/openai/chat/completions", streamChatBody, false},
+		{"include_usage", "/v1/chat/completions", usageChatBody, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := e.request("POST", tc.path, "", tc.body, bearer(aliceKey)...)
+			body := readAll(t, resp)
+			require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+			assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+			id := resp.Header.Get("X-Stream-Id")
+			require.NotEmpty(t, id)
+			want := openAIFrames(upstreamtest.OpenAIChunks(tc.usage, upstreamtest.OpenAITexts...)...) + openAIDone
+			assert.Equal(t, want, string(body))
+
+			reqs := e.fake.Requests()
+			last := reqs[len(reqs)-1]
+			assert.Equal(t, "POST /v1beta/openai/chat/completions", last.Method+" "+last.Path)
+			assert.Equal(t, "Bearer "+upstreamKey, last.Header.Get("Authorization"))
+			assert.Empty(t, last.Header.Get("x-goog-api-key"))
+			assert.Equal(t, "text/event-stream", last.Header.Get("Accept"))
+			assert.Equal(t, tc.body, string(last.Body))
+			info := e.waitStatus(aliceKey, id, "completed")
+			assert.Equal(t, "gemini-2.5-flash", info.Model)
+		})
+	}
+}
+
+// TestOpenAIStreamFailures: an error before the first chunk is the whole answer, with its status
+// and OpenAI's error body; a failure after it is one OpenAI error frame and never data: [DONE];
+// a stream that started is never sent upstream again.
+func TestOpenAIStreamFailures(t *testing.T) {
+	e := newEnv(t, options{runner: func(c *upstream.RunnerConfig) { c.Retry.MaxAttempts = 3 }})
+	chunks := upstreamtest.OpenAIChunks(false, "Hello", " from")
+	failing := upstreamtest.OpenAIStreamFailing(upstreamtest.OpenAIError{Message: "The model is overloaded.", Type: "server_error"}, "Hello", " from")
+	for _, tc := range []struct {
+		name     string
+		scripts  []upstreamtest.Script
+		want     string
+		requests int
+	}{
+		{"429 in Gemini's array, not retried past its Retry-After budget", []upstreamtest.Script{
+			{Status: 429, Body: []byte(`[{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}]`)},
+			{Status: 429, Body: []byte(`[{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}]`)},
+			{Status: 429, Header: http.Header{"Retry-After": {"0"}}, Body: []byte(`{"error":{"message":"Rate limit reached.","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}`)},
+		}, openAIAnswer(429, "", `{"error":{"message":"Rate limit reached.","type":"rate_limit_error","param":null,"code":null}}`), 3},
+		{"400 not retried", []upstreamtest.Script{
+			{Status: 400, Body: []byte(`[{"error":{"code":400,"message":"Invalid model.","status":"INVALID_ARGUMENT"}}]`)},
+		}, openAIAnswer(400, "", `{"error":{"message":"Invalid model.","type":"invalid_request_error","param":null,"code":null}}`), 1},
+		{"error event mid-stream", []upstreamtest.Script{
+			failing,
+		}, "200 text/event-stream\n" + openAIFrames(failing.Events()[:2]...) +
+			`data: {"error":{"message":"The model is overloaded.","type":"server_error","param":null,"code":null}}` + "\n\n", 1},
+		{"Gemini's raw error tail mid-stream", []upstreamtest.Script{{Framing: upstreamtest.LF, Steps: []upstreamtest.Step{
+			upstreamtest.Event(chunks[0]), upstreamtest.ErrorTail(503, "The model is overloaded."),
+		}}}, "200 text/event-stream\n" + openAIFrames(chunks[0]) +
+			`data: {"error":{"message":"The model is overloaded.","type":"server_error","param":null,"code":null}}` + "\n\n", 1},
+		{"clean end without [DONE]", []upstreamtest.Script{{Framing: upstreamtest.LF, Steps: []upstreamtest.Step{
+			upstreamtest.Event(chunks[0]),
+		}}}, "200 text/event-stream\n" + openAIFrames(chunks[0]) +
+			`data: {"error":{"message":"upstream stream ended without data: [DONE]","type":"server_error","param":null,"code":null}}` + "\n\n", 1},
+		{"connection reset mid-stream", []upstreamtest.Script{{Framing: upstreamtest.LF, Steps: []upstreamtest.Step{
+			upstreamtest.Event(chunks[0]), upstreamtest.Reset(),
+		}}}, "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.fake.RequestCount()
+			e.fake.Enqueue(tc.scripts...)
+			resp := e.request("POST", "/v1/chat/completions", "", streamChatBody, bearer(aliceKey)...)
+			body := readAll(t, resp)
+			got := dumpAnswer(resp, body)
+			if tc.want == "" {
+				assert.True(t, strings.HasPrefix(got, "200 text/event-stream\n"+openAIFrames(chunks[0])+`data: {"error":{"message":"upstream connection dropped mid-stream: `), got)
+			} else {
+				assert.Equal(t, tc.want, got)
+			}
+			assert.NotContains(t, string(body), openAIDone)
+			assert.NotEmpty(t, resp.Header.Get("X-Stream-Id"))
+			assert.Equal(t, tc.requests, e.fake.RequestCount()-before)
+		})
+	}
+}
+
+// TestOpenAIStreamIsShared: a second client watching an OpenAI-route stream on the events route
+// sees the same chunks, and a caller that left resumes after the frames it counted.
+func TestOpenAIStreamIsShared(t *testing.T) {
+	script := upstreamtest.OpenAIStream(true, upstreamtest.Texts(12, 16)...).Paced(3 * time.Millisecond)
+	e := newEnv(t, options{script: &script, gateway: func(c *gateway.Config) { c.OrphanGrace = 10 * time.Second }})
+	var want []string
+	for _, c := range script.Events() {
+		if s := string(c); s != "[DONE]" {
+			want = append(want, s)
+		}
+	}
+	// The fake answers an OpenAI request no script is queued for itself; queue the paced one.
+	e.fake.Enqueue(script)
+	resp := e.request("POST", "/v1/chat/completions", "", usageChatBody, bearer(aliceKey)...)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	id := resp.Header.Get("X-Stream-Id")
+	r := bufio.NewReader(resp.Body)
+	var got []string
+	for range 4 {
+		got = append(got, strings.TrimSuffix(strings.TrimPrefix(readOpenAIFrame(t, r), "data: "), "\n\n"))
+	}
+
+	watcher := e.subscribe(aliceKey, id, "?after=0")
+	defer watcher.close()
+	resp.Body.Close()
+
+	resumed := e.subscribe(aliceKey, id, "?after=4")
+	defer resumed.close()
+	for _, ev := range resumed.rest() {
+		if ev.Type == "message" {
+			got = append(got, ev.Data)
+		}
+	}
+	assert.Equal(t, want, got, "the caller's frames and the resumed rest: no gap, no duplicate")
+
+	var watched []string
+	for _, ev := range watcher.rest() {
+		if ev.Type == "message" {
+			watched = append(watched, ev.Data)
+		}
+	}
+	assert.Equal(t, want, watched, "the watcher sees the same chunks")
+	assert.Equal(t, 1, e.fake.RequestCount())
+}
+
+// TestOpenAIStreamDisconnectCancelsUpstream: the only caller leaving cancels the upstream request,
+// as on the Gemini route.
+func TestOpenAIStreamDisconnectCancelsUpstream(t *testing.T) {
+	script := upstreamtest.OpenAIStream(false, upstreamtest.Texts(100, 16)...).Paced(10 * time.Millisecond)
+	e := newEnv(t, options{})
+	e.fake.Enqueue(script)
+	resp := e.request("POST", "/v1/chat/completions", "", streamChatBody, bearer(aliceKey)...)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	id := resp.Header.Get("X-Stream-Id")
+	readOpenAIFrame(t, bufio.NewReader(resp.Body))
+	resp.Body.Close()
+
+	require.Eventually(t, func() bool { return e.fake.CancelledCount() == 1 }, 5*time.Second, time.Millisecond,
+		"the upstream request is cancelled when the only subscriber leaves")
+	info := e.waitStatus(aliceKey, id, "completed")
+	assert.Equal(t, gateway.ReasonClientDisconnected, info.CloseReason)
+	assert.Less(t, info.LastEventID, uint64(100))
+}
