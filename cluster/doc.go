@@ -51,8 +51,8 @@
 //     failed: the owner's copy ends with an error chunk of its own (503 UNAVAILABLE) rather than
 //     with a silent gap, and the stream is closed in Redis as soon as Redis answers again.
 //   - Every goroutine has an owner: the Store's lease loop and live connection stop in Close, a
-//     Follower's in its Close, a Node's (control loop, janitor, one writer per owned stream) in
-//     its Close.
+//     Follower's in its Close, a Node's (control loop, janitor, one writer per owned stream, one
+//     per control request it serves) in its Close.
 //
 // The Store talks to one Redis primary: the create, close and takeover scripts touch keys of
 // several slots (docs/cluster.md says what Redis Cluster would need).
