@@ -28,8 +28,8 @@
 //
 // # Key layout
 //
-// Every key of one stream carries its ID as hash tag: sg:{<id>}:meta (hash; its fields w:<node>
-// hold each replica's count of non-passive clients, for orphans), sg:{<id>}:hist (a
+// Every key of one stream carries its ID as hash tag: sg:{<id>}:meta (hash; a field w:<node>
+// marks a replica with non-passive clients of the stream, for orphans), sg:{<id>}:hist (a
 // Redis Stream whose entry "<n>-0" is chunk n), shard channel sg:{<id>}:live. Shared: sg:active
 // (active-stream counters, cluster and per tenant), sg:tenant:<tenant> (index for List), sg:nodes
 // (leases taken). Per node: sg:{node:<id>}:lease, sg:{node:<id>}:owned:<epoch> and shard channel

@@ -12,12 +12,7 @@ func (s *Store) Kill() {
 }
 
 // Epoch is the Store's current lease epoch, "" when it holds none.
-func (s *Store) Epoch() string {
-	if e := s.epoch.Load(); e != nil {
-		return *e
-	}
-	return ""
-}
+func (s *Store) Epoch() string { return s.epochNow() }
 
 // Keys of the layout, for tests that inspect Redis.
 var (

@@ -373,7 +373,7 @@ func (n *Node) RegisterClientFrom(ctx context.Context, id string, c manager.Clie
 		err = n.registerOn(ctx, r, c, afterID)
 		n.release(r, c.ID(), err == nil)
 		if err == nil {
-			n.reportWatchers(ctx, r)
+			n.reportWatched(ctx, r)
 		}
 		if errors.Is(err, manager.ErrNotFound) && attempt == 0 {
 			// The manager forgot the copy (RetainClosed, MaxRetained) while the Node kept it:
@@ -399,36 +399,60 @@ func (n *Node) DeregisterClient(ctx context.Context, id, clientID string) error 
 	n.mu.Unlock()
 	n.teardown(evicted)
 	if r != nil {
-		n.reportWatchers(ctx, r)
+		n.reportWatched(ctx, r)
 	}
 	return err
 }
 
-// Watchers counts the stream's non-passive clients on every live replica, as each Node wrote
-// its own count when it changed (Store.SetWatchers): a Gemini-route stream nobody watches
-// anywhere is orphaned, whichever replica its last subscriber left.
-func (n *Node) Watchers(ctx context.Context, id string) (int, error) {
-	return n.store.Watchers(ctx, id)
+// Watched reports whether any live replica has a non-passive client of the stream, as each Node
+// wrote whether it has one when that changed (Store.SetWatched): a Gemini-route stream nobody
+// watches anywhere is orphaned, whichever replica its last subscriber left.
+func (n *Node) Watched(ctx context.Context, id string) (bool, error) {
+	return n.store.Watched(ctx, id)
 }
 
-// reportWatchers writes this replica's count of the stream's non-passive clients to Redis when
-// it changed. A failed write is logged: the count is corrected by the next change, and meanwhile
-// an orphan check errs on the side of a stream kept running.
-func (n *Node) reportWatchers(ctx context.Context, r *replica) {
-	r.countMu.Lock()
-	defer r.countMu.Unlock()
-	count := 0
+// reportWatched tells Redis whether this replica has non-passive clients of the stream when that
+// changed: the first one came, or the last one left, or this replica took a new lease epoch since
+// it marked the stream (the janitor asks for every copy). Joins and leaves in between cost no
+// Redis call. A failed write is logged and tried again at the janitor's next tick; meanwhile an
+// orphan check may go by what Redis was last told.
+func (n *Node) reportWatched(ctx context.Context, r *replica) {
+	r.watchedMu.Lock()
+	defer r.watchedMu.Unlock()
+	watched := false
 	if info, err := n.m.Info(ctx, r.id); err == nil && info.Status == manager.StatusActive {
-		count = info.Clients - info.Passive
+		watched = info.Clients > info.Passive
 	}
-	if count == r.reported {
+	if watched == r.watched && (!watched || r.watchedEpoch == n.store.epochNow()) {
 		return
 	}
-	if err := n.store.SetWatchers(ctx, r.id, count); err != nil {
-		n.log.Warn("watchers not written to the cluster store", "stream_id", r.id, "watchers", count, "error", err)
+	epoch, err := n.store.SetWatched(ctx, r.id, watched)
+	if err != nil {
+		n.log.Warn("watched not written to the cluster store", "stream_id", r.id, "watched", watched, "error", err)
 		return
 	}
-	r.reported = count
+	r.watched, r.watchedEpoch = watched, epoch
+}
+
+// rewatch reports every local copy whose mark is out of date: after a failed write, or under a
+// lease epoch this replica no longer holds (its lease lapsed and it took a new one).
+func (n *Node) rewatch() {
+	n.mu.Lock()
+	rs := make([]*replica, 0, len(n.replicas))
+	for _, r := range n.replicas {
+		rs = append(rs, r)
+	}
+	n.mu.Unlock()
+	for _, r := range rs {
+		select {
+		case <-r.ready:
+		default:
+			continue // its setup reports it
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		n.reportWatched(ctx, r)
+		cancel()
+	}
 }
 
 // Done returns a channel closed when the local copy of the stream closes; a stream with no local
@@ -572,8 +596,8 @@ func (n *Node) leaseLost() {
 	}
 }
 
-// janitor forgets the cached copies that outlived CacheTTL and enforces the manager's
-// InactivityTimeout on the streams this replica owns.
+// janitor forgets the cached copies that outlived CacheTTL, keeps their orphan marks up to date
+// (rewatch) and enforces the manager's InactivityTimeout on the streams this replica owns.
 func (n *Node) janitor() {
 	defer n.wg.Done()
 	cache := time.NewTicker(max(n.cfg.CacheTTL/4, 10*time.Millisecond))
@@ -591,6 +615,7 @@ func (n *Node) janitor() {
 			return
 		case now := <-cache.C:
 			n.expireCache(now)
+			n.rewatch()
 		case <-idle:
 			n.checkIdle(timeout)
 		}

@@ -36,8 +36,9 @@ type replica struct {
 	seenLast uint64 // the janitor's: last chunk at the previous inactivity tick
 	quiet    int    // the janitor's: ticks in a row without a chunk
 
-	countMu  sync.Mutex // serializes reportWatchers, so that its last write is the latest count
-	reported int        // the non-passive clients last written to Redis; guarded by countMu
+	watchedMu    sync.Mutex // serializes reportWatched, so that its last write is the latest state
+	watched      bool       // what Redis was last told: non-passive clients here; guarded by watchedMu
+	watchedEpoch string     // the lease epoch that mark was written under; guarded by watchedMu
 }
 
 func newReplica(id string) *replica {

@@ -112,6 +112,14 @@ func (s *Store) checkVersion(ctx context.Context) error {
 	return fmt.Errorf("cluster: redis at %s did not report its version", redactedURL(s.cfg.RedisURL))
 }
 
+// epochNow is this replica's current lease epoch, "" while it holds none.
+func (s *Store) epochNow() string {
+	if e := s.epoch.Load(); e != nil {
+		return *e
+	}
+	return ""
+}
+
 // NodeID is this replica's node ID.
 func (s *Store) NodeID() string { return s.cfg.NodeID }
 

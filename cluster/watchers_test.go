@@ -16,65 +16,93 @@ type passiveWatcher struct{ *watcher }
 
 func (passiveWatcher) Passive() bool { return true }
 
-// Every replica's non-passive clients of a stream count, wherever the stream is owned: each Node
-// writes its own count as it changes, and a replica whose lease lapsed stops counting.
-func TestNodeWatchersAcrossReplicas(t *testing.T) {
+// A stream is watched while any replica has a non-passive client of it, wherever it is owned:
+// each Node marks it when its first one comes and unmarks it when its last one leaves, marks it
+// again under a new lease epoch, and a dead replica's mark stops counting with its lease.
+func TestNodeWatchedAcrossReplicas(t *testing.T) {
 	srv := fresh(t)
 	const lease = 500 * time.Millisecond
-	cfg := nodeConfig{store: cluster.Config{Lease: lease}}
+	cfg := nodeConfig{store: cluster.Config{Lease: lease}, node: cluster.NodeConfig{CacheTTL: 200 * time.Millisecond}}
 	a, b, c := newNode(t, srv, "a", cfg), newNode(t, srv, "b", cfg), newNode(t, srv, "c", cfg)
 	ctx := context.Background()
 	pushStream(t, a, "s")
-	count := func(rn *replicaNode) int {
+	inspector := inspect(t, srv)
+	watched := func(rn *replicaNode) bool {
 		t.Helper()
-		n, err := rn.node.Watchers(ctx, "s")
+		w, err := rn.node.Watched(ctx, "s")
 		require.NoError(t, err)
-		return n
+		return w
 	}
-	require.Equal(t, 0, count(a))
+	marks := func() map[string]string {
+		t.Helper()
+		h, err := do(t, inspector, "HGETALL", cluster.MetaKey("s")).AsStrMap()
+		require.NoError(t, err)
+		out := map[string]string{}
+		for _, n := range []string{"a", "b", "c"} {
+			if v, ok := h["w:"+n]; ok {
+				out[n] = v
+			}
+		}
+		return out
+	}
+	require.False(t, watched(a))
 
 	audit := passiveWatcher{newWatcher("a-audit")}
 	require.NoError(t, a.node.RegisterClientFrom(ctx, "s", audit, 0))
-	require.Equal(t, 0, count(b), "a passive client is nobody watching")
+	require.False(t, watched(b), "a passive client is nobody watching")
 
 	wa := a.watch(t, "s", 0)
 	b.watch(t, "s", 0)
 	wc1, wc2 := c.watch(t, "s", 0), c.watch(t, "s", 0)
+	require.Equal(t, map[string]string{"a": a.store.Epoch(), "b": b.store.Epoch(), "c": c.store.Epoch()}, marks())
 	for _, rn := range []*replicaNode{a, b, c} {
-		require.Equal(t, 4, count(rn), "asked of %s", rn.name)
+		require.True(t, watched(rn), "asked of %s", rn.name)
 	}
 	require.NoError(t, a.node.DeregisterClient(ctx, "s", wa.ID()))
-	require.Equal(t, 3, count(b))
 	require.NoError(t, c.node.DeregisterClient(ctx, "s", wc1.ID()))
+	require.Equal(t, map[string]string{"b": b.store.Epoch(), "c": c.store.Epoch()}, marks(), "c has one left")
 	require.NoError(t, c.node.DeregisterClient(ctx, "s", wc2.ID()))
-	require.Equal(t, 1, count(a), "b's is left")
+	require.Equal(t, map[string]string{"b": b.store.Epoch()}, marks())
+	require.True(t, watched(a), "b's is left")
+
+	// b's lease lapses (its key is gone) and b takes a new epoch: its mark is written again
+	// under it, without a join or a leave.
+	old := b.store.Epoch()
+	require.Equal(t, int64(1), doInt(t, inspector, "DEL", cluster.LeaseKey("b")))
+	eventually(t, "b took a new epoch", func() bool { e := b.store.Epoch(); return e != "" && e != old })
+	eventually(t, "b marked the stream again", func() bool { return marks()["b"] == b.store.Epoch() })
+	require.True(t, watched(a))
 
 	b.node.Kill()
-	eventually(t, "b's lease lapsed", func() bool { return count(a) == 0 })
+	eventually(t, "b's lease lapsed", func() bool { return !watched(a) })
 
-	_, err := a.node.Watchers(ctx, "nope")
+	_, err := a.node.Watched(ctx, "nope")
 	require.ErrorIs(t, err, manager.ErrNotFound)
 }
 
-// A count written after the stream closed changes nothing, and one for a stream Redis no longer
+// A mark written after the stream closed changes nothing, and one for a stream Redis no longer
 // keeps does not bring its meta back.
-func TestStoreWatchersOfAClosedStream(t *testing.T) {
+func TestStoreWatchedOfAClosedStream(t *testing.T) {
 	srv := fresh(t)
 	s, _ := newStore(t, srv, "a", cluster.Config{})
 	ctx := context.Background()
 	_, err := s.Create(ctx, cluster.CreateOptions{ID: "s"})
 	require.NoError(t, err)
-	require.NoError(t, s.SetWatchers(ctx, "s", 2))
-	n, err := s.Watchers(ctx, "s")
+	epoch, err := s.SetWatched(ctx, "s", true)
 	require.NoError(t, err)
-	require.Equal(t, 2, n)
+	require.Equal(t, s.Epoch(), epoch)
+	w, err := s.Watched(ctx, "s")
+	require.NoError(t, err)
+	require.True(t, w)
 	_, err = s.CloseStream(ctx, "s", manager.ReasonCompleted, nil)
 	require.NoError(t, err)
-	require.NoError(t, s.SetWatchers(ctx, "s", 3))
+	_, err = s.SetWatched(ctx, "s", false)
+	require.NoError(t, err)
 	c := inspect(t, srv)
 	got, err := do(t, c, "HGET", cluster.MetaKey("s"), "w:a").ToString()
 	require.NoError(t, err)
-	require.Equal(t, "2 "+s.Epoch(), got)
-	require.NoError(t, s.SetWatchers(ctx, "gone", 1))
+	require.Equal(t, s.Epoch(), got)
+	_, err = s.SetWatched(ctx, "gone", true)
+	require.NoError(t, err)
 	require.Equal(t, int64(0), doInt(t, c, "EXISTS", cluster.MetaKey("gone")))
 }

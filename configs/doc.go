@@ -32,12 +32,13 @@
 // manager.inactivity_timeout, which the manager reads as "use the default" when zero: it is
 // disabled by writing off (omitted, it is 5m; 0s and negative values are errors), which sets
 // Manager.InactivityTimeout to Off, the value of manager.NoTimeout, so it can be passed on as it
-// is.
+// is. An empty cluster.redis_url, the default, means what it says too: cluster mode is off.
 //
 // # Secrets
 //
 // The Gemini API key, client keys, stream token secrets (auth.token_secret, a Secrets list that
-// a file may also write as one scalar) and SSE header values are Secrets: they print as
+// a file may also write as one scalar), SSE header values and cluster.redis_url (it holds the
+// Redis password) are Secrets: they print as
 // [redacted] with any fmt verb and in JSON. Config.String renders the whole configuration as YAML with
 // those and every plugin config value redacted. No error message contains a setting's value.
 //

@@ -15,9 +15,9 @@
 // answers the same calls for streams owned by any replica and keeps its local copies in the
 // manager, so the sinks and queued clients work unchanged. Optional sides found by type
 // assertion: Ready (/readyz answers 503 while it fails), Close (the shutdown closes it before the
-// manager), Owns (a stream this replica created) and Watchers (every replica's non-passive
-// clients of a stream, for the orphan check). An error
-// with a method Unavailable() bool that says true (cluster.ErrUnavailable: Redis unreachable, or
+// manager), Owns (a stream this replica created) and Watched (whether any replica has a
+// non-passive client of a stream, for the orphan check). An error with a method
+// Unavailable() bool that says true (cluster.ErrUnavailable: Redis unreachable, or
 // this replica's lease lapsed) is 503 UNAVAILABLE with Retry-After: 1, in answerFor's table like
 // every other. The per-key rate limit goes through Config.RateLimiter: an in-process token bucket,
 // or in cluster mode a GCRA limiter in Redis (cluster.Store.Allow) with the same rate and burst,
@@ -123,9 +123,9 @@
 // subscription asked for through POST /v1/streams/{id}/subscriptions does count: it re-routes the
 // generation. Streams made by POST /v1/streams never orphan: they run to their end whoever listens.
 // In cluster mode the stream is orphaned only when no replica has a non-passive client of it
-// (Watchers, each replica's count kept in Redis), and the grace timer runs on the replica where
-// the last one left: it asks the cluster when it runs out, and its close reaches the owner,
-// which cancels the upstream request.
+// (Watched: each replica marks in Redis whether it has one), and the grace timer runs on the
+// replica where the last one left: it asks the cluster when it runs out, and its close reaches
+// the owner, which cancels the upstream request.
 //
 // # Models collection
 //
@@ -186,7 +186,8 @@
 // receives "done" again. The one end without "done": a replica that shuts down lets go of its
 // subscribers of streams another replica owns (the close "shutting down" of its local copy,
 // while the server is not ready) by ending their responses, so that an EventSource reconnects by
-// itself, to another replica, with Last-Event-ID. Pushed event names are printable ASCII up to 128 bytes and may not be
+// itself, to another replica, with Last-Event-ID. Pushed event names are printable ASCII up to
+// 128 bytes and may not be
 // "error" or "done"; pushed data is compacted JSON, so it is always one data line.
 //
 // # Lifecycle feed
@@ -232,7 +233,8 @@
 // as ?token= or Authorization: Bearer: authenticate recognises those two routes by their pattern
 // and calls authenticateRead, which refuses a token for another stream, an expired or forged one,
 // and one whose stream now belongs to another tenant exactly like a wrong key (docs/tokens.md).
-// Rate limits are per key (Config.RateLimiter; golang.org/x/time/rate by default). Without keys the gateway is open
+// Rate limits are per key (Config.RateLimiter; golang.org/x/time/rate by default). Without keys
+// the gateway is open
 // (tenant "", no rate limit) and Serve refuses a listener that is not loopback-only. CORS answers
 // preflights for Config.CORSOrigins (key headers, Content-Type, Last-Event-ID; X-Stream-Id and
 // Retry-After exposed; Vary: Origin).

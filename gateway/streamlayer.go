@@ -44,11 +44,11 @@ type (
 	owner interface {
 		Owns(id string) bool
 	}
-	// watcherCounter counts a stream's non-passive clients on every replica (cluster mode): a
-	// Gemini-route stream is orphaned when nobody anywhere watches it, wherever its last
+	// watchedAnywhere tells whether any replica has a non-passive client of a stream (cluster
+	// mode): a Gemini-route stream is orphaned when nobody anywhere watches it, wherever its last
 	// subscriber left.
-	watcherCounter interface {
-		Watchers(ctx context.Context, id string) (int, error)
+	watchedAnywhere interface {
+		Watched(ctx context.Context, id string) (bool, error)
 	}
 )
 

@@ -123,7 +123,7 @@ func (s *Server) deregister(ctx context.Context, streamID, clientID, source stri
 	// In cluster mode the local copy's Done also closes when this replica lets go of the copy
 	// while the stream goes on elsewhere: the timer then runs out and asks the cluster.
 	var done <-chan struct{}
-	if _, cluster := s.cfg.Streams.(watcherCounter); !cluster {
+	if _, cluster := s.cfg.Streams.(watchedAnywhere); !cluster {
 		if done, err = s.cfg.Streams.Done(ctx, streamID); err != nil {
 			return
 		}
@@ -153,9 +153,9 @@ func (s *Server) orphaned(streamID string) bool {
 	if err != nil || info.Status != manager.StatusActive {
 		return false
 	}
-	if w, ok := s.cfg.Streams.(watcherCounter); ok {
-		n, err := w.Watchers(ctx, streamID)
-		return err == nil && n == 0
+	if w, ok := s.cfg.Streams.(watchedAnywhere); ok {
+		watched, err := w.Watched(ctx, streamID)
+		return err == nil && !watched
 	}
 	return info.Clients == info.Passive
 }
