@@ -29,8 +29,9 @@ const (
 
 // Control is one message on a node's control channel, sg:{node:<id>}:ctl. Delivery is at most
 // once: a message published while the receiver's live connection is down is lost, so a stop must
-// also be implied by the stream's own state in Redis (its close, which the owner's follower of the
-// stream reads on its resync), and an asker bounds its wait for a reply (NodeConfig.ControlTimeout).
+// also be implied by the stream's own state in Redis (its close, which the owner's follower of
+// the stream reads on its resync), and an asker bounds its wait for a reply
+// (NodeConfig.ControlTimeout).
 type Control struct {
 	Kind ControlKind
 	// StreamID is the stream a stop is for.
