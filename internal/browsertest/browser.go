@@ -1,6 +1,6 @@
 // Package browsertest runs a headless Chromium for end-to-end tests, off the network, and serves
-// a page that records what an EventSource sees. It is what gateway's browser tests do, for tests
-// outside the gateway package (cmd/streamgate's cluster tests).
+// a page that records what an EventSource sees: the harness of gateway's browser tests and of
+// cmd/streamgate's cluster EventSource test.
 package browsertest
 
 import (
@@ -40,10 +40,10 @@ func Chromium(t *testing.T) string {
 }
 
 // eventSourcePage opens an EventSource on the URL in its ?src= query and records what it sees:
-// every MessageEvent (default, the gateway's "error" and "done") with its type, lastEventId and
-// data, and EventSource's own open and connection-error Events as "(open)" and "(error)". It
-// posts each message's lastEventId to /progress, and on "done", or when the EventSource gives up,
-// closes it (or it would reconnect) and posts the record to /report.
+// every MessageEvent (default, "delta", the gateway's "error" and "done") with its type,
+// lastEventId and data, and EventSource's own open and connection-error Events as "(open)" and
+// "(error)". It posts each message's lastEventId to /progress, and on "done", or when the
+// EventSource gives up, closes it (or it would reconnect) and posts the record to /report.
 const eventSourcePage = `<!doctype html>
 <meta charset="utf-8">
 <title>streamgate EventSource</title>
@@ -62,6 +62,7 @@ function finish() {
 }
 es.addEventListener("open", () => got.push({type: "(open)", id: "", data: ""}));
 es.addEventListener("message", record);
+es.addEventListener("delta", record);
 es.addEventListener("error", (e) => {
   if (e instanceof MessageEvent) {
     record(e);
@@ -153,23 +154,28 @@ func (p *Pages) Report(t *testing.T, b *Browser) []Event {
 // WaitProgress waits until the page has received the chunk with ID n.
 func (p *Pages) WaitProgress(t *testing.T, b *Browser, n uint64) {
 	t.Helper()
+	p.WaitFor(t, b, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.seen >= n
+	}, "the page never received chunk %d", n)
+}
+
+// WaitFor polls cond until it holds, failing early if the page reported (it gave up, or
+// finished too soon) or Chromium exited, and after Wait.
+func (p *Pages) WaitFor(t *testing.T, b *Browser, cond func() bool, msg string, args ...any) {
+	t.Helper()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(Wait)
-	for {
-		p.mu.Lock()
-		seen := p.seen
-		p.mu.Unlock()
-		if seen >= n {
-			return
-		}
+	for !cond() {
 		select {
 		case got := <-p.reports:
-			t.Fatalf("the page finished early with %+v; waiting for chunk %d", got, n)
+			t.Fatalf("the page finished early with %+v; waiting: "+msg, append([]any{got}, args...)...)
 		case <-b.exited:
-			t.Fatalf("chromium exited (%v); waiting for chunk %d\n%s", b.waitErr, n, b.LogTail())
+			t.Fatalf("chromium exited (%v); waiting: "+msg+"\n%s", append(append([]any{b.waitErr}, args...), b.LogTail())...)
 		case <-deadline:
-			t.Fatalf("after %v the page has chunk %d, not %d\n%s", Wait, seen, n, b.LogTail())
+			t.Fatalf("after %v: "+msg+"\n%s", append(append([]any{Wait}, args...), b.LogTail())...)
 		case <-tick.C:
 		}
 	}
@@ -236,7 +242,7 @@ func (b *Browser) Stop() {
 		var left []int
 		deadline := time.Now().Add(exited)
 		for {
-			left = b.processes(pgid)
+			left = processes(pgid, b.dir)
 			if len(left) == 0 || time.Now().After(deadline) {
 				break
 			}
@@ -251,9 +257,13 @@ func (b *Browser) Stop() {
 	})
 }
 
-// processes lists the live (not zombie) processes of Chromium's process group, and those whose
-// command line names the test's directory, from /proc.
-func (b *Browser) processes(pgid int) []int {
+// Processes lists the live (not zombie) processes whose command line names dir, from /proc: what
+// is left of a Chromium whose profile, HOME and crash database are under dir.
+func Processes(dir string) []int { return processes(-1, dir) }
+
+// processes lists the live (not zombie) processes of process group pgid, and those whose command
+// line names dir, from /proc.
+func processes(pgid int, dir string) []int {
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, ent := range entries {
@@ -275,7 +285,7 @@ func (b *Browser) processes(pgid int) []int {
 			continue
 		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
-		if f[2] == strconv.Itoa(pgid) || bytes.Contains(cmdline, []byte(b.dir)) {
+		if f[2] == strconv.Itoa(pgid) || bytes.Contains(cmdline, []byte(dir)) {
 			pids = append(pids, pid)
 		}
 	}
