@@ -25,7 +25,7 @@ deps:
 	@command -v redis-server >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	    apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server; } || \
-	  echo "redis-server is not installed: cluster's tests will skip"
+	  echo "redis-server is not installed: the cluster tests (cluster/, cmd/streamgate's TestCluster...) will skip"
 
 # npm ci installs exactly the lockfile; it reruns only when the lockfile changes. The SDKs need
 # none of their install scripts.

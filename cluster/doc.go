@@ -19,6 +19,8 @@
 //	          ──> local clients; a resume before the copy's first chunk: Store.ReadRange first
 //	stop:     Node.CloseStream elsewhere ──close script, SPUBLISH sg:{node:<owner>}:ctl──> owner's
 //	          copy closes ──manager Done──> the runner cancels its upstream call
+//	plugins:  Node.Subscribe elsewhere ──"subscribe" on the owner's ctl──> the owner's Transports
+//	          (its plugin host, on its local copy) ──"reply" on the asker's ctl──> the asker
 //
 // One Store per replica: one rueidis client (commands pipelined automatically) and one dedicated
 // connection carrying every live subscription, one SSUBSCRIBE per stream with local subscribers.
@@ -49,8 +51,8 @@
 //     failed: the owner's copy ends with an error chunk of its own (503 UNAVAILABLE) rather than
 //     with a silent gap, and the stream is closed in Redis as soon as Redis answers again.
 //   - Every goroutine has an owner: the Store's lease loop and live connection stop in Close, a
-//     Follower's in its Close, a Node's (control loop, janitor, one writer per owned stream) in
-//     its Close.
+//     Follower's in its Close, a Node's (control loop, janitor, one writer per owned stream, one
+//     per control request it serves) in its Close.
 //
 // The Store talks to one Redis primary: the create, close and takeover scripts touch keys of
 // several slots (docs/cluster.md says what Redis Cluster would need).

@@ -247,3 +247,16 @@ func (s *Store) takeover(ctx context.Context, id, node, epoch string) (bool, err
 	}
 	return n == 1, nil
 }
+
+// leaseHeld reports whether node still holds its lease under epoch: false once it shut down,
+// died or took another epoch.
+func (s *Store) leaseHeld(ctx context.Context, node, epoch string) (bool, error) {
+	held, err := s.client.Do(ctx, s.client.B().Get().Key(leaseKey(node)).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrap("lease of node "+node, err)
+	}
+	return held == epoch, nil
+}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/list"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +56,10 @@ type NodeConfig struct {
 	// MaxBatch is the most chunks an owner coalesces into one AppendBatch; zero means
 	// DefaultMaxBatch.
 	MaxBatch int
+	// ControlTimeout bounds the wait for a stream's owner to answer a request about its
+	// transport subscriptions (Subscribe, Unsubscribe, Subscriptions), and the owner's serving of
+	// one; zero means DefaultControlTimeout.
+	ControlTimeout time.Duration
 	// Logger receives the Node's logs; nil means the Store's.
 	Logger *slog.Logger
 }
@@ -65,9 +70,10 @@ func (c NodeConfig) withDefaults() (NodeConfig, error) {
 		return c, fmt.Errorf("%w: NodeConfig.Store is required", ErrInvalidConfig)
 	case c.Manager == nil:
 		return c, fmt.Errorf("%w: NodeConfig.Manager is required", ErrInvalidConfig)
-	case c.CacheSize < 0 || c.CacheTTL < 0 || c.MaxBatch < 0:
-		return c, fmt.Errorf("%w: NodeConfig CacheSize, CacheTTL and MaxBatch must not be negative", ErrInvalidConfig)
+	case c.CacheSize < 0 || c.CacheTTL < 0 || c.MaxBatch < 0 || c.ControlTimeout < 0:
+		return c, fmt.Errorf("%w: NodeConfig CacheSize, CacheTTL, MaxBatch and ControlTimeout must not be negative", ErrInvalidConfig)
 	}
+	c.ControlTimeout = cmp.Or(c.ControlTimeout, DefaultControlTimeout)
 	c.CacheSize = cmp.Or(c.CacheSize, DefaultCacheSize)
 	c.CacheTTL = cmp.Or(c.CacheTTL, DefaultCacheTTL)
 	c.MaxBatch = cmp.Or(c.MaxBatch, DefaultMaxBatch)
@@ -101,6 +107,14 @@ type Node struct {
 	leaving  map[string]*replica // copies being torn down; a new one for the ID waits for them
 	cache    list.List           // copies nobody here uses, least recently left first
 	closed   bool
+	// transports serves the transport subscriptions of the streams this replica owns
+	// (ServeTransports); nil without plugins.
+	transports Transports
+
+	reqMu   sync.Mutex
+	pending map[string]chan json.RawMessage // this replica's requests waiting for a reply, by ID
+	reqs    chan Control                    // other replicas' requests, queued by onControl
+	serving chan struct{}                   // a slot per request being served (maxServing)
 
 	stop      chan struct{} // closed by Close (and Kill): every goroutine of the Node returns
 	wg        sync.WaitGroup
@@ -121,6 +135,8 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		cfg: cfg, store: cfg.Store, m: cfg.Manager, log: cfg.Logger,
 		replicas: make(map[string]*replica), leaving: make(map[string]*replica),
 		stop: make(chan struct{}), ctl: make(chan string, 1024),
+		pending: make(map[string]chan json.RawMessage), reqs: make(chan Control, maxServing),
+		serving: make(chan struct{}, maxServing),
 	}
 	n.ctlDel, err = n.store.SubscribeControl(ctx, n.onControl)
 	if err != nil {
@@ -516,24 +532,39 @@ func (n *Node) all() []*replica {
 	return rs
 }
 
-// onControl runs on the live connection's reader goroutine: it only queues. A stop lost to a full
-// queue still arrives, with the stream's close on its own channel.
+// onControl runs on the live connection's reader goroutine: it only queues (or hands a reply to
+// its waiting request). A stop lost to a full queue still arrives, with the stream's close on its
+// own channel; a request lost to one times out on its asker.
 func (n *Node) onControl(c Control) {
-	select {
-	case n.ctl <- c.StreamID:
+	switch c.Kind {
+	case ControlStop:
+		select {
+		case n.ctl <- c.StreamID:
+		default:
+			n.log.Warn("control queue full; the stop arrives with the stream's close", "stream_id", c.StreamID)
+		}
+	case ControlReply:
+		n.onReply(c)
 	default:
-		n.log.Warn("control queue full; the stop arrives with the stream's close", "stream_id", c.StreamID)
+		select {
+		case n.reqs <- c:
+		default:
+			n.log.Warn("control request queue full; dropped (the asker times out)", "request", c.Request, "from", c.From)
+		}
 	}
 }
 
 // controlLoop serves the stops other replicas send: the stream closed in Redis, so its local
-// copy reads its last chunks and its close, which ends the upstream call feeding it.
+// copy reads its last chunks and its close, which ends the upstream call feeding it. It starts
+// the serving of their other requests.
 func (n *Node) controlLoop() {
 	defer n.wg.Done()
 	for {
 		select {
 		case <-n.stop:
 			return
+		case c := <-n.reqs:
+			n.startServing(c)
 		case id := <-n.ctl:
 			if r := n.readyReplica(id); r != nil {
 				n.log.Debug("stop requested by another replica", "stream_id", id)

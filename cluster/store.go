@@ -126,14 +126,28 @@ func (s *Store) NodeID() string { return s.cfg.NodeID }
 // Config returns the effective configuration, defaults filled in.
 func (s *Store) Config() Config { return s.cfg }
 
-// Ready reports whether this replica can serve cluster streams now: Redis answers and the lease
-// was held at its last refresh. The error wraps ErrUnavailable otherwise.
+// Ready reports whether this replica can serve cluster streams now: Redis answers, this
+// replica's lease is held (at the last refresh, and in Redis now: a Redis restarted empty holds
+// none until the lease loop takes a new one), and the live connection every new stream
+// subscribes on is up (it reconnects with backoff after Redis returns). The error wraps
+// ErrUnavailable otherwise.
 func (s *Store) Ready(ctx context.Context) error {
 	if err := s.client.Do(ctx, s.client.B().Ping().Build()).Error(); err != nil {
 		return wrap("ping", err)
 	}
-	if !s.leaseOK.Load() {
+	epoch := s.epoch.Load()
+	if epoch == nil || !s.leaseOK.Load() {
 		return fmt.Errorf("cluster: node %s: %w: no lease held", s.cfg.NodeID, ErrUnavailable)
+	}
+	held, err := s.leaseHeld(ctx, s.cfg.NodeID, *epoch)
+	if err != nil {
+		return err
+	}
+	if !held {
+		return fmt.Errorf("cluster: node %s: %w: lease lapsed", s.cfg.NodeID, ErrUnavailable)
+	}
+	if !s.sub.connected() {
+		return fmt.Errorf("cluster: node %s: %w: live connection down", s.cfg.NodeID, ErrUnavailable)
 	}
 	return nil
 }

@@ -251,6 +251,13 @@ func (s *subscriber) remove(channel string, id uint64) {
 	s.signalUnsubscribe()
 }
 
+// connected reports whether the live connection is up.
+func (s *subscriber) connected() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.conn != nil
+}
+
 // signalUnsubscribe wakes run to send the pending unsubscribes; it never blocks.
 func (s *subscriber) signalUnsubscribe() {
 	select {

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/gateway"
+	"github.com/streamgate/streamgate/internal/browsertest"
 	"github.com/streamgate/streamgate/upstream"
 )
 
@@ -209,7 +210,7 @@ func geminiText(text string) map[string]any {
 }
 
 // cdpBrowser is a headless Chromium driven by chromedp over its DevTools pipe, with what its tabs
-// logged and requested. The flags keep it off the network, as startChromium's do.
+// logged and requested. The flags keep it off the network, as browsertest.Start's do.
 type cdpBrowser struct {
 	ctx context.Context // the browser's first tab, parent of the others
 
@@ -242,12 +243,12 @@ func newCDPBrowser(t *testing.T, bin string) *cdpBrowser {
 		cancel()
 		cancelAlloc()
 		for range 100 {
-			if len((&browser{dir: dir}).processes(-1)) == 0 {
+			if len(browsertest.Processes(dir)) == 0 {
 				return
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		t.Errorf("chromium processes outlived the test: %v", (&browser{dir: dir}).processes(-1))
+		t.Errorf("chromium processes outlived the test: %v", browsertest.Processes(dir))
 	})
 	require.NoError(t, chromedp.Do(ctx), "start chromium")
 	return b

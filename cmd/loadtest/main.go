@@ -9,6 +9,21 @@
 // (this program with -serve), so that the gateway and the subscribers each have their own
 // descriptors and Go runtime; with -url it targets a running gateway instead (-key for its client
 // key). Both processes raise RLIMIT_NOFILE to fit one descriptor per subscriber.
+//
+// Cluster mode (issue 12): with -redis it starts -replicas streamgate processes (the binary
+// -streamgate names) sharing that Redis, or with -url a,b,c it targets running replicas. Events
+// are pushed through the first replica, which owns the stream; subscriber i reads from replica
+// i mod n. Besides the percentiles over all deliveries it prints them per replica, and what each
+// replica adds over the owner's subscribers for the same chunk (the remote delivery latency):
+//
+//	go run ./cmd/loadtest -redis redis://127.0.0.1:6390/0 -streamgate ./streamgate -subscribers 2 -rate 1000 -duration 10s
+//	go run ./cmd/loadtest -redis redis://127.0.0.1:6390/0 -streamgate ./streamgate -subscribers 3000 -rate 50 -duration 20s
+//
+// -streams N measures throughput instead: N generation streams created round-robin over the
+// replicas (each replica's simulator makes -chunks chunks as fast as it can), each read by one
+// subscriber on the next replica; it prints the chunks appended and delivered per second.
+//
+//	go run ./cmd/loadtest -redis redis://127.0.0.1:6390/0 -streamgate ./streamgate -streams 1000 -chunks 200
 package main
 
 import (
@@ -49,6 +64,12 @@ type options struct {
 	key         string
 	dialers     int
 	serve       bool
+	// Cluster mode.
+	redis      string
+	replicas   int
+	streamgate string
+	streams    int
+	chunks     int
 }
 
 func main() {
@@ -57,14 +78,22 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 50, "events pushed per second")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long to push")
 	flag.IntVar(&o.payload, "payload", 256, "approximate bytes of data per event")
-	flag.StringVar(&o.url, "url", "", "gateway base URL; empty starts one in-process")
+	flag.StringVar(&o.url, "url", "", "gateway base URL, or comma-separated replica URLs (the first owns the stream); empty starts a gateway")
 	flag.StringVar(&o.key, "key", "", "client key for -url")
 	flag.IntVar(&o.dialers, "dialers", 128, "subscribers connecting at once")
 	flag.BoolVar(&o.serve, "serve", false, "run only the gateway, print its URL, and stop when stdin closes")
+	flag.StringVar(&o.redis, "redis", "", "cluster mode: start -replicas streamgate processes on this Redis URL")
+	flag.IntVar(&o.replicas, "replicas", 3, "replicas started with -redis")
+	flag.StringVar(&o.streamgate, "streamgate", "streamgate", "the streamgate binary -redis starts")
+	flag.IntVar(&o.streams, "streams", 0, "throughput mode: generation streams spread over the replicas")
+	flag.IntVar(&o.chunks, "chunks", 200, "throughput mode: chunks per generation")
 	flag.Parse()
 	run := run
-	if o.serve {
+	switch {
+	case o.serve:
 		run = serveGateway
+	case o.streams > 0:
+		run = throughput
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -76,24 +105,22 @@ func run(o options) error {
 	if err := raiseFileLimit(uint64(o.subscribers + 1024)); err != nil {
 		return err
 	}
-	base, stop, err := target(o)
+	bases, stop, err := targets(o)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	api := &apiClient{base: base, key: o.key, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	apis := make([]*apiClient, len(bases))
+	for i, base := range bases {
+		apis[i] = &apiClient{base: base, key: o.key, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	}
+	api := apis[0]
 	id, err := api.createStream()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("stream %s on %s; connecting %d subscribers\n", id, base, o.subscribers)
+	fmt.Printf("stream %s on %s; connecting %d subscribers to %d gateways\n", id, bases[0], o.subscribers, len(bases))
 
-	addr := strings.TrimPrefix(base, "http://")
-	request := "GET /v1/streams/" + url.PathEscape(id) + "/events HTTP/1.1\r\nHost: " + addr + "\r\n"
-	if o.key != "" {
-		request += "x-goog-api-key: " + o.key + "\r\n"
-	}
-	request += "\r\n"
 	expected := int(o.duration.Seconds()*float64(o.rate)) + 1
 	subs := make([]*subscriber, o.subscribers)
 	var wg sync.WaitGroup
@@ -101,7 +128,8 @@ func run(o options) error {
 	sem := make(chan struct{}, o.dialers)
 	var dialErr atomic.Value
 	for i := range subs {
-		subs[i] = &subscriber{lat: make([]int32, 0, expected)}
+		subs[i] = &subscriber{target: i % len(bases), lat: make([]int32, 0, expected), ids: make([]int32, 0, expected)}
+		addr, request := eventsRequest(bases[subs[i].target], id, o.key)
 		sem <- struct{}{}
 		wg.Go(func() {
 			err := subs[i].connect(addr, request)
@@ -113,11 +141,13 @@ func run(o options) error {
 			subs[i].read()
 		})
 	}
-	if err := api.waitClients(id, o.subscribers, 60*time.Second); err != nil {
-		if e, ok := dialErr.Load().(error); ok {
-			err = errors.Join(err, e)
+	for i, a := range apis {
+		if err := a.waitClients(id, (o.subscribers+len(apis)-1-i)/len(apis), 60*time.Second); err != nil {
+			if e, ok := dialErr.Load().(error); ok {
+				err = errors.Join(err, e)
+			}
+			return err
 		}
-		return err
 	}
 	fmt.Printf("%d subscribers connected in %v\n", o.subscribers, time.Since(connectStart).Round(time.Millisecond))
 
@@ -130,14 +160,44 @@ func run(o options) error {
 	}
 	wg.Wait()
 	report(subs, pushLat, pushErrs, &before)
+	if len(bases) > 1 {
+		reportReplicas(subs, len(bases))
+	}
 	return nil
 }
 
-// target returns the gateway's base URL, starting one in a child process unless o.url is set.
-func target(o options) (string, func(), error) {
-	if o.url != "" {
-		return strings.TrimSuffix(o.url, "/"), func() {}, nil
+// eventsRequest is the raw HTTP request of a stream's events on the gateway at base.
+func eventsRequest(base, id, key string) (addr, request string) {
+	addr = strings.TrimPrefix(base, "http://")
+	request = "GET /v1/streams/" + url.PathEscape(id) + "/events HTTP/1.1\r\nHost: " + addr + "\r\n"
+	if key != "" {
+		request += "x-goog-api-key: " + key + "\r\n"
 	}
+	return addr, request + "\r\n"
+}
+
+// targets returns the gateways' base URLs: o.url's, the replicas -redis starts, or one gateway
+// started in a child process.
+func targets(o options) ([]string, func(), error) {
+	switch {
+	case o.url != "":
+		var bases []string
+		for _, u := range strings.Split(o.url, ",") {
+			bases = append(bases, strings.TrimSuffix(strings.TrimSpace(u), "/"))
+		}
+		return bases, func() {}, nil
+	case o.redis != "":
+		return startReplicas(o)
+	}
+	base, stop, err := target(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []string{base}, stop, nil
+}
+
+// target starts a gateway in a child process and returns its base URL.
+func target(o options) (string, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", nil, err
@@ -207,10 +267,12 @@ func serveGateway(o options) error {
 
 // subscriber is one SSE connection recording the delivery latency of every event, in µs.
 type subscriber struct {
+	target int // the gateway it reads from, an index of the targets
 	conn   net.Conn
 	lat    []int32
-	badIDs int   // chunk IDs that were not the previous one plus one
-	lastID int64 // the last chunk ID read
+	ids    []int32 // the chunk ID of each latency in lat
+	badIDs int     // chunk IDs that were not the previous one plus one
+	lastID int64   // the last chunk ID read
 	err    error
 }
 
@@ -264,6 +326,7 @@ func (s *subscriber) read() {
 		}
 		now := time.Now().UnixNano()
 		s.lat = append(s.lat, int32((now-field(rest, 0))/1000))
+		s.ids = append(s.ids, int32(s.lastID))
 	}
 }
 

@@ -143,6 +143,13 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 		gwCfg.Streams = cl.node
 		gwCfg.RateLimiter = clusterLimiter{cl.store}
 	}
+	if cl != nil && host != nil {
+		// Subscriptions asked through any replica run on the stream's owner (docs/cluster.md,
+		// item 10): this replica's host serves those of the streams it owns. The Node closes
+		// with the process, so the registration is never undone.
+		_ = cl.node.ServeTransports(hostTransports{host})
+		gwCfg.Plugins = clusterPlugins{gatewayPlugins: gatewayPlugins{host}, node: cl.node, log: log}
+	}
 	gw, err := gateway.New(gwCfg)
 	if err != nil {
 		return parts{}, configError{err}
