@@ -175,9 +175,10 @@
 // and OpenAI's error body (Retry-After passed on); a later one, and any close that is not a
 // completion, is one "data: {"error":{...}}\n\n" frame in OpenAI's shape and no [DONE], which
 // OpenAI's SDKs raise. stream_options.include_usage passes through with the body: the usage chunk
-// is one more chunk. Such an error frame keeps the message and the type of its status; an
-// OpenAI error's own code and param do not survive the stream's error chunk
-// (manager.StreamError has neither).
+// is one more chunk. An error the upstream wrote in OpenAI's shape keeps its own type, param and
+// code in both, as a passed-through unary error does: upstream keeps its body as the stream
+// error's Raw, which the manager holds without reading it, and openAIErrorFor reads it back; any
+// other error gets the type of its status. The events route's error frames stay Gemini's JSON.
 //
 // # Events route
 //

@@ -58,15 +58,33 @@ func openAIErrorType(status int) string {
 
 // openAIErrorFor is what an OpenAI client is told of err: answerFor's status, message and
 // Retry-After, with the type of the status; an authentication failure has OpenAI's code
-// invalid_api_key.
+// invalid_api_key. An error an OpenAI-compatible upstream wrote (the stream error's Raw, as an
+// error answer or event of a stream) keeps its own type, param and code, as a passed-through
+// error answer does (openAIErrorAnswer).
 func openAIErrorFor(err error) (int, openAIError, time.Duration) {
 	se := answerFor(err)
 	status := httpStatus(se.Code)
 	oe := openAIError{Message: se.Message, Type: openAIErrorType(status)}
-	if status == http.StatusUnauthorized {
+	if parsed, ok := upstream.ParseOpenAIError(se.Raw); ok {
+		oe = withUpstreamError(oe, status, parsed)
+	} else if status == http.StatusUnauthorized {
 		oe.Code = ptr("invalid_api_key")
 	}
 	return status, oe, se.RetryAfter
+}
+
+// withUpstreamError is oe with what an upstream's error says of itself: its param and code, and
+// its type when it names one (Gemini's errors do not); a 401 without a code gets OpenAI's
+// invalid_api_key.
+func withUpstreamError(oe openAIError, status int, parsed *upstream.OpenAIError) openAIError {
+	oe.Param, oe.Code = parsed.Param, parsed.Code
+	if parsed.Type != "" {
+		oe.Type = parsed.Type
+	}
+	if oe.Code == nil && status == http.StatusUnauthorized {
+		oe.Code = ptr("invalid_api_key")
+	}
+	return oe
 }
 
 // writeOpenAIError answers err in OpenAI's shape and aborts the handler chain; its Retry-After
@@ -171,13 +189,8 @@ func (s *Server) openAIErrorAnswer(c *gin.Context, resp *http.Response) {
 	body, _ := io.ReadAll(resp.Body)
 	oe := openAIError{Message: "upstream answered HTTP " + strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode), Type: openAIErrorType(resp.StatusCode)}
 	if parsed, ok := upstream.ParseOpenAIError(body); ok {
-		oe.Message, oe.Param, oe.Code = parsed.Message, parsed.Param, parsed.Code
-		if parsed.Type != "" {
-			oe.Type = parsed.Type
-		}
-		if oe.Code == nil && resp.StatusCode == http.StatusUnauthorized {
-			oe.Code = ptr("invalid_api_key")
-		}
+		oe = withUpstreamError(oe, resp.StatusCode, parsed)
+		oe.Message = parsed.Message
 	}
 	if v := resp.Header.Get("Retry-After"); v != "" {
 		c.Header("Retry-After", v)

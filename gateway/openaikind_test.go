@@ -84,6 +84,11 @@ func TestOpenAIKindForwardsTheOpenAIRoutes(t *testing.T) {
 		require.True(t, errors.As(stream.Err(), &apiErr), "%v", stream.Err())
 		assert.Equal(t, http.StatusTooManyRequests, apiErr.StatusCode)
 		assert.Equal(t, "Rate limit reached for gpt-4o.", apiErr.Message)
+		assert.Equal(t, "requests", apiErr.Type, "the upstream's own type, code and param")
+		assert.Equal(t, "rate_limit_exceeded", apiErr.Code)
+		assert.Empty(t, apiErr.Param)
+		assert.Equal(t, `{"message":"Rate limit reached for gpt-4o.","type":"requests","param":null,"code":"rate_limit_exceeded"}`,
+			strings.TrimSpace(apiErr.RawJSON()))
 	})
 }
 

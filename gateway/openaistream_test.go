@@ -98,7 +98,7 @@ func TestOpenAIStreamFailures(t *testing.T) {
 			{Status: 429, Body: []byte(`[{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}]`)},
 			{Status: 429, Body: []byte(`[{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}]`)},
 			{Status: 429, Header: http.Header{"Retry-After": {"0"}}, Body: []byte(`{"error":{"message":"Rate limit reached.","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}`)},
-		}, openAIAnswer(429, "", `{"error":{"message":"Rate limit reached.","type":"rate_limit_error","param":null,"code":null}}`), 3},
+		}, openAIAnswer(429, "", `{"error":{"message":"Rate limit reached.","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}`), 3},
 		{"400 not retried", []upstreamtest.Script{
 			{Status: 400, Body: []byte(`[{"error":{"code":400,"message":"Invalid model.","status":"INVALID_ARGUMENT"}}]`)},
 		}, openAIAnswer(400, "", `{"error":{"message":"Invalid model.","type":"invalid_request_error","param":null,"code":null}}`), 1},
@@ -132,6 +132,55 @@ func TestOpenAIStreamFailures(t *testing.T) {
 			assert.NotContains(t, string(body), openAIDone)
 			assert.NotEmpty(t, resp.Header.Get("X-Stream-Id"))
 			assert.Equal(t, tc.requests, e.fake.RequestCount()-before)
+		})
+	}
+}
+
+// TestOpenAIStreamKeepsUpstreamErrors: an OpenAI error the upstream sent keeps its own type,
+// param and code on the stream, as a passed-through unary error does, both as the whole answer
+// before the first chunk and as the error frame after it; Gemini's errors, which have none, get
+// the type of their status. A watcher of the failed stream on the events route is still told
+// Gemini's error JSON.
+func TestOpenAIStreamKeepsUpstreamErrors(t *testing.T) {
+	e := newEnv(t, options{runner: func(c *upstream.RunnerConfig) { c.Retry.MaxAttempts = 1 }})
+	const toolsError = `{"error":{"message":"Invalid tools.","type":"invalid_request_error","param":"tools","code":"invalid_value"}}`
+	chunks := upstreamtest.OpenAIChunks(false, "Hello")
+	for _, tc := range []struct {
+		name, watched string
+		script        upstreamtest.Script
+		want          string
+	}{
+		{"429 before the first chunk", `{"error":{"code":429,"message":"Rate limit reached.","status":"RESOURCE_EXHAUSTED"}}`,
+			upstreamtest.Script{Status: 429, Header: http.Header{"Retry-After": {"7"}},
+				Body: []byte(`{"error":{"message":"Rate limit reached.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)},
+			openAIAnswer(429, " Retry-After=7", `{"error":{"message":"Rate limit reached.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)},
+		{"400 in a JSON array before the first chunk", `{"error":{"code":400,"message":"Invalid tools.","status":"INVALID_ARGUMENT"}}`,
+			upstreamtest.Script{Status: 400, Body: []byte("[" + toolsError + "]")},
+			openAIAnswer(400, "", toolsError)},
+		{"error event mid-stream", `{"error":{"code":400,"message":"Invalid tools.","status":"INVALID_ARGUMENT"}}`,
+			upstreamtest.Script{Framing: upstreamtest.LF, Steps: []upstreamtest.Step{upstreamtest.Event(chunks[0]), upstreamtest.Event([]byte(toolsError))}},
+			"200 text/event-stream\n" + openAIFrames(chunks[0]) + "data: " + toolsError + "\n\n"},
+		{"Gemini's error event mid-stream", `{"error":{"code":429,"message":"Quota.","status":"RESOURCE_EXHAUSTED"}}`,
+			upstreamtest.Script{Framing: upstreamtest.LF, Steps: []upstreamtest.Step{upstreamtest.Event(chunks[0]),
+				upstreamtest.Event([]byte(`[{"error":{"code":429,"message":"Quota.","status":"RESOURCE_EXHAUSTED"}}]`))}},
+			"200 text/event-stream\n" + openAIFrames(chunks[0]) + `data: {"error":{"message":"Quota.","type":"rate_limit_error","param":null,"code":null}}` + "\n\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.fake.Enqueue(tc.script)
+			resp := e.request("POST", "/v1/chat/completions", "", streamChatBody, bearer(aliceKey)...)
+			assert.Equal(t, tc.want, dumpAnswer(resp, readAll(t, resp)))
+			id := resp.Header.Get("X-Stream-Id")
+			require.NotEmpty(t, id)
+			e.waitStatus(aliceKey, id, "error")
+			watcher := e.subscribe(aliceKey, id, "?after=0")
+			defer watcher.close()
+			var errs []string
+			for _, ev := range watcher.rest() {
+				if ev.Type == "error" {
+					errs = append(errs, ev.Data)
+				}
+			}
+			assert.Equal(t, []string{tc.watched}, errs, "the events route's error frame is Gemini's")
 		})
 	}
 }

@@ -301,7 +301,7 @@ var openAIWants = map[string]openAIWant{
 	"simulator": {
 		refused: `{"class":"RateLimitError","status":429,"type":"rate_limit_error","code":"rate_limit_exceeded","param":null,
 			"message":"429 simulator: rate limited, as the model simulator-rate-limited always is","retryAfter":null}`,
-		streamRefused: `{"class":"RateLimitError","status":429,"type":"rate_limit_error","code":null,"param":null,
+		streamRefused: `{"class":"RateLimitError","status":429,"type":"rate_limit_error","code":"rate_limit_exceeded","param":null,
 			"message":"429 simulator: rate limited, as the model simulator-rate-limited always is","retryAfter":null}`,
 		failed: `{"class":"APIError","status":null,"type":"server_error","code":null,"param":null,
 			"message":"simulator: the generation failed, as the model simulator-fails-mid-stream always does","retryAfter":null}`,

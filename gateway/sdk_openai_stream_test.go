@@ -60,6 +60,9 @@ type sdkUpstream struct {
 	// rateLimited and failing make the next chat completion fail, before its first chunk with
 	// 429 and mid-stream, and return the model to ask for.
 	rateLimited, failing func(e *env) string
+	// rateLimitCode is the OpenAI error code of the 429: the upstream's own, "" for Gemini's
+	// error, which has none.
+	rateLimitCode string
 }
 
 var simulatorText = "Hello from the simulator, streamed in four chunks."
@@ -81,8 +84,9 @@ var sdkUpstreams = []sdkUpstream{
 		provider: func(string) (upstream.Provider, error) {
 			return upstream.NewSimulator(upstream.SimulatorConfig{Text: simulatorText, Chunks: 4})
 		},
-		rateLimited: func(*env) string { return upstream.SimulatorModelRateLimited },
-		failing:     func(*env) string { return upstream.SimulatorModelFailsMidStream },
+		rateLimited:   func(*env) string { return upstream.SimulatorModelRateLimited },
+		failing:       func(*env) string { return upstream.SimulatorModelFailsMidStream },
+		rateLimitCode: "rate_limit_exceeded",
 	},
 }
 
@@ -135,6 +139,7 @@ func TestOpenAISDKStreamsThroughGateway(t *testing.T) {
 				require.True(t, errors.As(stream.Err(), &apiErr), "%v", stream.Err())
 				assert.Equal(t, http.StatusTooManyRequests, apiErr.StatusCode)
 				assert.Equal(t, "rate_limit_error", apiErr.Type)
+				assert.Equal(t, up.rateLimitCode, apiErr.Code, "the upstream's own code, as on a call not streamed")
 			})
 			t.Run("mid-stream failure", func(t *testing.T) {
 				params := sdkChat

@@ -58,6 +58,11 @@ type StreamError struct {
 	// RetryAfter is how long the error's source asked callers to wait before trying again (an
 	// upstream's Retry-After header); 0 when it did not say. It is not part of the JSON.
 	RetryAfter time.Duration `json:"-"`
+	// Raw is the error as its source wrote it in a dialect of its own (an OpenAI-compatible
+	// upstream's error body), for a route that answers in that dialect to keep what Code, Status
+	// and Message cannot say. The manager keeps it as it is and never reads it: it is not part of
+	// the JSON, so error chunks and the events route stay Gemini's.
+	Raw []byte `json:"-"`
 }
 
 // Error implements error.

@@ -59,6 +59,9 @@
 // one whose data is no JSON object is not a complete OpenAI stream (503 UNAVAILABLE). As with
 // Gemini, the request is never re-sent once an event was forwarded. The error answer before any
 // event is read as for Gemini, OpenAI's and the array-wrapped bodies included (statusFailure).
+// An OpenAI-shaped error, as an answer or an event, is kept as it came, scrubbed like its message,
+// as the stream error's Raw (manager.StreamError.Raw), from which the gateway's OpenAI route
+// tells its callers the error's own type, param and code.
 // The generation's tokens, response ID and finish reasons come from its last two chunks, parsed
 // once when the body ends (the usage chunk stream_options.include_usage adds, and the one before
 // it with the finish reason). A provider without that endpoint (the generic SSE provider)

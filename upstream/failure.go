@@ -163,8 +163,10 @@ func statusFailure(resp *http.Response, body []byte, now time.Time) *failure {
 		f.body = body
 	} else if oe, ok := ParseOpenAIError(body); ok && oe.Message != "" {
 		// An OpenAI-compatible API's error: passed through as well, for the gateway to answer
-		// in OpenAI's shape.
+		// in OpenAI's shape, and kept as the stream error's Raw for a stream's OpenAI-route
+		// callers, who are told its type, param and code as well.
 		se.Message = oe.Message
+		se.Raw = body
 		f.body = body
 	}
 	if se.Message == "" {

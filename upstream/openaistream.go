@@ -104,13 +104,16 @@ func looksLikeOpenAIError(data []byte) bool {
 }
 
 // openAIErrorFailure is the failure an error body of an OpenAI-compatible stream reports, or nil
-// when b is no error body (a chunk that merely says "error" in its text).
+// when b is no error body (a chunk that merely says "error" in its text). A copy of b is the
+// error's Raw, so that an OpenAI-route caller is told the error's own type, param and code.
 func openAIErrorFailure(b []byte) *failure {
 	oe, ok := ParseOpenAIError(b)
 	if !ok {
 		return nil
 	}
-	return upstreamFailure(oe.StreamError())
+	se := oe.StreamError()
+	se.Raw = bytes.Clone(b)
+	return upstreamFailure(se)
 }
 
 // StreamError is the error chunk e becomes in a stream: a Gemini-shaped error keeps its code

@@ -84,3 +84,34 @@ func TestRunOpenAIStreamFailures(t *testing.T) {
 		})
 	}
 }
+
+// An OpenAI error keeps its body, scrubbed of the gateway's key, as the stream error's Raw, so
+// that the gateway can tell an OpenAI client its type, param and code: as the answer before the
+// first chunk and as an error event after it. The error chunk's data stays Gemini's JSON.
+func TestRunOpenAIStreamKeepsTheRawError(t *testing.T) {
+	chunks := upstreamtest.OpenAIChunks(false, "a")
+	echo := `{"error":{"message":"Key ` + testKey + ` is rate limited.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`
+	want := `{"error":{"message":"Key [redacted] is rate limited.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`
+	for _, tc := range []struct {
+		name   string
+		script upstreamtest.Script
+		pushed int
+		data   string
+	}{
+		{"error answer", upstreamtest.Script{Status: 429, Body: []byte(echo)}, 0,
+			`{"error":{"code":429,"message":"Key [redacted] is rate limited.","status":"RESOURCE_EXHAUSTED"}}`},
+		// An error event has no status of its own; a type OpenAI does not document is a 500.
+		{"error event", upstreamtest.Script{Framing: upstreamtest.LF, Steps: []upstreamtest.Step{upstreamtest.Event(chunks[0]), upstreamtest.Event([]byte(echo))}}, 1,
+			`{"error":{"code":500,"message":"Key [redacted] is rate limited.","status":"INTERNAL"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, upstreamtest.Script{})
+			e.fake.Enqueue(tc.script)
+			out := e.run(e.runner(e.gemini(), upstream.RunnerConfig{Retry: upstream.RetryConfig{MaxAttempts: 1}}), openAIStreamReq)
+			require.Len(t, out.data(), tc.pushed)
+			ch := out.errChunk(t)
+			require.Equal(t, want, string(ch.Err.Raw))
+			require.Equal(t, tc.data, string(ch.Data))
+		})
+	}
+}

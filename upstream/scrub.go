@@ -41,7 +41,7 @@ func (r *Runner) secrets() []string {
 }
 
 // scrub replaces the gateway's own upstream credentials with Redacted in what f carries from the
-// upstream: its error's message and status (built from an error body, an error event or a
+// upstream: its error's message, status and Raw (built from an error body, an error event or a
 // transport error, whose text may quote what the server received) and the error body Generate
 // passes through. Every failure goes through it before a Decider, a log line or a caller sees it.
 //
@@ -56,12 +56,20 @@ func (r *Runner) scrub(f *failure) {
 	se := *f.err
 	se.Message = scrubString(se.Message, secrets)
 	se.Status = scrubString(se.Status, secrets)
+	se.Raw = scrubBytes(se.Raw, secrets)
 	f.err = &se
+	f.body = scrubBytes(f.body, secrets)
+}
+
+// scrubBytes is scrubString for a body: b itself when it holds no secret, else a copy without
+// them, so that a body shared with the unscrubbed failure is never changed in place.
+func scrubBytes(b []byte, secrets []string) []byte {
 	for _, s := range secrets {
-		if bytes.Contains(f.body, []byte(s)) {
-			f.body = bytes.ReplaceAll(f.body, []byte(s), []byte(Redacted))
+		if bytes.Contains(b, []byte(s)) {
+			b = bytes.ReplaceAll(b, []byte(s), []byte(Redacted))
 		}
 	}
+	return b
 }
 
 func scrubString(text string, secrets []string) string {
