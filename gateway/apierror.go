@@ -66,9 +66,15 @@ var errorAnswers = []struct {
 	{target: auth.ErrInvalidTTL, code: http.StatusBadRequest},
 	// Generator.Generate: a request that cannot be made, or an upstream with no such call.
 	{target: upstream.ErrInvalidRequest, code: http.StatusBadRequest},
+	{target: upstream.ErrOpenAIOnly, code: http.StatusNotImplemented, message: "generateContent " + openAIOnly},
 	{target: errors.ErrUnsupported, code: http.StatusNotImplemented,
 		message: "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse"},
 }
+
+// openAIOnly ends the answer of a Gemini route whose upstream serves the OpenAI-compatible API
+// only (upstream.kind openai): advice to use streamGenerateContent would be wrong there.
+const openAIOnly = "is not served by the configured upstream (upstream.kind openai), which serves the OpenAI-compatible routes only: " +
+	"POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models, also under /v1beta/openai"
 
 // errUnavailable stands in errorAnswers for every error of the stream layer that says it is
 // temporarily unavailable (see unavailable).

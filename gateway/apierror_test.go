@@ -49,6 +49,9 @@ func TestAnswerFor(t *testing.T) {
 			Message: "generate: invalid upstream request: bad URL"}},
 		{"no generateContent", fmt.Errorf("generate: %w", errors.ErrUnsupported), manager.StreamError{Code: 501, Status: "UNIMPLEMENTED",
 			Message: "generateContent is not supported by the configured upstream; use streamGenerateContent?alt=sse"}},
+		{"Gemini call of an OpenAI server", fmt.Errorf("generateContent with the openai provider: %w", upstream.ErrOpenAIOnly), manager.StreamError{Code: 501, Status: "UNIMPLEMENTED",
+			Message: "generateContent is not served by the configured upstream (upstream.kind openai), which serves the OpenAI-compatible routes only: " +
+				"POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models, also under /v1beta/openai"}},
 		{"stream layer unavailable", fmt.Errorf("create stream: %w: dial tcp 127.0.0.1:6379: connection refused", storeDown{}),
 			manager.StreamError{Code: 503, Status: "UNAVAILABLE", Message: "the cluster store is unavailable; retry in a moment", RetryAfter: time.Second}},
 		{"not unavailable after all", storeDown{no: true}, manager.StreamError{Code: 500, Status: "INTERNAL", Message: "store down"}},

@@ -149,7 +149,10 @@
 // (upstream.Call.OpenAI) to the upstream's OpenAI-compatible endpoint with the gateway's own key
 // as a bearer token, and a success passes through as on the models routes: with the Gemini
 // provider Gemini's own compatibility endpoint, {base}/v1beta/openai/...; with the OpenAI
-// provider (kind openai: OpenAI, vLLM, llama.cpp, Ollama) {base_url}/...; with Vertex its
+// provider (kind openai: OpenAI, vLLM, llama.cpp, Ollama) {base_url}/..., and there the Gemini
+// routes answer 501 UNIMPLEMENTED naming these OpenAI-compatible routes (upstream.ErrOpenAIOnly:
+// errorAnswers for generateContent, call for the models collection, the runner's error for a
+// stream); with Vertex its
 // chat/completions at .../endpoints/openapi (it has no OpenAI-compatible embeddings or models
 // list); the simulator answers itself. Every error on these routes is OpenAI's,
 // {"error":{"message","type","param","code"}} (handleOpenAI, openAIErrorFor): answerFor's status

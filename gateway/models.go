@@ -71,6 +71,9 @@ func (s *Server) call(c *gin.Context, call upstream.Call) error {
 		if call.Model == "" {
 			what = "listing models"
 		}
+		if errors.Is(err, upstream.ErrOpenAIOnly) {
+			return reword(err, what+" "+openAIOnly)
+		}
 		return reword(err, what+" is not supported by the configured upstream: it has no Gemini models collection")
 	}
 	if err != nil {

@@ -93,22 +93,33 @@ func TestOpenAIKindForwardsTheOpenAIRoutes(t *testing.T) {
 }
 
 // TestOpenAIKindRefusesTheGeminiRoutes: an OpenAI server has no Gemini models collection; the
-// Gemini routes answer 501 UNIMPLEMENTED without asking it.
+// Gemini routes answer 501 UNIMPLEMENTED without asking it, naming the OpenAI-compatible routes
+// that upstream serves rather than advising streamGenerateContent.
 func TestOpenAIKindRefusesTheGeminiRoutes(t *testing.T) {
 	e := newOpenAIKindEnv(t)
-	for _, tc := range []struct{ name, method, path, body string }{
-		{"stream", "POST", streamPath, generateBody},
-		{"generate", "POST", "/v1beta/models/gemini-2.5-flash:generateContent", generateBody},
-		{"countTokens", "POST", "/v1beta/models/gemini-2.5-flash:countTokens", generateBody},
-		{"models", "GET", "/v1beta/models", ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var body any
-			if tc.body != "" {
-				body = tc.body
-			}
-			status, b := e.do(tc.method, tc.path, aliceKey, body)
-			requireError(t, http.StatusNotImplemented, "UNIMPLEMENTED", status, b)
+	const routes = " is not served by the configured upstream (upstream.kind openai), which serves the OpenAI-compatible routes only: " +
+		"POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models, also under /v1beta/openai"
+	refused := func(what string) string {
+		return errAnswer(501, "", `{"error":{"code":501,"message":"`+what+routes+`","status":"UNIMPLEMENTED"}}`)
+	}
+	e.checkAnswers(t, []answer{
+		{"generate", "POST", "/v1beta/models/gemini-2.5-flash:generateContent", aliceKey, generateBody, nil, refused("generateContent")},
+		{"generate v1", "POST", "/v1/models/gemini-2.5-flash:generateContent", aliceKey, generateBody, nil, refused("generateContent")},
+		{"countTokens", "POST", "/v1beta/models/gemini-2.5-flash:countTokens", aliceKey, generateBody, nil, refused("models/gemini-2.5-flash:countTokens")},
+		{"embedContent", "POST", "/v1beta/models/gemini-embedding-001:embedContent", aliceKey, `{"content":{"parts":[{"text":"x"}]}}`, nil,
+			refused("models/gemini-embedding-001:embedContent")},
+		{"models", "GET", "/v1beta/models", aliceKey, "", nil, refused("listing models")},
+		{"model", "GET", "/v1beta/models/gemini-2.5-flash", aliceKey, "", nil, refused("models/gemini-2.5-flash")},
+	})
+	for _, alt := range []string{"?alt=sse", ""} {
+		t.Run("stream"+alt, func(t *testing.T) {
+			resp := e.request("POST", streamPath[:strings.Index(streamPath, "?")]+alt, aliceKey, generateBody)
+			id := resp.Header.Get("X-Stream-Id")
+			require.NotEmpty(t, id)
+			assert.Equal(t, errAnswer(501, "", `{"error":{"code":501,"message":"run upstream for stream `+id+
+				`: models/gemini-2.5-flash:streamGenerateContent with the openai provider: upstream: unsupported operation: `+
+				`the upstream serves the OpenAI-compatible API only (chat/completions, embeddings and models)","status":"UNIMPLEMENTED"}}`),
+				dumpAnswer(resp, readAll(t, resp)))
 		})
 	}
 	assert.Zero(t, e.fake.RequestCount())

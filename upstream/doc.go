@@ -163,7 +163,8 @@
 // configuration) is any OpenAI-compatible server, OpenAI, vLLM, llama.cpp or Ollama: its base URL
 // is the part before /chat/completions, its credential's key goes as Authorization: Bearer (or
 // none for a server without keys), it serves these three endpoints and the streamed chat
-// completions, and refuses every Gemini request and Call with ErrUnsupported. Its error answers pass through like Gemini's, and ParseOpenAIError reads them for
+// completions, and refuses every Gemini request and Call with ErrOpenAIOnly (an ErrUnsupported),
+// so that the gateway can name the routes it does serve. Its error answers pass through like Gemini's, and ParseOpenAIError reads them for
 // the gateway: OpenAI's error, Gemini's, or either wrapped in a JSON array.
 //
 // # Telemetry

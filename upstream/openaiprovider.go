@@ -21,7 +21,7 @@ type OpenAIConfig struct {
 // OpenAI is the provider of any OpenAI-compatible server: POST {base}/chat/completions (streamed
 // when the Request is an OpenAI one, read in DialectOpenAI), POST {base}/embeddings and GET
 // {base}/models. It has no Gemini models collection: a Gemini request or Call is refused with
-// ErrUnsupported.
+// ErrOpenAIOnly.
 type OpenAI struct {
 	api modelAPI
 }
@@ -53,20 +53,20 @@ func (o *OpenAI) Dialect() Dialect { return DialectOpenAI }
 // StreamRequest implements Provider: an OpenAI Request only.
 func (o *OpenAI) StreamRequest(ctx context.Context, req Request) (*http.Request, error) {
 	if !req.OpenAI {
-		return nil, fmt.Errorf("models/%s:streamGenerateContent with the openai provider, which serves the OpenAI-compatible API only: %w", req.Model, ErrUnsupported)
+		return nil, fmt.Errorf("models/%s:streamGenerateContent with the openai provider: %w", req.Model, ErrOpenAIOnly)
 	}
 	return o.api.openAIStream(ctx, req)
 }
 
 // GenerateRequest implements Provider: there is no generateContent.
 func (o *OpenAI) GenerateRequest(context.Context, Request) (*http.Request, error) {
-	return nil, fmt.Errorf("generateContent with the openai provider, which serves the OpenAI-compatible API only: %w", ErrUnsupported)
+	return nil, fmt.Errorf("generateContent with the openai provider: %w", ErrOpenAIOnly)
 }
 
 // UnaryRequest implements UnaryProvider: a Call of the OpenAI-compatible API only.
 func (o *OpenAI) UnaryRequest(ctx context.Context, call Call) (*http.Request, error) {
 	if call.OpenAI == "" {
-		return nil, fmt.Errorf("%s with the openai provider, which serves the OpenAI-compatible API only: %w", call, ErrUnsupported)
+		return nil, fmt.Errorf("%s with the openai provider: %w", call, ErrOpenAIOnly)
 	}
 	return o.api.UnaryRequest(ctx, call)
 }

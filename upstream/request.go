@@ -45,6 +45,10 @@ var (
 	// ErrUnsupported is wrapped when a provider does not offer an operation, such as Generate on the
 	// generic SSE provider. errors.Is(err, errors.ErrUnsupported) holds too.
 	ErrUnsupported = fmt.Errorf("upstream: %w", errors.ErrUnsupported)
+	// ErrOpenAIOnly wraps ErrUnsupported for a Gemini request or Call of an upstream that serves
+	// the OpenAI-compatible API only (the OpenAI provider), so that the gateway can send its
+	// caller to the routes it does serve.
+	ErrOpenAIOnly = fmt.Errorf("%w: the upstream serves the OpenAI-compatible API only (chat/completions, embeddings and models)", ErrUnsupported)
 	// ErrInvalidConfig is wrapped by the configuration errors of the constructors.
 	ErrInvalidConfig = errors.New("invalid upstream config")
 )
