@@ -178,7 +178,10 @@
 // and OpenAI's error body (Retry-After passed on); a later one, and any close that is not a
 // completion, is one "data: {"error":{...}}\n\n" frame in OpenAI's shape and no [DONE], which
 // OpenAI's SDKs raise. stream_options.include_usage passes through with the body: the usage chunk
-// is one more chunk. An error the upstream wrote in OpenAI's shape keeps its own type, param and
+// is one more chunk, and the one the runner reads the generation's tokens from for the metrics
+// and its log line, as it reads a Gemini stream's usageMetadata (without it there are none to
+// count). The stream, its chunks and its subscriber are counted with source and route openai.
+// An error the upstream wrote in OpenAI's shape keeps its own type, param and
 // code in both, as a passed-through unary error does: upstream keeps its body as the stream
 // error's Raw, which the manager holds without reading it, and openAIErrorFor reads it back; any
 // other error gets the type of its status. The events route's error frames stay Gemini's JSON.
