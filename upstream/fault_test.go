@@ -133,9 +133,11 @@ func TestRunNoFirstEventInTime(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, upstreamtest.Script{Steps: tc.steps})
-			r := e.runner(e.gemini(), upstream.RunnerConfig{Timeouts: upstream.Timeouts{FirstEvent: 100 * time.Millisecond}})
+			// 300ms, not less: on a loaded 2-core machine the fake's headers alone took over
+			// 100ms to arrive, which failed "headers sent" with the headers' timeout instead.
+			r := e.runner(e.gemini(), upstream.RunnerConfig{Timeouts: upstream.Timeouts{FirstEvent: 300 * time.Millisecond}})
 			o := e.run(r, geminiReq)
-			requireFailed(t, o, nil, 504, "DEADLINE_EXCEEDED", "no event from upstream within 100ms")
+			requireFailed(t, o, nil, 504, "DEADLINE_EXCEEDED", "no event from upstream within 300ms")
 			require.Equal(t, 1, e.fake.RequestCount(), "the built-in policy does not retry a first-event timeout")
 			require.Eventually(t, func() bool { return e.fake.CancelledCount() == 1 }, 5*time.Second, time.Millisecond)
 		})

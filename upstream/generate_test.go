@@ -114,7 +114,9 @@ func TestGenerateDescribesErrorBodiesThatAreNotGeminiErrors(t *testing.T) {
 // TestGenerateTimeouts: a stalled upstream hung the caller of :generateContent; FirstEvent now
 // bounds the wait for the response's headers and Idle every silence while its body is read.
 func TestGenerateTimeouts(t *testing.T) {
-	timeouts := upstream.Timeouts{FirstEvent: 100 * time.Millisecond, Idle: 100 * time.Millisecond}
+	// 300ms, not less: on a loaded 2-core machine a 400's headers took over 100ms to arrive, and
+	// the case "the status wins" got the headers' timeout instead.
+	timeouts := upstream.Timeouts{FirstEvent: 300 * time.Millisecond, Idle: 300 * time.Millisecond}
 	for _, tc := range []struct {
 		name     string
 		script   upstreamtest.Script
@@ -124,19 +126,19 @@ func TestGenerateTimeouts(t *testing.T) {
 		{
 			"stall before the headers",
 			upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Stall()}},
-			&manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "no response from upstream within 100ms"},
+			&manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "no response from upstream within 300ms"},
 			1, // not retried, as on the streaming route
 		},
 		{
 			"stall after the headers",
 			upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Headers(), upstreamtest.Stall()}},
-			&manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "upstream sent nothing for 100ms"},
+			&manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "upstream sent nothing for 300ms"},
 			fastRetry.MaxAttempts, // retried like a dropped body
 		},
 		{
 			"stall mid-body",
 			upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Raw([]byte(`{"candidates":[`)), upstreamtest.Stall()}},
-			&manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "upstream sent nothing for 100ms"},
+			&manager.StreamError{Code: 504, Status: "DEADLINE_EXCEEDED", Message: "upstream sent nothing for 300ms"},
 			fastRetry.MaxAttempts,
 		},
 		{
