@@ -1,14 +1,32 @@
-// Command loadtest measures the gateway's fan-out: one push stream, many SSE subscribers on
-// loopback, events pushed through the stream API at a fixed rate. Each event carries the time it was
-// pushed; every subscriber records how long each event took to reach it. It prints the delivery
-// latency percentiles over all deliveries, the deliveries missed, and the push latency.
+// Command loadtest measures streamgate against baselines, each server its own process on
+// loopback so that its CPU time and RSS can be read from /proc, in one invocation.
+//
+// -mode fanout (the default): one push stream, many SSE subscribers of
+// /v1/streams/{id}/events, events pushed through the stream API at a fixed rate, each carrying the
+// time it was pushed; every subscriber records how long each event took to reach it and checks
+// that chunk IDs come in order without a gap. It runs against the gateway (this program with
+// -role gateway: open mode, no rate limit, the simulator upstream), then against the raw-TCP
+// floor (-role floor, floor.go: the same API, one write per connection per event and nothing
+// else), with the same subscribers and rate, and prints the delivery percentiles side by side.
 //
 //	go run ./cmd/loadtest -subscribers 10000 -rate 50 -duration 20s
 //
-// By default it starts a gateway (open mode, no rate limit) on a loopback port in a child process
-// (this program with -serve), so that the gateway and the subscribers each have their own
-// descriptors and Go runtime; with -url it targets a running gateway instead (-key for its client
-// key). Both processes raise RLIMIT_NOFILE to fit one descriptor per subscriber.
+// With -url it targets a running gateway instead (-key for its client key) and skips the floor.
+//
+// -mode gemini: the Gemini route's concurrency ladder. A fake Gemini (-role fake) sends -events
+// events -interval apart, each stamped with the time it was due; streamgate (the real command,
+// built from ./cmd/streamgate unless -streamgate names a binary, with the limits that would refuse
+// the load lifted) and a bare httputil.ReverseProxy flushing every write (-role proxy) stand in
+// front of it. For each rung of -ladder, alternately on each, that many callers hold that many
+// streams open for -level-time, and it prints how late chunks arrived (a rung is sustained when
+// none is later than -late and none failed), the server's CPU time per stream and its peak RSS,
+// then the figures side by side with their ratios.
+//
+//	go run ./cmd/loadtest -mode gemini -ladder 128,256,512,1000,2000
+//
+// Every process raises RLIMIT_NOFILE to fit one descriptor per connection, and the load test
+// checks that the loopback ephemeral port range holds them: 10,000 subscribers need a hard
+// `ulimit -n` of at least 11,024 and net.ipv4.ip_local_port_range of at least 11,024 ports.
 package main
 
 import (
@@ -25,14 +43,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/streamgate/streamgate/gateway"
@@ -41,6 +56,8 @@ import (
 )
 
 type options struct {
+	mode        string
+	role        string
 	subscribers int
 	rate        int
 	duration    time.Duration
@@ -48,45 +65,135 @@ type options struct {
 	url         string
 	key         string
 	dialers     int
-	serve       bool
+	floor       bool
+	gemini      geminiOptions
+	ladder      string
 }
 
 func main() {
 	var o options
-	flag.IntVar(&o.subscribers, "subscribers", 10000, "SSE subscribers of the stream")
-	flag.IntVar(&o.rate, "rate", 50, "events pushed per second")
-	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long to push")
+	flag.StringVar(&o.mode, "mode", "fanout", "fanout: one push stream to many subscribers, beside the raw-TCP floor; gemini: the Gemini route's concurrency ladder beside httputil.ReverseProxy")
+	flag.StringVar(&o.role, "role", "", "internal: run one server process (gateway, floor, fake, proxy), print its URL, and stop when stdin closes")
+	flag.IntVar(&o.subscribers, "subscribers", 10000, "fanout: SSE subscribers of the stream")
+	flag.IntVar(&o.rate, "rate", 50, "fanout: events pushed per second")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "fanout: how long to push")
 	flag.IntVar(&o.payload, "payload", 256, "approximate bytes of data per event")
-	flag.StringVar(&o.url, "url", "", "gateway base URL; empty starts one in-process")
-	flag.StringVar(&o.key, "key", "", "client key for -url")
-	flag.IntVar(&o.dialers, "dialers", 128, "subscribers connecting at once")
-	flag.BoolVar(&o.serve, "serve", false, "run only the gateway, print its URL, and stop when stdin closes")
+	flag.StringVar(&o.url, "url", "", "fanout: gateway base URL; empty starts one in a child process (proxy role: the upstream)")
+	flag.StringVar(&o.key, "key", "", "fanout: client key for -url")
+	flag.IntVar(&o.dialers, "dialers", 128, "fanout: subscribers connecting at once")
+	flag.BoolVar(&o.floor, "floor", true, "fanout: also run the raw-TCP floor with the same subscribers and rate")
+	flag.StringVar(&o.ladder, "ladder", "128,256,512,1000,2000", "gemini: concurrent streams of each rung")
+	flag.IntVar(&o.gemini.events, "events", 64, "gemini: events per stream")
+	flag.DurationVar(&o.gemini.interval, "interval", 20*time.Millisecond, "gemini: time between two events")
+	flag.DurationVar(&o.gemini.levelTime, "level-time", 4*time.Second, "gemini: how long each rung keeps starting streams")
+	flag.DurationVar(&o.gemini.late, "late", 100*time.Millisecond, "gemini: a rung is sustained when no chunk arrives later than this")
+	flag.IntVar(&o.gemini.cpuAt, "cpu-at", 1000, "gemini: the rung whose CPU per stream and RSS are compared")
+	flag.StringVar(&o.gemini.binary, "streamgate", "", "gemini: the streamgate binary; empty builds ./cmd/streamgate")
+	flag.StringVar(&o.gemini.logLevel, "log-level", "warn", "gemini: streamgate's log.level")
 	flag.Parse()
-	run := run
-	if o.serve {
-		run = serveGateway
-	}
-	if err := run(o); err != nil {
+	o.gemini.size = o.payload
+	if err := dispatch(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(o options) error {
+func dispatch(o options) error {
+	switch o.role {
+	case "":
+	case "gateway":
+		return serveGateway(o)
+	case "floor":
+		return serveUntilStdinCloses(newFloor().handler())
+	case "fake":
+		return serveUntilStdinCloses(fakeGemini{events: o.gemini.events, interval: o.gemini.interval, pad: strings.Repeat("x", max(0, o.payload-200))})
+	case "proxy":
+		h, err := newReverseProxy(o.url)
+		if err != nil {
+			return err
+		}
+		return serveUntilStdinCloses(h)
+	default:
+		return fmt.Errorf("unknown -role %q", o.role)
+	}
+	switch o.mode {
+	case "fanout":
+		return runFanout(o)
+	case "gemini":
+		for f := range strings.SplitSeq(o.ladder, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return fmt.Errorf("-ladder: %q is not a number of streams", f)
+			}
+			o.gemini.ladder = append(o.gemini.ladder, n)
+		}
+		return runGemini(o.gemini)
+	}
+	return fmt.Errorf("unknown -mode %q", o.mode)
+}
+
+// fanoutResult is one fan-out run.
+type fanoutResult struct {
+	name                       string
+	subscribers, failed        int
+	pushed, pushErrs           int
+	deliveries, missed, badIDs int
+	p50, p90, p99, p999, max   time.Duration
+	push50, push99             time.Duration
+	cpu                        time.Duration // the serving process's, while pushing; 0 when unknown
+}
+
+// runFanout runs the fan-out against the gateway and then, unless -floor=false or -url is set,
+// against the raw-TCP floor, and prints both side by side.
+func runFanout(o options) error {
 	if err := raiseFileLimit(uint64(o.subscribers + 1024)); err != nil {
 		return err
 	}
-	base, stop, err := target(o)
-	if err != nil {
+	if err := checkPorts(o.subscribers + 1024); err != nil {
 		return err
 	}
-	defer stop()
+	fmt.Printf("load average before: %s\n", loadAverage())
+	var results []fanoutResult
+	if o.url != "" {
+		r, err := fanout(o, "gateway", strings.TrimSuffix(o.url, "/"), nil)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	} else {
+		roles := []string{"gateway"}
+		if o.floor {
+			roles = append(roles, "floor")
+		}
+		for _, role := range roles {
+			c, err := startRole(role, "-subscribers", strconv.Itoa(o.subscribers))
+			if err != nil {
+				return err
+			}
+			r, err := fanout(o, role, c.url, c)
+			c.stop()
+			if err != nil {
+				return fmt.Errorf("%s: %w", role, err)
+			}
+			results = append(results, r)
+			time.Sleep(2 * time.Second) // let the closed connections go
+		}
+	}
+	fmt.Printf("load average after: %s\n", loadAverage())
+	printFanout(results)
+	return nil
+}
+
+// fanout connects o.subscribers to one stream of the server at base, pushes for o.duration and
+// collects every subscriber's deliveries.
+func fanout(o options, name, base string, server *child) (fanoutResult, error) {
 	api := &apiClient{base: base, key: o.key, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	defer api.http.CloseIdleConnections()
 	id, err := api.createStream()
 	if err != nil {
-		return err
+		return fanoutResult{}, err
 	}
-	fmt.Printf("stream %s on %s; connecting %d subscribers\n", id, base, o.subscribers)
+	fmt.Printf("%s: stream %s on %s; connecting %d subscribers\n", name, id, base, o.subscribers)
 
 	addr := strings.TrimPrefix(base, "http://")
 	request := "GET /v1/streams/" + url.PathEscape(id) + "/events HTTP/1.1\r\nHost: " + addr + "\r\n"
@@ -117,56 +224,29 @@ func run(o options) error {
 		if e, ok := dialErr.Load().(error); ok {
 			err = errors.Join(err, e)
 		}
-		return err
+		return fanoutResult{}, err
 	}
-	fmt.Printf("%d subscribers connected in %v\n", o.subscribers, time.Since(connectStart).Round(time.Millisecond))
+	fmt.Printf("%s: %d subscribers connected in %v\n", name, o.subscribers, time.Since(connectStart).Round(time.Millisecond))
 
+	var cpu0 time.Duration
+	if server != nil {
+		cpu0, _ = server.cpu()
+	}
 	pushLat, pushErrs := push(api, id, o)
 	time.Sleep(time.Second) // let the last deliveries land
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	if err := api.deleteStream(id); err != nil {
-		return err
-	}
-	wg.Wait()
-	report(subs, pushLat, pushErrs, &before)
-	return nil
-}
-
-// target returns the gateway's base URL, starting one in a child process unless o.url is set.
-func target(o options) (string, func(), error) {
-	if o.url != "" {
-		return strings.TrimSuffix(o.url, "/"), func() {}, nil
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command(self, "-serve", "-subscribers", strconv.Itoa(o.subscribers))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	stop := func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			fmt.Fprintln(os.Stderr, "loadtest: gateway process:", err)
+	var cpu time.Duration
+	if server != nil {
+		if cpu1, err := server.cpu(); err == nil {
+			cpu = cpu1 - cpu0
 		}
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		stop()
-		return "", nil, fmt.Errorf("gateway process: %w", err)
+	if err := api.deleteStream(id); err != nil {
+		return fanoutResult{}, err
 	}
-	return strings.TrimSpace(line), stop, nil
+	wg.Wait()
+	r := collect(name, subs, pushLat, pushErrs)
+	r.cpu = cpu
+	return r, nil
 }
 
 // serveGateway runs the gateway alone: it prints its URL, serves until stdin closes, then shuts
@@ -310,17 +390,19 @@ func push(api *apiClient, id string, o options) ([]time.Duration, int) {
 	return lat, errs
 }
 
-func report(subs []*subscriber, pushLat []time.Duration, pushErrs int, ms *runtime.MemStats) {
+// collect sums up the subscribers' deliveries.
+func collect(name string, subs []*subscriber, pushLat []time.Duration, pushErrs int) fanoutResult {
+	r := fanoutResult{name: name, subscribers: len(subs), pushed: len(pushLat), pushErrs: pushErrs}
 	var all []int32
-	missed, badIDs, failed := 0, 0, 0
 	for _, s := range subs {
 		all = append(all, s.lat...)
-		missed += len(pushLat) - len(s.lat)
-		badIDs += s.badIDs
+		r.missed += len(pushLat) - len(s.lat)
+		r.badIDs += s.badIDs
 		if s.err != nil || s.conn == nil {
-			failed++
+			r.failed++
 		}
 	}
+	r.deliveries = len(all)
 	slices.Sort(all)
 	slices.Sort(pushLat)
 	pct := func(p float64) time.Duration {
@@ -329,18 +411,42 @@ func report(subs []*subscriber, pushLat []time.Duration, pushErrs int, ms *runti
 		}
 		return time.Duration(all[min(len(all)-1, int(float64(len(all))*p))]) * time.Microsecond
 	}
-	pushPct := func(p float64) time.Duration {
-		if len(pushLat) == 0 {
-			return 0
-		}
-		return pushLat[min(len(pushLat)-1, int(float64(len(pushLat))*p))]
+	r.p50, r.p90, r.p99, r.p999, r.max = pct(0.50), pct(0.90), pct(0.99), pct(0.999), pct(1)
+	if len(pushLat) > 0 {
+		r.push50 = pushLat[len(pushLat)/2]
+		r.push99 = pushLat[min(len(pushLat)-1, int(float64(len(pushLat))*0.99))]
 	}
-	fmt.Printf("subscribers %d (failed %d), events pushed %d (push errors %d), deliveries %d, missed %d, chunk ID gaps or repeats %d\n",
-		len(subs), failed, len(pushLat), pushErrs, len(all), missed, badIDs)
-	fmt.Printf("delivery latency: p50 %v  p90 %v  p99 %v  p99.9 %v  max %v\n",
-		pct(0.50), pct(0.90), pct(0.99), pct(0.999), pct(1))
-	fmt.Printf("push latency: p50 %v  p99 %v\n", pushPct(0.50), pushPct(0.99))
-	fmt.Printf("subscriber process: heap in use %d MiB, stacks %d MiB\n", ms.HeapInuse>>20, ms.StackInuse>>20)
+	return r
+}
+
+// printFanout prints each run, then the gateway's delivery percentiles against the floor's.
+func printFanout(results []fanoutResult) {
+	for _, r := range results {
+		fmt.Printf("%s: subscribers %d (failed %d), events pushed %d (push errors %d), deliveries %d, missed %d, chunk ID gaps or repeats %d\n",
+			r.name, r.subscribers, r.failed, r.pushed, r.pushErrs, r.deliveries, r.missed, r.badIDs)
+		fmt.Printf("%s: delivery latency p50 %v  p90 %v  p99 %v  p99.9 %v  max %v; push latency p50 %v  p99 %v; server CPU while pushing %v\n",
+			r.name, r.p50, r.p90, r.p99, r.p999, r.max, r.push50.Round(time.Microsecond), r.push99.Round(time.Microsecond), r.cpu)
+	}
+	if len(results) != 2 {
+		return
+	}
+	g, f := results[0], results[1]
+	ratio := func(a, b time.Duration) string {
+		if b == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2fx", float64(a)/float64(b))
+	}
+	fmt.Println()
+	fmt.Printf("%-26s %12s %12s %8s\n", "fan-out figure", "gateway", "raw-TCP floor", "ratio")
+	for _, row := range []struct {
+		name string
+		g, f time.Duration
+	}{{"delivery p50", g.p50, f.p50}, {"delivery p90", g.p90, f.p90}, {"delivery p99", g.p99, f.p99}, {"delivery p99.9", g.p999, f.p999}, {"server CPU while pushing", g.cpu, f.cpu}} {
+		fmt.Printf("%-26s %12v %12v %8s\n", row.name, row.g, row.f, ratio(row.g, row.f))
+	}
+	fmt.Printf("%-26s %12d %12d\n", "missed", g.missed, f.missed)
+	fmt.Printf("%-26s %12d %12d\n", "gaps or repeats", g.badIDs, f.badIDs)
 }
 
 // apiClient calls the stream API.
@@ -416,23 +522,4 @@ func (a *apiClient) waitClients(id string, n int, timeout time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// raiseFileLimit raises RLIMIT_NOFILE to at least n descriptors.
-func raiseFileLimit(n uint64) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return err
-	}
-	if lim.Cur >= n {
-		return nil
-	}
-	lim.Cur = n
-	if lim.Max < n {
-		lim.Max = n
-	}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("raise the open file limit to %d (ulimit -n): %w", n, err)
-	}
-	return nil
 }
