@@ -268,7 +268,9 @@ func serveGateway(o options) error {
 	if err != nil {
 		return err
 	}
-	gw, err := gateway.New(gateway.Config{Manager: m, Generator: runner, Logger: log})
+	// The stream API's own calls (create, the pushes, the count polled) need connections beside
+	// the subscribers'.
+	gw, err := gateway.New(gateway.Config{Manager: m, Generator: runner, Logger: log, MaxConnections: o.subscribers + 1024})
 	if err != nil {
 		return err
 	}
