@@ -43,6 +43,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,6 +69,7 @@ type options struct {
 	floor       bool
 	gemini      geminiOptions
 	ladder      string
+	cpuprofile  string
 }
 
 func main() {
@@ -82,6 +84,7 @@ func main() {
 	flag.StringVar(&o.key, "key", "", "fanout: client key for -url")
 	flag.IntVar(&o.dialers, "dialers", 128, "fanout: subscribers connecting at once")
 	flag.BoolVar(&o.floor, "floor", true, "fanout: also run the raw-TCP floor with the same subscribers and rate")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "fanout: write the gateway process's CPU profile of the run to this file")
 	flag.StringVar(&o.ladder, "ladder", "128,256,512,1000,2000", "gemini: concurrent streams of each rung")
 	flag.IntVar(&o.gemini.events, "events", 64, "gemini: events per stream")
 	flag.DurationVar(&o.gemini.interval, "interval", 20*time.Millisecond, "gemini: time between two events")
@@ -99,6 +102,16 @@ func main() {
 }
 
 func dispatch(o options) error {
+	if o.role != "" && o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	switch o.role {
 	case "":
 	case "gateway":
@@ -166,7 +179,11 @@ func runFanout(o options) error {
 			roles = append(roles, "floor")
 		}
 		for _, role := range roles {
-			c, err := startRole(role, "-subscribers", strconv.Itoa(o.subscribers))
+			args := []string{"-subscribers", strconv.Itoa(o.subscribers)}
+			if o.cpuprofile != "" && role == "gateway" {
+				args = append(args, "-cpuprofile", o.cpuprofile)
+			}
+			c, err := startRole(role, args...)
 			if err != nil {
 				return err
 			}
