@@ -49,7 +49,9 @@ func (s *Server) events(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	sink := &eventsSink{newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout)}
+	frames := s.frames.acquire(info.ID)
+	defer s.frames.release(info.ID, frames)
+	sink := &eventsSink{sseWriter: newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout), frames: frames}
 	sub, err := s.register(ctx, info.ID, info.Labels[manager.LabelSource], sink, after)
 	if errors.Is(err, manager.ErrHistoryTrimmed) {
 		return reword(err, fmt.Sprintf("chunks after %d of stream %q are no longer kept; resume from a later chunk", after, info.ID))
