@@ -12,6 +12,11 @@
 //	go run ./cmd/loadtest -subscribers 10000 -rate 50 -duration 20s
 //
 // With -url it targets a running gateway instead (-key for its client key) and skips the floor.
+// The subscribers live in this process: reading costs about what writing does, so on a small
+// machine the load test itself takes half the CPU. When the machine cannot make the writes the
+// rate asks for, both servers fall behind and the percentiles measure the backlog: the gateway
+// then gains on the floor by writing what queued up in one write, which the floor never does.
+// -cpuprofile profiles the gateway process.
 //
 // -mode gemini: the Gemini route's concurrency ladder. A fake Gemini (-role fake) sends -events
 // events -interval apart, each stamped with the time it was due; streamgate (the real command,
