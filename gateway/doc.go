@@ -257,7 +257,8 @@
 // of everything queued for it, and nothing else: the frame is encoded once per stream and chunk
 // (frames.go: a frameCache per stream with events-route subscribers, shared without a lock and
 // used only for the very chunk it was made from) and the same bytes go to every subscriber; a
-// lone subscriber encodes into a pooled buffer as before, so it allocates nothing. The
+// lone subscriber, a chunk over 16 KiB and a long batch (a replay) are encoded into a pooled
+// buffer as before, which allocates nothing, so a cache pins at most about 512 KiB. The
 // write-deadline check reads the monotonic clock once per write. Profiles of cmd/loadtest's
 // gateway (-cpuprofile) show half the CPU in the write system call itself and the chunked framing
 // and flush of net/http within a tenth; the rest is scheduling the wake-ups.

@@ -9,7 +9,17 @@ import (
 
 // frameCacheSlots is how many recent chunks' frames a frameCache holds: the live chunks a
 // subscriber that is not behind can be missing, many times over.
-const frameCacheSlots = 64
+const frameCacheSlots = 16
+
+// maxCachedData bounds the data of a chunk whose frame is cached, so that a cache pins at most
+// frameCacheSlots such chunks and frames (about 512 KiB) beyond the stream's history: encoding a
+// large chunk costs little beside writing it anyway.
+const maxCachedData = 16 << 10
+
+// maxCachedBatch is the longest batch whose frames a subscriber stores in the cache: a live
+// subscriber a little behind shares them, while a replay (up to the whole history) encodes into
+// its own buffer and allocates nothing, as before.
+const maxCachedBatch = 4
 
 // frameCaches holds one frameCache per stream that has events-route subscribers. Its zero value
 // is ready to use.
@@ -69,16 +79,20 @@ func (fc *frameCaches) release(streamID string, c *frameCache) {
 	}
 }
 
-// frame returns ch's frame from the cache, encoding and storing it when it is not there. It
-// returns nil when caching does not pay (one subscriber, empty data): the caller encodes itself.
-// The returned bytes are shared and must not be modified.
-func (c *frameCache) frame(ch manager.Chunk) []byte {
-	if c == nil || !c.share.Load() || len(ch.Data) == 0 {
+// frame returns ch's frame from the cache, encoding and storing it when it is not there and
+// store is set. It returns nil when caching does not pay (one subscriber, empty or large data) or
+// the frame is not there and store is not set: the caller encodes itself. The returned bytes are
+// shared and must not be modified.
+func (c *frameCache) frame(ch manager.Chunk, store bool) []byte {
+	if c == nil || !c.share.Load() || len(ch.Data) == 0 || len(ch.Data) > maxCachedData {
 		return nil
 	}
 	slot := &c.slots[ch.ID%frameCacheSlots]
 	if f := slot.Load(); f != nil && f.holds(ch) {
 		return f.frame
+	}
+	if !store {
+		return nil
 	}
 	f := &cachedFrame{id: ch.ID, data: ch.Data, event: ch.Event, err: ch.Err,
 		frame: appendChunkFrame(make([]byte, 0, len(ch.Data)+len(ch.Event)+32), ch)}
