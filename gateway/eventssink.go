@@ -15,6 +15,7 @@ import (
 // end as `event: done` with {"status","reason"}.
 type eventsSink struct {
 	*sseWriter
+	frames *frameCache // the stream's frames, shared with its other subscribers
 	// handOff reports whether an end is this replica letting go of a stream it does not own
 	// while it shuts down (cluster mode): the stream goes on elsewhere, so the response ends
 	// without `event: done` and an EventSource reconnects, to another replica, with
@@ -40,15 +41,28 @@ func (e *eventsSink) slowClient() {}
 // route implements sseSink.
 func (e *eventsSink) route() string { return subscriberEvents }
 
-// Deliver implements manager.Sink: it writes the whole batch, then flushes once.
+// Deliver implements manager.Sink: it writes the whole batch, then flushes once. A live
+// subscriber usually gets one chunk at a time: its frame, encoded once for every subscriber of
+// the stream, is written as it is; a batch is copied into one buffer so that it is one write,
+// the frames of a long one (a replay) encoded there rather than cached.
 func (e *eventsSink) Deliver(_ context.Context, chunks []manager.Chunk) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if len(chunks) == 1 {
+		if f := e.frames.frame(chunks[0], true); f != nil {
+			return e.writeLocked(f)
+		}
+	}
 	bp := getFrameBuffer()
 	defer putFrameBuffer(bp)
 	buf := *bp
+	store := len(chunks) <= maxCachedBatch
 	for _, ch := range chunks {
-		buf = appendChunkFrame(buf, ch)
+		if f := e.frames.frame(ch, store); f != nil {
+			buf = append(buf, f...)
+		} else {
+			buf = appendChunkFrame(buf, ch)
+		}
 	}
 	*bp = buf
 	return e.writeLocked(buf)

@@ -35,6 +35,7 @@ type Server struct {
 	ready      atomic.Bool
 	clients    atomic.Uint64 // numbers subscriber client IDs
 	feed       feed          // the lifecycle feed (watch.go)
+	frames     frameCaches   // events-route frames shared by a stream's subscribers (frames.go)
 
 	// Background work the server owns: upstream runners and orphan timers.
 	bgMu     sync.Mutex

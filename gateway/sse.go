@@ -77,12 +77,14 @@ func (sw *sseWriter) writeLocked(b []byte) error {
 // extendDeadlineLocked keeps a write deadline between half the stalled-write timeout and the whole
 // of it ahead, so that a client that stops reading cannot pin the handler, while moving the
 // deadline (a runtime timer update) at most once per half timeout rather than at every write.
-// mu must be held.
+// The check reads the monotonic clock only (time.Until of a time that carries it), half the
+// clock reads of time.Now, which showed in the fan-out's profile at one check per write per
+// subscriber. mu must be held.
 func (sw *sseWriter) extendDeadlineLocked() {
-	now := time.Now()
-	if now.Before(sw.refresh) {
+	if time.Until(sw.refresh) > 0 {
 		return
 	}
+	now := time.Now()
 	// An error means the connection has no deadlines; the write then goes on without one.
 	_ = sw.rc.SetWriteDeadline(now.Add(sw.stall))
 	sw.refresh = now.Add(sw.stall / 2)

@@ -144,6 +144,10 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 	}
 	defer close(c.done)
 	defer c.q.active.Store(false)
+	// The end of ctx wakes the loop like a chunk does, so that it waits on one channel: a
+	// two-way select at every wake-up costs more than the rest of the loop (issue 15).
+	stop := context.AfterFunc(ctx, c.q.signal)
+	defer stop()
 	var spare []Chunk
 	for {
 		batch, st := c.q.take(spare)
@@ -160,11 +164,10 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 		case st.end != nil:
 			return c.sink.Closed(ctx, *st.end)
 		}
-		select {
-		case <-c.q.wake:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
 		}
+		<-c.q.wake
 	}
 }
 

@@ -20,9 +20,25 @@ import (
 // readyRe matches streamgate's ready line and captures its URL.
 var readyRe = regexp.MustCompile(`^streamgate ready on (http://127\.0\.0\.1:\d+) `)
 
-// startReplicas starts o.replicas streamgate processes sharing o.redis (open mode, no rate
-// limit, the simulator making o.chunks chunks without pause) and returns their URLs; stop ends
-// them with SIGTERM.
+// clusterTargets returns the gateways' base URLs: -url's, or the replicas -redis starts; stop
+// ends what it started.
+func clusterTargets(o options) ([]string, func(), error) {
+	switch {
+	case o.url != "":
+		var bases []string
+		for u := range strings.SplitSeq(o.url, ",") {
+			bases = append(bases, strings.TrimSuffix(strings.TrimSpace(u), "/"))
+		}
+		return bases, func() {}, nil
+	case o.redis != "":
+		return startReplicas(o)
+	}
+	return nil, nil, errors.New("-mode throughput needs cluster replicas: give -redis or -url a,b,c")
+}
+
+// startReplicas starts o.replicas streamgate processes (-streamgate, or one built from
+// ./cmd/streamgate) sharing o.redis (open mode, no rate limit, the simulator making o.chunks
+// chunks without pause) and returns their URLs; stop ends them with SIGINT.
 func startReplicas(o options) ([]string, func(), error) {
 	dir, err := os.MkdirTemp("", "loadtest-cluster")
 	if err != nil {
@@ -36,6 +52,11 @@ func startReplicas(o options) ([]string, func(), error) {
 		}
 		wg.Wait()
 		os.RemoveAll(dir)
+	}
+	bin, err := streamgateBinary(o.streamgate, dir)
+	if err != nil {
+		stop()
+		return nil, nil, err
 	}
 	var bases []string
 	maxStreams := o.streams + 1000
@@ -52,7 +73,7 @@ limits: {rate: {per_key_rps: 0}, max_connections: %d}
 			stop()
 			return nil, nil, err
 		}
-		cmd := exec.Command(o.streamgate, "-config", cfg, "-admin", "127.0.0.1:0")
+		cmd := exec.Command(bin, "-config", cfg, "-admin", "127.0.0.1:0")
 		cmd.Stderr = os.Stderr
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
@@ -61,7 +82,7 @@ limits: {rate: {per_key_rps: 0}, max_connections: %d}
 		}
 		if err := cmd.Start(); err != nil {
 			stop()
-			return nil, nil, fmt.Errorf("start %s: %w", o.streamgate, err)
+			return nil, nil, fmt.Errorf("start %s: %w", bin, err)
 		}
 		cmds = append(cmds, cmd)
 		r := bufio.NewReader(stdout)
@@ -143,7 +164,7 @@ func throughput(o options) error {
 	if err := raiseFileLimit(uint64(o.streams + 1024)); err != nil {
 		return err
 	}
-	bases, stop, err := targets(o)
+	bases, stop, err := clusterTargets(o)
 	if err != nil {
 		return err
 	}

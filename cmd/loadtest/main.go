@@ -1,29 +1,63 @@
-// Command loadtest measures the gateway's fan-out: one push stream, many SSE subscribers on
-// loopback, events pushed through the stream API at a fixed rate. Each event carries the time it was
-// pushed; every subscriber records how long each event took to reach it. It prints the delivery
-// latency percentiles over all deliveries, the deliveries missed, and the push latency.
+// Command loadtest measures streamgate against baselines, each server its own process on
+// loopback so that its CPU time and RSS can be read from /proc, in one invocation.
+//
+// -mode fanout (the default): one push stream, many SSE subscribers of
+// /v1/streams/{id}/events, events pushed through the stream API at a fixed rate, each carrying the
+// time it was pushed; every subscriber records how long each event took to reach it and checks
+// that chunk IDs come in order without a gap. It runs against the gateway (this program with
+// -role gateway: open mode, no rate limit, the simulator upstream), then against the raw-TCP
+// floor (-role floor, floor.go: the same API, one write per connection per event and nothing
+// else), with the same subscribers and rate, and prints the delivery percentiles side by side.
 //
 //	go run ./cmd/loadtest -subscribers 10000 -rate 50 -duration 20s
 //
-// By default it starts a gateway (open mode, no rate limit) on a loopback port in a child process
-// (this program with -serve), so that the gateway and the subscribers each have their own
-// descriptors and Go runtime; with -url it targets a running gateway instead (-key for its client
-// key). Both processes raise RLIMIT_NOFILE to fit one descriptor per subscriber.
+// With -url it targets a running gateway instead (-key for its client key) and skips the floor.
+// The subscribers live in this process: reading costs about what writing does, so on a small
+// machine the load test itself takes half the CPU. When the machine cannot make the writes the
+// rate asks for, both servers fall behind and the percentiles measure the backlog: the gateway
+// then gains on the floor by writing what queued up in one write, which the floor never does.
+// -cpuprofile profiles the gateway process.
 //
-// Cluster mode (issue 12): with -redis it starts -replicas streamgate processes (the binary
-// -streamgate names) sharing that Redis, or with -url a,b,c it targets running replicas. Events
-// are pushed through the first replica, which owns the stream; subscriber i reads from replica
-// i mod n. Besides the percentiles over all deliveries it prints them per replica, and what each
-// replica adds over the owner's subscribers for the same chunk (the remote delivery latency):
+// Cluster fan-out (issue 12): with -redis it starts -replicas streamgate processes (the binary
+// -streamgate names, built from ./cmd/streamgate when empty; open mode, no rate limit, each its
+// node ID) sharing that Redis, or with -url a,b,c it targets running replicas; the floor is
+// skipped. Events are pushed through the first replica, which owns the stream; subscriber i reads
+// from replica i mod n. Besides the percentiles over all deliveries it prints them per replica,
+// and what each replica adds over the owner's subscribers for the same chunk (the remote
+// delivery latency):
 //
 //	go run ./cmd/loadtest -redis redis://127.0.0.1:6390/0 -streamgate ./streamgate -subscribers 2 -rate 1000 -duration 10s
 //	go run ./cmd/loadtest -redis redis://127.0.0.1:6390/0 -streamgate ./streamgate -subscribers 3000 -rate 50 -duration 20s
 //
-// -streams N measures throughput instead: N generation streams created round-robin over the
-// replicas (each replica's simulator makes -chunks chunks as fast as it can), each read by one
-// subscriber on the next replica; it prints the chunks appended and delivered per second.
+// -mode throughput: -streams generation streams created round-robin over the replicas (-redis
+// or -url a,b,c; each replica's simulator makes -chunks chunks as fast as it can), each read by
+// one subscriber on the next replica; it prints the chunks appended and delivered per second,
+// from the first create to the last subscriber's `event: done`.
 //
-//	go run ./cmd/loadtest -redis redis://127.0.0.1:6390/0 -streamgate ./streamgate -streams 1000 -chunks 200
+//	go run ./cmd/loadtest -mode throughput -redis redis://127.0.0.1:6390/0 -streamgate ./streamgate -streams 1000 -chunks 200
+//
+// -mode gemini: the Gemini route's concurrency ladder. A fake Gemini (-role fake) sends -events
+// events -interval apart, each stamped with the time it was due; streamgate (the real command,
+// built from ./cmd/streamgate unless -streamgate names a binary, with the limits that would refuse
+// the load lifted) and a bare httputil.ReverseProxy flushing every write (-role proxy) stand in
+// front of it. For each rung of -ladder, alternately on each, that many callers hold that many
+// streams open for -level-time, and it prints how late chunks arrived (a rung is sustained when
+// none is later than -late and none failed), the server's CPU time per stream and its peak RSS,
+// then the figures side by side with their ratios.
+//
+//	go run ./cmd/loadtest -mode gemini -ladder 128,256,512,1000,2000
+//
+// On the shared 2-core machine of issue 15 (load average 3.9 before, 7.2 after), the ladder gave
+// at 128/256/512/1000/2000 streams a chunk lateness p99 of 24/77/225/427/1425 ms for streamgate
+// and 7/15/245/289/955 ms for the proxy: 128 streams sustained against 256 (2.00x), CPU per
+// stream at 1,000 streams 1.37 ms against 0.76 ms (1.81x; 3.9 against 2.1 ms at 128 streams,
+// where neither is starved) and RSS at 1,000 streams 308 MiB against 110 MiB (2.80x; streamgate
+// keeps every finished stream's history for retain_closed). The fan-out figures are in package
+// gateway's documentation.
+//
+// Every process raises RLIMIT_NOFILE to fit one descriptor per connection, and the load test
+// checks that the loopback ephemeral port range holds them: 10,000 subscribers need a hard
+// `ulimit -n` of at least 11,024 and net.ipv4.ip_local_port_range of at least 11,024 ports.
 package main
 
 import (
@@ -40,14 +74,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/streamgate/streamgate/gateway"
@@ -56,6 +88,8 @@ import (
 )
 
 type options struct {
+	mode        string
+	role        string
 	subscribers int
 	rate        int
 	duration    time.Duration
@@ -63,63 +97,180 @@ type options struct {
 	url         string
 	key         string
 	dialers     int
-	serve       bool
+	floor       bool
+	gemini      geminiOptions
+	ladder      string
+	cpuprofile  string
+	streamgate  string // the binary the gemini ladder and -redis start
 	// Cluster mode.
-	redis      string
-	replicas   int
-	streamgate string
-	streams    int
-	chunks     int
+	redis    string
+	replicas int
+	streams  int
+	chunks   int
 }
 
 func main() {
 	var o options
-	flag.IntVar(&o.subscribers, "subscribers", 10000, "SSE subscribers of the stream")
-	flag.IntVar(&o.rate, "rate", 50, "events pushed per second")
-	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long to push")
+	flag.StringVar(&o.mode, "mode", "fanout", "fanout: one push stream to many subscribers, beside the raw-TCP floor (or over cluster replicas); gemini: the Gemini route's concurrency ladder beside httputil.ReverseProxy; throughput: generation streams over cluster replicas")
+	flag.StringVar(&o.role, "role", "", "internal: run one server process (gateway, floor, fake, proxy), print its URL, and stop when stdin closes")
+	flag.IntVar(&o.subscribers, "subscribers", 10000, "fanout: SSE subscribers of the stream")
+	flag.IntVar(&o.rate, "rate", 50, "fanout: events pushed per second")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "fanout: how long to push")
 	flag.IntVar(&o.payload, "payload", 256, "approximate bytes of data per event")
-	flag.StringVar(&o.url, "url", "", "gateway base URL, or comma-separated replica URLs (the first owns the stream); empty starts a gateway")
-	flag.StringVar(&o.key, "key", "", "client key for -url")
-	flag.IntVar(&o.dialers, "dialers", 128, "subscribers connecting at once")
-	flag.BoolVar(&o.serve, "serve", false, "run only the gateway, print its URL, and stop when stdin closes")
-	flag.StringVar(&o.redis, "redis", "", "cluster mode: start -replicas streamgate processes on this Redis URL")
-	flag.IntVar(&o.replicas, "replicas", 3, "replicas started with -redis")
-	flag.StringVar(&o.streamgate, "streamgate", "streamgate", "the streamgate binary -redis starts")
-	flag.IntVar(&o.streams, "streams", 0, "throughput mode: generation streams spread over the replicas")
-	flag.IntVar(&o.chunks, "chunks", 200, "throughput mode: chunks per generation")
+	flag.StringVar(&o.url, "url", "", "fanout, throughput: gateway base URL, or comma-separated replica URLs (the first owns the stream); empty starts a gateway in a child process (proxy role: the upstream)")
+	flag.StringVar(&o.key, "key", "", "fanout, throughput: client key for -url")
+	flag.IntVar(&o.dialers, "dialers", 128, "fanout, throughput: subscribers connecting at once")
+	flag.BoolVar(&o.floor, "floor", true, "fanout: also run the raw-TCP floor with the same subscribers and rate")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "fanout: write the gateway process's CPU profile of the run to this file")
+	flag.StringVar(&o.ladder, "ladder", "128,256,512,1000,2000", "gemini: concurrent streams of each rung")
+	flag.IntVar(&o.gemini.events, "events", 64, "gemini: events per stream")
+	flag.DurationVar(&o.gemini.interval, "interval", 20*time.Millisecond, "gemini: time between two events")
+	flag.DurationVar(&o.gemini.levelTime, "level-time", 4*time.Second, "gemini: how long each rung keeps starting streams")
+	flag.DurationVar(&o.gemini.late, "late", 100*time.Millisecond, "gemini: a rung is sustained when no chunk arrives later than this")
+	flag.IntVar(&o.gemini.cpuAt, "cpu-at", 1000, "gemini: the rung whose CPU per stream and RSS are compared")
+	flag.StringVar(&o.streamgate, "streamgate", "", "gemini, -redis: the streamgate binary to start; empty builds ./cmd/streamgate")
+	flag.StringVar(&o.gemini.logLevel, "log-level", "warn", "gemini: streamgate's log.level")
+	flag.StringVar(&o.redis, "redis", "", "fanout, throughput: start -replicas streamgate processes sharing this Redis URL (cluster mode)")
+	flag.IntVar(&o.replicas, "replicas", 3, "fanout, throughput: replicas started with -redis")
+	flag.IntVar(&o.streams, "streams", 1000, "throughput: generation streams spread over the replicas")
+	flag.IntVar(&o.chunks, "chunks", 200, "throughput: chunks per generation")
 	flag.Parse()
-	run := run
-	switch {
-	case o.serve:
-		run = serveGateway
-	case o.streams > 0:
-		run = throughput
-	}
-	if err := run(o); err != nil {
+	o.gemini.size = o.payload
+	o.gemini.binary = o.streamgate
+	if err := dispatch(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(o options) error {
+func dispatch(o options) error {
+	if o.role != "" && o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	switch o.role {
+	case "":
+	case "gateway":
+		return serveGateway(o)
+	case "floor":
+		return serveUntilStdinCloses(newFloor().handler())
+	case "fake":
+		return serveUntilStdinCloses(fakeGemini{events: o.gemini.events, interval: o.gemini.interval, pad: strings.Repeat("x", max(0, o.payload-200))})
+	case "proxy":
+		h, err := newReverseProxy(o.url)
+		if err != nil {
+			return err
+		}
+		return serveUntilStdinCloses(h)
+	default:
+		return fmt.Errorf("unknown -role %q", o.role)
+	}
+	switch o.mode {
+	case "fanout":
+		return runFanout(o)
+	case "throughput":
+		return throughput(o)
+	case "gemini":
+		for f := range strings.SplitSeq(o.ladder, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return fmt.Errorf("-ladder: %q is not a number of streams", f)
+			}
+			o.gemini.ladder = append(o.gemini.ladder, n)
+		}
+		return runGemini(o.gemini)
+	}
+	return fmt.Errorf("unknown -mode %q", o.mode)
+}
+
+// fanoutResult is one fan-out run.
+type fanoutResult struct {
+	name                       string
+	subscribers, failed        int
+	pushed, pushErrs           int
+	deliveries, missed, badIDs int
+	p50, p90, p99, p999, max   time.Duration
+	push50, push99             time.Duration
+	cpu                        time.Duration // the serving process's, while pushing; 0 when unknown
+	replicas                   int           // the gateways read from, when more than one
+	subs                       []*subscriber // kept for the per-replica report when replicas > 1
+}
+
+// runFanout runs the fan-out against the gateway and then, unless -floor=false, -url or -redis
+// is set, against the raw-TCP floor, and prints both side by side.
+func runFanout(o options) error {
 	if err := raiseFileLimit(uint64(o.subscribers + 1024)); err != nil {
 		return err
 	}
-	bases, stop, err := targets(o)
-	if err != nil {
+	if err := checkPorts(o.subscribers + 1024); err != nil {
 		return err
 	}
-	defer stop()
+	fmt.Printf("load average before: %s\n", loadAverage())
+	var results []fanoutResult
+	if o.url != "" || o.redis != "" {
+		bases, stop, err := clusterTargets(o)
+		if err != nil {
+			return err
+		}
+		name := "gateway"
+		if len(bases) > 1 {
+			name = "cluster"
+		}
+		r, err := fanout(o, name, bases, nil)
+		stop()
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	} else {
+		roles := []string{"gateway"}
+		if o.floor {
+			roles = append(roles, "floor")
+		}
+		for _, role := range roles {
+			args := []string{"-subscribers", strconv.Itoa(o.subscribers)}
+			if o.cpuprofile != "" && role == "gateway" {
+				args = append(args, "-cpuprofile", o.cpuprofile)
+			}
+			c, err := startRole(role, args...)
+			if err != nil {
+				return err
+			}
+			r, err := fanout(o, role, []string{c.url}, c)
+			c.stop()
+			if err != nil {
+				return fmt.Errorf("%s: %w", role, err)
+			}
+			results = append(results, r)
+			time.Sleep(2 * time.Second) // let the closed connections go
+		}
+	}
+	fmt.Printf("load average after: %s\n", loadAverage())
+	printFanout(results)
+	return nil
+}
+
+// fanout connects o.subscribers to one stream created on bases[0], subscriber i on bases[i mod
+// n], pushes through bases[0] for o.duration and collects every subscriber's deliveries.
+func fanout(o options, name string, bases []string, server *child) (fanoutResult, error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	defer client.CloseIdleConnections()
 	apis := make([]*apiClient, len(bases))
 	for i, base := range bases {
-		apis[i] = &apiClient{base: base, key: o.key, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+		apis[i] = &apiClient{base: base, key: o.key, http: client}
 	}
 	api := apis[0]
 	id, err := api.createStream()
 	if err != nil {
-		return err
+		return fanoutResult{}, err
 	}
-	fmt.Printf("stream %s on %s; connecting %d subscribers to %d gateways\n", id, bases[0], o.subscribers, len(bases))
+	fmt.Printf("%s: stream %s on %s; connecting %d subscribers to %s\n", name, id, bases[0], o.subscribers, strings.Join(bases, " "))
 
 	expected := int(o.duration.Seconds()*float64(o.rate)) + 1
 	subs := make([]*subscriber, o.subscribers)
@@ -146,24 +297,33 @@ func run(o options) error {
 			if e, ok := dialErr.Load().(error); ok {
 				err = errors.Join(err, e)
 			}
-			return err
+			return fanoutResult{}, err
 		}
 	}
-	fmt.Printf("%d subscribers connected in %v\n", o.subscribers, time.Since(connectStart).Round(time.Millisecond))
+	fmt.Printf("%s: %d subscribers connected in %v\n", name, o.subscribers, time.Since(connectStart).Round(time.Millisecond))
 
+	var cpu0 time.Duration
+	if server != nil {
+		cpu0, _ = server.cpu()
+	}
 	pushLat, pushErrs := push(api, id, o)
 	time.Sleep(time.Second) // let the last deliveries land
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
+	var cpu time.Duration
+	if server != nil {
+		if cpu1, err := server.cpu(); err == nil {
+			cpu = cpu1 - cpu0
+		}
+	}
 	if err := api.deleteStream(id); err != nil {
-		return err
+		return fanoutResult{}, err
 	}
 	wg.Wait()
-	report(subs, pushLat, pushErrs, &before)
+	r := collect(name, subs, pushLat, pushErrs)
+	r.cpu = cpu
 	if len(bases) > 1 {
-		reportReplicas(subs, len(bases))
+		r.replicas, r.subs = len(bases), subs
 	}
-	return nil
+	return r, nil
 }
 
 // eventsRequest is the raw HTTP request of a stream's events on the gateway at base.
@@ -174,59 +334,6 @@ func eventsRequest(base, id, key string) (addr, request string) {
 		request += "x-goog-api-key: " + key + "\r\n"
 	}
 	return addr, request + "\r\n"
-}
-
-// targets returns the gateways' base URLs: o.url's, the replicas -redis starts, or one gateway
-// started in a child process.
-func targets(o options) ([]string, func(), error) {
-	switch {
-	case o.url != "":
-		var bases []string
-		for _, u := range strings.Split(o.url, ",") {
-			bases = append(bases, strings.TrimSuffix(strings.TrimSpace(u), "/"))
-		}
-		return bases, func() {}, nil
-	case o.redis != "":
-		return startReplicas(o)
-	}
-	base, stop, err := target(o)
-	if err != nil {
-		return nil, nil, err
-	}
-	return []string{base}, stop, nil
-}
-
-// target starts a gateway in a child process and returns its base URL.
-func target(o options) (string, func(), error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command(self, "-serve", "-subscribers", strconv.Itoa(o.subscribers))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	stop := func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			fmt.Fprintln(os.Stderr, "loadtest: gateway process:", err)
-		}
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		stop()
-		return "", nil, fmt.Errorf("gateway process: %w", err)
-	}
-	return strings.TrimSpace(line), stop, nil
 }
 
 // serveGateway runs the gateway alone: it prints its URL, serves until stdin closes, then shuts
@@ -248,7 +355,9 @@ func serveGateway(o options) error {
 	if err != nil {
 		return err
 	}
-	gw, err := gateway.New(gateway.Config{Manager: m, Generator: runner, Logger: log})
+	// The stream API's own calls (create, the pushes, the count polled) need connections beside
+	// the subscribers'.
+	gw, err := gateway.New(gateway.Config{Manager: m, Generator: runner, Logger: log, MaxConnections: o.subscribers + 1024})
 	if err != nil {
 		return err
 	}
@@ -267,7 +376,7 @@ func serveGateway(o options) error {
 
 // subscriber is one SSE connection recording the delivery latency of every event, in µs.
 type subscriber struct {
-	target int // the gateway it reads from, an index of the targets
+	target int // the gateway it reads from, an index of the bases
 	conn   net.Conn
 	lat    []int32
 	ids    []int32 // the chunk ID of each latency in lat
@@ -373,17 +482,19 @@ func push(api *apiClient, id string, o options) ([]time.Duration, int) {
 	return lat, errs
 }
 
-func report(subs []*subscriber, pushLat []time.Duration, pushErrs int, ms *runtime.MemStats) {
+// collect sums up the subscribers' deliveries.
+func collect(name string, subs []*subscriber, pushLat []time.Duration, pushErrs int) fanoutResult {
+	r := fanoutResult{name: name, subscribers: len(subs), pushed: len(pushLat), pushErrs: pushErrs}
 	var all []int32
-	missed, badIDs, failed := 0, 0, 0
 	for _, s := range subs {
 		all = append(all, s.lat...)
-		missed += len(pushLat) - len(s.lat)
-		badIDs += s.badIDs
+		r.missed += len(pushLat) - len(s.lat)
+		r.badIDs += s.badIDs
 		if s.err != nil || s.conn == nil {
-			failed++
+			r.failed++
 		}
 	}
+	r.deliveries = len(all)
 	slices.Sort(all)
 	slices.Sort(pushLat)
 	pct := func(p float64) time.Duration {
@@ -392,18 +503,45 @@ func report(subs []*subscriber, pushLat []time.Duration, pushErrs int, ms *runti
 		}
 		return time.Duration(all[min(len(all)-1, int(float64(len(all))*p))]) * time.Microsecond
 	}
-	pushPct := func(p float64) time.Duration {
-		if len(pushLat) == 0 {
-			return 0
-		}
-		return pushLat[min(len(pushLat)-1, int(float64(len(pushLat))*p))]
+	r.p50, r.p90, r.p99, r.p999, r.max = pct(0.50), pct(0.90), pct(0.99), pct(0.999), pct(1)
+	if len(pushLat) > 0 {
+		r.push50 = pushLat[len(pushLat)/2]
+		r.push99 = pushLat[min(len(pushLat)-1, int(float64(len(pushLat))*0.99))]
 	}
-	fmt.Printf("subscribers %d (failed %d), events pushed %d (push errors %d), deliveries %d, missed %d, chunk ID gaps or repeats %d\n",
-		len(subs), failed, len(pushLat), pushErrs, len(all), missed, badIDs)
-	fmt.Printf("delivery latency: p50 %v  p90 %v  p99 %v  p99.9 %v  max %v\n",
-		pct(0.50), pct(0.90), pct(0.99), pct(0.999), pct(1))
-	fmt.Printf("push latency: p50 %v  p99 %v\n", pushPct(0.50), pushPct(0.99))
-	fmt.Printf("subscriber process: heap in use %d MiB, stacks %d MiB\n", ms.HeapInuse>>20, ms.StackInuse>>20)
+	return r
+}
+
+// printFanout prints each run, then the gateway's delivery percentiles against the floor's.
+func printFanout(results []fanoutResult) {
+	for _, r := range results {
+		fmt.Printf("%s: subscribers %d (failed %d), events pushed %d (push errors %d), deliveries %d, missed %d, chunk ID gaps or repeats %d\n",
+			r.name, r.subscribers, r.failed, r.pushed, r.pushErrs, r.deliveries, r.missed, r.badIDs)
+		fmt.Printf("%s: delivery latency p50 %v  p90 %v  p99 %v  p99.9 %v  max %v; push latency p50 %v  p99 %v; server CPU while pushing %v\n",
+			r.name, r.p50, r.p90, r.p99, r.p999, r.max, r.push50.Round(time.Microsecond), r.push99.Round(time.Microsecond), r.cpu)
+		if r.replicas > 1 {
+			reportReplicas(r.subs, r.replicas)
+		}
+	}
+	if len(results) != 2 {
+		return
+	}
+	g, f := results[0], results[1]
+	ratio := func(a, b time.Duration) string {
+		if b == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2fx", float64(a)/float64(b))
+	}
+	fmt.Println()
+	fmt.Printf("%-26s %12s %12s %8s\n", "fan-out figure", "gateway", "raw-TCP floor", "ratio")
+	for _, row := range []struct {
+		name string
+		g, f time.Duration
+	}{{"delivery p50", g.p50, f.p50}, {"delivery p90", g.p90, f.p90}, {"delivery p99", g.p99, f.p99}, {"delivery p99.9", g.p999, f.p999}, {"server CPU while pushing", g.cpu, f.cpu}} {
+		fmt.Printf("%-26s %12v %12v %8s\n", row.name, row.g, row.f, ratio(row.g, row.f))
+	}
+	fmt.Printf("%-26s %12d %12d\n", "missed", g.missed, f.missed)
+	fmt.Printf("%-26s %12d %12d\n", "gaps or repeats", g.badIDs, f.badIDs)
 }
 
 // apiClient calls the stream API.
@@ -479,23 +617,4 @@ func (a *apiClient) waitClients(id string, n int, timeout time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// raiseFileLimit raises RLIMIT_NOFILE to at least n descriptors.
-func raiseFileLimit(n uint64) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return err
-	}
-	if lim.Cur >= n {
-		return nil
-	}
-	lim.Cur = n
-	if lim.Max < n {
-		lim.Max = n
-	}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("raise the open file limit to %d (ulimit -n): %w", n, err)
-	}
-	return nil
 }
