@@ -59,7 +59,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	// to one Redis primary (docs/cluster.md says what Redis Cluster would need).
 	opt.ForceSingleClient = true
 	opt.DisableCache = true
-	opt.Dialer.Timeout = cfg.Lease
+	// rueidis bounds a dial and the connection's handshake by Dialer.Timeout. It is not the lease:
+	// a refused connection fails at once anyway, and a loaded host can take longer than a short
+	// lease to finish a handshake, which would fail New or a reconnect for nothing.
+	opt.Dialer.Timeout = connectTimeout
 	opt.ConnWriteTimeout = max(cfg.Lease, time.Second)
 	opt.ClientName = "streamgate:" + cfg.NodeID
 	client, err := rueidis.NewClient(opt)
