@@ -167,3 +167,90 @@ func TestLeaseLapseOfALiveReplica(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, s.Epoch(), created.Epoch)
 }
+
+// Redis stalled for half the lease (a host too loaded to schedule it): the refresh that waits
+// out the stall, longer than a third of the lease, still lands in time, so the replica stays ready throughout and keeps its epoch and
+// its streams; no other replica's sweep ends them.
+func TestLeaseSurvivesAStallShorterThanTheLease(t *testing.T) {
+	srv := fresh(t)
+	ctx := context.Background()
+	c := inspect(t, srv)
+	const lease = 1500 * time.Millisecond
+	var lost atomic.Bool
+	s, logs := newStore(t, srv, "a", cluster.Config{Lease: lease, OnLeaseLost: func() { lost.Store(true) }})
+	other, _ := newStore(t, srv, "b", cluster.Config{Lease: 10 * time.Second})
+	_, err := s.Create(ctx, cluster.CreateOptions{ID: "kept"})
+	require.NoError(t, err)
+	epoch := s.Epoch()
+
+	stop := make(chan struct{})
+	var notReady atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if !s.LeaseOK() {
+				notReady.Add(1)
+			}
+		}
+	})
+	// Stall 300ms after a refresh: the next one, due at lease/3, waits out the stall for longer
+	// than lease/3 but lands with lease/3 to spare.
+	eventually(t, "300ms since the last refresh", func() bool { return doInt(t, c, "PTTL", cluster.LeaseKey("a")) <= (lease - 300*time.Millisecond).Milliseconds() })
+	require.NoError(t, srv.Stall(lease/2))
+	// Without a refresh after the stall the lease has at most lease/2 left.
+	eventually(t, "the lease is refreshed after the stall", func() bool { return doInt(t, c, "PTTL", cluster.LeaseKey("a")) > (2 * lease / 3).Milliseconds() })
+	close(stop)
+	wg.Wait()
+
+	assert.Zero(t, notReady.Load(), "the replica was ready all along")
+	assert.False(t, lost.Load(), "OnLeaseLost was not called")
+	assert.Equal(t, epoch, s.Epoch())
+	held, err := do(t, c, "GET", cluster.LeaseKey("a")).ToString()
+	require.NoError(t, err)
+	assert.Equal(t, epoch, held)
+	n, err := other.Sweep(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	info, err := other.Info(ctx, "kept")
+	require.NoError(t, err)
+	assert.Equal(t, manager.StatusActive, info.Status)
+	require.NoError(t, s.Ready(ctx))
+	assert.Contains(t, logs.String(), "cluster lease refreshed late", "with how much of the lease was left")
+	assert.NotContains(t, logs.String(), "not refreshed")
+	assert.NotContains(t, logs.String(), "lapsed")
+}
+
+// Redis stalled for longer than the lease: the lease is gone when Redis wakes, as it is for the
+// other replicas, so the replica gives up exactly as after any lapse: it is not ready, it is
+// told (OnLeaseLost), it takes a new epoch, and its old streams end with 503 "replica a lost".
+func TestLeaseLapsesInAStallLongerThanTheLease(t *testing.T) {
+	srv := fresh(t)
+	ctx := context.Background()
+	const lease = 500 * time.Millisecond
+	lost := make(chan struct{}, 1)
+	s, logs := newStore(t, srv, "a", cluster.Config{Lease: lease, OnLeaseLost: func() { lost <- struct{}{} }})
+	other, _ := newStore(t, srv, "b", cluster.Config{Lease: 10 * time.Second})
+	_, err := s.Create(ctx, cluster.CreateOptions{ID: "old"})
+	require.NoError(t, err)
+	old := s.Epoch()
+
+	require.NoError(t, srv.Stall(2*lease))
+	waitFor(t, "OnLeaseLost", lost)
+	eventually(t, "a new lease", func() bool { return s.Epoch() != "" && s.Epoch() != old })
+	eventually(t, "ready again", func() bool { return s.Ready(ctx) == nil })
+	assert.Contains(t, logs.String(), "cluster lease not refreshed before it ran out; this replica is not ready")
+	assert.Contains(t, logs.String(), "cluster lease lapsed; the other replicas end the streams this one owned")
+	eventually(t, "the old epoch's stream ended", func() bool {
+		_, err := other.Sweep(ctx)
+		info, ierr := other.Info(ctx, "old")
+		return err == nil && ierr == nil && info.Status == manager.StatusError
+	})
+	info, err := other.Info(ctx, "old")
+	require.NoError(t, err)
+	assert.Equal(t, "replica a lost", info.Err.Message)
+}

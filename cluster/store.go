@@ -29,13 +29,14 @@ type Store struct {
 
 	epoch   atomic.Pointer[string] // this replica's lease epoch; nil while it holds none
 	leaseOK atomic.Bool            // the last refresh reached Redis and found the lease held
+	until   time.Time              // the lease holds at least until then; the lease goroutine's
 
 	watchMu   sync.Mutex
 	watchers  map[uint64]func() // WatchLeaseLost's, by registration
 	nextWatch uint64
 
-	cancel    context.CancelFunc // stops the lease loop
-	leaseDone chan struct{}
+	cancel    context.CancelFunc // stops the lease and sweep loops
+	loops     sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -69,7 +70,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: redis at %s is unreachable: %w: %w", redactedURL(cfg.RedisURL), ErrUnavailable, err)
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger.With("node_id", cfg.NodeID), client: client, leaseDone: make(chan struct{})}
+	s := &Store{cfg: cfg, log: cfg.Logger.With("node_id", cfg.NodeID), client: client}
 	if err := s.start(ctx); err != nil {
 		client.Close()
 		return nil, err
@@ -91,7 +92,8 @@ func (s *Store) start(ctx context.Context) error {
 	s.sub = sub
 	loopCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	go s.leaseLoop(loopCtx)
+	s.loops.Go(func() { s.leaseLoop(loopCtx) })
+	s.loops.Go(func() { s.sweepLoop(loopCtx) })
 	return nil
 }
 
@@ -161,7 +163,7 @@ func (s *Store) Ready(ctx context.Context) error {
 func (s *Store) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.cancel()
-		<-s.leaseDone
+		s.loops.Wait()
 		s.sub.close()
 		s.closeErr = s.release(ctx)
 		s.client.Close()
