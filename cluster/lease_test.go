@@ -46,14 +46,17 @@ func TestLeaseRefreshedAndReleased(t *testing.T) {
 
 func TestNodeIDInUse(t *testing.T) {
 	srv := fresh(t)
-	a, _ := newStore(t, srv, "same", cluster.Config{Lease: testLease})
-	_, err := cluster.New(context.Background(), cluster.Config{RedisURL: srv.URL(), NodeID: "same", Lease: testLease})
+	// What matters is the order (refused while a lives, taken once it died), not how fast: a
+	// longer lease than testLease keeps a loaded host from lapsing a's lease meanwhile.
+	const lease = time.Second
+	a, _ := newStore(t, srv, "same", cluster.Config{Lease: lease})
+	_, err := cluster.New(context.Background(), cluster.Config{RedisURL: srv.URL(), NodeID: "same", Lease: lease})
 	require.ErrorIs(t, err, cluster.ErrNodeIDInUse)
-	assert.EqualError(t, err, "cluster: node same: node id is held by another live replica (its lease was refreshed for 600ms)")
+	assert.EqualError(t, err, "cluster: node same: node id is held by another live replica (its lease was refreshed for 2s)")
 
 	// A successor of a replica that died takes the node ID once the dead lease lapses.
 	a.Kill()
-	b, _ := newStore(t, srv, "same", cluster.Config{Lease: testLease})
+	b, _ := newStore(t, srv, "same", cluster.Config{Lease: lease})
 	require.NoError(t, b.Ready(context.Background()))
 }
 
@@ -64,7 +67,9 @@ func TestDeadOwnerTakeoverExactlyOnce(t *testing.T) {
 	srv := fresh(t)
 	ctx := context.Background()
 	c := inspect(t, srv)
-	owner, _ := newStore(t, srv, "owner", cluster.Config{Lease: testLease})
+	// The owner must stay alive until it is killed, however loaded the host: its lease is longer
+	// than testLease, since this test is about exactly-once, not about how fast.
+	owner, _ := newStore(t, srv, "owner", cluster.Config{Lease: time.Second})
 	// The detectors' own sweeps tick every third of their lease; with a long lease the explicit
 	// Sweep calls below race each other and, rarely, a tick.
 	var detectors []*cluster.Store
@@ -198,9 +203,11 @@ func TestLeaseSurvivesAStallShorterThanTheLease(t *testing.T) {
 			}
 		}
 	})
-	// Stall 300ms after a refresh: the next one, due at lease/3, waits out the stall for longer
-	// than lease/3 but lands with lease/3 to spare.
-	eventually(t, "300ms since the last refresh", func() bool { return doInt(t, c, "PTTL", cluster.LeaseKey("a")) <= (lease - 300*time.Millisecond).Milliseconds() })
+	// Stall from 300ms after a refresh: the next one, due at lease/3, waits out the stall for some
+	// 550ms, longer than lease/3, and lands with some 450ms of the lease left.
+	eventually(t, "300ms since the last refresh", func() bool {
+		return doInt(t, c, "PTTL", cluster.LeaseKey("a")) <= (lease - 300*time.Millisecond).Milliseconds()
+	})
 	require.NoError(t, srv.Stall(lease/2))
 	// Without a refresh after the stall the lease has at most lease/2 left.
 	eventually(t, "the lease is refreshed after the stall", func() bool { return doInt(t, c, "PTTL", cluster.LeaseKey("a")) > (2 * lease / 3).Milliseconds() })
