@@ -28,7 +28,7 @@ type Store struct {
 	sub    *subscriber
 
 	epoch   atomic.Pointer[string] // this replica's lease epoch; nil while it holds none
-	leaseOK atomic.Bool            // the last refresh reached Redis and found the lease held
+	leaseOK atomic.Bool            // the lease is held: found so by the last refresh, and not run out since
 	until   time.Time              // the lease holds at least until then; the lease goroutine's
 
 	watchMu   sync.Mutex
