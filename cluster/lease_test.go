@@ -2,7 +2,11 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -260,4 +264,119 @@ func TestLeaseLapsesInAStallLongerThanTheLease(t *testing.T) {
 	info, err := other.Info(ctx, "old")
 	require.NoError(t, err)
 	assert.Equal(t, "replica a lost", info.Err.Message)
+}
+
+// The replica's connections to Redis cut, and new ones refused, for 600ms from 300ms after a
+// refresh: the refresh due meanwhile fails at once and is tried again with backoff until one
+// gets through, while the lease lasts; the replica stays ready with its epoch.
+func TestLeaseRefreshRetriedAfterAFastFailure(t *testing.T) {
+	srv := fresh(t)
+	c := inspect(t, srv)
+	const lease = 1500 * time.Millisecond
+	p := newCutProxy(t, srv.Addr())
+	logs := &testlog.Buffer{}
+	var lost atomic.Bool
+	s, err := cluster.New(context.Background(), cluster.Config{RedisURL: "redis://" + p.addr + "/0", NodeID: "a", Lease: lease,
+		OnLeaseLost: func() { lost.Store(true) }, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if err := s.Close(context.Background()); err != nil && !errors.Is(err, cluster.ErrUnavailable) {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	epoch := s.Epoch()
+
+	stop := make(chan struct{})
+	var notReady atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if !s.LeaseOK() {
+				notReady.Add(1)
+			}
+		}
+	})
+	eventually(t, "300ms since the last refresh", func() bool {
+		return doInt(t, c, "PTTL", cluster.LeaseKey("a")) <= (lease - 300*time.Millisecond).Milliseconds()
+	})
+	p.cut()
+	time.Sleep(600 * time.Millisecond) // the outage, not an assertion
+	p.restore(t)
+	eventually(t, "the lease is refreshed after the outage", func() bool { return doInt(t, c, "PTTL", cluster.LeaseKey("a")) > (2 * lease / 3).Milliseconds() })
+	close(stop)
+	wg.Wait()
+
+	assert.Zero(t, notReady.Load(), "the replica was ready all along")
+	assert.False(t, lost.Load(), "OnLeaseLost was not called")
+	assert.Equal(t, epoch, s.Epoch())
+	assert.Contains(t, logs.String(), "cluster lease refresh failed; trying again while the lease lasts")
+	assert.Contains(t, logs.String(), "cluster lease refreshed late")
+	assert.NotContains(t, logs.String(), "not refreshed")
+}
+
+// cutProxy forwards TCP connections to a target until cut, which closes them and refuses new
+// ones until restore.
+type cutProxy struct {
+	addr, target string
+	wg           sync.WaitGroup
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        []net.Conn
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &cutProxy{addr: ln.Addr().String(), target: target}
+	p.serve(ln)
+	t.Cleanup(func() {
+		p.cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *cutProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	p.wg.Go(func() {
+		for {
+			down, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				down.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, down, up)
+			p.mu.Unlock()
+			p.wg.Go(func() { _, _ = io.Copy(up, down); up.Close() })
+			p.wg.Go(func() { _, _ = io.Copy(down, up); down.Close() })
+		}
+	})
+}
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ln.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *cutProxy) restore(t *testing.T) {
+	ln, err := net.Listen("tcp", p.addr)
+	require.NoError(t, err)
+	p.serve(ln)
 }
