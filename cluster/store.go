@@ -132,8 +132,8 @@ func (s *Store) NodeID() string { return s.cfg.NodeID }
 func (s *Store) Config() Config { return s.cfg }
 
 // Ready reports whether this replica can serve cluster streams now: Redis answers, this
-// replica's lease is held (at the last refresh, and in Redis now: a Redis restarted empty holds
-// none until the lease loop takes a new one), and the live connection every new stream
+// replica's lease is held (found so by the last refresh and not run out since, and in Redis
+// now: a Redis restarted empty holds none until the lease loop takes a new one), and the live connection every new stream
 // subscribes on is up (it reconnects with backoff after Redis returns). The error wraps
 // ErrUnavailable otherwise.
 func (s *Store) Ready(ctx context.Context) error {
