@@ -215,6 +215,8 @@ func TestLeaseSurvivesAStallShorterThanTheLease(t *testing.T) {
 	require.NoError(t, srv.Stall(lease/2))
 	// Without a refresh after the stall the lease has at most lease/2 left.
 	eventually(t, "the lease is refreshed after the stall", func() bool { return doInt(t, c, "PTTL", cluster.LeaseKey("a")) > (2 * lease / 3).Milliseconds() })
+	// The replica hears of it a little after Redis ran it.
+	eventually(t, "the late refresh is logged", func() bool { return strings.Contains(logs.String(), "cluster lease refreshed late") })
 	close(stop)
 	wg.Wait()
 
@@ -231,7 +233,6 @@ func TestLeaseSurvivesAStallShorterThanTheLease(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, manager.StatusActive, info.Status)
 	require.NoError(t, s.Ready(ctx))
-	assert.Contains(t, logs.String(), "cluster lease refreshed late", "with how much of the lease was left")
 	assert.NotContains(t, logs.String(), "not refreshed")
 	assert.NotContains(t, logs.String(), "lapsed")
 }
@@ -308,6 +309,7 @@ func TestLeaseRefreshRetriedAfterAFastFailure(t *testing.T) {
 	time.Sleep(600 * time.Millisecond) // the outage, not an assertion
 	p.restore(t)
 	eventually(t, "the lease is refreshed after the outage", func() bool { return doInt(t, c, "PTTL", cluster.LeaseKey("a")) > (2 * lease / 3).Milliseconds() })
+	eventually(t, "the late refresh is logged", func() bool { return strings.Contains(logs.String(), "cluster lease refreshed late") })
 	close(stop)
 	wg.Wait()
 
@@ -315,7 +317,6 @@ func TestLeaseRefreshRetriedAfterAFastFailure(t *testing.T) {
 	assert.False(t, lost.Load(), "OnLeaseLost was not called")
 	assert.Equal(t, epoch, s.Epoch())
 	assert.Contains(t, logs.String(), "cluster lease refresh failed; trying again while the lease lasts")
-	assert.Contains(t, logs.String(), "cluster lease refreshed late")
 	assert.NotContains(t, logs.String(), "not refreshed")
 }
 
