@@ -36,7 +36,9 @@ type Config struct {
 	// hostname-pid. Letters, digits and ".", "_", ":", "-" only.
 	NodeID string
 	// Lease is how long this replica may stay silent before the others treat it as dead and end
-	// the streams it owns. It is refreshed every Lease/3. Zero means DefaultLease.
+	// the streams it owns. It is refreshed every Lease/3, each refresh retried while time is left
+	// on the lease, so a stall of Redis or of this process shorter than 2/3 of it is ridden out;
+	// on a loaded host use at least 1.5 times the longest stall. Zero means DefaultLease.
 	Lease time.Duration
 	// HistorySize is the number of chunks kept per stream; zero means manager.DefaultHistorySize.
 	HistorySize int

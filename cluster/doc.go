@@ -50,9 +50,23 @@
 //     manager.PushAt takes only the next ID. The one exception is the end of a stream Redis
 //     failed: the owner's copy ends with an error chunk of its own (503 UNAVAILABLE) rather than
 //     with a silent gap, and the stream is closed in Redis as soon as Redis answers again.
-//   - Every goroutine has an owner: the Store's lease loop and live connection stop in Close, a
-//     Follower's in its Close, a Node's (control loop, janitor, one writer per owned stream, one
-//     per control request it serves) in its Close.
+//   - Every goroutine has an owner: the Store's lease and sweep loops and live connection stop
+//     in Close, a Follower's in its Close, a Node's (control loop, janitor, one writer per owned
+//     stream, one per control request it serves) in its Close.
+//
+// # Lease
+//
+// A refresh is sent a third of the lease after the last good one was sent and may wait for all
+// the time left on the lease (counted from that send, a lower bound of when it ends in Redis),
+// since Redis runs a late refresh as well as a punctual one; a refresh that fails sooner is
+// retried with backoff while time is left. The replica stays ready meanwhile and is not ready
+// only once the lease ran out without a refresh; that it lapsed is Redis's to say (the refresh
+// script finds the key gone), and only then are OnLeaseLost and the watchers told. A stall of
+// Redis or of the replica shorter than two thirds of the lease is thus ridden out; a loaded host
+// needs a lease of at least 1.5 times its longest stall (docs/cluster.md, "What to set on a
+// loaded host"). The sweep has its own loop, so a long sweep never delays a refresh. A refresh
+// that landed with less than a third of the lease left logs "cluster lease refreshed late" with
+// how much was left.
 //
 // The Store talks to one Redis primary: the create, close and takeover scripts touch keys of
 // several slots (docs/cluster.md says what Redis Cluster would need).

@@ -5,11 +5,15 @@ package cluster
 func (s *Store) Kill() {
 	s.closeOnce.Do(func() {
 		s.cancel()
-		<-s.leaseDone
+		s.loops.Wait()
 		s.sub.close()
 		s.client.Close()
 	})
 }
+
+// LeaseOK reports what Ready reports of the lease without asking Redis: the last refresh found it
+// held, or the lease loop is still trying while time is left on it.
+func (s *Store) LeaseOK() bool { return s.leaseOK.Load() }
 
 // Epoch is the Store's current lease epoch, "" when it holds none.
 func (s *Store) Epoch() string { return s.epochNow() }

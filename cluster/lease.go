@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/redis/rueidis"
 
 	"github.com/streamgate/streamgate/manager"
@@ -42,6 +43,7 @@ func (s *Store) acquireFirst(ctx context.Context) error {
 // acquire takes the lease under a new epoch; false means another epoch holds it.
 func (s *Store) acquire(ctx context.Context) (bool, error) {
 	epoch := newEpoch()
+	sent := time.Now()
 	n, err := acquireScript.Exec(ctx, s.client,
 		[]string{leaseKey(s.cfg.NodeID), nodesKey},
 		[]string{epoch, ms(s.cfg.Lease), nodeMember(s.cfg.NodeID, epoch)}).AsInt64()
@@ -52,14 +54,100 @@ func (s *Store) acquire(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	s.epoch.Store(&epoch)
+	s.until = sent.Add(s.cfg.Lease)
 	s.leaseOK.Store(true)
 	return true, nil
 }
 
-// leaseLoop refreshes the lease and sweeps dead owners' streams every third of the lease, until
-// ctx ends.
+// leaseLoop refreshes the lease once a third of it has passed since the last refresh was sent,
+// until ctx ends; while it holds none, it tries to take one every third of the lease.
 func (s *Store) leaseLoop(ctx context.Context) {
-	defer close(s.leaseDone)
+	t := time.NewTimer(s.nextRefresh())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.renew(ctx)
+		t.Reset(s.nextRefresh())
+	}
+}
+
+func (s *Store) nextRefresh() time.Duration {
+	if !s.leaseOK.Load() {
+		return s.cfg.Lease / 3
+	}
+	return max(time.Until(s.until)-2*s.cfg.Lease/3, 0)
+}
+
+// renew refreshes the lease, or takes a new one once it lapsed. Redis runs a late refresh as
+// well as a punctual one, so an attempt may take all the time left on the lease (s.until, counted
+// from when the last good refresh was sent, which Redis cannot have run earlier); an attempt
+// that fails sooner (a broken connection) is tried again with backoff while time is left. Only
+// when none succeeded in time is the replica not ready. Whether the lease lapsed is Redis's to
+// say: the next refresh that reaches it finds the key gone (keepLease), or held still.
+func (s *Store) renew(ctx context.Context) {
+	wasOK := s.leaseOK.Load()
+	prev, start := s.until, time.Now()
+	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(s.cfg.Lease/50),
+		backoff.WithMaxInterval(s.cfg.Lease/10), backoff.WithMaxElapsedTime(0))
+	for attempt := 1; ; attempt++ {
+		held := wasOK && time.Until(prev) > 0
+		deadline := prev
+		if !held {
+			deadline = time.Now().Add(s.cfg.Lease / 3)
+		}
+		actx, cancel := context.WithDeadline(ctx, deadline)
+		err := s.keepLease(actx)
+		cancel()
+		switch {
+		case err == nil:
+			s.refreshed(wasOK, attempt, time.Until(prev), time.Since(start))
+			return
+		case ctx.Err() != nil:
+			return
+		}
+		wait := bo.NextBackOff()
+		if !held || errors.Is(err, ErrNodeIDInUse) || time.Until(prev) <= wait {
+			s.leaseOK.Store(false)
+			if wasOK {
+				s.log.Error("cluster lease not refreshed before it ran out; this replica is not ready",
+					"attempts", attempt, "took", time.Since(start).Round(time.Millisecond), "error", err)
+			}
+			return
+		}
+		if attempt == 1 {
+			s.log.Warn("cluster lease refresh failed; trying again while the lease lasts",
+				"left", time.Until(prev).Round(time.Millisecond), "error", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// refreshed logs a refresh that came late, after a failure or with less than a third of the
+// lease left: left is how close the lease came to lapsing.
+func (s *Store) refreshed(wasOK bool, attempts int, left, took time.Duration) {
+	switch {
+	case !wasOK:
+		s.log.Info("cluster lease held again; this replica is ready")
+	case attempts > 1 || left < s.cfg.Lease/3:
+		s.log.Warn("cluster lease refreshed late", "left", left.Round(time.Millisecond),
+			"lease", s.cfg.Lease, "attempts", attempts, "took", took.Round(time.Millisecond))
+	}
+}
+
+// sweepLoop sweeps dead replicas' streams every third of the lease while this replica holds its
+// lease, until ctx ends. It runs beside the lease loop so that a long sweep never delays a
+// refresh.
+func (s *Store) sweepLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Lease / 3)
 	defer t.Stop()
 	for {
@@ -68,38 +156,27 @@ func (s *Store) leaseLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		s.tick(ctx)
-	}
-}
-
-func (s *Store) tick(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Lease/3)
-	defer cancel()
-	wasOK := s.leaseOK.Load()
-	err := s.keepLease(ctx)
-	switch {
-	case err != nil && wasOK:
-		s.log.Warn("cluster lease not refreshed; this replica is not ready", "error", err)
-	case err == nil && !wasOK:
-		s.log.Info("cluster lease held again; this replica is ready")
-	}
-	if err != nil {
-		return
-	}
-	if _, err := s.Sweep(ctx); err != nil {
-		s.log.Warn("sweep of dead replicas' streams failed", "error", err)
+		if !s.leaseOK.Load() {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, s.cfg.Lease)
+		if _, err := s.Sweep(sctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("sweep of dead replicas' streams failed", "error", err)
+		}
+		cancel()
 	}
 }
 
 // keepLease refreshes the lease, or takes a new one when it lapsed.
 func (s *Store) keepLease(ctx context.Context) error {
 	if epoch := s.epoch.Load(); epoch != nil {
+		sent := time.Now()
 		n, err := refreshScript.Exec(ctx, s.client, []string{leaseKey(s.cfg.NodeID)}, []string{*epoch, ms(s.cfg.Lease)}).AsInt64()
 		if err != nil {
-			s.leaseOK.Store(false)
 			return wrap("refresh lease", err)
 		}
 		if n == 1 {
+			s.until = sent.Add(s.cfg.Lease)
 			s.leaseOK.Store(true)
 			return nil
 		}

@@ -28,14 +28,15 @@ type Store struct {
 	sub    *subscriber
 
 	epoch   atomic.Pointer[string] // this replica's lease epoch; nil while it holds none
-	leaseOK atomic.Bool            // the last refresh reached Redis and found the lease held
+	leaseOK atomic.Bool            // the lease is held: found so by the last refresh, and not run out since
+	until   time.Time              // the lease holds at least until then; the lease goroutine's
 
 	watchMu   sync.Mutex
 	watchers  map[uint64]func() // WatchLeaseLost's, by registration
 	nextWatch uint64
 
-	cancel    context.CancelFunc // stops the lease loop
-	leaseDone chan struct{}
+	cancel    context.CancelFunc // stops the lease and sweep loops
+	loops     sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -59,14 +60,17 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	// to one Redis primary (docs/cluster.md says what Redis Cluster would need).
 	opt.ForceSingleClient = true
 	opt.DisableCache = true
-	opt.Dialer.Timeout = cfg.Lease
+	// rueidis bounds a dial and the connection's handshake by Dialer.Timeout. It is not the lease:
+	// a refused connection fails at once anyway, and a loaded host can take longer than a short
+	// lease to finish a handshake, which would fail New or a reconnect for nothing.
+	opt.Dialer.Timeout = connectTimeout
 	opt.ConnWriteTimeout = max(cfg.Lease, time.Second)
 	opt.ClientName = "streamgate:" + cfg.NodeID
 	client, err := rueidis.NewClient(opt)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: redis at %s is unreachable: %w: %w", redactedURL(cfg.RedisURL), ErrUnavailable, err)
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger.With("node_id", cfg.NodeID), client: client, leaseDone: make(chan struct{})}
+	s := &Store{cfg: cfg, log: cfg.Logger.With("node_id", cfg.NodeID), client: client}
 	if err := s.start(ctx); err != nil {
 		client.Close()
 		return nil, err
@@ -88,7 +92,8 @@ func (s *Store) start(ctx context.Context) error {
 	s.sub = sub
 	loopCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	go s.leaseLoop(loopCtx)
+	s.loops.Go(func() { s.leaseLoop(loopCtx) })
+	s.loops.Go(func() { s.sweepLoop(loopCtx) })
 	return nil
 }
 
@@ -127,8 +132,8 @@ func (s *Store) NodeID() string { return s.cfg.NodeID }
 func (s *Store) Config() Config { return s.cfg }
 
 // Ready reports whether this replica can serve cluster streams now: Redis answers, this
-// replica's lease is held (at the last refresh, and in Redis now: a Redis restarted empty holds
-// none until the lease loop takes a new one), and the live connection every new stream
+// replica's lease is held (found so by the last refresh and not run out since, and in Redis
+// now: a Redis restarted empty holds none until the lease loop takes a new one), and the live connection every new stream
 // subscribes on is up (it reconnects with backoff after Redis returns). The error wraps
 // ErrUnavailable otherwise.
 func (s *Store) Ready(ctx context.Context) error {
@@ -158,7 +163,7 @@ func (s *Store) Ready(ctx context.Context) error {
 func (s *Store) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.cancel()
-		<-s.leaseDone
+		s.loops.Wait()
 		s.sub.close()
 		s.closeErr = s.release(ctx)
 		s.client.Close()

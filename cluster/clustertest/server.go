@@ -90,6 +90,8 @@ func (s *Server) start() error {
 		"--dir", s.dir,
 		"--logfile", filepath.Join(s.dir, "redis.log"),
 		"--daemonize", "no",
+		// Tests stall the server with DEBUG SLEEP, from loopback only.
+		"--enable-debug-command", "local",
 	)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
@@ -156,6 +158,20 @@ func (s *Server) Do(args ...string) (string, error) {
 	}
 	line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
 	return line, nil
+}
+
+// Stall blocks the whole server for d with DEBUG SLEEP, the way a host too loaded to schedule
+// redis-server does: every client waits, and the clock its keys expire by runs on. It returns
+// when the server answers again.
+func (s *Server) Stall(d time.Duration) error {
+	reply, err := s.Do("DEBUG", "SLEEP", strconv.FormatFloat(d.Seconds(), 'f', 3, 64))
+	if err != nil {
+		return fmt.Errorf("stall redis-server: %w", err)
+	}
+	if reply != "+OK" {
+		return fmt.Errorf("stall redis-server: %s", reply)
+	}
+	return nil
 }
 
 // Flush empties every database, for a test that wants a clean server.
