@@ -170,10 +170,15 @@ func newJSONRequest(ctx context.Context, method string, u *url.URL, body []byte,
 	if body != nil && method != http.MethodGet && method != http.MethodHead {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	// The request gets a copy of u rather than its string, which NewRequestWithContext would
+	// parse back into the same URL: a round trip on every upstream request. Its own (empty) URL
+	// holds the copy, so that the callers' u need not leave their stacks. Host is what
+	// NewRequestWithContext would set.
+	req, err := http.NewRequestWithContext(ctx, method, "", rd)
 	if err != nil {
 		return nil, fmt.Errorf("%w: build %s request to %s: %w", ErrInvalidRequest, method, safeURL(u), redactURLError(err))
 	}
+	*req.URL, req.Host = *u, strings.TrimSuffix(u.Host, ":")
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

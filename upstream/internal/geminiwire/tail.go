@@ -59,6 +59,15 @@ func (t *Tail) KeepLast(n int) {
 		t.start = max(t.start, len(t.buf)-n)
 		return
 	}
+	t.keepLastRing(n)
+}
+
+// keepLastRing is KeepLast of a ring. It is kept out of KeepLast, which runs on every event:
+// bytes' TailSize scratch buffer lives on its stack, and inlined there it made every call need
+// 16 KiB of stack, so that the runner's goroutine grew (and copied) its stack on its first event.
+//
+//go:noinline
+func (t *Tail) keepLastRing(n int) {
 	b, _ := t.bytes()
 	if n >= len(b) {
 		return
