@@ -56,6 +56,8 @@ type Config struct {
 	// streams it owned are being ended by the other replicas, so the caller should stop producing
 	// them. The Store then takes a new lease. It must not block.
 	OnLeaseLost func()
+	// Observer receives the lease and sweep events, for metrics; nil records nothing.
+	Observer Observer
 	// Logger receives the Store's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -112,6 +114,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxStreams == 0 {
 		c.MaxStreams = manager.DefaultMaxConcurrentStreams
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

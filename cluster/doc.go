@@ -73,5 +73,6 @@
 //
 // Package cluster imports manager (its types and sentinels, and the manager that holds the local
 // copies), and must never import gateway, upstream or plugins: the gateway talks to it through an
-// interface it declares, and cmd wires the two.
+// interface it declares, and cmd wires the two. Nor does it import telemetry or Prometheus: its
+// metrics go through the Observer it declares (Config.Observer), which cmd wires to telemetry.
 package cluster

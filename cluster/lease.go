@@ -55,7 +55,7 @@ func (s *Store) acquire(ctx context.Context) (bool, error) {
 	}
 	s.epoch.Store(&epoch)
 	s.until = sent.Add(s.cfg.Lease)
-	s.leaseOK.Store(true)
+	s.setLeaseOK(true)
 	return true, nil
 }
 
@@ -109,9 +109,10 @@ func (s *Store) renew(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		}
+		s.cfg.Observer.LeaseRefreshFailed()
 		wait := bo.NextBackOff()
 		if !held || errors.Is(err, ErrNodeIDInUse) || time.Until(prev) <= wait {
-			s.leaseOK.Store(false)
+			s.setLeaseOK(false)
 			if wasOK {
 				s.log.Error("cluster lease not refreshed before it ran out; this replica is not ready",
 					"attempts", attempt, "took", time.Since(start).Round(time.Millisecond), "error", err)
@@ -176,12 +177,13 @@ func (s *Store) keepLease(ctx context.Context) error {
 			return wrap("refresh lease", err)
 		}
 		if n == 1 {
+			s.cfg.Observer.LeaseRefreshed(max(time.Until(s.until), 0))
 			s.until = sent.Add(s.cfg.Lease)
-			s.leaseOK.Store(true)
+			s.setLeaseOK(true)
 			return nil
 		}
 		s.epoch.Store(nil)
-		s.leaseOK.Store(false)
+		s.setLeaseOK(false)
 		s.log.Error("cluster lease lapsed; the other replicas end the streams this one owned", "epoch", *epoch)
 		s.leaseLost()
 	}
@@ -193,6 +195,12 @@ func (s *Store) keepLease(ctx context.Context) error {
 		return fmt.Errorf("cluster: node %s: %w", s.cfg.NodeID, ErrNodeIDInUse)
 	}
 	return nil
+}
+
+// setLeaseOK records whether the lease is held, for Ready and for the Observer.
+func (s *Store) setLeaseOK(ok bool) {
+	s.leaseOK.Store(ok)
+	s.cfg.Observer.LeaseHeld(ok)
 }
 
 // WatchLeaseLost registers fn to be called, as Config.OnLeaseLost is, whenever this replica finds
@@ -231,7 +239,7 @@ func (s *Store) leaseLost() {
 // stream any more.
 func (s *Store) release(ctx context.Context) error {
 	epoch := s.epoch.Swap(nil)
-	s.leaseOK.Store(false)
+	s.setLeaseOK(false)
 	if epoch == nil {
 		return nil
 	}
@@ -250,8 +258,17 @@ func (s *Store) forget(ctx context.Context, node, epoch string) error {
 
 // Sweep ends, with an error chunk 503 UNAVAILABLE "replica <node> lost", every active stream
 // whose owner's lease lapsed, and returns how many this call ended. Every replica sweeps every
-// third of its lease; the takeover script lets exactly one of them end each stream.
+// third of its lease; the takeover script lets exactly one of them end each stream. The
+// Observer counts the streams ended, also when an error cut the sweep short.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
+	n, err := s.sweep(ctx)
+	if n > 0 {
+		s.cfg.Observer.StreamsSwept(n)
+	}
+	return n, err
+}
+
+func (s *Store) sweep(ctx context.Context) (int, error) {
 	members, err := s.client.Do(ctx, s.client.B().Smembers().Key(nodesKey).Build()).AsStrSlice()
 	if err != nil {
 		return 0, wrap("sweep", err)

@@ -48,6 +48,10 @@ var (
 	// httpDurationBuckets run from 5 ms for the JSON routes to 10 minutes for SSE subscriptions,
 	// whose request lasts as long as the client listens.
 	httpDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+	// leaseLeftBuckets span the cluster leases worth running, from cluster.MinLease's 100 ms to
+	// 30 s: a punctual refresh leaves two thirds of the lease, and the low buckets show how near
+	// a late one came to lapsing.
+	leaseLeftBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 30}
 )
 
 // MetricsConfig configures NewMetrics.
@@ -87,6 +91,11 @@ type Metrics struct {
 
 	pluginUp       children[string, prometheus.Gauge]
 	pluginRestarts children[string, prometheus.Counter]
+
+	leaseLeft     prometheus.Histogram
+	leaseFailures prometheus.Counter
+	leaseHeld     *prometheus.GaugeVec // no labels: absent until cluster mode sets it
+	streamsSwept  prometheus.Counter
 
 	retained atomic.Pointer[func() (int64, int)]
 }
@@ -161,6 +170,11 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 	m.pluginUp.init(func(name string) prometheus.Gauge { return up.WithLabelValues(labelValues(name)...) })
 	restarts := f.counterVec("streamgate_plugin_restarts_total", "Plugin process restarts.", "plugin")
 	m.pluginRestarts.init(func(name string) prometheus.Counter { return restarts.WithLabelValues(labelValues(name)...) })
+
+	m.leaseLeft = f.histogram("streamgate_cluster_lease_left_seconds", "Time left on this replica's cluster lease at each refresh Redis accepted.", leaseLeftBuckets)
+	m.leaseFailures = f.counter("streamgate_cluster_lease_refresh_failures_total", "Attempts to refresh or take this replica's cluster lease that failed.")
+	m.leaseHeld = f.gaugeVec("streamgate_cluster_lease_held", "1 while this replica holds its cluster lease (it is ready), 0 while it does not; absent outside cluster mode.")
+	m.streamsSwept = f.counter("streamgate_cluster_streams_swept_total", "Streams of lost replicas (their lease lapsed) that this replica's sweep ended.")
 
 	f.register(retainedCollector{m})
 	build := f.gaugeVec("streamgate_build_info", "Always 1; the labels describe the running binary.", "version", "revision", "goversion")
@@ -280,6 +294,30 @@ func (m *Metrics) PluginUp(name string, up bool) {
 // PluginRestart counts one restart of the plugin's process.
 func (m *Metrics) PluginRestart(name string) { m.pluginRestarts.get(name).Inc() }
 
+// LeaseRefreshed records the time left on the cluster lease at a refresh Redis accepted.
+func (m *Metrics) LeaseRefreshed(left time.Duration) { m.leaseLeft.Observe(left.Seconds()) }
+
+// LeaseRefreshFailed counts one failed attempt to refresh or take the cluster lease.
+func (m *Metrics) LeaseRefreshFailed() { m.leaseFailures.Inc() }
+
+// LeaseHeld records whether this replica holds its cluster lease. The gauge appears with the
+// first call, so that a gateway outside cluster mode does not look like a replica that is not
+// ready.
+func (m *Metrics) LeaseHeld(held bool) {
+	v := 0.0
+	if held {
+		v = 1
+	}
+	m.leaseHeld.WithLabelValues().Set(v)
+}
+
+// StreamsSwept counts n streams of lost replicas that a sweep ended.
+func (m *Metrics) StreamsSwept(n int) {
+	if n > 0 {
+		m.streamsSwept.Add(float64(n))
+	}
+}
+
 // ObserveRetained makes streamgate_retained_bytes and streamgate_retained_streams report what
 // fn returns, called once per scrape; until then, and after the returned undo, they report 0.
 // A later registration replaces an earlier one, whose undo then does nothing.
@@ -337,6 +375,12 @@ func (f *factory) counter(name, help string) prometheus.Counter {
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	f.register(c)
 	return c
+}
+
+func (f *factory) histogram(name, help string, buckets []float64) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
+	f.register(h)
+	return h
 }
 
 func (f *factory) counterVec(name, help string, labels ...string) *prometheus.CounterVec {

@@ -63,7 +63,9 @@ func streamgateLines(body string) string {
 
 // traffic is the scripted mix the scrape test and docs/operations.md's sample describe: a
 // completed generation of three chunks after a retried 503, a generation refused with 400, a
-// push stream, a slow client, a plugin restart.
+// push stream, a slow client, a plugin restart, and a cluster replica whose lease was refreshed
+// on time, then late after a failed attempt, then lapsed and was taken again, and whose sweep
+// ended two streams of a lost replica.
 func traffic(m *telemetry.Metrics) {
 	m.StreamOpened("generate", "gemini")
 	leave := m.SubscriberJoined("gemini")
@@ -100,6 +102,16 @@ func traffic(m *telemetry.Metrics) {
 	m.PluginRestart("jsonl")
 	m.PluginUp("jsonl", true)
 	m.HTTPRequest("/healthz", 200, 0)
+
+	m.LeaseHeld(true)
+	m.LeaseRefreshed(1333 * time.Millisecond)
+	m.LeaseRefreshFailed()
+	m.LeaseRefreshed(40 * time.Millisecond)
+	m.LeaseRefreshFailed()
+	m.LeaseHeld(false)
+	m.LeaseHeld(true)
+	m.StreamsSwept(2)
+	m.StreamsSwept(0)
 }
 
 func TestScrapeAfterTraffic(t *testing.T) {
@@ -275,11 +287,33 @@ func TestOperationsDocIsCurrent(t *testing.T) {
 			names = append(names, f.GetName())
 		}
 	}
-	assert.Len(t, names, 19)
+	assert.Len(t, names, 23)
 	for _, name := range names {
 		assert.Contains(t, string(doc), "\n| `"+name+"` | ", "docs/operations.md has no row for %s", name)
 	}
 	sample, err := os.ReadFile("testdata/scrape.txt")
 	require.NoError(t, err)
 	assert.Contains(t, string(doc), "```\n"+string(sample)+"```\n", "docs/operations.md's sample scrape is not testdata/scrape.txt")
+}
+
+// The lease gauge is absent until cluster mode reports it, then follows the last report.
+func TestClusterLeaseHeld(t *testing.T) {
+	m := newMetrics(t, telemetry.MetricsConfig{})
+	_, body := scrape(t, m.Handler())
+	assert.NotContains(t, body, "streamgate_cluster_lease_held")
+	for _, tc := range []struct {
+		name string
+		held bool
+		want string
+	}{
+		{"held", true, "streamgate_cluster_lease_held 1\n"},
+		{"lost", false, "streamgate_cluster_lease_held 0\n"},
+		{"held again", true, "streamgate_cluster_lease_held 1\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m.LeaseHeld(tc.held)
+			_, body := scrape(t, m.Handler())
+			assert.Contains(t, streamgateLines(body), tc.want)
+		})
+	}
 }

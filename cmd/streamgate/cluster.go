@@ -12,6 +12,7 @@ import (
 	"github.com/streamgate/streamgate/gateway"
 	"github.com/streamgate/streamgate/manager"
 	"github.com/streamgate/streamgate/plugins"
+	"github.com/streamgate/streamgate/telemetry"
 	"github.com/streamgate/streamgate/upstream"
 )
 
@@ -20,6 +21,7 @@ var (
 	_ upstream.Streams    = (*cluster.Node)(nil)
 	_ plugins.Streams     = (*cluster.Node)(nil)
 	_ gateway.RateLimiter = clusterLimiter{}
+	_ cluster.Observer    = (*telemetry.Metrics)(nil)
 )
 
 // startError is a start the environment refused although the configuration is valid: Redis is
@@ -39,8 +41,9 @@ type clusterParts struct {
 
 // startCluster connects to the configured Redis, takes this replica's lease and starts the Node
 // over m. Redis's bounds of each stream are the manager's (history_size, history_bytes,
-// retain_closed) and the cluster-wide stream limit is manager.max_streams.
-func startCluster(ctx context.Context, c configs.Cluster, mc configs.Manager, m *manager.Manager, log *slog.Logger) (*clusterParts, error) {
+// retain_closed) and the cluster-wide stream limit is manager.max_streams. The lease and sweep
+// events are recorded in metrics.
+func startCluster(ctx context.Context, c configs.Cluster, mc configs.Manager, m *manager.Manager, metrics *telemetry.Metrics, log *slog.Logger) (*clusterParts, error) {
 	store, err := cluster.New(ctx, cluster.Config{
 		RedisURL:     string(c.RedisURL),
 		NodeID:       c.NodeID,
@@ -49,6 +52,7 @@ func startCluster(ctx context.Context, c configs.Cluster, mc configs.Manager, m 
 		HistoryBytes: mc.HistoryBytes,
 		RetainClosed: mc.RetainClosed,
 		MaxStreams:   mc.MaxStreams,
+		Observer:     metrics,
 		Logger:       log,
 	})
 	switch {

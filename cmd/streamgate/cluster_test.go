@@ -464,3 +464,64 @@ func TestClusterRedisDownIsUnavailable(t *testing.T) {
 		return status == http.StatusOK
 	})
 }
+
+// metric scrapes the admin listener's /metrics and returns the value of the sample named line
+// (name and labels, as the scrape spells them), and whether the scrape has it.
+func metric(t *testing.T, admin, line string) (float64, bool) {
+	t.Helper()
+	status, body := get(t, admin+"/metrics")
+	require.Equal(t, http.StatusOK, status)
+	for l := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(strings.TrimSuffix(l, "\n"), line+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err, "sample %q", l)
+			return f, true
+		}
+	}
+	return 0, false
+}
+
+// The cluster metrics on /metrics: both replicas hold their leases and record refreshes, with no
+// failure; Redis stalled for longer than the lease makes their refreshes fail and their leases
+// lapse until each takes a new one; then a replica killed with a push stream open is lost, and the
+// other's sweep ends that stream and counts it.
+func TestClusterMetrics(t *testing.T) {
+	r, redis := startReplicas(t, 2, "listen: 127.0.0.1:0\nheartbeat: 0s\nlimits: {rate: {per_key_rps: 0}}\n"+clusterKeys)
+	for _, p := range r {
+		held, ok := metric(t, p.admin, "streamgate_cluster_lease_held")
+		require.True(t, ok, "the gauge is exported in cluster mode")
+		assert.Equal(t, 1.0, held)
+		eventually(t, "a lease refresh is recorded", func() bool {
+			n, _ := metric(t, p.admin, "streamgate_cluster_lease_left_seconds_count")
+			return n >= 1
+		})
+		failed, _ := metric(t, p.admin, "streamgate_cluster_lease_refresh_failures_total")
+		assert.Equal(t, 0.0, failed)
+	}
+
+	require.NoError(t, redis.Stall(2500*time.Millisecond))
+	for _, p := range r {
+		eventually(t, "a failed refresh, then the lease held again", func() bool {
+			failed, _ := metric(t, p.admin, "streamgate_cluster_lease_refresh_failures_total")
+			held, _ := metric(t, p.admin, "streamgate_cluster_lease_held")
+			return failed >= 1 && held == 1
+		})
+	}
+
+	status, _, body := call(t, "POST", r[0].url+"/v1/streams", aliceKey, `{"id":"p"}`)
+	require.Equal(t, http.StatusCreated, status, body)
+	r[0].stop(syscall.SIGKILL)
+	eventually(t, "the lost replica's stream is ended", func() bool {
+		_, si := info(t, r[1].url, aliceKey, "p")
+		return si.Status == "error"
+	})
+	swept, _ := metric(t, r[1].admin, "streamgate_cluster_streams_swept_total")
+	assert.Equal(t, 1.0, swept, "the one stream of the lost replica")
+}
+
+// Outside cluster mode the lease gauge is absent, so no alert on it fires for a single gateway.
+func TestNoClusterMetricsWithoutCluster(t *testing.T) {
+	p := start(t, t.TempDir(), nil)
+	_, ok := metric(t, p.admin, "streamgate_cluster_lease_held")
+	assert.False(t, ok)
+}

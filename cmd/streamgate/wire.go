@@ -57,7 +57,7 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 	}
 	var cl *clusterParts
 	if cfg.Cluster.Enabled() {
-		if cl, err = startCluster(ctx, cfg.Cluster, cfg.Manager, m, log); err != nil {
+		if cl, err = startCluster(ctx, cfg.Cluster, cfg.Manager, m, o.metrics, log); err != nil {
 			return parts{}, err
 		}
 		defer func() {
