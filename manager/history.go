@@ -89,3 +89,19 @@ func (h *history) get(id uint64) Chunk { return h.buf[(id-1-h.base)%h.max] }
 func (h *history) startAfter(lastID uint64) {
 	h.first, h.last, h.base = lastID+1, lastID, lastID
 }
+
+// compact moves the retained chunks into one exact-size slice, oldest first. A closed stream's
+// history is only read from then on (for RetainClosed), and the ring's spare capacity (up to
+// HistorySize slots, or what append's doubling left) would otherwise be held that long. The chunks'
+// Data is not copied: it stays shared with every client.
+func (h *history) compact() {
+	n := h.count()
+	if uint64(cap(h.buf)) == n && h.head == 0 {
+		return
+	}
+	chunks := make([]Chunk, n)
+	for i := range chunks {
+		chunks[i] = h.get(h.first + uint64(i))
+	}
+	h.buf, h.base, h.max, h.head, h.next = chunks, h.first-1, max(n, 1), 0, 0
+}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -90,4 +91,46 @@ func sum(sizes []int) int64 {
 		s += int64(n)
 	}
 	return s
+}
+
+// A compacted history holds exactly its chunks, in one slice, and serves the same IDs, Data and
+// bounds as before, whether it never filled, filled, wrapped, or belongs to a mirror.
+func TestHistoryCompact(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		size, pushed int
+		after        uint64 // a mirror's start
+	}{
+		{"empty", 4, 0, 0},
+		{"partly full", 8, 5, 0},
+		{"full", 4, 4, 0},
+		{"wrapped", 4, 11, 0},
+		{"mirror", 4, 6, 40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHistory(tc.size, math.MaxInt64)
+			h.startAfter(tc.after)
+			for i := range tc.pushed {
+				h.push(tc.after+uint64(i)+1, i+1)
+			}
+			want := make(map[uint64]Chunk)
+			for id := h.oldest(); id <= h.last && h.count() > 0; id++ {
+				want[id] = h.get(id)
+			}
+			first, last, count, bytes := h.oldest(), h.last, h.count(), h.bytes
+			h.compact()
+			require.Equal(t, int(count), cap(h.buf))
+			require.Equal(t, first, h.oldest())
+			require.Equal(t, last, h.last)
+			require.Equal(t, count, h.count())
+			require.Equal(t, bytes, h.bytes)
+			for id, ch := range want {
+				got := h.get(id)
+				require.Equal(t, ch.ID, got.ID)
+				require.Same(t, unsafe.SliceData(ch.Data), unsafe.SliceData(got.Data), "chunk %d's data was copied", id)
+			}
+			require.True(t, h.covers(last))
+			require.True(t, h.covers(first-1))
+		})
+	}
 }
