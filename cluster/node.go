@@ -435,8 +435,13 @@ func (n *Node) reportWatched(ctx context.Context, r *replica) {
 }
 
 // rewatch reports every local copy whose mark is out of date: after a failed write, or under a
-// lease epoch this replica no longer holds (its lease lapsed and it took a new one).
+// lease epoch this replica no longer holds (its lease lapsed and it took a new one). While the
+// Store holds no lease every write would fail, so it waits for the next epoch (which makes every
+// mark out of date): the lease keeper logs the lapse once, not a Warn per copy per tick.
 func (n *Node) rewatch() {
+	if n.store.epochNow() == "" {
+		return
+	}
 	n.mu.Lock()
 	rs := make([]*replica, 0, len(n.replicas))
 	for _, r := range n.replicas {
