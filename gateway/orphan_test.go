@@ -2,7 +2,10 @@ package gateway_test
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streamgate/streamgate/gateway"
+	"github.com/streamgate/streamgate/manager"
 )
 
 func TestDisconnectCancelsUpstream(t *testing.T) {
@@ -75,4 +79,48 @@ func TestBackgroundGenerationNeverOrphans(t *testing.T) {
 	assert.Equal(t, "completed", info.CloseReason)
 	assert.Equal(t, uint64(10), info.LastEventID)
 	assert.Zero(t, e.fake.CancelledCount())
+}
+
+// flakyWatched is the manager as cluster mode's Streams would be (it answers Watched, so the
+// gateway asks it rather than the local counts) whose first Watched fails, as one Redis error
+// would.
+type flakyWatched struct {
+	*manager.Manager
+	failed atomic.Bool
+}
+
+func (f *flakyWatched) List(ctx context.Context, _ string) ([]manager.StreamInfo, error) {
+	return f.Manager.List(ctx)
+}
+
+func (f *flakyWatched) Watched(ctx context.Context, id string) (bool, error) {
+	if f.failed.CompareAndSwap(false, true) {
+		return false, errors.New("redis: connection reset")
+	}
+	info, err := f.Info(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return info.Clients > info.Passive, nil
+}
+
+func TestOrphanCheckFailureChecksAgain(t *testing.T) {
+	var streams *flakyWatched
+	e := newEnv(t, options{
+		script: slowScript(100, 10*time.Millisecond),
+		gateway: func(c *gateway.Config) {
+			streams = &flakyWatched{Manager: c.Manager}
+			c.Streams = streams
+			c.OrphanGrace = 30 * time.Millisecond
+		},
+	})
+	resp := e.request("POST", streamPath, aliceKey, generateBody)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	id := resp.Header.Get("X-Stream-Id")
+	readFrame(t, bufio.NewReader(resp.Body))
+	resp.Body.Close()
+	info := e.waitStatus(aliceKey, id, "completed")
+	assert.True(t, streams.failed.Load(), "the first orphan check failed")
+	assert.Equal(t, gateway.ReasonClientDisconnected, info.CloseReason, "a failed check is asked again, not taken as watched")
+	require.Eventually(t, func() bool { return e.fake.CancelledCount() == 1 }, 5*time.Second, time.Millisecond)
 }

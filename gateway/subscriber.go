@@ -103,19 +103,30 @@ func (sub *subscriber) leave(ctx context.Context) {
 	sub.counted()
 }
 
+// exitCallTimeout bounds each stream-layer call a subscriber's way out makes (deregistering,
+// asking whether the stream is orphaned): in cluster mode they reach Redis, and a stalled Redis
+// must not hold a handler's exit, nor an orphan check forever.
+const exitCallTimeout = 2 * time.Second
+
 // deregister removes a subscriber whose handler is ending and, on a Gemini- or OpenAI-route
 // stream, closes the stream if nobody else is left (after Config.OrphanGrace). ctx is the
 // request's, whose end it outlives.
 func (s *Server) deregister(ctx context.Context, streamID, clientID, source string) {
 	ctx = context.WithoutCancel(ctx)
-	err := s.cfg.Streams.DeregisterClient(ctx, streamID, clientID)
+	dctx, cancel := context.WithTimeout(ctx, exitCallTimeout)
+	err := s.cfg.Streams.DeregisterClient(dctx, streamID, clientID)
+	cancel()
 	if errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrShutdown) {
 		return // the stream ended and released its clients
 	}
-	if (source != SourceGemini && source != SourceOpenAI) || !s.orphaned(streamID) {
+	if source != SourceGemini && source != SourceOpenAI {
 		return
 	}
-	if s.cfg.OrphanGrace == 0 {
+	state := s.orphaned(ctx, streamID)
+	switch {
+	case state == notOrphaned:
+		return
+	case state == isOrphaned && s.cfg.OrphanGrace == 0:
 		s.closeStream(ctx, streamID, ReasonClientDisconnected)
 		return
 	}
@@ -127,9 +138,21 @@ func (s *Server) deregister(ctx context.Context, streamID, clientID, source stri
 			return
 		}
 	}
-	s.goBackground(func() {
-		t := time.NewTimer(s.cfg.OrphanGrace)
-		defer t.Stop()
+	s.goBackground(func() { s.awaitOrphan(ctx, streamID, done) })
+}
+
+// awaitOrphan closes the stream with ReasonClientDisconnected if it is still orphaned when the
+// grace runs out. An unknown answer (Redis failed) is asked again every orphanRetry while the
+// stream stays active, so that one failed call cannot leave an unwatched upstream call running
+// to its end; done or the server's stop ends the wait.
+func (s *Server) awaitOrphan(ctx context.Context, streamID string, done <-chan struct{}) {
+	wait := s.cfg.OrphanGrace
+	if wait == 0 { // only an unknown answer waits without a grace
+		wait = s.orphanRetry()
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
 		select {
 		case <-t.C:
 		case <-done:
@@ -137,26 +160,57 @@ func (s *Server) deregister(ctx context.Context, streamID, clientID, source stri
 		case <-s.stop:
 			return
 		}
-		if s.orphaned(streamID) {
+		switch s.orphaned(ctx, streamID) {
+		case isOrphaned:
 			s.closeStream(ctx, streamID, ReasonClientDisconnected)
+			return
+		case notOrphaned:
+			return
 		}
-	})
+		t.Reset(s.orphanRetry())
+	}
 }
 
-// orphaned reports whether an active stream has no client left but passive ones (transports
+// orphanRetry is how long an orphan check whose answer was unknown waits to ask again: the grace,
+// but no more often than once a second.
+func (s *Server) orphanRetry() time.Duration { return max(s.cfg.OrphanGrace, time.Second) }
+
+// orphanState is an orphan check's answer: a check that reaches Redis may have none.
+type orphanState int
+
+const (
+	notOrphaned orphanState = iota
+	isOrphaned
+	orphanUnknown
+)
+
+// orphaned tells whether an active stream has no client left but passive ones (transports
 // attached by rule): nobody asked for it any more. In cluster mode that is asked of every
-// replica.
-func (s *Server) orphaned(streamID string) bool {
-	ctx := context.Background()
+// replica; a failure to ask is orphanUnknown, not an answer.
+func (s *Server) orphaned(ctx context.Context, streamID string) orphanState {
+	ctx, cancel := context.WithTimeout(ctx, exitCallTimeout)
+	defer cancel()
 	info, err := s.cfg.Streams.Info(ctx, streamID)
-	if err != nil || info.Status != manager.StatusActive {
-		return false
+	switch {
+	case manager.IsGone(err):
+		return notOrphaned
+	case err != nil:
+		s.logFor(ctx).Debug("orphan check failed; asking again later", "stream_id", streamID, "error", err)
+		return orphanUnknown
+	case info.Status != manager.StatusActive:
+		return notOrphaned
 	}
+	watched := info.Clients > info.Passive
 	if w, ok := s.cfg.Streams.(watchedAnywhere); ok {
-		watched, err := w.Watched(ctx, streamID)
-		return err == nil && !watched
+		if watched, err = w.Watched(ctx, streamID); err != nil {
+			s.logFor(ctx).Debug("orphan check failed; asking again later", "stream_id", streamID, "error", err)
+			return orphanUnknown
+		}
 	}
-	return info.Clients == info.Passive
+	if watched {
+		return notOrphaned
+	}
+	return isOrphaned
 }
 
 // closeStream closes a stream, logging a failure other than the stream being gone. ctx says whose
