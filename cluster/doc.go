@@ -59,9 +59,11 @@
 // A refresh is sent a third of the lease after the last good one was sent and may wait for all
 // the time left on the lease (counted from that send, a lower bound of when it ends in Redis),
 // since Redis runs a late refresh as well as a punctual one; a refresh that fails sooner is
-// retried with backoff while time is left. The replica stays ready meanwhile and is not ready
-// only once the lease ran out without a refresh; that it lapsed is Redis's to say (the refresh
-// script finds the key gone), and only then are OnLeaseLost and the watchers told. A stall of
+// retried with backoff while time is left. The replica keeps its lease and its streams meanwhile
+// (Ready, and so /readyz, fails only while Redis does not answer, since it PINGs Redis and reads
+// the lease key) and counts the lease as gone only once it ran out without a refresh, when Ready
+// fails even with Redis answering; that it lapsed is Redis's to say (the refresh script finds the
+// key gone), and only then are OnLeaseLost and the watchers told. A stall of
 // Redis or of the replica shorter than two thirds of the lease is thus ridden out; a loaded host
 // needs a lease of at least 1.5 times its longest stall (docs/cluster.md, "What to set on a
 // loaded host"). The sweep has its own loop, so a long sweep never delays a refresh. A refresh

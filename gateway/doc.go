@@ -125,7 +125,9 @@
 // In cluster mode the stream is orphaned only when no replica has a non-passive client of it
 // (Watched: each replica marks in Redis whether it has one), and the grace timer runs on the
 // replica where the last one left: it asks the cluster when it runs out, and its close reaches
-// the owner, which cancels the upstream request.
+// the owner, which cancels the upstream request. A check Redis cannot answer is neither answer:
+// the timer runs (even with OrphanGrace 0) and asks again every max(OrphanGrace, 1s) while the
+// stream is active, rather than leave an abandoned generation running to its end.
 //
 // # Models collection
 //
