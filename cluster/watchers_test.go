@@ -106,3 +106,30 @@ func TestStoreWatchedOfAClosedStream(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(0), doInt(t, c, "EXISTS", cluster.MetaKey("gone")))
 }
+
+// While a replica holds no lease (another process took its node ID), no mark can be written:
+// the janitor waits for a new epoch instead of logging a failed write per copy per tick, and
+// writes the mark under that epoch once it comes.
+func TestNodeRewatchWaitsForALease(t *testing.T) {
+	srv := fresh(t)
+	const lease = 500 * time.Millisecond
+	obs := &recorder{}
+	a := newNode(t, srv, "a", nodeConfig{store: cluster.Config{Lease: lease}})
+	b := newNode(t, srv, "b", nodeConfig{store: cluster.Config{Lease: lease, Observer: obs},
+		node: cluster.NodeConfig{CacheTTL: 200 * time.Millisecond}})
+	pushStream(t, a, "s")
+	b.watch(t, "s", 0)
+	inspector := inspect(t, srv)
+
+	do(t, inspector, "SET", cluster.LeaseKey("b"), "someone-else", "PX", "60000")
+	eventually(t, "b has no lease", func() bool { return b.store.Epoch() == "" })
+	eventually(t, "b's lease loop failed twice more, many janitor ticks", func() bool { return obs.get().failed >= 3 })
+	require.NotContains(t, b.logs.String(), "watched not written to the cluster store")
+
+	do(t, inspector, "DEL", cluster.LeaseKey("b"))
+	eventually(t, "b took a new epoch", func() bool { return b.store.Epoch() != "" })
+	eventually(t, "b marked the stream under it", func() bool {
+		mark, err := do(t, inspector, "HGET", cluster.MetaKey("s"), "w:b").ToString()
+		return err == nil && mark == b.store.Epoch()
+	})
+}
