@@ -202,7 +202,11 @@ func (s *Server) orphaned(ctx context.Context, streamID string) orphanState {
 	}
 	watched := info.Clients > info.Passive
 	if w, ok := s.cfg.Streams.(watchedAnywhere); ok {
-		if watched, err = w.Watched(ctx, streamID); err != nil {
+		watched, err = w.Watched(ctx, streamID)
+		if manager.IsGone(err) {
+			return notOrphaned
+		}
+		if err != nil {
 			s.logFor(ctx).Debug("orphan check failed; asking again later", "stream_id", streamID, "error", err)
 			return orphanUnknown
 		}
