@@ -5,8 +5,8 @@
 // interface declared here, and model validation), upstream/sse (the encoder of the data and event
 // lines; the id line, the Gemini error frame and the ping comment are written here) and auth
 // (client keys). It must not import plugins or cluster: it talks to them through interfaces it
-// declares (Plugins, Streams, RateLimiter), and cmd/streamgate, the only importer of this
-// package, wires them in.
+// declares (Plugins, Streams, RateLimiter), and cmd/streamgate wires them in. Its importers are
+// commands: cmd/streamgate, and cmd/loadtest, which runs it in-process as the gateway it measures.
 //
 // # Stream layer
 //
