@@ -5,8 +5,8 @@
 // interface declared here, and model validation), upstream/sse (the encoder of the data and event
 // lines; the id line, the Gemini error frame and the ping comment are written here) and auth
 // (client keys). It must not import plugins or cluster: it talks to them through interfaces it
-// declares (Plugins, Streams, RateLimiter), and cmd/streamgate, the only importer of this
-// package, wires them in.
+// declares (Plugins, Streams, RateLimiter), and cmd/streamgate wires them in. Its importers are
+// commands: cmd/streamgate, and cmd/loadtest, which runs it in-process as the gateway it measures.
 //
 // # Stream layer
 //
@@ -167,7 +167,11 @@
 // request whose key is a bearer token, with no x-goog-api-key and no ?key=, is an OpenAI client's
 // (v1Models). Upstreams without an OpenAI-compatible endpoint answer 501.
 //
-// A chat completion with "stream": true is served as the Gemini route serves a stream
+// A chat completion with "stream": true must name its model with 1 to 256 bytes of ASCII
+// letters, digits and "-_.:/@+" (validateOpenAIModel: looser than upstream.ValidateModel, as
+// meta-llama/Llama-3-8B-Instruct or llama3:8b are OpenAI-compatible names, but nothing a label,
+// log line or span should not carry); any other is a 400 invalid_request_error with param model
+// before a stream exists. It is served as the Gemini route serves a stream
 // (streamChat): a stream labelled source openai (it orphans when its last subscriber leaves, as
 // a Gemini-route stream does), the caller its first subscriber, then the runner with an
 // upstream.Request whose OpenAI is set, so that the body goes as it came to the upstream's

@@ -3,11 +3,13 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -65,12 +67,67 @@ func openAIErrorFor(err error) (int, openAIError, time.Duration) {
 	se := answerFor(err)
 	status := httpStatus(se.Code)
 	oe := openAIError{Message: se.Message, Type: openAIErrorType(status)}
-	if parsed, ok := upstream.ParseOpenAIError(se.Raw); ok {
+	var pe *paramError
+	switch parsed, ok := upstream.ParseOpenAIError(se.Raw); {
+	case ok:
 		oe = withUpstreamError(oe, status, parsed)
-	} else if status == http.StatusUnauthorized {
+	case errors.As(err, &pe):
+		oe.Param = ptr(pe.param)
+	case status == http.StatusUnauthorized:
 		oe.Code = ptr("invalid_api_key")
 	}
 	return status, oe, se.RetryAfter
+}
+
+// paramError is a request error about one field of an OpenAI request body, which OpenAI's error
+// names as its param.
+type paramError struct {
+	param string
+	err   error
+}
+
+func (e *paramError) Error() string { return e.err.Error() }
+func (e *paramError) Unwrap() error { return e.err }
+
+// maxOpenAIModelLen bounds the model of a streamed chat completion, as upstream.ValidateModel
+// bounds Gemini's.
+const maxOpenAIModelLen = 256
+
+// validateOpenAIModel checks the model of a streamed chat completion before it labels a stream
+// and goes into its metadata, logs and spans: 1 to 256 bytes of ASCII letters, digits and
+// "-_.:/@+", which covers the names OpenAI-compatible servers use (gpt-4o-mini,
+// meta-llama/Llama-3-8B-Instruct, llama3:8b, ft:gpt-4o:org@x) and keeps out spaces, control
+// characters and anything else a log line or label should not carry. It is looser than
+// upstream.ValidateModel because the model travels in the body, not as a path segment.
+func validateOpenAIModel(model string) error {
+	bad := func(msg string) error {
+		return &paramError{param: "model", err: newError(http.StatusBadRequest, "invalid model: "+msg)}
+	}
+	switch {
+	case model == "":
+		return bad("a streamed chat completion must name its model")
+	case len(model) > maxOpenAIModelLen:
+		return bad("model name is " + strconv.Itoa(len(model)) + " bytes long (at most " + strconv.Itoa(maxOpenAIModelLen) + ")")
+	}
+	for i := range len(model) {
+		if !isOpenAIModelByte(model[i]) {
+			return bad(fmt.Sprintf("model name %q has %s at byte %d (allowed: ASCII letters, digits, '-', '_', '.', ':', '/', '@', '+')",
+				model, describeModelByte(model[i]), i))
+		}
+	}
+	return nil
+}
+
+func isOpenAIModelByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.:/@+", c) >= 0
+}
+
+// describeModelByte quotes an ASCII byte as a Go character literal and shows any other in hex.
+func describeModelByte(c byte) string {
+	if c < utf8.RuneSelf {
+		return strconv.QuoteRune(rune(c))
+	}
+	return fmt.Sprintf("byte 0x%02x", c)
 }
 
 // withUpstreamError is oe with what an upstream's error says of itself: its param and code, and
@@ -131,6 +188,9 @@ func (s *Server) chatCompletions(c *gin.Context) error {
 		var model string
 		if req.Model != nil && json.Unmarshal(req.Model, &model) != nil {
 			return newError(http.StatusBadRequest, "invalid JSON payload: model must be a string")
+		}
+		if err := validateOpenAIModel(model); err != nil {
+			return err
 		}
 		return s.streamChat(c, model, body)
 	}

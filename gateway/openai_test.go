@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -99,8 +101,23 @@ func TestOpenAIRouteErrorsExactBytes(t *testing.T) {
 			openAIAnswer(400, "", `{"error":{"message":"invalid JSON payload: stream must be true or false","type":"invalid_request_error","param":null,"code":null}}`)},
 		{"streaming with a model that is not a string", "POST", "/v1/chat/completions", "", `{"stream":true,"model":5}`, bearer(aliceKey),
 			openAIAnswer(400, "", `{"error":{"message":"invalid JSON payload: model must be a string","type":"invalid_request_error","param":null,"code":null}}`)},
+		{"streaming without a model", "POST", "/v1/chat/completions", "", `{"stream":true}`, bearer(aliceKey),
+			openAIAnswer(400, "", `{"error":{"message":"invalid model: a streamed chat completion must name its model","type":"invalid_request_error","param":"model","code":null}}`)},
+		{"streaming with an empty model", "POST", "/v1beta/openai/chat/completions", "", `{"stream":true,"model":""}`, bearer(aliceKey),
+			openAIAnswer(400, "", `{"error":{"message":"invalid model: a streamed chat completion must name its model","type":"invalid_request_error","param":"model","code":null}}`)},
+		{"streaming with a model of 257 bytes", "POST", "/v1/chat/completions", "", `{"stream":true,"model":"` + strings.Repeat("m", 257) + `"}`, bearer(aliceKey),
+			openAIAnswer(400, "", `{"error":{"message":"invalid model: model name is 257 bytes long (at most 256)","type":"invalid_request_error","param":"model","code":null}}`)},
+		{"streaming with a newline in the model", "POST", "/v1/chat/completions", "", `{"stream":true,"model":"gpt\nstream_id=x"}`, bearer(aliceKey),
+			openAIAnswer(400, "", `{"error":{"message":"invalid model: model name \"gpt\\nstream_id=x\" has '\\n' at byte 3 (allowed: ASCII letters, digits, '-', '_', '.', ':', '/', '@', '+')","type":"invalid_request_error","param":"model","code":null}}`)},
+		{"streaming with a space in the model", "POST", "/v1/chat/completions", "", `{"stream":true,"model":"gpt 4"}`, bearer(aliceKey),
+			openAIAnswer(400, "", `{"error":{"message":"invalid model: model name \"gpt 4\" has ' ' at byte 3 (allowed: ASCII letters, digits, '-', '_', '.', ':', '/', '@', '+')","type":"invalid_request_error","param":"model","code":null}}`)},
+		{"streaming with a non-ASCII model", "POST", "/v1/chat/completions", "", `{"stream":true,"model":"gpté"}`, bearer(aliceKey),
+			openAIAnswer(400, "", `{"error":{"message":"invalid model: model name \"gpté\" has byte 0xc3 at byte 3 (allowed: ASCII letters, digits, '-', '_', '.', ':', '/', '@', '+')","type":"invalid_request_error","param":"model","code":null}}`)},
 	})
 	assert.Zero(t, e.fake.RequestCount())
+	streams, err := e.m.List(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, streams, "no stream is created for a refused request")
 }
 
 // TestOpenAIRoutesOnOtherUpstreams: the generic SSE provider has no OpenAI-compatible endpoint;

@@ -258,3 +258,19 @@ func TestOpenAIStreamDisconnectCancelsUpstream(t *testing.T) {
 	assert.Equal(t, gateway.ReasonClientDisconnected, info.CloseReason)
 	assert.Less(t, info.LastEventID, uint64(100))
 }
+
+// TestOpenAIStreamModelNames: the model names OpenAI-compatible servers use pass the OpenAI
+// route's check and label the stream as they came.
+func TestOpenAIStreamModelNames(t *testing.T) {
+	e := newEnv(t, options{})
+	for _, model := range []string{"gpt-4o-mini", "meta-llama/Llama-3-8B-Instruct", "llama3:8b", "ft:gpt-4o:org@x+1_v2.0"} {
+		t.Run(model, func(t *testing.T) {
+			resp := e.request("POST", "/v1/chat/completions", "", `{"model":"`+model+`","messages":[{"role":"user","content":"hi"}],"stream":true}`, bearer(aliceKey)...)
+			body := readAll(t, resp)
+			require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+			assert.Equal(t, openAIFrames(upstreamtest.OpenAIChunks(false, upstreamtest.OpenAITexts...)...)+openAIDone, string(body))
+			info := e.waitStatus(aliceKey, resp.Header.Get("X-Stream-Id"), "completed")
+			assert.Equal(t, model, info.Model)
+		})
+	}
+}

@@ -37,6 +37,9 @@ type Server struct {
 	feed       feed          // the lifecycle feed (watch.go)
 	frames     frameCaches   // events-route frames shared by a stream's subscribers (frames.go)
 
+	storeMu  sync.Mutex
+	storeErr string // the stream layer's last readiness error, "" when ready (noteStoreReadiness)
+
 	// Background work the server owns: upstream runners and orphan timers.
 	bgMu     sync.Mutex
 	stopping bool
@@ -95,11 +98,36 @@ func (s *Server) readiness(ctx context.Context) error {
 		return newError(http.StatusServiceUnavailable, "the gateway is shutting down")
 	}
 	if r, ok := s.cfg.Streams.(readier); ok {
-		if err := r.Ready(ctx); err != nil {
-			return newError(http.StatusServiceUnavailable, "the stream store is not ready: "+err.Error())
+		err := r.Ready(ctx)
+		s.noteStoreReadiness(err)
+		if err != nil {
+			// The detail (a Redis address, a dial error) is the operator's, in the log: the
+			// public listener's /readyz answers anyone.
+			return newError(http.StatusServiceUnavailable, "the stream store is not ready")
 		}
 	}
 	return nil
+}
+
+// noteStoreReadiness logs the stream layer's readiness when it changes: a warning with the
+// error when it turns not ready or its error changes, a line when it is ready again. Probes ask
+// every few seconds; a log line each time would drown the rest.
+func (s *Server) noteStoreReadiness(err error) {
+	var msg string
+	if err != nil {
+		msg = err.Error()
+	}
+	s.storeMu.Lock()
+	prev := s.storeErr
+	s.storeErr = msg
+	s.storeMu.Unlock()
+	switch {
+	case msg == prev:
+	case msg == "":
+		s.log.Info("the stream store is ready again")
+	default:
+		s.log.Warn("the stream store is not ready", "error", msg)
+	}
 }
 
 // Open reports whether the gateway runs without client keys.

@@ -143,8 +143,19 @@ func main() {
 	}
 }
 
+// dispatch runs what the flags ask for: a serving -role (one process of a run started by
+// another), or else a measuring -mode.
 func dispatch(o options) error {
-	if o.role != "" && o.cpuprofile != "" {
+	if o.role != "" {
+		return runRole(o)
+	}
+	return runMode(o)
+}
+
+// runRole serves as the -role asks until stdin closes, under a CPU profile when -cpuprofile is
+// set.
+func runRole(o options) error {
+	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
 		if err != nil {
 			return err
@@ -155,7 +166,6 @@ func dispatch(o options) error {
 		defer pprof.StopCPUProfile()
 	}
 	switch o.role {
-	case "":
 	case "gateway":
 		return serveGateway(o)
 	case "floor":
@@ -168,25 +178,39 @@ func dispatch(o options) error {
 			return err
 		}
 		return serveUntilStdinCloses(h)
-	default:
-		return fmt.Errorf("unknown -role %q", o.role)
 	}
+	return fmt.Errorf("unknown -role %q", o.role)
+}
+
+// runMode runs the measurement -mode names.
+func runMode(o options) error {
 	switch o.mode {
 	case "fanout":
 		return runFanout(o)
 	case "throughput":
 		return throughput(o)
 	case "gemini":
-		for f := range strings.SplitSeq(o.ladder, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 1 {
-				return fmt.Errorf("-ladder: %q is not a number of streams", f)
-			}
-			o.gemini.ladder = append(o.gemini.ladder, n)
+		ladder, err := parseLadder(o.ladder)
+		if err != nil {
+			return err
 		}
+		o.gemini.ladder = append(o.gemini.ladder, ladder...)
 		return runGemini(o.gemini)
 	}
 	return fmt.Errorf("unknown -mode %q", o.mode)
+}
+
+// parseLadder reads -ladder: comma-separated numbers of streams, each at least 1.
+func parseLadder(s string) ([]int, error) {
+	var ladder []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-ladder: %q is not a number of streams", f)
+		}
+		ladder = append(ladder, n)
+	}
+	return ladder, nil
 }
 
 // fanoutResult is one fan-out run.

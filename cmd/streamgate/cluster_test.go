@@ -450,7 +450,8 @@ func TestClusterRedisDownIsUnavailable(t *testing.T) {
 	require.NoError(t, redis.Stop())
 	status, body := get(t, a.url+"/readyz")
 	assert.Equal(t, http.StatusServiceUnavailable, status)
-	assert.Contains(t, string(body), `"message":"the stream store is not ready: cluster: ping: cluster store unavailable`)
+	assert.Equal(t, `{"error":{"code":503,"message":"the stream store is not ready","status":"UNAVAILABLE"}}`, string(body),
+		"the public answer names no Redis address")
 	status, _ = get(t, a.admin+"/readyz")
 	assert.Equal(t, http.StatusServiceUnavailable, status)
 	code, header, text := call(t, "POST", a.url+"/v1/streams", aliceKey, `{}`)

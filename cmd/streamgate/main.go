@@ -165,8 +165,8 @@ Environment:
     	read by the OpenTelemetry exporter and SDK themselves.
 
 Exit codes: 0 after a clean shutdown, -h or -version; 2 for an invalid configuration or
-arguments, or a cluster mode that cannot start (Redis unreachable); 1 for any other failure. See docs/operations.md for metrics, tracing and the
-admin listener.
+arguments, or a cluster mode that cannot start (Redis unreachable); 1 for any other failure.
+See docs/operations.md for metrics, tracing and the admin listener.
 `)
 }
 

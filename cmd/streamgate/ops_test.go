@@ -60,6 +60,9 @@ func TestHelpExits0AndDescribesTheCommand(t *testing.T) {
 			} {
 				assert.Contains(t, stdout, want)
 			}
+			for i, line := range strings.Split(stdout, "\n") {
+				assert.LessOrEqual(t, len(line), 100, "line %d of the help is wider than 100 columns: %q", i+1, line)
+			}
 		})
 	}
 	t.Run("a bad flag prints the help to stderr and exits 2", func(t *testing.T) {

@@ -67,17 +67,9 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 		}()
 	}
 	streams := streamsOf(m, cl)
-	keys := make([]auth.Key, len(cfg.Auth.Keys))
-	for i, k := range cfg.Auth.Keys {
-		keys[i] = auth.Key{ID: k.ID, Key: string(k.Key), SHA256: k.SHA256, Tenant: k.Tenant}
-	}
-	keyring, err := auth.NewKeyring(keys)
+	keyring, tokens, err := credentials(cfg.Auth)
 	if err != nil {
-		return parts{}, configError{fmt.Errorf("auth.keys: %w", err)}
-	}
-	tokens, err := streamTokens(cfg.Auth.TokenSecret)
-	if err != nil {
-		return parts{}, configError{fmt.Errorf("auth.token_secret: %w", err)}
+		return parts{}, err
 	}
 	provider, err := newProvider(ctx, cfg.Upstream, log)
 	if err != nil {
@@ -110,7 +102,40 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 	if err != nil {
 		return parts{}, configError{fmt.Errorf("upstream: %w", err)}
 	}
-	gwCfg := gateway.Config{
+	gwCfg := gatewayConfig(cfg, o, log, m, runner, keyring, tokens, provider.Name())
+	wireClusterAndPlugins(&gwCfg, cl, host, log)
+	gw, err := gateway.New(gwCfg)
+	if err != nil {
+		return parts{}, configError{err}
+	}
+	return parts{gateway: gw, runner: runner, plugins: host, cluster: cl, provider: provider.Name(), open: keyring.Len() == 0,
+		unobserve: o.metrics.ObserveRetained(retained(m))}, nil
+}
+
+// credentials builds the keyring of the configured client keys and the stream tokens of the
+// configured secrets (nil without any); a problem with either is a configError.
+func credentials(a configs.Auth) (*auth.Keyring, *auth.Tokens, error) {
+	keys := make([]auth.Key, len(a.Keys))
+	for i, k := range a.Keys {
+		keys[i] = auth.Key{ID: k.ID, Key: string(k.Key), SHA256: k.SHA256, Tenant: k.Tenant}
+	}
+	keyring, err := auth.NewKeyring(keys)
+	if err != nil {
+		return nil, nil, configError{fmt.Errorf("auth.keys: %w", err)}
+	}
+	tokens, err := streamTokens(a.TokenSecret)
+	if err != nil {
+		return nil, nil, configError{fmt.Errorf("auth.token_secret: %w", err)}
+	}
+	return keyring, tokens, nil
+}
+
+// gatewayConfig is the gateway's configuration in one process: the stream layer and plugins
+// are wireClusterAndPlugins's.
+func gatewayConfig(cfg *configs.Config, o *ops, log *slog.Logger, m *manager.Manager, runner *upstream.Runner,
+	keyring *auth.Keyring, tokens *auth.Tokens, upstreamName string,
+) gateway.Config {
+	return gateway.Config{
 		Manager:          m,
 		Generator:        runner,
 		Keyring:          keyring,
@@ -132,10 +157,15 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 		TracerProvider: o.tracing.TracerProvider(),
 		Propagator:     o.tracing.Propagator(),
 		Version:        o.build.Version,
-		Upstream:       provider.Name(),
+		Upstream:       upstreamName,
 		Logger:         log,
 		WithRequestID:  upstream.WithRequestID,
 	}
+}
+
+// wireClusterAndPlugins points gwCfg at the plugin host and, in cluster mode, at the replica view and
+// the cluster-wide rate limit; host and cl may each be nil.
+func wireClusterAndPlugins(gwCfg *gateway.Config, cl *clusterParts, host *plugins.Host, log *slog.Logger) {
 	if host != nil {
 		gwCfg.Plugins = gatewayPlugins{host}
 	}
@@ -150,12 +180,6 @@ func build(ctx context.Context, cfg *configs.Config, o *ops, log *slog.Logger) (
 		_ = cl.node.ServeTransports(hostTransports{host})
 		gwCfg.Plugins = clusterPlugins{gatewayPlugins: gatewayPlugins{host}, node: cl.node, log: log}
 	}
-	gw, err := gateway.New(gwCfg)
-	if err != nil {
-		return parts{}, configError{err}
-	}
-	return parts{gateway: gw, runner: runner, plugins: host, cluster: cl, provider: provider.Name(), open: keyring.Len() == 0,
-		unobserve: o.metrics.ObserveRetained(retained(m))}, nil
 }
 
 // streamTokens builds the stream tokens of the configured secrets, or nil (tokens off) without any.

@@ -1,6 +1,3 @@
-// Package browsertest runs a headless Chromium for end-to-end tests, off the network, and serves
-// a page that records what an EventSource sees: the harness of gateway's browser tests and of
-// cmd/streamgate's cluster EventSource test.
 package browsertest
 
 import (
