@@ -203,17 +203,26 @@ func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsec
 // through a plain httputil.ReverseProxy and through the gateway, interleaved in one run, and
 // reports each one's p50/p99 and what the proxy and the gateway add to the direct figures.
 func BenchmarkTTFB(b *testing.B) {
-	targets := latencyTargets(b, upstreamtest.Gemini(defaultTexts...))
+	benchTTFB(b, latencyTargets(b, upstreamtest.Gemini(defaultTexts...)), (*target).stream)
+}
+
+// streamFunc reads one stream through a target: when it was asked for, and the arrival of each
+// frame appended to arrivals[:0].
+type streamFunc func(tg *target, b *testing.B, arrivals []time.Time) (time.Time, []time.Time)
+
+// benchTTFB runs b.N rounds of one stream through each target in turn and reports each one's
+// time to the first frame.
+func benchTTFB(b *testing.B, targets []*target, stream streamFunc) {
 	ttfb := make([][]time.Duration, len(targets))
 	var arrivals []time.Time
 	for _, tg := range targets { // warm the connection pools
-		_, arrivals = tg.stream(b, arrivals)
+		_, arrivals = stream(tg, b, arrivals)
 	}
 	b.ResetTimer()
 	for range b.N {
 		for i, tg := range targets {
 			var start time.Time
-			start, arrivals = tg.stream(b, arrivals)
+			start, arrivals = stream(tg, b, arrivals)
 			ttfb[i] = append(ttfb[i], arrivals[0].Sub(start))
 		}
 	}
@@ -229,7 +238,13 @@ func BenchmarkTTFB(b *testing.B) {
 func BenchmarkInterChunkGap(b *testing.B) {
 	flushes := &flushLog{}
 	script := upstreamtest.Gemini(upstreamtest.Texts(20, 64)...).Paced(time.Millisecond)
-	targets := latencyTargetsWrapped(b, script, flushes.wrap)
+	benchChunkGap(b, latencyTargetsWrapped(b, script, flushes.wrap), flushes, (*target).stream, nil)
+}
+
+// benchChunkGap runs b.N rounds of one stream through each target in turn (before, when set, runs
+// ahead of each) and reports, for every frame after the first, its delivery latency and added gap
+// against the fake's flushes.
+func benchChunkGap(b *testing.B, targets []*target, flushes *flushLog, stream streamFunc, before func()) {
 	latency := make([][]time.Duration, len(targets))
 	gaps := make([][]time.Duration, len(targets))
 	var arrivals []time.Time
@@ -237,7 +252,10 @@ func BenchmarkInterChunkGap(b *testing.B) {
 	for range b.N {
 		for i, tg := range targets {
 			flushes.reset()
-			_, arrivals = tg.stream(b, arrivals)
+			if before != nil {
+				before()
+			}
+			_, arrivals = stream(tg, b, arrivals)
 			sent := flushes.get()
 			require.GreaterOrEqual(b, len(sent), len(arrivals))
 			for k := 1; k < len(arrivals); k++ { // the first chunk is TTFB's business

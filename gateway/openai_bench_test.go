@@ -108,21 +108,7 @@ func (tg *target) streamChat(b *testing.B, arrivals []time.Time) (time.Time, []t
 // proxy, the hop and the gateway, interleaved in one run.
 func BenchmarkOpenAITTFB(b *testing.B) {
 	targets, _ := openAITargets(b, nil)
-	ttfb := make([][]time.Duration, len(targets))
-	var arrivals []time.Time
-	for _, tg := range targets { // warm the connection pools
-		_, arrivals = tg.streamChat(b, arrivals)
-	}
-	b.ResetTimer()
-	for range b.N {
-		for i, tg := range targets {
-			var start time.Time
-			start, arrivals = tg.streamChat(b, arrivals)
-			ttfb[i] = append(ttfb[i], arrivals[0].Sub(start))
-		}
-	}
-	b.StopTimer()
-	report(b, targets, ttfb, "ttfb")
+	benchTTFB(b, targets, (*target).streamChat)
 }
 
 // BenchmarkOpenAIInterChunkGap is BenchmarkInterChunkGap for the OpenAI route: 20 chunks paced
@@ -132,24 +118,5 @@ func BenchmarkOpenAIInterChunkGap(b *testing.B) {
 	flushes := &flushLog{}
 	script := upstreamtest.OpenAIStream(false, upstreamtest.Texts(20, 64)...).Paced(time.Millisecond)
 	targets, fake := openAITargets(b, flushes.wrap)
-	latency := make([][]time.Duration, len(targets))
-	gaps := make([][]time.Duration, len(targets))
-	var arrivals []time.Time
-	b.ResetTimer()
-	for range b.N {
-		for i, tg := range targets {
-			flushes.reset()
-			fake.Enqueue(script)
-			_, arrivals = tg.streamChat(b, arrivals)
-			sent := flushes.get()
-			require.GreaterOrEqual(b, len(sent), len(arrivals))
-			for k := 1; k < len(arrivals); k++ {
-				latency[i] = append(latency[i], arrivals[k].Sub(sent[k]))
-				gaps[i] = append(gaps[i], arrivals[k].Sub(arrivals[k-1])-sent[k].Sub(sent[k-1]))
-			}
-		}
-	}
-	b.StopTimer()
-	report(b, targets, latency, "chunk_latency")
-	report(b, targets, gaps, "gap")
+	benchChunkGap(b, targets, flushes, (*target).streamChat, func() { fake.Enqueue(script) })
 }
