@@ -73,7 +73,7 @@ streamgate_http_requests_total{code="200",route="/v1/chat/completions"} 2
 # HELP streamgate_subscribers Subscribers attached now, by the route they came through.
 # TYPE streamgate_subscribers gauge
 streamgate_subscribers{route="openai"} 0
-# HELP streamgate_tokens_total Tokens reported by the final usageMetadata of generations.
+# HELP streamgate_tokens_total Tokens reported by the final usage of generations (Gemini usageMetadata, an OpenAI usage chunk).
 # TYPE streamgate_tokens_total counter
 streamgate_tokens_total{model="gemini-2.5-flash",provider="gemini",type="input"} 3
 streamgate_tokens_total{model="gemini-2.5-flash",provider="gemini",type="output"} 4

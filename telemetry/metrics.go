@@ -154,7 +154,7 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 	m.chunkInterval.init(func(k modelKey) prometheus.Observer {
 		return perChunk.WithLabelValues(labelValues(k.provider, k.model)...)
 	})
-	tokens := f.counterVec("streamgate_tokens_total", "Tokens reported by the final usageMetadata of generations.", "provider", "model", "type")
+	tokens := f.counterVec("streamgate_tokens_total", "Tokens reported by the final usage of generations (Gemini usageMetadata, an OpenAI usage chunk).", "provider", "model", "type")
 	m.tokens.init(func(k tokenKey) prometheus.Counter {
 		return tokens.WithLabelValues(labelValues(k.provider, k.model, k.typ)...)
 	})
@@ -264,7 +264,8 @@ func (m *Metrics) UpstreamDone(provider, model string, ttfc, total time.Duration
 	}
 }
 
-// Tokens adds the token counts of a generation's final usageMetadata.
+// Tokens adds the token counts of a generation's final usage (Gemini usageMetadata, an OpenAI
+// usage chunk).
 func (m *Metrics) Tokens(provider, model string, input, output int) {
 	model = m.models.Label(model)
 	if input > 0 {
