@@ -193,7 +193,7 @@ func startPlugins(t testing.TB, cfgs []plugins.PluginConfig, m *manager.Manager,
 // hostPlugins adapts the plugin host to gateway.Plugins, as cmd/streamgate does.
 type hostPlugins struct{ *plugins.Host }
 
-func (h hostPlugins) Subscriptions(streamID, instance string) []gateway.Subscription {
+func (h hostPlugins) Subscriptions(_ context.Context, streamID, instance string) []gateway.Subscription {
 	var out []gateway.Subscription
 	for _, info := range h.StreamSubscriptions(streamID, instance) {
 		out = append(out, gateway.Subscription(info))

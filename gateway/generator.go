@@ -47,7 +47,7 @@ type Plugins interface {
 	// Subscriptions lists the transport subscriptions of one instance of a stream: the live ones,
 	// then those that ended with an error, so that a failed delivery is visible in the stream's
 	// info (issue 10: a chunk too large for the transport).
-	Subscriptions(streamID, instance string) []Subscription
+	Subscriptions(ctx context.Context, streamID, instance string) []Subscription
 }
 
 // Subscription is a transport subscription of a stream, as GET /v1/streams/{id} lists it.
@@ -68,7 +68,7 @@ type noPlugins struct{}
 
 func (noPlugins) Attach(context.Context, string, map[string]string) error { return nil }
 
-func (noPlugins) Subscriptions(string, string) []Subscription { return nil }
+func (noPlugins) Subscriptions(context.Context, string, string) []Subscription { return nil }
 
 func (noPlugins) Subscribe(_ context.Context, _, transport string, _ json.RawMessage) (string, error) {
 	return "", newError(http.StatusNotFound, "no transport plugin named "+strconv.Quote(transport))

@@ -150,7 +150,7 @@ func (s *Server) streamInfo(c *gin.Context) error {
 		return err
 	}
 	out := toStreamJSON(info)
-	out.Subscriptions = s.cfg.Plugins.Subscriptions(info.ID, info.Instance)
+	out.Subscriptions = s.cfg.Plugins.Subscriptions(c.Request.Context(), info.ID, info.Instance)
 	return writeJSON(c, http.StatusOK, out)
 }
 

@@ -39,10 +39,11 @@ func (p clusterPlugins) Unsubscribe(ctx context.Context, streamID, subID string)
 // ControlTimeout.
 const listWait = 2 * time.Second
 
-// Subscriptions lists the owner's subscriptions of the stream and this replica's. The gateway
-// asks without a context (a stream's info), so the wait is bounded here.
-func (p clusterPlugins) Subscriptions(streamID, instance string) []gateway.Subscription {
-	ctx, cancel := context.WithTimeout(context.Background(), listWait)
+// Subscriptions lists the owner's subscriptions of the stream and this replica's. The wait for
+// the owner ends with the request, and after listWait at most: a stream's info is not held up by
+// an owner that does not answer.
+func (p clusterPlugins) Subscriptions(ctx context.Context, streamID, instance string) []gateway.Subscription {
+	ctx, cancel := context.WithTimeout(ctx, listWait)
 	defer cancel()
 	subs, err := p.node.Subscriptions(ctx, streamID, instance)
 	if err != nil {

@@ -26,7 +26,7 @@ var (
 // type for: the gateway must not import plugins (architecture.md), and plugins knows no gateway.
 type gatewayPlugins struct{ *plugins.Host }
 
-func (g gatewayPlugins) Subscriptions(streamID, instance string) []gateway.Subscription {
+func (g gatewayPlugins) Subscriptions(_ context.Context, streamID, instance string) []gateway.Subscription {
 	var out []gateway.Subscription
 	for _, info := range g.StreamSubscriptions(streamID, instance) {
 		out = append(out, gateway.Subscription(info))
