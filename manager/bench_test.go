@@ -160,3 +160,67 @@ func BenchmarkPushAt(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPushWhileCreateClose pushes to 1,000 streams from many goroutines while two others
+// create and close streams without pause, as on the Gemini ladder of issue 15: the stream lookup
+// every push makes must not wait on the creates and closes.
+func BenchmarkPushWhileCreateClose(b *testing.B) {
+	const streams = 1000
+	m, err := manager.New(manager.Config{MaxConcurrentStreams: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = m.Shutdown(ctx) }()
+	ids := make([]string, streams)
+	for i := range ids {
+		if ids[i], err = m.CreateStream(ctx, ""); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.RegisterClient(ctx, ids[i], &countClient{id: "c"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	churned := make(chan error, 2)
+	for range 2 {
+		go func() { churned <- churn(m, stop) }()
+	}
+	ch := manager.Chunk{Data: []byte(`{"candidates":[{"content":{"parts":[{"text":"hi"}]}}]}`), Time: time.Now()}
+	var next atomic.Uint64
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := m.PushChunk(ctx, ids[next.Add(1)%streams], ch); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	close(stop)
+	for range 2 {
+		if err := <-churned; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// churn creates and closes streams until stop is closed.
+func churn(m *manager.Manager, stop <-chan struct{}) error {
+	for {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		id, err := m.CreateStream(ctx, "")
+		if err != nil {
+			return err
+		}
+		if err := m.CloseStream(ctx, id, "completed"); err != nil {
+			return err
+		}
+	}
+}

@@ -18,13 +18,19 @@ type Manager struct {
 	cfg Config
 	log *slog.Logger
 
+	// streams maps an ID to its *stream, active or retained closed. Lookups (every push and
+	// most calls) read it without m.mu, so they never wait on a create or close; it is written
+	// only under m.mu, so the counts below stay in step with it.
+	streams sync.Map
+
+	// shutdown is set once, under m.mu; lookups read it without the lock.
+	shutdown atomic.Bool
+
 	mu       sync.RWMutex
-	streams  map[string]*stream // active and retained closed streams
 	active   int
 	retained list.List          // the retained closed streams, oldest close first
 	tenants  map[string]*tenant // the tenants of the streams
 	mirrors  *tenant            // what the mirrors hold: outside every tenant's quota (mirror.go)
-	shutdown bool
 
 	bytes atomic.Int64 // chunk data in every stream's history; see budget.go
 }
@@ -43,8 +49,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream), tenants: make(map[string]*tenant),
-		mirrors: newMirrorTenant()}, nil
+	return &Manager{cfg: cfg, log: cfg.Logger, tenants: make(map[string]*tenant), mirrors: newMirrorTenant()}, nil
 }
 
 // Config returns the effective configuration, defaults filled in.
@@ -79,7 +84,7 @@ func (m *Manager) create(opts StreamOptions) (*stream, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.shutdown {
+	if m.shutdown.Load() {
 		return nil, ErrShutdown
 	}
 	t := m.tenantLocked(opts.Labels[LabelTenant])
@@ -91,7 +96,7 @@ func (m *Manager) create(opts StreamOptions) (*stream, error) {
 			return nil, err
 		}
 	}
-	for m.streams[id] != nil {
+	for m.has(id) {
 		if opts.ID != "" {
 			return nil, fmt.Errorf("create stream %s: %w", id, ErrExists)
 		}
@@ -103,9 +108,9 @@ func (m *Manager) create(opts StreamOptions) (*stream, error) {
 		s.idle = time.AfterFunc(m.idleTick(), func() { m.checkIdle(s) })
 		s.mu.Unlock()
 	}
-	m.streams[id] = s
 	m.active++
 	m.holdLocked(t)
+	m.streams.Store(id, s)
 	return s, nil
 }
 
@@ -123,18 +128,24 @@ func (m *Manager) capacityLocked(t *tenant) error {
 	return m.roomForStreamLocked(t)
 }
 
-// stream looks a stream up, active or retained.
+// stream looks a stream up, active or retained, without m.mu. It reads the map before the
+// shutdown flag: Shutdown sets the flag before it empties the map, so a stream missing because of
+// a shutdown is reported as ErrShutdown, never ErrNotFound.
 func (m *Manager) stream(id string) (*stream, error) {
-	m.mu.RLock()
-	s, down := m.streams[id], m.shutdown
-	m.mu.RUnlock()
+	v, ok := m.streams.Load(id)
 	switch {
-	case down:
+	case m.shutdown.Load():
 		return nil, ErrShutdown
-	case s == nil:
+	case !ok:
 		return nil, fmt.Errorf("stream %s: %w", id, ErrNotFound)
 	}
-	return s, nil
+	return v.(*stream), nil
+}
+
+// has reports whether the manager holds a stream with this ID, active or retained.
+func (m *Manager) has(id string) bool {
+	_, ok := m.streams.Load(id)
+	return ok
 }
 
 // RegisterClient registers c for the chunks pushed from now on.
@@ -378,7 +389,7 @@ func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end C
 		m.active--
 	}
 	s.tenant.streams--
-	if !m.shutdown {
+	if !m.shutdown.Load() {
 		s.retained = m.retained.PushBack(s)
 		s.tenantAt = s.tenant.retained.PushBack(s)
 		s.expire = time.AfterFunc(m.cfg.RetainClosed, func() { m.forget(s) })
@@ -410,9 +421,7 @@ func (m *Manager) forgetLocked(s *stream) {
 	s.tenant.retained.Remove(s.tenantAt)
 	s.retained, s.tenantAt = nil, nil
 	s.expire.Stop()
-	if m.streams[s.id] == s {
-		delete(m.streams, s.id)
-	}
+	m.streams.CompareAndDelete(s.id, s)
 	s.mu.Lock()
 	held := s.hist.bytes
 	s.mu.Unlock()
@@ -468,17 +477,19 @@ func (m *Manager) Done(_ context.Context, streamID string) (<-chan struct{}, err
 func (m *Manager) ActiveStreamIDs(_ context.Context) ([]string, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if m.shutdown {
+	if m.shutdown.Load() {
 		return nil, ErrShutdown
 	}
 	ids := make([]string, 0, m.active)
-	for id, s := range m.streams {
+	m.streams.Range(func(_, v any) bool {
+		s := v.(*stream)
 		s.mu.Lock()
 		if s.status == StatusActive {
-			ids = append(ids, id)
+			ids = append(ids, s.id)
 		}
 		s.mu.Unlock()
-	}
+		return true
+	})
 	slices.Sort(ids)
 	return ids, nil
 }
@@ -506,14 +517,15 @@ func (m *Manager) Info(_ context.Context, streamID string) (StreamInfo, error) {
 // List describes every stream, active and retained, oldest first.
 func (m *Manager) List(_ context.Context) ([]StreamInfo, error) {
 	m.mu.RLock()
-	if m.shutdown {
+	if m.shutdown.Load() {
 		m.mu.RUnlock()
 		return nil, ErrShutdown
 	}
-	streams := make([]*stream, 0, len(m.streams))
-	for _, s := range m.streams {
-		streams = append(streams, s)
-	}
+	streams := make([]*stream, 0, m.active+m.retained.Len())
+	m.streams.Range(func(_, v any) bool {
+		streams = append(streams, v.(*stream))
+		return true
+	})
 	m.mu.RUnlock()
 	infos := make([]StreamInfo, len(streams))
 	for i, s := range streams {
@@ -536,7 +548,7 @@ type Usage struct {
 func (m *Manager) Usage(_ context.Context) (Usage, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if m.shutdown {
+	if m.shutdown.Load() {
 		return Usage{}, ErrShutdown
 	}
 	return Usage{Streams: m.active, Retained: m.retained.Len(), Bytes: m.bytes.Load()}, nil

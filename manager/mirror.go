@@ -88,9 +88,9 @@ func (m *Manager) CreateMirror(_ context.Context, opts MirrorOptions, lastID uin
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
-	case m.shutdown:
+	case m.shutdown.Load():
 		return ErrShutdown
-	case m.streams[opts.ID] != nil:
+	case m.has(opts.ID):
 		return fmt.Errorf("create mirror %s: %w", opts.ID, ErrExists)
 	}
 	s := newStream(opts.ID, m.mirrors, opts.Labels, &m.cfg, created)
@@ -99,7 +99,7 @@ func (m *Manager) CreateMirror(_ context.Context, opts MirrorOptions, lastID uin
 		s.instance = opts.Instance
 	}
 	s.hist.startAfter(lastID)
-	m.streams[opts.ID] = s
+	m.streams.Store(opts.ID, s)
 	m.mirrors.held++
 	m.mirrors.streams++
 	return nil

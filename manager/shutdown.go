@@ -15,19 +15,22 @@ var shutdownErr = &StreamError{Code: 503, Status: "UNAVAILABLE", Message: Reason
 // returns nil at once.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
-	if m.shutdown {
+	if m.shutdown.Load() {
 		m.mu.Unlock()
 		return nil
 	}
-	m.shutdown = true
-	streams := m.streams
-	m.streams = nil
-	for _, s := range streams {
+	m.shutdown.Store(true)
+	var streams []*stream
+	m.streams.Range(func(_, v any) bool {
+		s := v.(*stream)
 		if s.expire != nil {
 			s.expire.Stop()
 		}
 		s.retained, s.tenantAt = nil, nil
-	}
+		streams = append(streams, s)
+		return true
+	})
+	m.streams.Clear()
 	m.retained.Init()
 	m.tenants = nil
 	m.mu.Unlock()

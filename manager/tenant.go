@@ -52,7 +52,7 @@ func (m *Manager) releaseLocked(t *tenant) {
 func (m *Manager) TenantUsage(_ context.Context, name string) (Usage, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if m.shutdown {
+	if m.shutdown.Load() {
 		return Usage{}, ErrShutdown
 	}
 	t := m.tenants[name]
