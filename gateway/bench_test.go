@@ -166,8 +166,14 @@ func (b *hopBody) Close() error { return nil }
 func (tg *target) stream(b *testing.B, arrivals []time.Time) (time.Time, []time.Time) {
 	req, err := http.NewRequest("POST", tg.url+streamPath, strings.NewReader(generateBody))
 	require.NoError(b, err)
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("x-goog-api-key", tg.key)
+	return tg.timeFrames(b, req, []byte("\r\n"), arrivals)
+}
+
+// timeFrames sends req and returns when it was sent and when each frame arrived: each line
+// equal to frameEnd (the blank line ending an SSE event in the dialect's line ending).
+func (tg *target) timeFrames(b *testing.B, req *http.Request, frameEnd []byte, arrivals []time.Time) (time.Time, []time.Time) {
+	req.Header.Set("Content-Type", "application/json")
 	start := time.Now()
 	resp, err := tg.client.Do(req)
 	require.NoError(b, err)
@@ -185,7 +191,7 @@ func (tg *target) stream(b *testing.B, arrivals []time.Time) (time.Time, []time.
 			return start, arrivals
 		}
 		require.NoError(b, err)
-		if bytes.Equal(line, []byte("\r\n")) {
+		if bytes.Equal(line, frameEnd) {
 			arrivals = append(arrivals, time.Now())
 		}
 	}

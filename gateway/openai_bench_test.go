@@ -1,9 +1,6 @@
 package gateway_test
 
 import (
-	"bufio"
-	"bytes"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -78,29 +75,8 @@ func serveOpenAIProxy(b *testing.B, fakeURL string, transport http.RoundTripper)
 func (tg *target) streamChat(b *testing.B, arrivals []time.Time) (time.Time, []time.Time) {
 	req, err := http.NewRequest("POST", tg.url, strings.NewReader(streamChatBody))
 	require.NoError(b, err)
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tg.key)
-	start := time.Now()
-	resp, err := tg.client.Do(req)
-	require.NoError(b, err)
-	defer resp.Body.Close()
-	require.Equal(b, http.StatusOK, resp.StatusCode)
-	if tg.r == nil {
-		tg.r = bufio.NewReader(resp.Body)
-	}
-	r := tg.r
-	r.Reset(resp.Body)
-	arrivals = arrivals[:0]
-	for {
-		line, err := r.ReadSlice('\n')
-		if err == io.EOF {
-			return start, arrivals
-		}
-		require.NoError(b, err)
-		if bytes.Equal(line, []byte("\n")) {
-			arrivals = append(arrivals, time.Now())
-		}
-	}
+	return tg.timeFrames(b, req, []byte("\n"), arrivals)
 }
 
 // BenchmarkOpenAITTFB is BenchmarkTTFB for the OpenAI route: time to the first frame of a
