@@ -173,18 +173,7 @@ type sseSub struct {
 // the start).
 func follow(t *testing.T, url, id, lastID string) *sseSub {
 	t.Helper()
-	req, err := http.NewRequest("GET", url+"/v1/streams/"+id+"/events", nil)
-	require.NoError(t, err)
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		t.Fatalf("subscribe to %s on %s: %d %s", id, url, resp.StatusCode, b)
-	}
+	resp := openEvents(t, url, "", id, "", lastID)
 	s := &sseSub{t: t, resp: resp, ended: make(chan struct{}), grew: make(chan struct{}, 1)}
 	go s.read()
 	t.Cleanup(func() {

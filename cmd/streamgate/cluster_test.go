@@ -108,9 +108,21 @@ type events struct {
 // and requires 200.
 func subscribe(t *testing.T, url, key, id, query, lastEventID string) *events {
 	t.Helper()
+	resp := openEvents(t, url, key, id, query, lastEventID)
+	e := &events{t: t, resp: resp, r: bufio.NewReader(resp.Body)}
+	t.Cleanup(e.close)
+	return e
+}
+
+// openEvents opens a stream's events on url (key, query and Last-Event-ID each "" for none) and
+// requires 200.
+func openEvents(t *testing.T, url, key, id, query, lastEventID string) *http.Response {
+	t.Helper()
 	req, err := http.NewRequest("GET", url+"/v1/streams/"+id+"/events"+query, nil)
 	require.NoError(t, err)
-	req.Header.Set("x-goog-api-key", key)
+	if key != "" {
+		req.Header.Set("x-goog-api-key", key)
+	}
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}
@@ -121,9 +133,7 @@ func subscribe(t *testing.T, url, key, id, query, lastEventID string) *events {
 		resp.Body.Close()
 		t.Fatalf("events of %s on %s: %d %s", id, url, resp.StatusCode, b)
 	}
-	e := &events{t: t, resp: resp, r: bufio.NewReader(resp.Body)}
-	t.Cleanup(e.close)
-	return e
+	return resp
 }
 
 func (e *events) close() { e.resp.Body.Close() }
