@@ -3,6 +3,7 @@ package manager_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -223,4 +224,65 @@ func churn(m *manager.Manager, stop <-chan struct{}) error {
 			return err
 		}
 	}
+}
+
+// BenchmarkStreamMemory measures what a stream costs the heap, live and once closed (retained for
+// RetainClosed), as on the Gemini ladder of issue 15: streams labelled as the gateway labels them,
+// 64 chunks of 200-260 bytes each, each chunk's data its own allocation as the upstream runner
+// makes it. retained_B/stream is HeapAlloc after a GC, over the streams, less what the manager
+// held before them; the clients keep nothing.
+func BenchmarkStreamMemory(b *testing.B) {
+	const streams, chunks = 1000, 64
+	for _, closed := range []bool{false, true} {
+		name := map[bool]string{false: "live", true: "closed"}[closed]
+		b.Run(name, func(b *testing.B) {
+			var perStream float64
+			for b.Loop() {
+				perStream = streamMemory(b, streams, chunks, closed)
+			}
+			b.ReportMetric(perStream, "retained_B/stream")
+		})
+	}
+}
+
+func streamMemory(b *testing.B, streams, chunks int, closed bool) float64 {
+	m, err := manager.New(manager.Config{MaxConcurrentStreams: streams})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = m.Shutdown(ctx) }()
+	before := heapAlloc()
+	labels := map[string]string{manager.LabelTenant: "tenant-a", "model": "gemini-2.5-flash"}
+	for range streams {
+		id, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: labels})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.RegisterClient(ctx, id, &countClient{id: "caller"}); err != nil {
+			b.Fatal(err)
+		}
+		for i := range chunks {
+			data := make([]byte, 200+(i*7)%61)
+			if err := m.PushChunk(ctx, id, manager.Chunk{Data: data, Time: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if closed {
+			if err := m.CloseStream(ctx, id, manager.ReasonCompleted); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	after := heapAlloc()
+	runtime.KeepAlive(m)
+	return float64(after-before) / float64(streams)
+}
+
+// heapAlloc returns the bytes of live heap objects after a full collection.
+func heapAlloc() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
