@@ -136,7 +136,7 @@ func (s *stream) closeLocked(status Status, reason string, err *StreamError, now
 		return nil, false
 	}
 	s.status, s.reason, s.err, s.closedAt = status, reason, err, now
-	s.hist.compact()
+	s.hist.archive()
 	if s.idle != nil {
 		s.idle.Stop()
 	}
