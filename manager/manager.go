@@ -29,6 +29,7 @@ type Manager struct {
 	mu       sync.RWMutex
 	active   int
 	retained list.List          // the retained closed streams, oldest close first
+	reaper   *time.Timer        // forgets retained streams at their forgetAt; see reap
 	tenants  map[string]*tenant // the tenants of the streams
 	mirrors  *tenant            // what the mirrors hold: outside every tenant's quota (mirror.go)
 
@@ -390,9 +391,12 @@ func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end C
 	}
 	s.tenant.streams--
 	if !m.shutdown.Load() {
+		s.forgetAt = time.Now().Add(m.cfg.RetainClosed)
 		s.retained = m.retained.PushBack(s)
 		s.tenantAt = s.tenant.retained.PushBack(s)
-		s.expire = time.AfterFunc(m.cfg.RetainClosed, func() { m.forget(s) })
+		if m.retained.Len() == 1 {
+			m.reapAtLocked(s.forgetAt)
+		}
 		if m.retained.Len() > m.cfg.MaxRetained {
 			m.forgetLocked(m.retained.Front().Value.(*stream))
 		}
@@ -402,6 +406,41 @@ func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end C
 		m.notifyClosed(ctx, c, end)
 	}
 	m.observeClosed(s)
+}
+
+// The reaper. Streams are retained in the order they closed, each for RetainClosed, so they
+// expire in that order too: one timer, due at the oldest's forgetAt, does what a timer per
+// retained stream did (up to MaxRetained of them, each a runtime timer and a closure held for the
+// whole RetainClosed, and one more timer to arm and stop per close). A stream forgotten before
+// its time (MaxRetained, the budget, ForgetMirror) leaves the timer due early: it then finds
+// nothing expired and waits for the next.
+
+// reapAtLocked arms the reaper for t. m.mu must be held.
+func (m *Manager) reapAtLocked(t time.Time) {
+	d := time.Until(t)
+	if m.reaper == nil {
+		m.reaper = time.AfterFunc(d, m.reap)
+		return
+	}
+	m.reaper.Reset(d)
+}
+
+// reap forgets the retained streams whose time has come and arms the reaper for the next.
+func (m *Manager) reap() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.shutdown.Load() {
+		return
+	}
+	now := time.Now()
+	for e := m.retained.Front(); e != nil; e = m.retained.Front() {
+		s := e.Value.(*stream)
+		if s.forgetAt.After(now) {
+			m.reapAtLocked(s.forgetAt)
+			return
+		}
+		m.forgetLocked(s)
+	}
 }
 
 func (m *Manager) forget(s *stream) {
@@ -420,7 +459,6 @@ func (m *Manager) forgetLocked(s *stream) {
 	m.retained.Remove(s.retained)
 	s.tenant.retained.Remove(s.tenantAt)
 	s.retained, s.tenantAt = nil, nil
-	s.expire.Stop()
 	m.streams.CompareAndDelete(s.id, s)
 	s.mu.Lock()
 	held := s.hist.bytes

@@ -31,7 +31,7 @@ type stream struct {
 	idle     *time.Timer    // inactivity check; nil when disabled
 	seenLast uint64         // hist.last at the previous inactivity tick
 	quiet    int            // inactivity ticks in a row without a push
-	expire   *time.Timer    // forgets the stream RetainClosed after it closed; guarded by Manager.mu
+	forgetAt time.Time      // RetainClosed after it closed, when the reaper forgets it; guarded by Manager.mu
 	retained *list.Element  // the stream in Manager.retained once it closed; guarded by Manager.mu
 	tenantAt *list.Element  // the stream in tenant.retained once it closed; guarded by Manager.mu
 }
