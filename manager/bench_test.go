@@ -286,3 +286,29 @@ func heapAlloc() int64 {
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc)
 }
+
+// BenchmarkCreateCloseStreamParallel creates and closes streams from many goroutines at once, as
+// the gateway's handlers do: what they serialise on is the manager's lock.
+func BenchmarkCreateCloseStreamParallel(b *testing.B) {
+	m, err := manager.New(manager.Config{MaxConcurrentStreams: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = m.Shutdown(ctx) }()
+	labels := map[string]string{manager.LabelTenant: "tenant-a", "model": "gemini-2.5-flash"}
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: labels})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if err := m.CloseStream(ctx, id, manager.ReasonCompleted); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -77,42 +77,58 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 	return s.id, nil
 }
 
-// create makes the stream CreateStreamWith describes and returns it.
+// create makes the stream CreateStreamWith describes and returns it. What needs no lock (the
+// stream's allocations, its instance ID, its inactivity timer) is done outside m.mu, which every
+// create and close of the manager takes.
 func (m *Manager) create(opts StreamOptions) (*stream, error) {
 	id := opts.ID
+	var idErr error
 	if id == "" {
 		id = newID()
+	} else {
+		idErr = ValidateID(id)
 	}
+	s := newStream(id, nil, opts.Labels, &m.cfg, time.Now())
+	if err := m.insert(s, opts, idErr); err != nil {
+		return nil, err
+	}
+	if m.cfg.InactivityTimeout != NoTimeout {
+		s.mu.Lock()
+		if s.status == StatusActive { // not closed (CloseStream, Shutdown) since it was added
+			s.idle = time.AfterFunc(m.idleTick(), func() { m.checkIdle(s) })
+		}
+		s.mu.Unlock()
+	}
+	return s, nil
+}
+
+// insert gives s its tenant and adds it to the manager, if there is room for it and its
+// requested ID, valid unless idErr, is free; a generated ID that is taken is drawn again. It takes
+// m.mu.
+func (m *Manager) insert(s *stream, opts StreamOptions, idErr error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.shutdown.Load() {
-		return nil, ErrShutdown
+		return ErrShutdown
 	}
 	t := m.tenantLocked(opts.Labels[LabelTenant])
 	if err := m.capacityLocked(t); err != nil {
-		return nil, err
+		return err
 	}
-	if opts.ID != "" {
-		if err := ValidateID(id); err != nil {
-			return nil, err
-		}
+	if idErr != nil {
+		return idErr
 	}
-	for m.has(id) {
+	for m.has(s.id) {
 		if opts.ID != "" {
-			return nil, fmt.Errorf("create stream %s: %w", id, ErrExists)
+			return fmt.Errorf("create stream %s: %w", s.id, ErrExists)
 		}
-		id = newID()
+		s.id = newID()
 	}
-	s := newStream(id, t, opts.Labels, &m.cfg, time.Now())
-	if m.cfg.InactivityTimeout != NoTimeout {
-		s.mu.Lock()
-		s.idle = time.AfterFunc(m.idleTick(), func() { m.checkIdle(s) })
-		s.mu.Unlock()
-	}
+	s.tenant = t
 	m.active++
 	m.holdLocked(t)
-	m.streams.Store(id, s)
-	return s, nil
+	m.streams.Store(s.id, s)
+	return nil
 }
 
 // capacityLocked checks that t may have one stream more. m.mu must be held.

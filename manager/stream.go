@@ -36,6 +36,7 @@ type stream struct {
 	tenantAt *list.Element  // the stream in tenant.retained once it closed; guarded by Manager.mu
 }
 
+// newStream makes a stream of tenant t; create passes nil and sets it once the stream is admitted.
 func newStream(id string, t *tenant, labels map[string]string, cfg *Config, now time.Time) *stream {
 	return &stream{
 		id:       id,
