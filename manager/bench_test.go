@@ -312,3 +312,34 @@ func BenchmarkCreateCloseStreamParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkStreamLifecycle is one Gemini-route stream's life in the manager, as in
+// BenchmarkStreamMemory: created with the gateway's labels, one client, 64 chunks pushed, closed
+// and retained (MaxRetained forgets the oldest once 10,000 are).
+func BenchmarkStreamLifecycle(b *testing.B) {
+	m, err := manager.New(manager.Config{MaxConcurrentStreams: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = m.Shutdown(ctx) }()
+	labels := map[string]string{manager.LabelTenant: "tenant-a", "model": "gemini-2.5-flash"}
+	data := make([]byte, 230)
+	b.ReportAllocs()
+	for b.Loop() {
+		id, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: labels})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.RegisterClient(ctx, id, &countClient{id: "caller"}); err != nil {
+			b.Fatal(err)
+		}
+		for range 64 {
+			if err := m.PushChunk(ctx, id, manager.Chunk{Data: data, Time: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := m.CloseStream(ctx, id, manager.ReasonCompleted); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
