@@ -226,27 +226,35 @@ func churn(m *manager.Manager, stop <-chan struct{}) error {
 	}
 }
 
-// BenchmarkStreamMemory measures what a stream costs the heap, live and once closed (retained for
-// RetainClosed), as on the Gemini ladder of issue 15: streams labelled as the gateway labels them,
-// 64 chunks of 200-260 bytes each, each chunk's data its own allocation as the upstream runner
-// makes it. retained_B/stream is HeapAlloc after a GC, over the streams, less what the manager
-// held before them; the clients keep nothing.
+// BenchmarkStreamMemory measures what a stream costs the heap live, once closed (retained for
+// RetainClosed) and once forgotten, as on the Gemini ladder of issue 15: streams labelled as the
+// gateway labels them, 64 chunks of 200-260 bytes each, each chunk's data its own allocation as
+// the upstream runner makes it. retained_B/stream is HeapAlloc after a GC, over the streams, less
+// what the manager held before them; the clients keep nothing. A forgotten stream (MaxRetained 1
+// forgets each at the next close) must leave nothing behind.
 func BenchmarkStreamMemory(b *testing.B) {
 	const streams, chunks = 1000, 64
-	for _, closed := range []bool{false, true} {
-		name := map[bool]string{false: "live", true: "closed"}[closed]
-		b.Run(name, func(b *testing.B) {
+	for _, tc := range []struct {
+		name        string
+		closed      bool
+		maxRetained int
+	}{
+		{"live", false, 0},
+		{"closed", true, 0},
+		{"forgotten", true, 1},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
 			var perStream float64
 			for b.Loop() {
-				perStream = streamMemory(b, streams, chunks, closed)
+				perStream = streamMemory(b, manager.Config{MaxConcurrentStreams: streams, MaxRetained: tc.maxRetained}, streams, chunks, tc.closed)
 			}
 			b.ReportMetric(perStream, "retained_B/stream")
 		})
 	}
 }
 
-func streamMemory(b *testing.B, streams, chunks int, closed bool) float64 {
-	m, err := manager.New(manager.Config{MaxConcurrentStreams: streams})
+func streamMemory(b *testing.B, cfg manager.Config, streams, chunks int, closed bool) float64 {
+	m, err := manager.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

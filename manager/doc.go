@@ -153,6 +153,7 @@
 //
 //	closed stream  21,976 -> 17,963 bytes (15,184 of them the chunks' data, size classes included)
 //	live stream    22,812 -> 22,573 bytes (its ring of Chunks about 6 KiB of it)
+//	forgotten      23 -> 19 bytes (the one stream MaxRetained 1 keeps, over 1,000: nothing leaks)
 //
 // so what the manager adds to a closed stream's data went from 6.8 KiB to 2.7 KiB: the archive
 // 1.9 KiB, the stream, its done channel, labels, instance ID, list and map entries 0.9 KiB.
