@@ -23,6 +23,8 @@ type archive struct {
 }
 
 type record struct {
+	// data and n are Data in 12 bytes where a slice takes 24; its capacity is not kept, Data
+	// being read-only.
 	data  *byte  // unsafe.SliceData(Data)
 	n     uint32 // len(Data)
 	event uint16 // 0 for the default Event "", else events[event-1]
