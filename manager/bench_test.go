@@ -3,6 +3,7 @@ package manager_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -221,6 +222,132 @@ func churn(m *manager.Manager, stop <-chan struct{}) error {
 		}
 		if err := m.CloseStream(ctx, id, "completed"); err != nil {
 			return err
+		}
+	}
+}
+
+// BenchmarkStreamMemory measures what a stream costs the heap live, once closed (retained for
+// RetainClosed) and once forgotten, as on the Gemini ladder of issue 15: streams labelled as the
+// gateway labels them, 64 chunks of 200-260 bytes each, each chunk's data its own allocation as
+// the upstream runner makes it. retained_B/stream is HeapAlloc after a GC, over the streams, less
+// what the manager held before them; the clients keep nothing. A forgotten stream (MaxRetained 1
+// forgets each at the next close) must leave nothing behind.
+func BenchmarkStreamMemory(b *testing.B) {
+	const streams, chunks = 1000, 64
+	for _, tc := range []struct {
+		name        string
+		closed      bool
+		maxRetained int
+	}{
+		{"live", false, 0},
+		{"closed", true, 0},
+		{"forgotten", true, 1},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var perStream float64
+			for b.Loop() {
+				perStream = streamMemory(b, manager.Config{MaxConcurrentStreams: streams, MaxRetained: tc.maxRetained}, streams, chunks, tc.closed)
+			}
+			b.ReportMetric(perStream, "retained_B/stream")
+		})
+	}
+}
+
+func streamMemory(b *testing.B, cfg manager.Config, streams, chunks int, closed bool) float64 {
+	m, err := manager.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = m.Shutdown(ctx) }()
+	before := heapAlloc()
+	labels := map[string]string{manager.LabelTenant: "tenant-a", "model": "gemini-2.5-flash"}
+	for range streams {
+		id, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: labels})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.RegisterClient(ctx, id, &countClient{id: "caller"}); err != nil {
+			b.Fatal(err)
+		}
+		for i := range chunks {
+			data := make([]byte, 200+(i*7)%61)
+			if err := m.PushChunk(ctx, id, manager.Chunk{Data: data, Time: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if closed {
+			if err := m.CloseStream(ctx, id, manager.ReasonCompleted); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	after := heapAlloc()
+	runtime.KeepAlive(m)
+	return float64(after-before) / float64(streams)
+}
+
+// heapAlloc returns the bytes of live heap objects after a full collection.
+func heapAlloc() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// BenchmarkCreateCloseStreamParallel creates and closes streams from many goroutines at once, as
+// the gateway's handlers do: what they serialise on is the manager's lock.
+func BenchmarkCreateCloseStreamParallel(b *testing.B) {
+	m, err := manager.New(manager.Config{MaxConcurrentStreams: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = m.Shutdown(ctx) }()
+	labels := map[string]string{manager.LabelTenant: "tenant-a", "model": "gemini-2.5-flash"}
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: labels})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if err := m.CloseStream(ctx, id, manager.ReasonCompleted); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkStreamLifecycle is one Gemini-route stream's life in the manager, as in
+// BenchmarkStreamMemory: created with the gateway's labels, one client, 64 chunks pushed, closed
+// and retained (MaxRetained forgets the oldest once 10,000 are).
+func BenchmarkStreamLifecycle(b *testing.B) {
+	m, err := manager.New(manager.Config{MaxConcurrentStreams: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = m.Shutdown(ctx) }()
+	labels := map[string]string{manager.LabelTenant: "tenant-a", "model": "gemini-2.5-flash"}
+	data := make([]byte, 230)
+	b.ReportAllocs()
+	for b.Loop() {
+		id, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: labels})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.RegisterClient(ctx, id, &countClient{id: "caller"}); err != nil {
+			b.Fatal(err)
+		}
+		for range 64 {
+			if err := m.PushChunk(ctx, id, manager.Chunk{Data: data, Time: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := m.CloseStream(ctx, id, manager.ReasonCompleted); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

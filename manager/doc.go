@@ -121,34 +121,75 @@
 // chunk lateness p99 107-177 ms against 133-162, within the noise; RSS 254-257 MiB against
 // 239-245, the extra streams finished and retained (see below).
 //
-// A closed stream's history is kept for RetainClosed (MaxRetained at most) and compacted as it
-// closes into one slice of exactly its chunks, the Data still shared. The ring grows by append
-// until it holds HistorySize slots, whatever the byte bound keeps, so a closed stream held spare
-// slots for the five minutes: up to 2x its chunks just past a growth step (64 chunks: 76 slots,
-// 6 KiB, against 5.25 KiB exact), and all 4,096 slots (320 KiB) when HistoryBytes had trimmed a
-// long stream to a few chunks. A retained stream then costs 80 bytes per chunk (the Chunk) plus
-// its Data rounded up to its allocation size class, plus the stream itself, about 2.4 KiB (struct,
-// timer, labels; heap profile). On the Gemini ladder of issue 15 (64 events of about 200 bytes)
-// that is 20-23 KiB per closed stream (Data 13-15 KiB, chunks 5.25 KiB, 0.75 KiB less than the
-// ring's), 2,300-2,800 streams finished in a 4 s rung, 45-55 MiB of the heap. An operator trading replay of finished streams for memory sets
-// retain_closed or max_retained: memory is then about that much times the streams finished per
-// retain_closed, up to max_retained.
+// Creates draw their stream's instance UUID, allocate it and arm its inactivity timer outside
+// Manager.mu, which every create, close and forget takes: in a CPU profile of
+// BenchmarkCreateCloseStreamParallel (16 goroutines creating and closing) they were 22% of the
+// benchmark's CPU, all of it inside the lock. Against the commit before, alternately (load
+// average 6.2-7.6): 4.9-5.8 us per create and close against 5.0-9.2, and
+// BenchmarkPushWhileCreateClose 607-1027 ns against 688-1593; on two cores the lock was not much
+// contended to begin with.
 //
-// Retention is not what sets the ladder's peak RSS: with retain_closed: 1s it measured the same
-// (239 MiB), because the peak comes while 1,000 streams are open: about 5.7 goroutines per stream
-// (the server connection's background reader, the handler, the upstream Runner's goroutine, the
-// transport's read and write loops; a ReverseProxy has all but the Runner's) at 10-11 KiB of stack
-// each, 55-62 MiB in all, and a live heap of 125-145 MiB (HeapAlloc) with GOGC's headroom above
-// it, the open stream's 16 KiB SSE read buffer, bufio buffers and geminiwire tail among it. Measured
-// with
+// # Memory per stream
 //
-//	go run ./cmd/loadtest -mode gemini -ladder 1000 -level-time 4s
+// A closed stream's history is kept for RetainClosed (MaxRetained at most). As it closes it is
+// packed into an archive (archive.go): a 24-byte record per chunk (Data's pointer and length, the
+// Time as Unix nanoseconds in the location the chunks share, an index into the stream's Event
+// names; the ID follows from the history's first) where the ring held an 80-byte Chunk, three of
+// its words pointers, in up to twice the slots it needed (and all 4,096 HistorySize slots once
+// HistoryBytes had trimmed a long stream). Error chunks and Times that
+// would not come back the same are kept whole; a replayed Time has no monotonic reading. Data is
+// not copied: the clients share it (TestReplayBatchesAreCappedByBytesAndShareData), and one slab
+// per stream would save nothing, each allocation being rounded up to its size class either way
+// (a first version with a slab retained 18,940 bytes a stream where the records measured 18,478).
+// The closed stream also lets go of its inactivity timer, keeps its labels as key-value pairs
+// instead of a map (64 bytes for the gateway's two against 336), and has no timer of its own: one
+// reaper timer, due at the oldest retained stream's time, forgets them in the order they closed.
 //
-// with admin.pprof on in the loadtest's streamgate config (a local edit), polling
-// /debug/pprof/heap?gc=1 (go tool pprof -top -sample_index=inuse_space), /debug/pprof/heap?debug=1
-// (Stack, HeapAlloc) and /debug/pprof/goroutine during the rung, load average 3.3-7.6: RSS
-// streamgate 255 MiB before the compaction and 239-266 MiB after, against the ReverseProxy's
-// 106-111 MiB in the same runs (2.15-2.5x); run-to-run noise is larger than any change here.
+//	go test -run '^$' -bench 'StreamMemory|StreamLifecycle' -benchmem ./manager
+//
+// BenchmarkStreamMemory holds 1,000 streams labelled as the gateway labels them, each 64 chunks
+// of 200-260 bytes in an allocation of its own as the upstream runner makes them, and reports
+// HeapAlloc after a GC over the streams (retained_B/stream). Main at 2ff8f12 against this:
+//
+//	closed stream  21,976 -> 17,963 bytes (15,184 of them the chunks' data, size classes included)
+//	live stream    22,812 -> 22,573 bytes (its ring of Chunks about 6 KiB of it)
+//	forgotten      23 -> 19 bytes (the one stream MaxRetained 1 keeps, over 1,000: nothing leaks)
+//
+// so what the manager adds to a closed stream's data went from 6.8 KiB to 2.7 KiB: the archive
+// 1.9 KiB, the stream, its done channel, labels, instance ID, list and map entries 0.9 KiB.
+// BenchmarkStreamLifecycle (create, one client, 64 pushes, close) went from 45.7-59.2 us and
+// 19,089 B in 29 allocations to 36.4-51.1 us and 15,192 B in 27 (alternately, load average
+// 2.7-3.0); PushChunk's path is unchanged (0 allocs; 87-127 ns against 97-133, noise).
+//
+// An operator trading replay of finished streams for memory sets retain_closed or max_retained:
+// the retained heap is about 18 KiB (at these sizes) times the streams finished per
+// retain_closed, up to max_retained: 10,000 by default, about 170 MiB of live heap and twice
+// that in RSS at GOGC 100.
+//
+// On the Gemini ladder of issue 15, main's binaries against this branch's, alternately, three
+// runs each (load average 4.5-6.3, two cores shared with other work):
+//
+//	go run ./cmd/loadtest -mode gemini -ladder 1000 -level-time 6s -streamgate <binary>
+//
+// peak RSS 268-291 MiB (2.26-2.29x ReverseProxy's 119-129) against 232-273 MiB (1.92-2.09x,
+// ReverseProxy 121-131), with 3,487-4,049 and 2,828-4,075 streams finished in the rung; the one
+// pair that finished as many (4,049 and 4,075) measured 291 and 273 MiB. How many streams
+// finish, and so are retained, moves the peak more than anything here, and the load moves that.
+// What remains of the gap, from /debug/pprof/heap and MemStats polled every half second during
+// one run of each (admin.pprof on in a local copy of the loadtest's config): HeapAlloc peaked at
+// 170 MiB (NextGC 216) against main's 195 (NextGC 242, then 293), goroutine stacks at 39-43 MiB
+// for 5,650-5,770 goroutines in both (about 5.7 per open stream:
+// the server connection's background reader, the handler, the upstream Runner, the transport's
+// read and write loops; a ReverseProxy has all but the Runner's). In the in-use heap (sampled;
+// this branch's figure, then main's) the retained chunks' data leads (bytes.Clone in the upstream
+// runner, 20 and 32 MiB), then the SSE read buffers (11.7 and 15.7), bufio readers and writers
+// (15.1 and 11.0) and geminiwire's Tail (11.1 and 5.1); of the manager's own only the live rings
+// (5.5 and 4.5), the queues (3.5 and 3.0) and the archives (2.5, where compact held 13.6).
+// Retention's data is the feature. A smaller figure would take compressing archived data, a
+// trade left open: a synthetic 64-event Gemini response of 20 KB (a throwaway program, words
+// drawn from a short list, so on the kind side) deflated 7.8x with compress/flate's BestSpeed in
+// 110 us and inflated in 113 us per replay, against the 1.2-1.6 ms of CPU a stream costs the
+// process; or a lower GOGC or a GOMEMLIMIT in the command.
 //
 // Package manager imports nothing else from streamgate, and must never import gateway, upstream,
 // plugins or auth.

@@ -4,9 +4,11 @@ package manager
 // most maxBytes of chunk data. The retained chunks are the IDs first..last, consecutive, so chunk id
 // lives in slot (id-1-base) % max: the slice grows by append until it holds max chunks, then wraps. head
 // and next keep the oldest and the next slot in hand so that pushing never divides; only replay
-// (get) does. A dropped chunk's slot is cleared at once, so that its data can be freed.
+// (get) does. A dropped chunk's slot is cleared at once, so that its data can be freed. Once its
+// stream closed, the chunks are packed into an archive and buf is let go.
 type history struct {
 	buf      []Chunk
+	arch     *archive // the chunks of a closed stream, once archived; buf is nil then
 	max      uint64
 	maxBytes int64
 	bytes    int64  // len(Data) summed over the retained chunks
@@ -82,7 +84,12 @@ func (h *history) covers(afterID uint64) bool {
 	return afterID >= h.last || afterID+1 >= h.first
 }
 
-func (h *history) get(id uint64) Chunk { return h.buf[(id-1-h.base)%h.max] }
+func (h *history) get(id uint64) Chunk {
+	if h.arch != nil {
+		return h.arch.get(int(id-h.first), id)
+	}
+	return h.buf[(id-1-h.base)%h.max]
+}
 
 // startAfter makes an empty history whose first chunk will be lastID+1: a mirror's, which begins
 // where its subscriber or its source's history did.
@@ -90,18 +97,24 @@ func (h *history) startAfter(lastID uint64) {
 	h.first, h.last, h.base = lastID+1, lastID, lastID
 }
 
-// compact moves the retained chunks into one exact-size slice, oldest first. A closed stream's
-// history is only read from then on (for RetainClosed), and the ring's spare capacity (up to
-// HistorySize slots, or what append's doubling left) would otherwise be held that long. The chunks'
-// Data is not copied: it stays shared with every client.
-func (h *history) compact() {
-	n := h.count()
-	if uint64(cap(h.buf)) == n && h.head == 0 {
+// archive packs the retained chunks into an archive, oldest first, and lets the ring go. A closed
+// stream's history is only read from then on, for RetainClosed: the ring's spare slots (up to
+// HistorySize of them, or what append's doubling left) and its 80-byte Chunks would otherwise be
+// held that long (see archive). The chunks' Data is not copied: it stays shared with every client.
+// An empty history needs no archive: nothing is ever read from it.
+func (h *history) archive() {
+	n := int(h.count())
+	if n == 0 {
+		h.buf = nil
 		return
 	}
-	chunks := make([]Chunk, n)
-	for i := range chunks {
-		chunks[i] = h.get(h.first + uint64(i))
+	a := &archive{recs: make([]record, n)}
+	for i := range n {
+		ch := h.get(h.first + uint64(i))
+		if i == 0 {
+			a.loc = ch.Time.Location()
+		}
+		a.recs[i] = a.pack(i, ch)
 	}
-	h.buf, h.base, h.max, h.head, h.next = chunks, h.first-1, max(n, 1), 0, 0
+	h.arch, h.buf = a, nil
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
@@ -93,9 +94,36 @@ func sum(sizes []int) int64 {
 	return s
 }
 
-// A compacted history holds exactly its chunks, in one slice, and serves the same IDs, Data and
-// bounds as before, whether it never filled, filled, wrapped, or belongs to a mirror.
-func TestHistoryCompact(t *testing.T) {
+// An archived history serves the same IDs, Data, Events, Errs and Times (less the monotonic
+// reading) and the same bounds as the ring did, whether it never filled, filled, wrapped, or
+// belongs to a mirror, and whatever its chunks hold: the chunks that cannot be packed (an error
+// chunk, a Time in another location or that Unix nanoseconds cannot hold) come back whole. It
+// holds the ring no longer, and the chunks' Data is not copied.
+func TestHistoryArchive(t *testing.T) {
+	now := time.Now()
+	utc := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	chunk := func(i int) Chunk {
+		ch := Chunk{Data: []byte(strings.Repeat("x", i+1)), Time: now.Add(time.Duration(i) * time.Millisecond)}
+		switch i % 7 {
+		case 1:
+			ch.Event = "delta"
+		case 2:
+			ch.Event = "done"
+		case 3:
+			ch.Time = utc
+		case 4:
+			ch.Data = nil
+			if i%2 == 0 {
+				ch.Data = []byte{}
+			}
+		case 5:
+			ch.Err = &StreamError{Code: 500, Status: "INTERNAL", Message: "boom"}
+			ch.Event, ch.Data = "error", ch.Err.JSON()
+		case 6:
+			ch.Time = time.Time{}
+		}
+		return ch
+	}
 	for _, tc := range []struct {
 		name         string
 		size, pushed int
@@ -106,28 +134,44 @@ func TestHistoryCompact(t *testing.T) {
 		{"full", 4, 4, 0},
 		{"wrapped", 4, 11, 0},
 		{"mirror", 4, 6, 40},
+		{"every kind", 16, 15, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHistory(tc.size, math.MaxInt64)
 			h.startAfter(tc.after)
 			for i := range tc.pushed {
-				h.push(tc.after+uint64(i)+1, i+1)
+				ch := chunk(i)
+				ch.ID = tc.after + uint64(i) + 1
+				drop, _ := h.plan(len(ch.Data), h.maxBytes)
+				h.add(ch, drop)
 			}
 			want := make(map[uint64]Chunk)
 			for id := h.oldest(); id <= h.last && h.count() > 0; id++ {
-				want[id] = h.get(id)
+				ch := h.get(id)
+				ch.Time = ch.Time.Round(0)
+				want[id] = ch
 			}
 			first, last, count, bytes := h.oldest(), h.last, h.count(), h.bytes
-			h.compact()
-			require.Equal(t, int(count), cap(h.buf))
+			h.archive()
+			require.Nil(t, h.buf, "the ring is let go")
 			require.Equal(t, first, h.oldest())
 			require.Equal(t, last, h.last)
 			require.Equal(t, count, h.count())
 			require.Equal(t, bytes, h.bytes)
 			for id, ch := range want {
 				got := h.get(id)
-				require.Equal(t, ch.ID, got.ID)
+				require.Equal(t, ch, got, "chunk %d", id)
 				require.Same(t, unsafe.SliceData(ch.Data), unsafe.SliceData(got.Data), "chunk %d's data was copied", id)
+			}
+			if count == 0 {
+				require.Nil(t, h.arch, "an empty history needs no archive")
+			} else {
+				loc := want[first].Time.Location()
+				for i, r := range h.arch.recs {
+					ch := want[first+uint64(i)]
+					packable := ch.Err == nil && !ch.Time.IsZero() && ch.Time.Location() == loc
+					require.Equal(t, !packable, r.odd, "chunk %d", ch.ID)
+				}
 			}
 			require.True(t, h.covers(last))
 			require.True(t, h.covers(first-1))

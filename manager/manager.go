@@ -29,6 +29,7 @@ type Manager struct {
 	mu       sync.RWMutex
 	active   int
 	retained list.List          // the retained closed streams, oldest close first
+	reaper   *time.Timer        // forgets retained streams at their forgetAt; see reap
 	tenants  map[string]*tenant // the tenants of the streams
 	mirrors  *tenant            // what the mirrors hold: outside every tenant's quota (mirror.go)
 
@@ -76,42 +77,58 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 	return s.id, nil
 }
 
-// create makes the stream CreateStreamWith describes and returns it.
+// create makes the stream CreateStreamWith describes and returns it. What needs no lock (the
+// stream's allocations, its instance ID, its inactivity timer) is done outside m.mu, which every
+// create and close of the manager takes.
 func (m *Manager) create(opts StreamOptions) (*stream, error) {
 	id := opts.ID
+	var idErr error
 	if id == "" {
 		id = newID()
+	} else {
+		idErr = ValidateID(id)
 	}
+	s := newStream(id, nil, opts.Labels, &m.cfg, time.Now())
+	if err := m.insert(s, opts, idErr); err != nil {
+		return nil, err
+	}
+	if m.cfg.InactivityTimeout != NoTimeout {
+		s.mu.Lock()
+		if s.status == StatusActive { // not closed (CloseStream, Shutdown) since it was added
+			s.idle = time.AfterFunc(m.idleTick(), func() { m.checkIdle(s) })
+		}
+		s.mu.Unlock()
+	}
+	return s, nil
+}
+
+// insert gives s its tenant and adds it to the manager, if there is room for it and its
+// requested ID, valid unless idErr, is free; a generated ID that is taken is drawn again. It takes
+// m.mu.
+func (m *Manager) insert(s *stream, opts StreamOptions, idErr error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.shutdown.Load() {
-		return nil, ErrShutdown
+		return ErrShutdown
 	}
 	t := m.tenantLocked(opts.Labels[LabelTenant])
 	if err := m.capacityLocked(t); err != nil {
-		return nil, err
+		return err
 	}
-	if opts.ID != "" {
-		if err := ValidateID(id); err != nil {
-			return nil, err
-		}
+	if idErr != nil {
+		return idErr
 	}
-	for m.has(id) {
+	for m.has(s.id) {
 		if opts.ID != "" {
-			return nil, fmt.Errorf("create stream %s: %w", id, ErrExists)
+			return fmt.Errorf("create stream %s: %w", s.id, ErrExists)
 		}
-		id = newID()
+		s.id = newID()
 	}
-	s := newStream(id, t, opts.Labels, &m.cfg, time.Now())
-	if m.cfg.InactivityTimeout != NoTimeout {
-		s.mu.Lock()
-		s.idle = time.AfterFunc(m.idleTick(), func() { m.checkIdle(s) })
-		s.mu.Unlock()
-	}
+	s.tenant = t
 	m.active++
 	m.holdLocked(t)
-	m.streams.Store(id, s)
-	return s, nil
+	m.streams.Store(s.id, s)
+	return nil
 }
 
 // capacityLocked checks that t may have one stream more. m.mu must be held.
@@ -390,9 +407,12 @@ func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end C
 	}
 	s.tenant.streams--
 	if !m.shutdown.Load() {
+		s.forgetAt = time.Now().Add(m.cfg.RetainClosed)
 		s.retained = m.retained.PushBack(s)
 		s.tenantAt = s.tenant.retained.PushBack(s)
-		s.expire = time.AfterFunc(m.cfg.RetainClosed, func() { m.forget(s) })
+		if m.retained.Len() == 1 {
+			m.reapAtLocked(s.forgetAt)
+		}
 		if m.retained.Len() > m.cfg.MaxRetained {
 			m.forgetLocked(m.retained.Front().Value.(*stream))
 		}
@@ -402,6 +422,41 @@ func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end C
 		m.notifyClosed(ctx, c, end)
 	}
 	m.observeClosed(s)
+}
+
+// The reaper. Streams are retained in the order they closed, each for RetainClosed, so they
+// expire in that order too: one timer, due at the oldest's forgetAt, does what a timer per
+// retained stream did (up to MaxRetained of them, each a runtime timer and a closure held for the
+// whole RetainClosed, and one more timer to arm and stop per close). A stream forgotten before
+// its time (MaxRetained, the budget, ForgetMirror) leaves the timer due early: it then finds
+// nothing expired and waits for the next.
+
+// reapAtLocked arms the reaper for t. m.mu must be held.
+func (m *Manager) reapAtLocked(t time.Time) {
+	d := time.Until(t)
+	if m.reaper == nil {
+		m.reaper = time.AfterFunc(d, m.reap)
+		return
+	}
+	m.reaper.Reset(d)
+}
+
+// reap forgets the retained streams whose time has come and arms the reaper for the next.
+func (m *Manager) reap() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.shutdown.Load() {
+		return
+	}
+	now := time.Now()
+	for e := m.retained.Front(); e != nil; e = m.retained.Front() {
+		s := e.Value.(*stream)
+		if s.forgetAt.After(now) {
+			m.reapAtLocked(s.forgetAt)
+			return
+		}
+		m.forgetLocked(s)
+	}
 }
 
 func (m *Manager) forget(s *stream) {
@@ -420,7 +475,6 @@ func (m *Manager) forgetLocked(s *stream) {
 	m.retained.Remove(s.retained)
 	s.tenant.retained.Remove(s.tenantAt)
 	s.retained, s.tenantAt = nil, nil
-	s.expire.Stop()
 	m.streams.CompareAndDelete(s.id, s)
 	s.mu.Lock()
 	held := s.hist.bytes

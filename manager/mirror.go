@@ -85,6 +85,12 @@ func (m *Manager) CreateMirror(_ context.Context, opts MirrorOptions, lastID uin
 	if created.IsZero() {
 		created = time.Now()
 	}
+	s := newStream(opts.ID, m.mirrors, opts.Labels, &m.cfg, created)
+	s.mirror = true
+	if opts.Instance != "" {
+		s.instance = opts.Instance
+	}
+	s.hist.startAfter(lastID)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
@@ -93,12 +99,6 @@ func (m *Manager) CreateMirror(_ context.Context, opts MirrorOptions, lastID uin
 	case m.has(opts.ID):
 		return fmt.Errorf("create mirror %s: %w", opts.ID, ErrExists)
 	}
-	s := newStream(opts.ID, m.mirrors, opts.Labels, &m.cfg, created)
-	s.mirror = true
-	if opts.Instance != "" {
-		s.instance = opts.Instance
-	}
-	s.hist.startAfter(lastID)
 	m.streams.Store(opts.ID, s)
 	m.mirrors.held++
 	m.mirrors.streams++

@@ -20,12 +20,12 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	m.shutdown.Store(true)
+	if m.reaper != nil {
+		m.reaper.Stop()
+	}
 	var streams []*stream
 	m.streams.Range(func(_, v any) bool {
 		s := v.(*stream)
-		if s.expire != nil {
-			s.expire.Stop()
-		}
 		s.retained, s.tenantAt = nil, nil
 		streams = append(streams, s)
 		return true

@@ -3,7 +3,6 @@ package manager
 import (
 	"container/list"
 	"context"
-	"maps"
 	"sync"
 	"time"
 )
@@ -14,7 +13,7 @@ type stream struct {
 	id       string
 	instance string // unique per creation, see StreamInfo.Instance
 	tenant   *tenant
-	labels   map[string]string
+	labels   []string // key, value, key, value, ...: a third of a map's heap; nil for nil labels
 	created  time.Time
 	done     chan struct{} // closed when the stream closes
 	mirror   bool          // its chunk IDs come from elsewhere (mirror.go)
@@ -32,23 +31,49 @@ type stream struct {
 	idle     *time.Timer    // inactivity check; nil when disabled
 	seenLast uint64         // hist.last at the previous inactivity tick
 	quiet    int            // inactivity ticks in a row without a push
-	expire   *time.Timer    // forgets the stream RetainClosed after it closed; guarded by Manager.mu
+	forgetAt time.Time      // RetainClosed after it closed, when the reaper forgets it; guarded by Manager.mu
 	retained *list.Element  // the stream in Manager.retained once it closed; guarded by Manager.mu
 	tenantAt *list.Element  // the stream in tenant.retained once it closed; guarded by Manager.mu
 }
 
+// newStream makes a stream of tenant t; create passes nil and sets it once the stream is admitted.
 func newStream(id string, t *tenant, labels map[string]string, cfg *Config, now time.Time) *stream {
 	return &stream{
 		id:       id,
 		instance: newID(),
 		tenant:   t,
-		labels:   maps.Clone(labels),
+		labels:   flatten(labels),
 		created:  now,
 		done:     make(chan struct{}),
 		status:   StatusActive,
 		hist:     newHistory(cfg.HistorySize, cfg.HistoryBytes),
 		index:    make(map[string]int),
 	}
+}
+
+// flatten returns labels as key, value pairs, nil for nil labels and empty for empty ones, as
+// maps.Clone would: StreamInfo gives them back as they were given.
+func flatten(labels map[string]string) []string {
+	if labels == nil {
+		return nil
+	}
+	pairs := make([]string, 0, 2*len(labels))
+	for k, v := range labels {
+		pairs = append(pairs, k, v)
+	}
+	return pairs
+}
+
+// labelMap is flatten undone: a new map the caller owns.
+func labelMap(pairs []string) map[string]string {
+	if pairs == nil {
+		return nil
+	}
+	labels := make(map[string]string, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		labels[pairs[i]] = pairs[i+1]
+	}
+	return labels
 }
 
 // record assigns ch the next ID, stamps a zero Time and appends it to the history after dropping
@@ -136,9 +161,10 @@ func (s *stream) closeLocked(status Status, reason string, err *StreamError, now
 		return nil, false
 	}
 	s.status, s.reason, s.err, s.closedAt = status, reason, err, now
-	s.hist.compact()
+	s.hist.archive()
 	if s.idle != nil {
 		s.idle.Stop()
+		s.idle = nil // the timer and its closure need not be held for RetainClosed
 	}
 	clients := s.clients
 	s.clients, s.index, s.passive = nil, nil, 0
@@ -161,7 +187,7 @@ func (s *stream) info() StreamInfo {
 		Bytes:       s.hist.bytes,
 		CloseReason: s.reason,
 		Err:         s.err,
-		Labels:      maps.Clone(s.labels),
+		Labels:      labelMap(s.labels),
 
 		FirstChunkAt: s.first,
 	}
