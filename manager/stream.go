@@ -161,7 +161,9 @@ func (s *stream) info() StreamInfo {
 		Bytes:       s.hist.bytes,
 		CloseReason: s.reason,
 		Err:         s.err,
-		Labels:      maps.Clone(s.labels),
+		// Shared, not copied: the map is the stream's own copy and is never written after
+		// newStream, and a request's Infos (created, runner, closed) would copy it three times.
+		Labels: s.labels,
 
 		FirstChunkAt: s.first,
 	}
