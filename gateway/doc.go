@@ -391,11 +391,17 @@
 // manager only to be told ErrClosed, nor under a timeout timer the manager never waits on
 // (-> 314). With slog's JSON handler, as deployed, the logger change alone is 4.7 -> 3.0 us and
 // 10 -> 3 allocations per request (the access line, measured apart), which the benchmark's
-// discarding logger does not show. Six alternating A/B rounds of the test binaries (load average
-// 1.9-8.1) gave cpu_us/op medians of 339 (main) and 323 (this) for the gateway beside 278 and 255
-// for the proxy, and added TTFB p50 1.89x the proxy's (main) and 1.82x (this): the time figures
-// move within the spread between rounds. What remains of the handler's ~38 us of CPU per request
-// (30,000 requests profiled): ~18 us writing and flushing the frames, as the proxy does; the
+// discarding logger does not show. Alternating A/B rounds of the test binaries (-test.bench
+// StreamRequest -test.benchmem -test.benchtime 5000x, then -test.bench 'TTFB$' -test.benchtime
+// 2000x, main's then this build's, each from its tree's gateway directory), medians, main -> this:
+//
+//	session (rounds, load average)  cpu_us/op gateway (proxy)    gateway/proxy  added TTFB p50 vs proxy  p99
+//	first (6, 1.9-8.1)              339 (278) -> 323 (255)       1.21 -> 1.24   1.89x -> 1.82x           1.19x -> 1.04x
+//	second (8, 1.6-2.8)             358 (266) -> 297 (234)       1.37 -> 1.35   1.85x -> 1.62x           1.21x -> 1.78x
+//
+// In the quieter session the TTFB p50 ratio of this build's rounds was 1.6-1.8, main's 1.7-1.9;
+// the CPU ratios and the p99s move within the spread between rounds. What remains of the
+// handler's ~38 us of CPU per request (30,000 requests profiled): ~18 us writing and flushing the frames, as the proxy does; the
 // manager's stream (CreateStreamWith, 14 allocations) and queued client (NewQueuedClient, and
 // Run's context.AfterFunc on the request context, 6 allocations); net/http's own header clone
 // and Date formatting; gin's one parse of the query; the request ID's UUID. The runner's
