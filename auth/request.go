@@ -43,7 +43,7 @@ func KeyFromRequest(r *http.Request) (string, error) {
 	if err := key.addBearers(r.Header.Values(HeaderAuthorization)); err != nil {
 		return "", err
 	}
-	if r.URL != nil {
+	if r.URL != nil && queryMayHold(r.URL.RawQuery, QueryAPIKey) {
 		if err := key.add(r.URL.Query()[QueryAPIKey]...); err != nil {
 			return "", err
 		}
@@ -58,7 +58,7 @@ func KeyFromRequest(r *http.Request) (string, error) {
 // Every non-empty value must be the same token, else the error is ErrAmbiguousKey. A token sent as
 // Authorization: Bearer cannot be told from a key by its place; AuthenticateRead handles it.
 func TokenFromRequest(r *http.Request) (string, error) {
-	if r == nil || r.URL == nil {
+	if r == nil || r.URL == nil || !queryMayHold(r.URL.RawQuery, QueryToken) {
 		return "", nil
 	}
 	var tok presented
@@ -196,7 +196,7 @@ func StripKey(r *http.Request) {
 	}
 	r.Header.Del(HeaderAPIKey)
 	r.Header.Del(HeaderAuthorization)
-	if r.URL == nil || r.URL.RawQuery == "" {
+	if r.URL == nil || !queryMayHold(r.URL.RawQuery, QueryAPIKey, QueryToken) {
 		return
 	}
 	q := r.URL.Query()
@@ -226,4 +226,19 @@ func bearerToken(v string) (string, error) {
 		return "", ErrMalformedAuthorization
 	}
 	return tok, nil
+}
+
+// queryMayHold reports whether a raw query can hold one of the parameters names: one spelled out,
+// or any percent-encoding, which could spell one. The rest (alt=sse on every Gemini stream) is
+// not parsed, which allocates, only to find none of them.
+func queryMayHold(rawQuery string, names ...string) bool {
+	if strings.IndexByte(rawQuery, '%') >= 0 {
+		return true
+	}
+	for _, name := range names {
+		if strings.Contains(rawQuery, name) {
+			return true
+		}
+	}
+	return false
 }

@@ -32,6 +32,7 @@ func TestKeyFromRequest(t *testing.T) {
 		{name: "bearer with extra spaces", header: http.Header{"Authorization": {"Bearer   k1 "}}, want: "k1"},
 		{name: "query", query: "alt=sse&key=k1", want: "k1"},
 		{name: "query escaped", query: "key=k%2B1", want: "k+1"},
+		{name: "query with the name percent-encoded", query: "alt=sse&%6Bey=k1", want: "k1"},
 		{name: "same key in all three places", header: http.Header{
 			"X-Goog-Api-Key": {"k1"}, "Authorization": {"Bearer k1"}}, query: "key=k1", want: "k1"},
 		{name: "same key twice in a header", header: http.Header{"X-Goog-Api-Key": {"k1", "k1"}}, want: "k1"},
@@ -169,6 +170,10 @@ func TestStripKey(t *testing.T) {
 	auth.StripKey(onlyToken)
 	assert.Equal(t, "", onlyToken.URL.RawQuery)
 	assert.Equal(t, "/v1/streams/abc/events", onlyToken.RequestURI)
+
+	encoded := httptest.NewRequest(http.MethodGet, "/v1/streams/abc/events?%6Bey=sk-secret&after=3", nil)
+	auth.StripKey(encoded)
+	assert.Equal(t, "after=3", encoded.URL.RawQuery, "a key named in percent-encoding is stripped too")
 
 	untouched := httptest.NewRequest(http.MethodGet, "/x?b=2&a=1", nil)
 	auth.StripKey(untouched)

@@ -6,9 +6,6 @@ import (
 	"github.com/streamgate/streamgate/auth"
 )
 
-// identityKey is the gin context key of the caller's auth.Identity.
-const identityKey = "streamgate.identity"
-
 // authenticate is the middleware of every authenticated route: it identifies the caller by the key
 // it presents (open mode: everyone is tenant ""), strips that key from the request so it goes no
 // further, and applies the per-key rate limit. On the two routes a stream token opens it accepts
@@ -30,13 +27,22 @@ func (s *Server) authenticate(c *gin.Context) error {
 	if err := s.allow(c.Request.Context(), id.KeyID); err != nil {
 		return err
 	}
-	c.Set(identityKey, id)
+	setIdentity(c, id)
 	return nil
+}
+
+// setIdentity records the caller's identity in the request (observe's), not in gin's Keys, whose
+// map would be made again for every request.
+func setIdentity(c *gin.Context, id auth.Identity) {
+	if r := requestFrom(c.Request.Context()); r != nil {
+		r.who = id
+	}
 }
 
 // identity returns the caller's identity set by authenticate.
 func identity(c *gin.Context) auth.Identity {
-	v, _ := c.Get(identityKey)
-	id, _ := v.(auth.Identity)
-	return id
+	if r := requestFrom(c.Request.Context()); r != nil {
+		return r.who
+	}
+	return auth.Identity{}
 }

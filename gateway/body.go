@@ -25,22 +25,38 @@ func (s *Server) readBody(c *gin.Context) ([]byte, error) {
 	if n := c.Request.ContentLength; n > 0 {
 		buf.Grow(int(n) + 1)
 	}
-	restore := s.bodyDeadline(c)
+	// The connection's read deadline is set to Config.ReadTimeout for the body alone, not as
+	// http.Server.ReadTimeout: that one stays armed while the handler runs, and net/http's
+	// background read then cancels the request context of every stream that outlives it. It is
+	// set and lifted here, not by a helper returning the undo, so that neither the controller
+	// nor a closure is allocated per request.
+	rc := http.NewResponseController(c.Writer)
+	deadline := rc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout)) == nil
 	_, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
-	restore()
+	if deadline {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		return nil, s.bodyError(c, err, limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// bodyError is the answer to a request body that could not be read. It is apart from readBody
+// because the targets errors.As writes to escape: declared there, they would be allocated for
+// every body read.
+func (s *Server) bodyError(c *gin.Context, err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	var ne net.Error
 	switch {
 	case errors.As(err, &mbe):
-		return nil, tooLarge(limit)
+		return tooLarge(limit)
 	case errors.As(err, &ne) && ne.Timeout():
 		c.Header("Connection", "close")
-		return nil, newErrorStatus(http.StatusRequestTimeout, "DEADLINE_EXCEEDED",
+		return newErrorStatus(http.StatusRequestTimeout, "DEADLINE_EXCEEDED",
 			"request body not received within "+s.cfg.ReadTimeout.String())
-	case err != nil:
-		return nil, newError(http.StatusBadRequest, "read request body: "+err.Error())
 	}
-	return buf.Bytes(), nil
+	return newError(http.StatusBadRequest, "read request body: "+err.Error())
 }
 
 // readJSON reads the request body into v as decodeJSON does.
@@ -50,18 +66,6 @@ func (s *Server) readJSON(c *gin.Context, v any) error {
 		return err
 	}
 	return decodeJSON(body, v)
-}
-
-// bodyDeadline sets the connection's read deadline to Config.ReadTimeout from now and returns the
-// function that lifts it again. The deadline is set per body, not as http.Server.ReadTimeout:
-// that one stays armed while the handler runs, and net/http's background read then cancels
-// the request context of every stream that outlives it.
-func (s *Server) bodyDeadline(c *gin.Context) (restore func()) {
-	rc := http.NewResponseController(c.Writer)
-	if rc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout)) != nil {
-		return func() {}
-	}
-	return func() { _ = rc.SetReadDeadline(time.Time{}) }
 }
 
 func tooLarge(limit int64) error {

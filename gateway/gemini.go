@@ -74,9 +74,11 @@ func (s *Server) streamGenerate(c *gin.Context, model string) error {
 	if err != nil {
 		return err
 	}
-	var sink sseSink = newArraySink(c.Writer, streamID, s.cfg.StalledWriteTimeout)
+	var sink sseSink
 	if alt == "sse" {
 		sink = &geminiSink{sseWriter: newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout)}
+	} else {
+		sink = newArraySink(c.Writer, streamID, s.cfg.StalledWriteTimeout)
 	}
 	sub, err := s.register(ctx, streamID, SourceGemini, sink, 0)
 	if err != nil {

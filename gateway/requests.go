@@ -3,11 +3,14 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/streamgate/streamgate/auth"
 )
 
 // HeaderRequestID carries a request's ID: taken from the caller when it is usable, generated
@@ -18,13 +21,61 @@ const HeaderRequestID = "X-Request-Id"
 const maxRequestIDLen = 128
 
 // request is what the gateway keeps of one HTTP request while serving it, in the request's
-// context. log and span are set before the handler runs; streamID is written and read by the
-// request's own goroutine only. Work that outlives the request may use log.
+// context. log and span are set before the handler runs; who and streamID are written and read
+// by the request's own goroutine only. Work that outlives the request may use log.
 type request struct {
-	log      *slog.Logger // the server's logger with request_id
-	span     trace.Span   // the server span
-	streamID string       // the stream the request is about, once known
+	log      *slog.Logger  // the server's logger with request_id: &logger
+	span     trace.Span    // the server span
+	who      auth.Identity // the caller, once authenticate identified it
+	streamID string        // the stream the request is about, once known
+	id       string        // the request ID
+
+	logger  slog.Logger
+	handler lazyHandler
 }
+
+// newRequest is the request with ID id, logging through base. It is one allocation: the logger
+// and its handler are fields of it.
+func newRequest(base slog.Handler, id string, span trace.Span) *request {
+	r := &request{span: span, id: id}
+	r.handler.base, r.handler.id = base, id
+	r.logger = *slog.New(&r.handler)
+	r.log = &r.logger
+	return r
+}
+
+// lazyHandler is a request logger's handler: base with the request_id attribute, made when the
+// request logs its first enabled line or its logger is extended, not for every request. The
+// access line, which every request writes, goes through the server's logger with request_id
+// as its first attribute, which the handlers write as they write a logger's own attributes
+// (before the line's), so that most requests never make it.
+type lazyHandler struct {
+	base slog.Handler
+	id   string
+	once sync.Once
+	with slog.Handler
+}
+
+var _ slog.Handler = (*lazyHandler)(nil)
+
+// handler is base with request_id. Handlers are safe for concurrent use, and so is this: a
+// runner may log for the request while its handler does.
+func (l *lazyHandler) handler() slog.Handler {
+	l.once.Do(func() { l.with = l.base.WithAttrs([]slog.Attr{slog.String("request_id", l.id)}) })
+	return l.with
+}
+
+func (l *lazyHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return l.base.Enabled(ctx, level)
+}
+
+func (l *lazyHandler) Handle(ctx context.Context, rec slog.Record) error {
+	return l.handler().Handle(ctx, rec)
+}
+
+func (l *lazyHandler) WithAttrs(attrs []slog.Attr) slog.Handler { return l.handler().WithAttrs(attrs) }
+
+func (l *lazyHandler) WithGroup(name string) slog.Handler { return l.handler().WithGroup(name) }
 
 // requestKey is the context key of the *request.
 type requestKey struct{}
@@ -45,7 +96,7 @@ func (s *Server) observe(c *gin.Context) {
 	}
 	c.Writer.Header().Set(HeaderRequestID, id)
 	ctx, span := s.startSpan(c, route(c))
-	r := &request{log: s.log.With("request_id", id), span: span}
+	r := newRequest(s.log.Handler(), id, span)
 	ctx = context.WithValue(ctx, requestKey{}, r)
 	if s.cfg.WithRequestID != nil {
 		ctx = s.cfg.WithRequestID(ctx, id)
@@ -64,9 +115,14 @@ func (s *Server) finish(c *gin.Context, r *request, start time.Time) {
 	route, status := route(c), c.Writer.Status()
 	endSpan(r.span, status, r.streamID)
 	s.cfg.Metrics.HTTPRequest(route, status, d)
-	who := identity(c)
-	attrs := make([]slog.Attr, 0, 10)
+	ctx := c.Request.Context()
+	if !s.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	who := r.who
+	attrs := make([]slog.Attr, 0, 11)
 	attrs = append(attrs,
+		slog.String("request_id", r.id),
 		slog.String("method", c.Request.Method),
 		slog.String("route", route),
 		slog.Int("status", status),
@@ -79,7 +135,7 @@ func (s *Server) finish(c *gin.Context, r *request, start time.Time) {
 		attrs = append(attrs, slog.String("stream_id", r.streamID))
 	}
 	attrs = append(attrs, slog.String("remote_addr", c.Request.RemoteAddr))
-	r.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 }
 
 // route is the template of the route that served c, a bounded set of values for logs, metrics

@@ -31,6 +31,8 @@ type Server struct {
 	log        *slog.Logger
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
+	noTracing  bool // the tracer is the no-op one: startSpan names and attributes no span
+	local      bool // Config.Streams is the manager itself, whose calls never wait
 	handler    http.Handler
 	ready      atomic.Bool
 	clients    atomic.Uint64 // numbers subscriber client IDs
@@ -72,6 +74,8 @@ func New(cfg Config) (*Server, error) {
 		propagator: cfg.Propagator,
 		stop:       make(chan struct{}),
 	}
+	_, s.noTracing = s.tracer.(noop.Tracer)
+	_, s.local = cfg.Streams.(managerStreams)
 	gin.SetMode(gin.ReleaseMode)
 	s.handler = s.routes()
 	s.ready.Store(true)

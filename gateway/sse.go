@@ -13,7 +13,7 @@ import (
 type sseWriter struct {
 	mu       sync.Mutex
 	w        http.ResponseWriter
-	rc       *http.ResponseController
+	rc       http.ResponseController
 	streamID string
 	stall    time.Duration
 	refresh  time.Time // when the write deadline is next moved forward
@@ -33,7 +33,7 @@ type sseWriter struct {
 var pingFrame = []byte(": ping\n\n")
 
 func newSSEWriter(w http.ResponseWriter, streamID string, stall time.Duration) *sseWriter {
-	return &sseWriter{w: w, rc: http.NewResponseController(w), streamID: streamID, stall: stall}
+	return &sseWriter{w: w, rc: *http.NewResponseController(w), streamID: streamID, stall: stall}
 }
 
 // startLocked sends the 200 response headers of an event stream. mu must be held.
@@ -42,12 +42,15 @@ func (sw *sseWriter) startLocked() {
 		return
 	}
 	sw.started = true
+	// The values share one array instead of a slice per Header.Set, each capped at its length so
+	// that a later Add copies rather than writing into its neighbour; the keys are canonical.
+	v := &[...]string{cmp.Or(sw.contentType, "text/event-stream"), "no-cache", "no", sw.streamID}
 	h := sw.w.Header()
-	h.Set("Content-Type", cmp.Or(sw.contentType, "text/event-stream"))
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
+	h["Content-Type"] = v[0:1:1]
+	h["Cache-Control"] = v[1:2:2]
+	h["X-Accel-Buffering"] = v[2:3:3]
 	if sw.streamID != "" { // the lifecycle feed is no one stream
-		h.Set("X-Stream-Id", sw.streamID)
+		h["X-Stream-Id"] = v[3:4:4]
 	}
 	h.Del("Content-Length")
 	sw.w.WriteHeader(http.StatusOK)

@@ -64,6 +64,7 @@ type subscriber struct {
 	streamID string
 	source   string // the stream's LabelSource: a Gemini-route stream orphans
 	counted  func() // ends the subscriber's count in Metrics
+	closed   bool   // run ended with the stream's close
 }
 
 // register makes sink a subscriber of the stream from the chunk after `after` on (the retained
@@ -87,7 +88,9 @@ func (s *Server) register(ctx context.Context, streamID, source string, sink sse
 // frame, a write that failed) or ctx does.
 func (sub *subscriber) run(ctx context.Context) {
 	switch err := sub.qc.Run(ctx); {
-	case err == nil, errors.Is(err, errResponseEnded):
+	case err == nil:
+		sub.closed = true
+	case errors.Is(err, errResponseEnded):
 	case errors.Is(err, manager.ErrSlowClient): // the queued client logged it
 		sub.s.cfg.Metrics.SlowClient()
 		sub.sink.slowClient()
@@ -99,7 +102,11 @@ func (sub *subscriber) run(ctx context.Context) {
 // leave ends the writing and deregisters the subscriber; ctx is the request's.
 func (sub *subscriber) leave(ctx context.Context) {
 	sub.sink.finish()
-	sub.s.deregister(ctx, sub.streamID, sub.qc.ID(), sub.source)
+	// In one process a closed stream has released its clients and is no orphan: deregister
+	// would be told so (ErrClosed) and do nothing. Cluster mode's stream layer is told always.
+	if !sub.closed || !sub.s.local {
+		sub.s.deregister(ctx, sub.streamID, sub.qc.ID(), sub.source)
+	}
 	sub.counted()
 }
 
@@ -108,12 +115,21 @@ func (sub *subscriber) leave(ctx context.Context) {
 // must not hold a handler's exit, nor an orphan check forever.
 const exitCallTimeout = 2 * time.Second
 
+// exitCall is ctx bounded by exitCallTimeout, for a stream-layer call of a subscriber's way out;
+// the manager's calls never wait, and get no timer.
+func (s *Server) exitCall(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.local {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, exitCallTimeout)
+}
+
 // deregister removes a subscriber whose handler is ending and, on a Gemini- or OpenAI-route
 // stream, closes the stream if nobody else is left (after Config.OrphanGrace). ctx is the
 // request's, whose end it outlives.
 func (s *Server) deregister(ctx context.Context, streamID, clientID, source string) {
 	ctx = context.WithoutCancel(ctx)
-	dctx, cancel := context.WithTimeout(ctx, exitCallTimeout)
+	dctx, cancel := s.exitCall(ctx)
 	err := s.cfg.Streams.DeregisterClient(dctx, streamID, clientID)
 	cancel()
 	if errors.Is(err, manager.ErrClosed) || errors.Is(err, manager.ErrShutdown) {
@@ -188,7 +204,7 @@ const (
 // attached by rule): nobody asked for it any more. In cluster mode that is asked of every
 // replica; a failure to ask is orphanUnknown, not an answer.
 func (s *Server) orphaned(ctx context.Context, streamID string) orphanState {
-	ctx, cancel := context.WithTimeout(ctx, exitCallTimeout)
+	ctx, cancel := s.exitCall(ctx)
 	defer cancel()
 	info, err := s.cfg.Streams.Info(ctx, streamID)
 	switch {

@@ -108,7 +108,7 @@ func (s *Server) authenticateRead(c *gin.Context) error {
 	if err := s.allow(c.Request.Context(), id.KeyID); err != nil {
 		return err
 	}
-	c.Set(identityKey, id)
+	setIdentity(c, id)
 	return nil
 }
 

@@ -27,6 +27,11 @@ const attrStreamID = attribute.Key("streamgate.stream.id")
 func (s *Server) startSpan(c *gin.Context, route string) (context.Context, trace.Span) {
 	r := c.Request
 	ctx := s.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	if s.noTracing {
+		// The no-op tracer's span would be the caller's span context, or none, without
+		// recording anything: the one ctx already holds, without naming or attributing it.
+		return ctx, trace.SpanFromContext(ctx)
+	}
 	method := spanMethod(r.Method)
 	name := method
 	if method == "_OTHER" {
@@ -91,5 +96,10 @@ func scheme(r *http.Request) string {
 // the spans the work starts are children of the request's while the work can neither end nor
 // change the request's span after the request ended.
 func detached(ctx context.Context) context.Context {
-	return trace.ContextWithSpanContext(context.WithoutCancel(ctx), trace.SpanContextFromContext(ctx))
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		// Nothing can change a span that does not record: ctx keeps its span context as it is.
+		return context.WithoutCancel(ctx)
+	}
+	return trace.ContextWithSpanContext(context.WithoutCancel(ctx), span.SpanContext())
 }

@@ -78,7 +78,9 @@ type StreamInfo struct {
 	Bytes       int64 // chunk data retained in the stream's history
 	CloseReason string
 	Err         *StreamError // the error that ended the stream when Status is StatusError
-	Labels      map[string]string
+	// Labels are the stream's, as it was created with them (copied then). Every StreamInfo of the
+	// stream shares this one map, which never changes: read it, and copy it to change it.
+	Labels map[string]string
 
 	// FirstChunkAt is the Time of the stream's first chunk, zero before it: with CreatedAt, the
 	// stream's time to first chunk.

@@ -3,6 +3,7 @@ package manager
 import (
 	"container/list"
 	"context"
+	"maps"
 	"sync"
 	"time"
 )
@@ -13,7 +14,7 @@ type stream struct {
 	id       string
 	instance string // unique per creation, see StreamInfo.Instance
 	tenant   *tenant
-	labels   []string // key, value, key, value, ...: a third of a map's heap; nil for nil labels
+	labels   map[string]string // never written after newStream: every StreamInfo shares it
 	created  time.Time
 	done     chan struct{} // closed when the stream closes
 	mirror   bool          // its chunk IDs come from elsewhere (mirror.go)
@@ -42,38 +43,13 @@ func newStream(id string, t *tenant, labels map[string]string, cfg *Config, now 
 		id:       id,
 		instance: newID(),
 		tenant:   t,
-		labels:   flatten(labels),
+		labels:   maps.Clone(labels),
 		created:  now,
 		done:     make(chan struct{}),
 		status:   StatusActive,
 		hist:     newHistory(cfg.HistorySize, cfg.HistoryBytes),
 		index:    make(map[string]int),
 	}
-}
-
-// flatten returns labels as key, value pairs, nil for nil labels and empty for empty ones, as
-// maps.Clone would: StreamInfo gives them back as they were given.
-func flatten(labels map[string]string) []string {
-	if labels == nil {
-		return nil
-	}
-	pairs := make([]string, 0, 2*len(labels))
-	for k, v := range labels {
-		pairs = append(pairs, k, v)
-	}
-	return pairs
-}
-
-// labelMap is flatten undone: a new map the caller owns.
-func labelMap(pairs []string) map[string]string {
-	if pairs == nil {
-		return nil
-	}
-	labels := make(map[string]string, len(pairs)/2)
-	for i := 0; i < len(pairs); i += 2 {
-		labels[pairs[i]] = pairs[i+1]
-	}
-	return labels
 }
 
 // record assigns ch the next ID, stamps a zero Time and appends it to the history after dropping
@@ -187,7 +163,9 @@ func (s *stream) info() StreamInfo {
 		Bytes:       s.hist.bytes,
 		CloseReason: s.reason,
 		Err:         s.err,
-		Labels:      labelMap(s.labels),
+		// Shared, not copied: the map is the stream's own copy and is never written after
+		// newStream, and a request's Infos (created, runner, closed) would copy it three times.
+		Labels: s.labels,
 
 		FirstChunkAt: s.first,
 	}
