@@ -37,10 +37,23 @@ type oddChunk struct {
 	ch Chunk
 }
 
+// packer packs one history's chunks into an archive. It finds an Event name's index by a scan
+// of the names while they are few, as on a Gemini route, and through a map once there are more
+// than scanEvents: a push stream's pusher may give every chunk a name of its own, and a scan per
+// chunk would make a close quadratic in the chunks, under the stream's lock. The map is let go
+// with the packer; the archive keeps only the names.
+type packer struct {
+	a     *archive
+	index map[string]uint16 // a.events' indexes, once there are more than scanEvents
+}
+
+const scanEvents = 8
+
 // pack returns ch's record, or keeps ch whole when it cannot be packed.
-func (a *archive) pack(i int, ch Chunk) record {
+func (p *packer) pack(i int, ch Chunk) record {
+	a := p.a
 	r := record{data: unsafe.SliceData(ch.Data), n: uint32(len(ch.Data)), ns: ch.Time.UnixNano()}
-	event, ok := a.event(ch.Event)
+	event, ok := p.event(ch.Event)
 	if !ok || ch.Err != nil || uint64(len(ch.Data)) > math.MaxUint32 ||
 		time.Unix(0, r.ns).In(a.loc) != ch.Time.Round(0) {
 		ch.Time = ch.Time.Round(0)
@@ -52,20 +65,37 @@ func (a *archive) pack(i int, ch Chunk) record {
 }
 
 // event returns the index of an Event name, adding it; false when the index would not fit.
-func (a *archive) event(name string) (uint16, bool) {
+func (p *packer) event(name string) (uint16, bool) {
+	a := p.a
 	if name == "" {
 		return 0, true
 	}
-	for k, e := range a.events {
-		if e == name {
-			return uint16(k + 1), true
+	if p.index != nil {
+		if k, ok := p.index[name]; ok {
+			return k, true
+		}
+	} else {
+		for k, e := range a.events {
+			if e == name {
+				return uint16(k + 1), true
+			}
 		}
 	}
 	if len(a.events) == math.MaxUint16 {
 		return 0, false
 	}
 	a.events = append(a.events, name)
-	return uint16(len(a.events)), true
+	k := uint16(len(a.events))
+	switch {
+	case p.index != nil:
+		p.index[name] = k
+	case len(a.events) > scanEvents:
+		p.index = make(map[string]uint16, 2*len(a.events))
+		for j, e := range a.events {
+			p.index[e] = uint16(j + 1)
+		}
+	}
+	return k, true
 }
 
 // get returns chunk i, oldest first, with the given ID.

@@ -109,12 +109,13 @@ func (h *history) archive() {
 		return
 	}
 	a := &archive{recs: make([]record, n)}
+	p := packer{a: a}
 	for i := range n {
 		ch := h.get(h.first + uint64(i))
 		if i == 0 {
 			a.loc = ch.Time.Location()
 		}
-		a.recs[i] = a.pack(i, ch)
+		a.recs[i] = p.pack(i, ch)
 	}
 	h.arch, h.buf = a, nil
 }

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -175,6 +176,70 @@ func TestHistoryArchive(t *testing.T) {
 			}
 			require.True(t, h.covers(last))
 			require.True(t, h.covers(first-1))
+		})
+	}
+}
+
+// filledHistory returns a history of n chunks, chunk i's Event named by event(i).
+func filledHistory(n int, event func(i int) string) history {
+	h := newHistory(n, math.MaxInt64)
+	now := time.Now()
+	for i := range n {
+		ch := Chunk{ID: uint64(i + 1), Event: event(i), Data: []byte("x"), Time: now.Add(time.Duration(i))}
+		drop, _ := h.plan(len(ch.Data), h.maxBytes)
+		h.add(ch, drop)
+	}
+	return h
+}
+
+// Every chunk is packed whatever names its Events have, a few repeated as on a Gemini route or
+// one of its own each, as a push stream's pusher may give them (POST /v1/streams/{id}/chunks
+// takes any name), and each comes back with its own; only past the 65,535 names a record can
+// index is a chunk kept whole.
+func TestHistoryArchivePacksEveryEventName(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		n     int
+		event func(i int) string
+		odd   int
+	}{
+		{"default only", 100, func(int) string { return "" }, 0},
+		{"a few", 100, func(i int) string { return []string{"", "delta", "done"}[i%3] }, 0},
+		{"forty repeated", 1000, func(i int) string { return fmt.Sprint("response.event.", i%40) }, 0},
+		{"each its own", 5000, func(i int) string { return fmt.Sprint("e", i) }, 0},
+		{"past what a record indexes", math.MaxUint16 + 10, func(i int) string { return fmt.Sprint("e", i) }, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := filledHistory(tc.n, tc.event)
+			h.archive()
+			require.Len(t, h.arch.odd, tc.odd)
+			for i := range tc.n {
+				ch := h.get(uint64(i + 1))
+				require.Equal(t, uint64(i+1), ch.ID)
+				require.Equal(t, tc.event(i), ch.Event, "chunk %d", i+1)
+			}
+		})
+	}
+}
+
+// BenchmarkHistoryArchive packs a full default history (4,096 chunks) as a stream closes, under
+// its lock: with the Event names a Gemini route gives, and with one of its own per chunk, which a
+// push stream's pusher may send.
+func BenchmarkHistoryArchive(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		event func(i int) string
+	}{
+		{"few names", func(i int) string { return []string{"", "", "", "done"}[i%4] }},
+		{"distinct names", func(i int) string { return fmt.Sprint("e", i) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := filledHistory(DefaultHistorySize, tc.event)
+			b.ReportAllocs()
+			for b.Loop() {
+				h := h
+				h.archive()
+			}
 		})
 	}
 }

@@ -89,3 +89,49 @@ func TestQueuedClientUnderConcurrentPushes(t *testing.T) {
 	require.NoError(t, wait())
 	require.Equal(t, seq(1, 4000), s.ids())
 }
+
+// Creates race for the last slots: however they interleave outside Manager.mu, exactly as many
+// streams are created as the limit allows, the rest are refused with ErrTooManyStreams, and a
+// requested ID is won once, the losers leaving no stream counted to their tenant behind.
+func TestCreatesRaceForTheLastSlots(t *testing.T) {
+	const creates, limit = 16, 5
+	tenantA := map[string]string{manager.LabelTenant: "a"}
+	for _, tc := range []struct {
+		name   string
+		cfg    manager.Config
+		opts   manager.StreamOptions
+		won    int
+		refuse error
+	}{
+		{"max streams", manager.Config{MaxConcurrentStreams: limit}, manager.StreamOptions{Labels: tenantA}, limit, manager.ErrTooManyStreams},
+		{"tenant max streams", manager.Config{DefaultQuota: manager.Quota{MaxStreams: limit}}, manager.StreamOptions{Labels: tenantA}, limit, manager.ErrTooManyStreams},
+		{"one requested ID", manager.Config{}, manager.StreamOptions{ID: "wanted", Labels: tenantA}, 1, manager.ErrExists},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := newManager(t, tc.cfg)
+			errs := make(chan error, creates)
+			var wg sync.WaitGroup
+			for range creates {
+				wg.Go(func() {
+					_, err := m.CreateStreamWith(ctx, tc.opts)
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			won := 0
+			for err := range errs {
+				if err == nil {
+					won++
+					continue
+				}
+				require.ErrorIs(t, err, tc.refuse)
+			}
+			require.Equal(t, tc.won, won)
+			require.Equal(t, manager.Usage{Streams: tc.won}, usage(t, m))
+			tenant, err := m.TenantUsage(ctx, "a")
+			require.NoError(t, err)
+			require.Equal(t, manager.Usage{Streams: tc.won}, tenant)
+		})
+	}
+}

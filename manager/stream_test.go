@@ -3,10 +3,12 @@ package manager_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -633,4 +635,99 @@ func TestInfoCountsPassiveClients(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, info.Clients)
 	require.Zero(t, info.Passive)
+}
+
+// One reaper forgets the retained streams: each at RetainClosed after it closed, not a
+// nanosecond before, also when the oldest went early (MaxRetained) and left the reaper due
+// before the next, and again after every retained stream was forgotten and a new one closes.
+func TestReaperForgetsEachClosedStreamAtItsTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, _ := newManager(t, manager.Config{RetainClosed: time.Minute, MaxRetained: 3})
+		kept := func(id string) bool {
+			_, err := m.Info(ctx, id)
+			if err != nil {
+				require.ErrorIs(t, err, manager.ErrNotFound)
+			}
+			return err == nil
+		}
+		var ids []string
+		for range 5 { // closed at 0s, 10s, ... 40s; the fourth and fifth close forget the first two
+			id := newStream(t, m)
+			require.NoError(t, m.CloseStream(ctx, id, "done"))
+			ids = append(ids, id)
+			time.Sleep(10 * time.Second)
+		}
+		synctest.Wait()
+		require.Equal(t, []bool{false, false, true, true, true}, []bool{kept(ids[0]), kept(ids[1]), kept(ids[2]), kept(ids[3]), kept(ids[4])})
+		wait := 30 * time.Second // it is 50s; the three left are due at 80s, 90s and 100s
+		for _, id := range ids[2:] {
+			time.Sleep(wait - time.Nanosecond)
+			synctest.Wait()
+			require.True(t, kept(id), "a nanosecond before its time")
+			time.Sleep(time.Nanosecond)
+			synctest.Wait()
+			require.False(t, kept(id), "at its time")
+			wait = 10 * time.Second
+		}
+		require.Equal(t, manager.Usage{}, usage(t, m))
+
+		id := newStream(t, m)
+		require.NoError(t, m.CloseStream(ctx, id, "done"))
+		time.Sleep(time.Minute - time.Nanosecond)
+		synctest.Wait()
+		require.True(t, kept(id))
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		require.False(t, kept(id))
+	})
+}
+
+// A closed stream replays from its archive what its clients were sent live: the same IDs,
+// Events, Errs and Data (not copied), the same Times less the monotonic reading, whatever their
+// location; 410 before the oldest kept, 400 past the last, and then the end.
+func TestClosedStreamReplaysWhatWasSentLive(t *testing.T) {
+	m, _ := newManager(t, manager.Config{HistorySize: 8})
+	id := newStream(t, m)
+	live := newRecorder("live")
+	require.NoError(t, m.RegisterClient(ctx, id, live))
+	utc := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	for i := range 10 {
+		ch := manager.Chunk{Event: []string{"", "delta", "", ""}[i%4], Data: []byte(fmt.Sprint("chunk ", i))}
+		switch i % 4 {
+		case 2:
+			ch.Time = utc
+		case 3:
+			ch.Data = nil
+		}
+		require.NoError(t, m.PushChunk(ctx, id, ch))
+	}
+	se := &manager.StreamError{Code: 429, Status: "RESOURCE_EXHAUSTED", Message: "quota"}
+	require.NoError(t, m.HandleStreamError(ctx, id, se, true))
+	require.Len(t, live.chunks, 11)
+	for after := uint64(0); after <= 12; after++ {
+		t.Run(fmt.Sprint("after ", after), func(t *testing.T) {
+			r := newRecorder("late")
+			err := m.RegisterClientFrom(ctx, id, r, after)
+			switch {
+			case after < 3: // chunks 4..11 are kept
+				require.ErrorIs(t, err, manager.ErrHistoryTrimmed)
+				return
+			case after > 11:
+				require.ErrorIs(t, err, manager.ErrInvalidAfterID)
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, r.chunks, 11-int(after))
+			for i, got := range r.chunks {
+				want := live.chunks[int(after)+i]
+				require.Same(t, unsafe.SliceData(want.Data), unsafe.SliceData(got.Data), "chunk %d's data", want.ID)
+				require.Equal(t, want.Time.Round(0), got.Time, "chunk %d's time", want.ID)
+				want.Time, got.Time = time.Time{}, time.Time{}
+				require.Equal(t, want, got)
+			}
+			reason, n := r.closedWith()
+			require.Equal(t, manager.ReasonTerminatedPrefix+"quota", reason)
+			require.Equal(t, 1, n)
+		})
+	}
 }
