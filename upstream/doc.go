@@ -207,9 +207,11 @@
 // # Credentials
 //
 // Credentials never appear in an error, a log line or a chunk: requests carry them in headers,
-// errors describe a request by host (and path) only, never by URL query or headers, and transport
-// errors are unwrapped from *url.Error, whose text would include the URL. Redirects are not
-// followed, so a credential header never travels to a host the upstream points at.
+// errors describe a request by host (and path) only, never by URL query or headers, and errors
+// are unwrapped from *url.Error, whose text would include the URL (the runner calls its transport
+// itself rather than through an http.Client, so transport errors do not come wrapped at all).
+// Redirects are not followed, so a credential header never travels to a host the upstream points
+// at.
 //
 // What the upstream writes may still echo a credential (an error quoting the key it refused). A
 // provider that can name its secrets (SecretReporter: the credential's API key or current and
