@@ -207,9 +207,11 @@
 // # Credentials
 //
 // Credentials never appear in an error, a log line or a chunk: requests carry them in headers,
-// errors describe a request by host (and path) only, never by URL query or headers, and transport
-// errors are unwrapped from *url.Error, whose text would include the URL. Redirects are not
-// followed, so a credential header never travels to a host the upstream points at.
+// errors describe a request by host (and path) only, never by URL query or headers, and errors
+// are unwrapped from *url.Error, whose text would include the URL (the runner calls its transport
+// itself rather than through an http.Client, so transport errors do not come wrapped at all).
+// Redirects are not followed, so a credential header never travels to a host the upstream points
+// at.
 //
 // What the upstream writes may still echo a credential (an error quoting the key it refused). A
 // provider that can name its secrets (SecretReporter: the credential's API key or current and
@@ -218,4 +220,63 @@
 // line or the stream sees it: the error's message and status, and the error body Generate passes
 // through. Data chunks are not scanned: the hot path stays a copy, and a credential is echoed in
 // errors, not in the model's output.
+//
+// # Performance
+//
+// Issue 15 asks the Gemini route for CPU per stream within 1.1x of httputil.ReverseProxy. The
+// runner's part of a stream is one SSE parse per event, a copy of its data, the push, and per
+// stream the request, the round trip and one parse of the final chunk. Measured and chosen:
+//
+//   - geminiwire.Tail compacts before it grows: KeepLast drops nearly every byte after each
+//     event, but Write moved the kept bytes to the front only before passing TailSize, so every
+//     stream's tail grew by append to 16 KiB (7.3% of the gateway's CPU and 141 MB allocated in
+//     5 s at 1,000 streams). Now it stays one read large. BenchmarkTail (64 events of 256 B):
+//     63,328 B and 12 allocations per stream before, 288 B and 1 after; TestTailStaysSmall holds
+//     it to 2 allocations for 500 events.
+//   - sse.Reader's first buffer is 4 KiB instead of 16: every open stream holds it (14.7 MB
+//     live at 1,000 streams), an upstream read is usually one event of a few hundred bytes, and
+//     it still doubles for a larger event. The parser's benchmarks did not move (8 alternating
+//     runs of main's and this tree's test binaries, benchstat: ReaderGemini 136.5 -> 140.1 ns
+//     ±29%/15%, GatewayFrames 244 -> 260 ns ±25%/32%, MultiLine 526 -> 515 ns, 8MiBEvent 8.4 ->
+//     8.1 ms, all p > 0.5; 8MiBEvent makes 16 allocations instead of 14).
+//   - Runner.send calls the transport's RoundTrip itself, as ReverseProxy does, instead of
+//     http.Client.Do, which copies the request headers and makes a closure for redirects it
+//     would follow (about 3% of BenchmarkStreamRequest's gateway CPU), although the runner
+//     refuses every redirect: 5 allocations and about 600 B less per request.
+//
+// Left as they are, with the reasons:
+//
+//   - The watch goroutine of Run, which cancels the upstream request when someone else closes
+//     the stream: without it BenchmarkStreamRequest makes 2-3 allocations and about 100 B less per
+//     request, and its CPU change is below the noise; replacing it by a close callback would add
+//     a method to Streams, *manager.Manager and cluster.Node.
+//   - The runner goroutine's stack grows twice (Run's 1 KiB frame, then Transport.roundTrip):
+//     runtime.newstack is about 3.7% of the gateway's CPU in BenchmarkStreamRequest. The
+//     goroutine is the gateway's (startGeneration) and Go has no way to start one with a larger
+//     stack; serving the caller on its handler goroutine (issue 15) would avoid it.
+//   - geminiwire.ParseFinal (encoding/json, once per stream): about 10 us and 14 allocations for
+//     a 450-byte final chunk on this loaded machine, under 1% of a 64-event stream's CPU. A
+//     hand-written scanner would have to match encoding/json's case-insensitive keys and
+//     duplicate-key rules to be safe.
+//
+// Commands (test and command binaries built from main and from this tree, run alternately):
+//
+//	go test -run '^$' -bench Tail -benchmem ./upstream/internal/geminiwire
+//	go test -run '^$' -bench . -benchmem ./upstream/sse
+//	go test -run '^$' -bench 'StreamRequest' -benchmem -benchtime 5000x ./gateway
+//	go test -run '^$' -bench 'StreamRequest/gateway' -benchtime 20000x -cpuprofile cpu.out ./gateway
+//	loadtest -mode gemini -streamgate streamgate -ladder 1000 -level-time 6s
+//
+// A/B against main (2ff8f12) with all three changes, on 2 shared cores (load averages 1-8, so
+// times are noisy). BenchmarkStreamRequest/gateway, 3 rounds of 5000x: 360 -> 355 allocs and
+// 31,634-31,646 -> 30,988-31,002 B per request; its cpu_us/op (251-278 main, 178-381 here) and
+// BenchmarkTTFB and BenchmarkInterChunkGap (2000x each; gateway added chunk latency p50
+// 34.7-41.0 us main, 33.6-36.9 here) moved within the noise. cmd/loadtest, Gemini route at 1,000
+// streams, two alternating pairs (load average 2.8-6.0):
+//
+//	build   streamgate CPU/stream  ReverseProxy  ratio  streamgate RSS  ReverseProxy  ratio
+//	before  1.598 ms               1.279 ms      1.25x  307 MiB         129 MiB       2.38x
+//	after   1.476 ms               1.306 ms      1.13x  244 MiB         129 MiB       1.89x
+//	before  1.252 ms               952 us        1.31x  304 MiB         126 MiB       2.40x
+//	after   1.282 ms               1.005 ms      1.27x  240 MiB         125 MiB       1.93x
 package upstream

@@ -129,7 +129,7 @@ func (r *Runner) generateAttempt(ctx context.Context, at *attemptTrace, hreq *ht
 	defer wd.stop()
 	hreq = hreq.WithContext(actx)
 	r.prepare(actx, hreq)
-	resp, err := r.client.Do(hreq)
+	resp, err := r.send(hreq)
 	if err != nil {
 		return nil, cmp.Or(r.generateTimeout(actx), connectFailure(hreq.URL, err))
 	}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,7 +77,7 @@ type Runner struct {
 	timeouts   Timeouts
 	maxEvent   int
 	log        *slog.Logger
-	client     *http.Client
+	transport  http.RoundTripper
 	metrics    Metrics
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator // nil: none
@@ -128,11 +129,10 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		tp = noop.NewTracerProvider()
 	}
 	r.tracer = tp.Tracer(tracerName)
-	var rt http.RoundTripper = newTransport(timeouts.Connect)
+	r.transport = newTransport(timeouts.Connect)
 	if tp, ok := cfg.Provider.(Transporter); ok {
-		rt = tp.Transport()
+		r.transport = tp.Transport()
 	}
-	r.client = &http.Client{Transport: rt, CheckRedirect: noRedirects}
 	return r, nil
 }
 
@@ -154,12 +154,40 @@ func newTransport(connect time.Duration) *http.Transport {
 	}
 }
 
-// noRedirects makes a redirect an ordinary response: following one would send the credential
-// (an x-goog-api-key header survives redirects to other hosts) wherever the upstream points.
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+// send makes the round trip of hreq, one attempt's request, through the runner's transport, as an
+// http.Client that follows no redirects would: a redirect is an ordinary response, since
+// following one would send the credential (an x-goog-api-key header survives redirects to other
+// hosts) wherever the upstream points. Calling the transport itself, as httputil.ReverseProxy
+// does, saves what Client.Do does for redirects on every request: a copy of the request headers
+// and a closure. The transport closes hreq's body, also on an error, and its errors are not
+// wrapped in a *url.Error, so they never hold the URL.
+func (r *Runner) send(hreq *http.Request) (*http.Response, error) {
+	if u := hreq.URL.User; u != nil && hreq.Header.Get("Authorization") == "" {
+		// A base URL's user info is sent as basic authentication, as Client.Do sends it.
+		password, _ := u.Password()
+		hreq.SetBasicAuth(u.Username(), password)
+	}
+	resp, err := r.transport.RoundTrip(hreq)
+	var rhe tls.RecordHeaderError
+	switch {
+	case errors.As(err, &rhe) && string(rhe.RecordHeader[:]) == "HTTP/":
+		return nil, http.ErrSchemeMismatch // a plain HTTP server at an https URL, as Client.Do says
+	case err != nil:
+		return nil, err
+	case resp == nil:
+		return nil, fmt.Errorf("%T returned neither a response nor an error", r.transport)
+	case resp.Body == nil:
+		resp.Body = http.NoBody
+	}
+	return resp, nil
+}
 
 // CloseIdleConnections closes the idle keep-alive connections of the runner's transport.
-func (r *Runner) CloseIdleConnections() { r.client.CloseIdleConnections() }
+func (r *Runner) CloseIdleConnections() {
+	if t, ok := r.transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+}
 
 // Run starts the upstream call for the manager stream streamID and pushes every event's data as a
 // chunk (bytes unchanged; Event is the SSE event type, "" for "message"; Time is when the event

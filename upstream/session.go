@@ -182,7 +182,7 @@ func (s *session) attempt(ctx context.Context, hreq *http.Request) (result, *fai
 	if s.lastID != "" {
 		hreq.Header.Set("Last-Event-ID", s.lastID)
 	}
-	resp, err := s.r.client.Do(hreq)
+	resp, err := s.r.send(hreq)
 	if err != nil {
 		return s.stopped(actx, connectFailure(hreq.URL, err))
 	}

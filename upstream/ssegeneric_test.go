@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,27 @@ func (e *env) sse(cfg upstream.SSEConfig) *upstream.SSE {
 	p, err := upstream.NewSSE(cfg)
 	require.NoError(e.t, err)
 	return p
+}
+
+// TestSSEURLUserInfo: a URL's user info goes as basic authentication, as an http.Client sends it,
+// unless the configured headers carry an Authorization of their own.
+func TestSSEURLUserInfo(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		want    string
+	}{
+		{"user info", nil, "Basic dXNlcjpwYXNz"}, // user:pass
+		{"own header", map[string]string{"Authorization": "Bearer sk-" + testKey}, "Bearer sk-" + testKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, upstreamtest.Script{Steps: idEvents(1)})
+			url := strings.Replace(e.baseURL, "://", "://user:pass@", 1) + "/events"
+			p := e.sse(upstream.SSEConfig{URL: url, Headers: tc.headers})
+			requireCompleted(t, e.run(e.runner(p, upstream.RunnerConfig{}), upstream.Request{Body: []byte(`{}`)}), eventData(1, 1))
+			require.Equal(t, tc.want, e.fake.Requests()[0].Header.Get("Authorization"))
+		})
+	}
 }
 
 func TestSSERequest(t *testing.T) {

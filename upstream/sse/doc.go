@@ -49,7 +49,7 @@
 //
 // The Reader searches for line endings with bytes.IndexByte and remembers how far it searched, so
 // each input byte is examined a bounded number of times whatever the read sizes: time is linear in
-// the input. Its buffer starts at 16 KiB and doubles only for a line that does not fit, so memory
+// the input. Its buffer starts at 4 KiB and doubles only for a line that does not fit, so memory
 // stays within a small multiple of the largest event read. Reset reuses a Reader for another
 // stream, keeping its buffers unless they grew.
 //

@@ -16,8 +16,10 @@ const TailSize = 16 << 10
 // Only what follows the last blank line matters there, so the reader drops the bytes of every
 // event its parser returned (KeepLast): the Tail then stays as small as the bytes read past the
 // last event, and becomes a ring of TailSize bytes only when more than that arrive without an
-// event. Dropping only moves start; the kept bytes move to the front of buf when an append would
-// pass TailSize. The zero Tail is empty and ready for use.
+// event. Dropping only moves start; a Write moves the kept bytes to the front of buf before it
+// appends past buf's capacity (or TailSize), so that buf stays as large as the kept bytes plus
+// one read instead of growing to TailSize on every stream. The zero Tail is empty and ready for
+// use.
 type Tail struct {
 	buf   []byte // not ring: buf[start:] are the kept bytes; ring: TailSize bytes, oldest at pos
 	start int    // not ring: where the kept bytes begin
@@ -27,7 +29,7 @@ type Tail struct {
 
 // Write keeps p as the newest bytes, dropping the oldest beyond TailSize. It never fails.
 func (t *Tail) Write(p []byte) (int, error) {
-	if !t.ring && len(t.buf)+len(p) > TailSize {
+	if !t.ring && t.start > 0 && len(t.buf)+len(p) > min(cap(t.buf), TailSize) {
 		t.buf = t.buf[:copy(t.buf, t.buf[t.start:])]
 		t.start = 0
 	}

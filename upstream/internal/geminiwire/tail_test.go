@@ -1,6 +1,7 @@
 package geminiwire
 
 import (
+	"bytes"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -125,3 +126,55 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 type readFunc func(p []byte) (int, error)
 
 func (f readFunc) Read(p []byte) (int, error) { return f(p) }
+
+// TestTailStaysSmall feeds a Tail a long stream the way the runner does, in reads that split
+// events, dropping each event: its buffer must stay about one read large, so that the whole stream
+// costs a couple of allocations rather than one growth after another up to TailSize.
+func TestTailStaysSmall(t *testing.T) {
+	body := streamBody(500, 256)
+	var tl Tail
+	allocs := testing.AllocsPerRun(20, func() {
+		tl = Tail{}
+		feedEvents(&tl, body, 700)
+	})
+	require.LessOrEqual(t, allocs, 2.0)
+	require.Less(t, cap(tl.buf), 2*700)
+	rest, ok := tl.Leftover()
+	require.True(t, ok)
+	require.Empty(t, rest)
+}
+
+// BenchmarkTail is the Tail's part of reading a stream of 64 events of about 256 bytes, one read
+// per event, as the runner reads a Gemini stream.
+func BenchmarkTail(b *testing.B) {
+	body := streamBody(64, 256)
+	const event = len("data: ") + 256 + len("\n\n")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var tl Tail
+		feedEvents(&tl, body, event)
+	}
+}
+
+// streamBody is n events of size bytes of data each.
+func streamBody(n, size int) []byte {
+	var b []byte
+	for range n {
+		b = append(b, "data: "+strings.Repeat("x", size)+"\n\n"...)
+	}
+	return b
+}
+
+// feedEvents writes body to tl in reads of size bytes and, after each, drops what the events
+// completed so far hold, as KeepLast after every event the parser returns would.
+func feedEvents(tl *Tail, body []byte, size int) {
+	for off := 0; off < len(body); off += size {
+		read := body[off:min(off+size, len(body))]
+		_, _ = tl.Write(read)
+		from := max(off-1, 0) // a blank line may straddle two reads
+		if i := bytes.LastIndex(body[from:off+len(read)], []byte("\n\n")); i >= 0 {
+			tl.KeepLast(off + len(read) - (from + i + 2))
+		}
+	}
+}
