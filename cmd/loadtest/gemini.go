@@ -30,11 +30,13 @@ type geminiOptions struct {
 	cpuAt     int
 	binary    string
 	logLevel  string
+	retain    time.Duration // manager.retain_closed; 0 keeps the shipped default
 }
 
 // streamgateConfig is the configuration the streamgate process runs with: the shipped defaults
 // but for the limits that would refuse the load (streams per tenant and in all, the per-key rate,
-// connections), the admin listener (off) and the log level.
+// connections), the admin listener (off), the log level and, with -retain-closed, how long a
+// finished stream is kept for replay (retainLine).
 const streamgateConfig = `listen: 127.0.0.1:0
 upstream:
   kind: gemini
@@ -42,7 +44,7 @@ upstream:
   api_key: fake-upstream-key
 manager:
   max_streams: 20000
-  tenant_limits:
+%s  tenant_limits:
     default: {max_streams: 20000}
 limits:
   rate: {per_key_rps: 0}
@@ -115,6 +117,16 @@ func streamgateBinary(bin, dir string) (string, error) {
 	return bin, nil
 }
 
+// retainLine is the manager's retain_closed line of streamgateConfig: none for 0, the shipped
+// default (5m), under which every stream a rung finishes stays in memory for replay, which a
+// proxy cannot offer; a short one shows the RSS of the concurrent streams alone.
+func retainLine(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return "  retain_closed: " + d.String() + "\n"
+}
+
 // startStreamgate builds (unless -streamgate names a binary) and starts the streamgate command.
 func startStreamgate(o geminiOptions, fakeURL string) (*child, error) {
 	dir, err := os.MkdirTemp("", "loadtest")
@@ -126,7 +138,7 @@ func startStreamgate(o geminiOptions, fakeURL string) (*child, error) {
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "streamgate.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, streamgateConfig, fakeURL, o.logLevel), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, streamgateConfig, fakeURL, retainLine(o.retain), o.logLevel), 0o600); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "-config", cfg)

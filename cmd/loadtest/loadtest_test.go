@@ -74,12 +74,24 @@ func TestFanout(t *testing.T) {
 }
 
 // TestGeminiLadder runs a two-rung ladder of the Gemini route through streamgate and the
-// ReverseProxy baseline: every stream of both is read whole (each of its 4 events), and the
-// summary compares CPU and RSS at the rung -cpu-at names.
+// ReverseProxy baseline, with the shipped retain_closed and a short one: every stream of both is
+// read whole (each of its 4 events), and the summary compares CPU and RSS at the rung -cpu-at
+// names.
 func TestGeminiLadder(t *testing.T) {
 	t.Parallel()
-	out := run(t, "-mode", "gemini", "-streamgate", streamgate, "-ladder", "2,4", "-events", "4",
-		"-interval", "10ms", "-level-time", "300ms", "-cpu-at", "4")
+	for _, retain := range []string{"0", "1s"} {
+		t.Run("retain-closed="+retain, func(t *testing.T) {
+			t.Parallel()
+			out := run(t, "-mode", "gemini", "-streamgate", streamgate, "-ladder", "2,4", "-events", "4",
+				"-interval", "10ms", "-level-time", "300ms", "-cpu-at", "4", "-retain-closed", retain)
+			checkLadder(t, out)
+		})
+	}
+}
+
+// checkLadder checks the output of TestGeminiLadder's ladder.
+func checkLadder(t *testing.T, out string) {
+	t.Helper()
 	rung := regexp.MustCompile(`(?m)^  (proxy|streamgate) +(\d+) streams: (\d+) streams done \((\d+) failed\), (\d+) chunks, `)
 	rungs := rung.FindAllStringSubmatch(out, -1)
 	require.Len(t, rungs, 4, out)

@@ -130,6 +130,7 @@ func main() {
 	flag.IntVar(&o.gemini.cpuAt, "cpu-at", 1000, "gemini: the rung whose CPU per stream and RSS are compared")
 	flag.StringVar(&o.streamgate, "streamgate", "", "gemini, -redis: the streamgate binary to start; empty builds ./cmd/streamgate")
 	flag.StringVar(&o.gemini.logLevel, "log-level", "warn", "gemini: streamgate's log.level")
+	flag.DurationVar(&o.gemini.retain, "retain-closed", 0, "gemini: streamgate's manager.retain_closed (how long a finished stream is kept for replay); 0 keeps the default, 5m")
 	flag.StringVar(&o.redis, "redis", "", "fanout, throughput: start -replicas streamgate processes sharing this Redis URL (cluster mode)")
 	flag.IntVar(&o.replicas, "replicas", 3, "fanout, throughput: replicas started with -redis")
 	flag.IntVar(&o.streams, "streams", 1000, "throughput: generation streams spread over the replicas")
