@@ -410,10 +410,41 @@
 // Tried and not kept: serving a Gemini-route caller inline, its handler running the upstream
 // read loop as a coroutine (iter.Pull over the runner) and writing its own frame without a
 // goroutine hop, handing the generation to a goroutine of its own when the caller left or a write
-// stalled. It kept every invariant under test, but in A/B runs (load 9-22) TTFB p50 was 1.97x
-// the proxy's against main's 1.86x and per chunk 2.53x against 2.34x, within the spread between
-// rounds; and cmd/loadtest -mode gemini -ladder 256,1000 (two alternating rounds, load 12-15)
-// measured 1.25-1.27 ms of CPU per stream at 1,000 streams against main's 1.05-1.15 ms. The old
-// hand-off is cheap: the runner blocks in its next read right after the push, so the woken
-// subscriber runs on the same P. The cost is CPU spread over the request path, listed above.
+// stalled (branch h22). It kept every invariant under test, but lost twice. First under load
+// (9-22): TTFB p50 1.97x the proxy's against main's 1.86x, per chunk 2.53x against 2.34x, and
+// cmd/loadtest -mode gemini -ladder 256,1000 (two alternating rounds, load 12-15) 1.25-1.27 ms
+// of CPU per stream at 1,000 streams against main's 1.05-1.15 ms. Then merged onto main (at
+// 844d375) and measured again on the quiet machine, in case the hand-off's cost (a runner that
+// wakes an idle P for the subscriber at every chunk) showed only when the machine is not
+// saturated. Binaries of main and of the merge, run alternately, main's round first; the load
+// averages are mostly the load test's own:
+//
+//	go build -o /tmp/sg ./cmd/streamgate && go build -o /tmp/lt ./cmd/loadtest   # in each tree
+//	/tmp/lt -mode gemini -streamgate /tmp/sg -ladder 256,1000 -level-time 6s -cpu-at 256
+//	go test -c -o /tmp/gw.test ./gateway   # then, from each tree's gateway directory:
+//	/tmp/gw.test -test.run '^$' -test.bench '^BenchmarkTTFB$' -test.benchtime 2000x
+//	/tmp/gw.test -test.run '^$' -test.bench '^BenchmarkInterChunkGap$' -test.benchtime 300x
+//	/tmp/gw.test -test.run '^$' -test.bench '^BenchmarkStreamRequest$' -test.benchmem -test.benchtime 5000x
+//
+//	figure (rounds, load average)           main                          inline
+//	CPU/stream at 256 (3, 0.8-4.4)          2.83 3.17 3.20 ms             3.09 3.27 3.43 ms
+//	  ratio to the proxy's                  1.28x 1.72x 1.48x             1.65x 1.89x 1.64x
+//	CPU/stream at 1,000                     1.56 1.55 1.53 ms             1.58 1.64 1.60 ms
+//	  ratio to the proxy's                  1.23x 1.26x 1.19x             1.25x 1.28x 1.22x
+//	streams done at 1,000 (late p99)        4508 4492 4434 (96-137 ms)    4144 4052 4339 (146-220 ms)
+//	added TTFB p50 (4, 2.9-3.2)             114-167 us, 1.62-1.69x        141-236 us, 1.87-2.12x
+//	added TTFB p99 ratio                    0.75-1.32x                    1.14-1.61x
+//	added per-chunk p50 (2, 0.7-2.9)        1.34x 1.36x                   1.47x 1.48x
+//	cpu_us/op gateway (proxy) (2, 0.7-1.8)  296 (270), 275 (174)          369 (261), 294 (201)
+//	allocs/op                               308                           318
+//
+// Every TTFB round and both per-chunk rounds put the inline build behind main's by more than
+// the spread between rounds, and the CPU per stream is as high or higher at both rungs. A CPU
+// profile of StreamRequest/gateway (20,000 requests each, 354 -> 395 cpu_us/op) shows one cause:
+// the coroutine's goroutine grows its stack twice, in the upstream round trip and again in the
+// final chunk's JSON parse (geminiwire.ParseFinal), 33 us of copystack per request against the
+// runner goroutine's 18 us, once. That is at the stream's end; the first byte's extra 25-70 us
+// was not traced further. Per chunk no gain showed: the wake-up saved is traded for two
+// coroutine switches and a clock read per write (the stall check). The old hand-off stays: the
+// runner blocks in its next read right after the push, so the woken subscriber runs on the same P.
 package gateway
