@@ -437,6 +437,12 @@
 // PushChunk stayed at 0 allocs (1 client 110 -> 102 ns); the parser's and the plugin transport's
 // benchmarks moved within their spread between rounds.
 //
+// Tried and not kept, too: a pool of the server's background goroutines (a finished runner's
+// goroutine waiting 5 s for the next generation, with the 16 KiB stack it grew) took copystack
+// and newstack from 3.8% to 0.5% of StreamRequest/gateway's CPU profile, but three alternating
+// rounds of StreamRequest and TTFB and two of -ladder 256,1000 (load 0.7-3.1) showed nothing
+// beyond the spread between rounds: 11 us of a 64-chunk stream's 1.5 ms.
+//
 // Tried and not kept: serving a Gemini-route caller inline, its handler running the upstream
 // read loop as a coroutine (iter.Pull over the runner) and writing its own frame without a
 // goroutine hop, handing the generation to a goroutine of its own when the caller left or a write
