@@ -15,7 +15,7 @@ type Observer interface {
 }
 
 // observeClosed tells the Observer, if there is one, that s closed. Without one it costs
-// nothing: StreamInfo copies the labels.
+// nothing: no StreamInfo is built.
 func (m *Manager) observeClosed(s *stream) {
 	if m.cfg.Observer != nil {
 		m.cfg.Observer.StreamClosed(s.info())

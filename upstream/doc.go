@@ -15,7 +15,8 @@
 //
 //	Runner.Run(ctx, streamID, Request)
 //	  -> Provider.StreamRequest      a fresh *http.Request per attempt, credential applied
-//	  -> http.Client                 the runner's transport, or the simulator's in-process pipe
+//	  -> Runner.send                 the transport's RoundTrip (the runner's own, or the
+//	                                 simulator's in-process pipe), no redirects followed
 //	  -> response body               watched: first-event and idle timeouts, its end kept
 //	  -> sse.Reader                  one event at a time, up to RunnerConfig.MaxEventSize
 //	  -> Streams.PushChunk           Data copied once (the manager keeps it), Event "" for
