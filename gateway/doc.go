@@ -421,7 +421,7 @@
 //	CPU per stream at 1,000 streams (2+2)        1.25-1.34x         1.22-1.24x         1.1x
 //	CPU per stream at 256 streams (2)            1.64-1.65x         1.54-1.70x         -
 //	streams sustained, 256/512/768/1000 (2)      256 vs 512         256 vs 512         1.1x
-//	RSS, one 1,000-stream rung (2)               2.23-2.26x         1.62-1.70x         1.5x
+//	RSS, one 1,000-stream rung (2, after 4)      2.23-2.26x         1.62-1.84x         1.5x
 //	RSS at 1,000 after 256..768 (2)              3.82-3.96x         2.94-3.13x         1.5x
 //	fan-out 10,000 x 1/s, p99 to the floor's     -                  1.86x (CPU 1.73x)  2x
 //	fan-out 10,000 x 50/s, p99 to the floor's    -                  0.06x (floor saturated)
@@ -435,7 +435,8 @@
 // close watcher; upstream's Performance section says why the watcher stays). Every fan-out run
 // delivered every event in order to every subscriber of both servers (0 missing, 0 gaps).
 // PushChunk stayed at 0 allocs (1 client 110 -> 102 ns); the parser's and the plugin transport's
-// benchmarks moved within their spread between rounds.
+// benchmarks moved within their spread between rounds. Starting every goroutine at the minimum
+// stack (GODEBUG=adaptivestackstart=0) changed neither RSS nor CPU at 1,000 streams (two rounds).
 //
 // Tried and not kept, too: a pool of the server's background goroutines (a finished runner's
 // goroutine waiting 5 s for the next generation, with the 16 KiB stack it grew) took copystack
