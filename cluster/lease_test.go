@@ -192,21 +192,7 @@ func TestLeaseSurvivesAStallShorterThanTheLease(t *testing.T) {
 	require.NoError(t, err)
 	epoch := s.Epoch()
 
-	stop := make(chan struct{})
-	var notReady atomic.Int64
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			if !s.LeaseOK() {
-				notReady.Add(1)
-			}
-		}
-	})
+	notReady := watchLease(t, s)
 	// Stall from 300ms after a refresh: the next one, due at lease/3, waits out the stall for some
 	// 550ms, longer than lease/3, and lands with some 450ms of the lease left.
 	eventually(t, "300ms since the last refresh", func() bool {
@@ -217,10 +203,7 @@ func TestLeaseSurvivesAStallShorterThanTheLease(t *testing.T) {
 	eventually(t, "the lease is refreshed after the stall", func() bool { return doInt(t, c, "PTTL", cluster.LeaseKey("a")) > (2 * lease / 3).Milliseconds() })
 	// The replica hears of it a little after Redis ran it.
 	eventually(t, "the late refresh is logged", func() bool { return strings.Contains(logs.String(), "cluster lease refreshed late") })
-	close(stop)
-	wg.Wait()
-
-	assert.Zero(t, notReady.Load(), "the replica was ready all along")
+	assert.Zero(t, notReady(), "the replica was ready all along")
 	assert.False(t, lost.Load(), "OnLeaseLost was not called")
 	assert.Equal(t, epoch, s.Epoch())
 	held, err := do(t, c, "GET", cluster.LeaseKey("a")).ToString()
@@ -287,21 +270,7 @@ func TestLeaseRefreshRetriedAfterAFastFailure(t *testing.T) {
 	})
 	epoch := s.Epoch()
 
-	stop := make(chan struct{})
-	var notReady atomic.Int64
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			if !s.LeaseOK() {
-				notReady.Add(1)
-			}
-		}
-	})
+	notReady := watchLease(t, s)
 	eventually(t, "300ms since the last refresh", func() bool {
 		return doInt(t, c, "PTTL", cluster.LeaseKey("a")) <= (lease - 300*time.Millisecond).Milliseconds()
 	})
@@ -310,10 +279,7 @@ func TestLeaseRefreshRetriedAfterAFastFailure(t *testing.T) {
 	p.restore(t)
 	eventually(t, "the lease is refreshed after the outage", func() bool { return doInt(t, c, "PTTL", cluster.LeaseKey("a")) > (2 * lease / 3).Milliseconds() })
 	eventually(t, "the late refresh is logged", func() bool { return strings.Contains(logs.String(), "cluster lease refreshed late") })
-	close(stop)
-	wg.Wait()
-
-	assert.Zero(t, notReady.Load(), "the replica was ready all along")
+	assert.Zero(t, notReady(), "the replica was ready all along")
 	assert.False(t, lost.Load(), "OnLeaseLost was not called")
 	assert.Equal(t, epoch, s.Epoch())
 	assert.Contains(t, logs.String(), "cluster lease refresh failed; trying again while the lease lasts")
@@ -380,4 +346,31 @@ func (p *cutProxy) restore(t *testing.T) {
 	ln, err := net.Listen("tcp", p.addr)
 	require.NoError(t, err)
 	p.serve(ln)
+}
+
+// watchLease polls s.LeaseOK every 5 ms until the returned func is called (or the test ends),
+// which stops the polling and says how many polls found the lease not held.
+func watchLease(t *testing.T, s *cluster.Store) (notReady func() int64) {
+	stop := make(chan struct{})
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if !s.LeaseOK() {
+				n.Add(1)
+			}
+		}
+	})
+	notReady = sync.OnceValue(func() int64 {
+		close(stop)
+		wg.Wait()
+		return n.Load()
+	})
+	t.Cleanup(func() { notReady() })
+	return notReady
 }

@@ -66,13 +66,18 @@ func latencyTargetsWrapped(b *testing.B, script upstreamtest.Script, wrap func(h
 // serveProxy serves a plain httputil.ReverseProxy to the fake on a loopback port, swapping the
 // client's key for the gateway's as a gateway would, and returns its URL.
 func serveProxy(b *testing.B, fakeURL string, transport http.RoundTripper) string {
+	return serveProxyWith(b, fakeURL, transport, "x-goog-api-key", upstreamKey)
+}
+
+// serveProxyWith is serveProxy with the upstream credential set as header: value.
+func serveProxyWith(b *testing.B, fakeURL string, transport http.RoundTripper, header, value string) string {
 	b.Helper()
 	target, err := url.Parse(fakeURL)
 	require.NoError(b, err)
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
-			r.Out.Header.Set("x-goog-api-key", upstreamKey)
+			r.Out.Header.Set(header, value)
 		},
 		Transport: transport,
 	}

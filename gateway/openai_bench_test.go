@@ -1,10 +1,7 @@
 package gateway_test
 
 import (
-	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -47,27 +44,7 @@ func openAITargets(b *testing.B, wrap func(http.Handler) http.Handler) ([]*targe
 
 // serveOpenAIProxy is serveProxy for an OpenAI client: the bearer key is swapped.
 func serveOpenAIProxy(b *testing.B, fakeURL string, transport http.RoundTripper) string {
-	b.Helper()
-	target, err := url.Parse(fakeURL)
-	require.NoError(b, err)
-	proxy := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
-			r.Out.Header.Set("Authorization", "Bearer "+upstreamKey)
-		},
-		Transport: transport,
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(b, err)
-	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	b.Cleanup(func() {
-		_ = srv.Close()
-		if c, ok := transport.(interface{ CloseIdleConnections() }); ok {
-			c.CloseIdleConnections()
-		}
-	})
-	return "http://" + ln.Addr().String()
+	return serveProxyWith(b, fakeURL, transport, "Authorization", "Bearer "+upstreamKey)
 }
 
 // streamChat sends one streaming chat completion and returns when it was sent and when every
