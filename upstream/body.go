@@ -28,7 +28,7 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 {
 		b.readAt = time.Now()
-		b.wd.activity()
+		b.wd.activity(b.readAt)
 		if b.tee != nil {
 			_, _ = b.tee.Write(p[:n]) // a tee's Write never fails (bodyDialect.tee)
 		}

@@ -1,0 +1,178 @@
+package upstream
+
+import (
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// cancelLog records the watchdog's cancels: when (since the bubble's start) and why.
+type cancelLog struct {
+	mu    sync.Mutex
+	start time.Time
+	got   []cancelAt
+}
+
+type cancelAt struct {
+	at    time.Duration
+	cause error
+}
+
+func (l *cancelLog) cancel(cause error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.got = append(l.got, cancelAt{time.Since(l.start), cause})
+}
+
+func (l *cancelLog) cancels() []cancelAt {
+	synctest.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.got
+}
+
+// TestWatchdog runs the watchdog on a synctest clock: each script sleeps and feeds it reads, and
+// the test checks the exact time and cause of every cancel.
+func TestWatchdog(t *testing.T) {
+	const idle = time.Second
+	for _, tc := range []struct {
+		name     string
+		timeouts Timeouts
+		script   func(w *watchdog)
+		want     []cancelAt
+	}{
+		{
+			name:     "idle fires Idle after the last byte",
+			timeouts: Timeouts{FirstEvent: 10 * time.Second, Idle: idle},
+			script: func(w *watchdog) {
+				w.firstEvent()
+				time.Sleep(300 * time.Millisecond)
+				w.activity(time.Now())
+			},
+			want: []cancelAt{{300*time.Millisecond + idle, errIdle}},
+		},
+		{
+			name:     "activity just before expiry defers it",
+			timeouts: Timeouts{FirstEvent: 10 * time.Second, Idle: idle},
+			script: func(w *watchdog) {
+				w.firstEvent()
+				time.Sleep(idle - time.Nanosecond)
+				w.activity(time.Now())
+			},
+			want: []cancelAt{{2*idle - time.Nanosecond, errIdle}},
+		},
+		{
+			name:     "a steady stream is never idle",
+			timeouts: Timeouts{FirstEvent: 10 * time.Second, Idle: idle},
+			script: func(w *watchdog) {
+				w.firstEvent()
+				for range 20 {
+					time.Sleep(idle * 9 / 10)
+					w.activity(time.Now())
+				}
+			},
+			want: []cancelAt{{20*idle*9/10 + idle, errIdle}},
+		},
+		{
+			name:     "the idle timeout counts from the first event",
+			timeouts: Timeouts{FirstEvent: 10 * time.Second, Idle: idle},
+			script: func(w *watchdog) {
+				time.Sleep(5 * time.Second)
+				w.firstEvent()
+			},
+			want: []cancelAt{{5*time.Second + idle, errIdle}},
+		},
+		{
+			name:     "an idle timeout longer than the first-event one",
+			timeouts: Timeouts{FirstEvent: 100 * time.Millisecond, Idle: 10 * time.Second},
+			script: func(w *watchdog) {
+				time.Sleep(50 * time.Millisecond)
+				w.firstEvent()
+			},
+			want: []cancelAt{{50*time.Millisecond + 10*time.Second, errIdle}},
+		},
+		{
+			name:     "bytes before the first event do not defer its timeout",
+			timeouts: Timeouts{FirstEvent: 2 * time.Second, Idle: idle},
+			script: func(w *watchdog) {
+				for range 10 {
+					time.Sleep(300 * time.Millisecond)
+					w.activity(time.Now())
+				}
+			},
+			want: []cancelAt{{2 * time.Second, errFirstEvent}},
+		},
+		{
+			name:     "a first event after the timeout changes nothing",
+			timeouts: Timeouts{FirstEvent: 2 * time.Second, Idle: idle},
+			script: func(w *watchdog) {
+				time.Sleep(3 * time.Second)
+				w.firstEvent()
+				w.activity(time.Now())
+			},
+			want: []cancelAt{{2 * time.Second, errFirstEvent}},
+		},
+		{
+			name:     "stop before the first event",
+			timeouts: Timeouts{FirstEvent: 2 * time.Second, Idle: idle},
+			script: func(w *watchdog) {
+				time.Sleep(time.Second)
+				w.stop()
+			},
+		},
+		{
+			name:     "stop after the idle timer re-armed",
+			timeouts: Timeouts{FirstEvent: 10 * time.Second, Idle: idle},
+			script: func(w *watchdog) {
+				w.firstEvent()
+				time.Sleep(idle / 2)
+				w.activity(time.Now())
+				time.Sleep(idle * 3 / 4) // the timer fired and re-armed for the rest
+				w.stop()
+			},
+		},
+		{
+			name:     "stop after a timeout cancels nothing more",
+			timeouts: Timeouts{FirstEvent: 10 * time.Second, Idle: idle},
+			script: func(w *watchdog) {
+				w.firstEvent()
+				time.Sleep(2 * idle)
+				w.activity(time.Now())
+				w.stop()
+			},
+			want: []cancelAt{{idle, errIdle}},
+		},
+		{
+			name:     "no idle timeout",
+			timeouts: Timeouts{FirstEvent: time.Second, Idle: NoTimeout},
+			script: func(w *watchdog) {
+				w.firstEvent()
+				time.Sleep(time.Hour)
+				w.stop()
+			},
+		},
+		{
+			name:     "no first-event timeout",
+			timeouts: Timeouts{FirstEvent: NoTimeout, Idle: idle},
+			script: func(w *watchdog) {
+				time.Sleep(time.Hour)
+				w.firstEvent()
+			},
+			want: []cancelAt{{time.Hour + idle, errIdle}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				log := &cancelLog{start: time.Now()}
+				w := newWatchdog(tc.timeouts, log.cancel)
+				tc.script(w)
+				time.Sleep(24 * time.Hour) // long past every timeout
+				require.Equal(t, tc.want, log.cancels())
+				w.stop()
+			})
+		})
+	}
+}
