@@ -7,34 +7,10 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/streamgate/streamgate/upstream/internal/geminiwire"
 	"github.com/streamgate/streamgate/upstream/sse"
 )
-
-// watchedBody is a response body that reports activity to the watchdog, notes when bytes last
-// arrived and copies them to tee, when its dialect wants them.
-type watchedBody struct {
-	rc  io.Reader
-	wd  *watchdog
-	tee io.Writer // nil when not wanted
-	// readAt is when the last read returned bytes. The parser reads only when it needs more
-	// input, so when it returns an event this is when the event's last byte arrived.
-	readAt time.Time
-}
-
-func (b *watchedBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	if n > 0 {
-		b.readAt = time.Now()
-		b.wd.activity(b.readAt)
-		if b.tee != nil {
-			_, _ = b.tee.Write(p[:n]) // a tee's Write never fails (bodyDialect.tee)
-		}
-	}
-	return n, err
-}
 
 // EventStreamType is the media type of an event stream, which a 200 answer to a streaming request
 // must have (or one of the generic SSE provider's SSEConfig.ContentTypes).

@@ -141,7 +141,7 @@ func (r *Runner) generateAttempt(ctx context.Context, at *attemptTrace, hreq *ht
 	if resp.StatusCode >= 400 {
 		limit = maxErrorBody
 	}
-	body, err := io.ReadAll(io.LimitReader(&watchedBody{rc: resp.Body, wd: wd}, limit))
+	body, err := io.ReadAll(io.LimitReader(wd.watch(resp.Body, nil), limit))
 	timeout := r.generateTimeout(actx)
 	switch {
 	case resp.StatusCode >= 400 && (err == nil || timeout != nil):

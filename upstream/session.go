@@ -211,8 +211,7 @@ func (s *session) attempt(ctx context.Context, hreq *http.Request) (result, *fai
 // the dialect is left to its bodyDialect.
 func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (result, *failure) {
 	d := s.bodyDialect()
-	body := &watchedBody{rc: rc, wd: wd, tee: d.tee()}
-	rd := newReader(body)
+	rd := newReader(wd.watch(rc, d.tee()))
 	defer freeReader(rd)
 	rd.SetMaxEventSize(s.r.maxEvent)
 	if s.lastID != "" {
@@ -239,7 +238,7 @@ func (s *session) read(ctx, actx context.Context, wd *watchdog, rc io.Reader) (r
 			}
 			return res, f
 		}
-		now := body.readAt
+		now := wd.lastRead()
 		if !started {
 			started = true
 			wd.firstEvent()

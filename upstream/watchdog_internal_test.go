@@ -1,8 +1,12 @@
 package upstream
 
 import (
+	"bytes"
+	"io"
+	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"testing/synctest"
 	"time"
 
@@ -50,7 +54,7 @@ func TestWatchdog(t *testing.T) {
 			script: func(w *watchdog) {
 				w.firstEvent()
 				time.Sleep(300 * time.Millisecond)
-				w.activity(time.Now())
+				w.touch()
 			},
 			want: []cancelAt{{300*time.Millisecond + idle, errIdle}},
 		},
@@ -60,7 +64,7 @@ func TestWatchdog(t *testing.T) {
 			script: func(w *watchdog) {
 				w.firstEvent()
 				time.Sleep(idle - time.Nanosecond)
-				w.activity(time.Now())
+				w.touch()
 			},
 			want: []cancelAt{{2*idle - time.Nanosecond, errIdle}},
 		},
@@ -71,7 +75,7 @@ func TestWatchdog(t *testing.T) {
 				w.firstEvent()
 				for range 20 {
 					time.Sleep(idle * 9 / 10)
-					w.activity(time.Now())
+					w.touch()
 				}
 			},
 			want: []cancelAt{{20*idle*9/10 + idle, errIdle}},
@@ -100,7 +104,7 @@ func TestWatchdog(t *testing.T) {
 			script: func(w *watchdog) {
 				for range 10 {
 					time.Sleep(300 * time.Millisecond)
-					w.activity(time.Now())
+					w.touch()
 				}
 			},
 			want: []cancelAt{{2 * time.Second, errFirstEvent}},
@@ -111,7 +115,7 @@ func TestWatchdog(t *testing.T) {
 			script: func(w *watchdog) {
 				time.Sleep(3 * time.Second)
 				w.firstEvent()
-				w.activity(time.Now())
+				w.touch()
 			},
 			want: []cancelAt{{2 * time.Second, errFirstEvent}},
 		},
@@ -129,7 +133,7 @@ func TestWatchdog(t *testing.T) {
 			script: func(w *watchdog) {
 				w.firstEvent()
 				time.Sleep(idle / 2)
-				w.activity(time.Now())
+				w.touch()
 				time.Sleep(idle * 3 / 4) // the timer fired and re-armed for the rest
 				w.stop()
 			},
@@ -140,7 +144,7 @@ func TestWatchdog(t *testing.T) {
 			script: func(w *watchdog) {
 				w.firstEvent()
 				time.Sleep(2 * idle)
-				w.activity(time.Now())
+				w.touch()
 				w.stop()
 			},
 			want: []cancelAt{{idle, errIdle}},
@@ -175,4 +179,31 @@ func TestWatchdog(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestWatchdogBody: the watched body passes reads through, copies their bytes to the tee, and
+// lastRead is when the last read that returned bytes returned (an empty read is no activity).
+func TestWatchdogBody(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWatchdog(Timeouts{FirstEvent: time.Minute, Idle: time.Minute}, func(error) {})
+		defer w.stop()
+		var tee bytes.Buffer
+		body := w.watch(iotest.HalfReader(strings.NewReader("data: 1\n\n")), &tee)
+		p := make([]byte, 4)
+		time.Sleep(300 * time.Millisecond)
+		n, err := body.Read(p)
+		require.NoError(t, err)
+		require.Equal(t, "da", string(p[:n]))
+		read := time.Now()
+		time.Sleep(time.Second)
+		n, err = body.Read(p[:0])
+		require.Equal(t, 0, n)
+		require.NoError(t, err)
+		require.True(t, w.lastRead().Equal(read), "lastRead %v, want %v", w.lastRead(), read)
+		rest, err := io.ReadAll(body)
+		require.NoError(t, err)
+		require.Equal(t, "ta: 1\n\n", string(rest))
+		require.Equal(t, "data: 1\n\n", tee.String())
+		require.True(t, w.lastRead().Equal(time.Now()))
+	})
 }
