@@ -9,6 +9,7 @@ import (
 	"testing/iotest"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -206,4 +207,12 @@ func TestWatchdogBody(t *testing.T) {
 		require.Equal(t, "data: 1\n\n", tee.String())
 		require.True(t, w.lastRead().Equal(time.Now()))
 	})
+}
+
+// TestWatchdogSize: the fields every read touches fill the first 64 bytes of a watchdog, and its
+// size is a size class of cache-line-aligned objects, so that they share one cache line.
+func TestWatchdogSize(t *testing.T) {
+	var w watchdog
+	require.Equal(t, uintptr(64), unsafe.Offsetof(w.base)+unsafe.Sizeof(w.base))
+	require.Equal(t, uintptr(128), unsafe.Sizeof(w))
 }
