@@ -244,9 +244,35 @@
 //     http.Client.Do, which copies the request headers and makes a closure for redirects it
 //     would follow (about 3% of BenchmarkStreamRequest's gateway CPU), although the runner
 //     refuses every redirect: 5 allocations and about 600 B less per request.
+//   - The watchdog's idle timer is lazy (issue 15, second session): a read only stores when it
+//     returned, and the timer, when it fires, re-arms itself for what is left of Idle after that
+//     read, or cancels. Re-arming it on every read cost a timer-heap update per read
+//     (time.(*Timer).Reset, runtime.(*timer).modify, time.resetTimer: 108 of streamgate's 9,255
+//     perf samples at 256 streams, 2 of ReverseProxy's). The watchdog is also the watched body,
+//     128 bytes so that what a read touches is one cache line, and reads the monotonic clock once
+//     per read (the event's time is derived from it): one allocation less per attempt.
+//     TestWatchdog checks on a synctest clock that Idle still fires exactly Idle after the last
+//     byte, that a byte just before the expiry defers it, and that stop prevents a late cancel.
+//     BenchmarkRunnerStreams (256 paced streams through one Runner, 1,000 events each), two
+//     alternating rounds of main's (cb7fa88) and this tree's test binaries, load average 4-5:
+//     cpu_ns/op 32,414 and 38,661 -> 29,499 and 31,055 (user 19,599 and 22,832 -> 18,125 and
+//     18,340; most of the rest is the kernel's read and write per event); in their CPU profiles
+//     the read loop without syscalls 1.98 and 2.38 s -> 1.88 and 2.01 s, the per-read watchdog
+//     work 0.19-0.20 s -> 0.07-0.08 s. BenchmarkStreamRequest/gateway 308 -> 307 allocations;
+//     BenchmarkInterChunkGap's gateway_added_chunk_latency_p50 21.4 and 28.4 -> 18.7 and 24.2
+//     us; the parser is unchanged.
 //
 // Left as they are, with the reasons:
 //
+//   - The Gemini tail's copy of every byte read (geminiwire.Tail.Write, 0.05 s of the read
+//     loop's 1.9 s in BenchmarkRunnerStreams): nearly every byte is dropped at the next event,
+//     but only the parser knows which bytes it has consumed without an event, so avoiding the
+//     copy needs a hook in sse.Reader's buffer shift, which has to keep the parser spec-exact.
+//   - The per-chunk ctx.Err at 256 streams (context.(*valueCtx).Err, (*cancelCtx).Err: 120
+//     samples) is not the runner's: it reads no context per event. It is manager.QueuedClient.Run
+//     checking the handler's request context, a chain of WithValue layers, before every wait.
+//   - Metrics.ChunkPushed resolves its series per chunk (a map lookup of the source label);
+//     resolving it once per stream needs a per-stream handle in the Metrics interface.
 //   - The watch goroutine of Run, which cancels the upstream request when someone else closes
 //     the stream: without it BenchmarkStreamRequest makes 2-3 allocations and about 100 B less per
 //     request, and its CPU change is below the noise; replacing it by a close callback would add
@@ -266,6 +292,8 @@
 //	go test -run '^$' -bench . -benchmem ./upstream/sse
 //	go test -run '^$' -bench 'StreamRequest' -benchmem -benchtime 5000x ./gateway
 //	go test -run '^$' -bench 'StreamRequest/gateway' -benchtime 20000x -cpuprofile cpu.out ./gateway
+//	go test -run '^$' -bench 'RunnerStreams' -benchtime 256000x -cpuprofile cpu.out ./upstream
+//	go tool pprof -top -cum -focus 'session..read' -ignore 'syscall\.|Syscall' upstream.test cpu.out
 //	loadtest -mode gemini -streamgate streamgate -ladder 1000 -level-time 6s
 //
 // A/B against main (2ff8f12) with all three changes, on 2 shared cores (load averages 1-8, so
