@@ -275,13 +275,20 @@ func (m *Manager) Push(ctx context.Context, streamID string, ch Chunk) (uint64, 
 	if err != nil {
 		return 0, err
 	}
+	return m.push(ctx, s, ch)
+}
+
+// push is Push onto s, found by its ID or held in a Handle.
+func (m *Manager) push(ctx context.Context, s *stream, ch Chunk) (uint64, error) {
 	s.mu.Lock()
 	if s.status != StatusActive || s.mirror {
+		closed := s.status != StatusActive
 		s.mu.Unlock()
-		return 0, s.refusePush()
+		return 0, m.refusePush(s, closed)
 	}
 	drop, need, ok := m.admit(s, len(ch.Data))
 	if !ok {
+		var err error
 		s.mu.Unlock()
 		if drop, err = m.makeRoom(s, len(ch.Data), need); err != nil {
 			return 0, err
@@ -398,9 +405,11 @@ func (m *Manager) failLocked(ctx context.Context, s *stream, se *StreamError, te
 	return sendErr
 }
 
-// closed finishes a close outside the stream lock: it frees the capacity, retains the stream,
-// schedules it to be forgotten, notifies the clients and then the Observer.
+// closed finishes a close outside the stream lock: it runs the AfterClose callbacks, frees the
+// capacity, retains the stream, schedules it to be forgotten, notifies the clients and then the
+// Observer.
 func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end ClosedError) {
+	s.runHooks()
 	m.mu.Lock()
 	if !s.mirror {
 		m.active--

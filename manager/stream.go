@@ -35,6 +35,7 @@ type stream struct {
 	forgetAt time.Time      // RetainClosed after it closed, when the reaper forgets it; guarded by Manager.mu
 	retained *list.Element  // the stream in Manager.retained once it closed; guarded by Manager.mu
 	tenantAt *list.Element  // the stream in tenant.retained once it closed; guarded by Manager.mu
+	hooks    *closeHook     // the AfterClose callbacks, newest first; run and let go by the close
 }
 
 // newStream makes a stream of tenant t; create passes nil and sets it once the stream is admitted.
