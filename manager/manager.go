@@ -34,6 +34,7 @@ type Manager struct {
 	mirrors  *tenant            // what the mirrors hold: outside every tenant's quota (mirror.go)
 
 	bytes atomic.Int64 // chunk data in every stream's history; see budget.go
+	rings ringSizer    // the first size of a new stream's ring
 }
 
 // StreamOptions configures CreateStreamWith.
@@ -78,7 +79,7 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 }
 
 // create makes the stream CreateStreamWith describes and returns it. What needs no lock (the
-// stream's allocations, its instance ID, its inactivity timer) is done outside m.mu, which every
+// stream's allocations, its ring among them, its instance ID, its inactivity timer) is done outside m.mu, which every
 // create and close of the manager takes.
 func (m *Manager) create(opts StreamOptions) (*stream, error) {
 	id := opts.ID
@@ -89,6 +90,7 @@ func (m *Manager) create(opts StreamOptions) (*stream, error) {
 		idErr = ValidateID(id)
 	}
 	s := newStream(id, nil, opts.Labels, &m.cfg, time.Now())
+	s.hist.reserve(m.rings.size())
 	if err := m.insert(s, opts, idErr); err != nil {
 		return nil, err
 	}
@@ -413,6 +415,7 @@ func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end C
 	m.mu.Lock()
 	if !s.mirror {
 		m.active--
+		m.rings.observe(s.hist.reached()) // no push adds to the closed history any more
 	}
 	s.tenant.streams--
 	if !m.shutdown.Load() {
