@@ -30,7 +30,10 @@ func (h Handle) ID() string { return h.s.id }
 
 // PushChunk is Manager.PushChunk on the handle's stream.
 func (h Handle) PushChunk(ctx context.Context, ch Chunk) error {
-	_, err := h.Push(ctx, ch)
+	if h.m.shutdown.Load() {
+		return ErrShutdown
+	}
+	_, err := h.m.push(ctx, h.s, ch) // not through Push: a call and an 80-byte Chunk copy less
 	return err
 }
 
