@@ -30,10 +30,7 @@ func (h Handle) ID() string { return h.s.id }
 
 // PushChunk is Manager.PushChunk on the handle's stream.
 func (h Handle) PushChunk(ctx context.Context, ch Chunk) error {
-	if h.m.shutdown.Load() {
-		return ErrShutdown
-	}
-	_, err := h.m.push(ctx, h.s, ch) // not through Push: a call and an 80-byte Chunk copy less
+	_, err := h.m.push(ctx, h.s, "", ch)
 	return err
 }
 
@@ -41,10 +38,7 @@ func (h Handle) PushChunk(ctx context.Context, ch Chunk) error {
 // manager shuts down, and, once the stream is forgotten, the ErrNotFound of a push by its ID
 // (also when a new stream has taken the ID since: a handle never pushes onto another stream).
 func (h Handle) Push(ctx context.Context, ch Chunk) (uint64, error) {
-	if h.m.shutdown.Load() {
-		return 0, ErrShutdown
-	}
-	return h.m.push(ctx, h.s, ch)
+	return h.m.push(ctx, h.s, "", ch)
 }
 
 // refusePush is Push's refusal of s, closed (as closed said, under s.mu) or a mirror. A stream
