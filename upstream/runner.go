@@ -218,15 +218,7 @@ func (r *Runner) CloseIdleConnections() {
 // manager's error).
 func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 	start := time.Now()
-	var handle manager.Handle
-	var done <-chan struct{}
-	hs, held := r.streams.(StreamHandles)
-	var err error
-	if held {
-		handle, err = hs.Handle(ctx, streamID)
-	} else {
-		done, err = r.streams.Done(ctx, streamID)
-	}
+	handle, held, done, err := r.hold(ctx, streamID)
 	if err != nil {
 		return fmt.Errorf("run upstream for stream %s: %w", streamID, err)
 	}
@@ -262,6 +254,17 @@ func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 	r.finish(context.WithoutCancel(ctx), streamID, res)
 	s.report(ctx, res)
 	return nil
+}
+
+// hold returns the stream's handle when the runner's Streams has StreamHandles (held), or else
+// its Done channel.
+func (r *Runner) hold(ctx context.Context, streamID string) (h manager.Handle, held bool, done <-chan struct{}, err error) {
+	if hs, ok := r.streams.(StreamHandles); ok {
+		h, err = hs.Handle(ctx, streamID)
+		return h, true, nil, err
+	}
+	done, err = r.streams.Done(ctx, streamID)
+	return manager.Handle{}, false, done, err
 }
 
 // watchDone cancels rctx with errStreamClosed once done is closed, on a goroutine of its own.
