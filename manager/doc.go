@@ -132,15 +132,16 @@
 // stream, instead of a goroutine per stream waiting on Done (see upstream's Performance). The
 // callbacks are a list in the stream, taken under its lock once it closed and run after: the
 // stream's inactivity count became an int32 beside its mutex, in what was padding, so that the
-// list's pointer keeps the stream in its 384-byte size class. Alternately against main (cb7fa88),
-// load average 2.7-5.0:
+// list's pointer keeps the stream in its 384-byte size class. One push serves both ways in (the
+// stream held, or looked up inside it), so Push, PushChunk and the Handle's are inlined wrappers
+// and a push by ID makes the calls it made before. Alternately against main (cb7fa88), load
+// average 2.7-3.5:
 //
 //	go test -run '^$' -bench 'PushChunkFanOut/clients=1$|PushChunkHandle|PushManyStreams' -benchmem ./manager
 //
-// PushChunk by handle 62-90 ns against 67-87 by ID on main (0 allocs both; one stream, its cache
-// lines hot); BenchmarkPushManyStreams, 1,000 streams in turn: 82-139 ns by handle against
-// 118-225 by ID. PushChunk by ID goes to push directly rather than through Push, and is unchanged
-// within the noise (main 67-114 ns, this 78-143, at load averages 3-5).
+// PushChunk by handle 62-90 ns; by ID 85-101 ns against main's 74-104 (6 alternating runs; 0
+// allocs all; one stream, its cache lines hot). BenchmarkPushManyStreams, 1,000 streams in turn:
+// 82-151 ns by handle against 118-246 by ID.
 //
 // A stream's ring starts at the size closed streams' rings reached (ringSizer: a moving average
 // of log2 of the slots, so a few long streams among many short ones do not pull it up), rounded

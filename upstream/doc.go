@@ -253,12 +253,12 @@
 //     (manager's Performance), and the handle's AfterClose callback replaces Run's goroutine
 //     waiting on Done, so an open Gemini stream has 5 goroutines instead of 6.
 //     BenchmarkOpenStreams (500 streams open at once, stalled after their first event; the
-//     fake's side of each connection counted too): 5.0 goroutines and 20.9-22.3 KB of stacks per
-//     stream through handles against 6.0 and 24.5-26.4 KB by ID. The callback's allocations (the
+//     fake's side of each connection counted too): 5.0 goroutines and 20.9-23.7 KB of stacks per
+//     stream through handles against 6.0 and 24.5-26.7 KB by ID. The callback's allocations (the
 //     hook, its stop func, the runner's closure) equal the goroutine's: BenchmarkStreamRequest's
-//     gateway request makes 306 allocations and 26,896-26,898 B against main's 308 and
-//     27,229-27,242 (the 2 and about 340 B are the manager's ring sizing), alternately, 2 rounds
-//     of 5000x, load average 2.7-3.4; its cpu_us/op moved within the noise (205-318 main,
+//     gateway request makes 306 allocations and 26,885-26,907 B against main's 308-309 and
+//     27,229-27,253 (the 2 and about 340 B are the manager's ring sizing), alternately, 4 rounds
+//     of 5000x, load average 2.7-3.5; its cpu_us/op moved within the noise (205-336 main,
 //     233-325 here). BenchmarkCancelLatency (CloseStream to Run's return) p50 11-26 us both.
 //
 // Left as they are, with the reasons:
