@@ -79,8 +79,8 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 }
 
 // create makes the stream CreateStreamWith describes and returns it. What needs no lock (the
-// stream's allocations, its ring among them, its instance ID, its inactivity timer) is done outside m.mu, which every
-// create and close of the manager takes.
+// stream's allocations, its instance ID, its inactivity timer and, once it is admitted, its ring)
+// is done outside m.mu, which every create and close of the manager takes.
 func (m *Manager) create(opts StreamOptions) (*stream, error) {
 	id := opts.ID
 	var idErr error
@@ -90,17 +90,19 @@ func (m *Manager) create(opts StreamOptions) (*stream, error) {
 		idErr = ValidateID(id)
 	}
 	s := newStream(id, nil, opts.Labels, &m.cfg, time.Now())
-	s.hist.reserve(m.rings.size())
 	if err := m.insert(s, opts, idErr); err != nil {
 		return nil, err
 	}
-	if m.cfg.InactivityTimeout != NoTimeout {
-		s.mu.Lock()
-		if s.status == StatusActive { // not closed (CloseStream, Shutdown) since it was added
+	s.mu.Lock()
+	if s.status == StatusActive { // not closed (CloseStream, Shutdown) since it was added
+		if s.hist.buf == nil { // no push yet
+			s.hist.reserve(m.rings.size())
+		}
+		if m.cfg.InactivityTimeout != NoTimeout {
 			s.idle = time.AfterFunc(m.idleTick(), func() { m.checkIdle(s) })
 		}
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	return s, nil
 }
 
