@@ -2,6 +2,8 @@ package manager_test
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -232,4 +234,36 @@ func TestAfterCloseRunsOnTheInactivityTimeout(t *testing.T) {
 		require.Equal(t, manager.StatusError, info.Status)
 		require.False(t, stop())
 	})
+}
+
+// Registrations, stops and closes racing each other: every callback runs exactly once unless its
+// stop reported that it kept it from running.
+func TestAfterCloseRacingTheClose(t *testing.T) {
+	m, _ := newManager(t, manager.Config{})
+	for range 50 {
+		id := newStream(t, m)
+		h := handleOf(t, m, id)
+		const n = 8
+		var runs [n]atomic.Int32
+		var stopped [n]bool
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				stop := h.AfterClose(func() { runs[i].Add(1) })
+				if i%2 == 0 {
+					stopped[i] = stop()
+				}
+			})
+		}
+		wg.Go(func() { _ = m.CloseStream(ctx, id, "done") })
+		wg.Go(func() { _ = m.HandleStreamError(ctx, id, errors.New("boom"), true) })
+		wg.Wait()
+		for i := range n {
+			want := int32(1)
+			if stopped[i] {
+				want = 0
+			}
+			require.Equal(t, want, runs[i].Load(), "callback %d (stopped: %v)", i, stopped[i])
+		}
+	}
 }
