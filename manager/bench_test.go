@@ -56,6 +56,75 @@ func BenchmarkPushChunkFanOut(b *testing.B) {
 	}
 }
 
+// BenchmarkPushChunkHandle is BenchmarkPushChunkFanOut's one client pushed to through a Handle,
+// as the upstream runner pushes: no lookup by ID.
+func BenchmarkPushChunkHandle(b *testing.B) {
+	m := benchManager(b)
+	id, _ := m.CreateStream(ctx, "")
+	if err := m.RegisterClient(ctx, id, &countClient{id: "c"}); err != nil {
+		b.Fatal(err)
+	}
+	h, err := m.Handle(ctx, id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ch := manager.Chunk{Data: []byte(`{"candidates":[{"content":{"parts":[{"text":"hi"}]}}]}`), Time: time.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := h.PushChunk(ctx, ch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPushManyStreams pushes to 1,000 streams in turn, by ID and through handles: each push
+// finds its stream's memory colder than a push to one stream does, as on the Gemini ladder, where
+// a stream's chunks come 20 ms apart.
+func BenchmarkPushManyStreams(b *testing.B) {
+	const streams = 1000
+	// A short ring, full after the first laps: the pushes measure the lookup and the push, not
+	// the ring's growth.
+	m, err := manager.New(manager.Config{MaxConcurrentStreams: streams, HistorySize: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = m.Shutdown(ctx) }()
+	ids := make([]string, streams)
+	handles := make([]manager.Handle, streams)
+	for i := range ids {
+		if ids[i], err = m.CreateStream(ctx, ""); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.RegisterClient(ctx, ids[i], &countClient{id: "c"}); err != nil {
+			b.Fatal(err)
+		}
+		if handles[i], err = m.Handle(ctx, ids[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ch := manager.Chunk{Data: []byte(`{"candidates":[{"content":{"parts":[{"text":"hi"}]}}]}`), Time: time.Now()}
+	b.Run("id", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if err := m.PushChunk(ctx, ids[i], ch); err != nil {
+				b.Fatal(err)
+			}
+			i = (i + 1) % streams
+		}
+	})
+	b.Run("handle", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if err := handles[i].PushChunk(ctx, ch); err != nil {
+				b.Fatal(err)
+			}
+			i = (i + 1) % streams
+		}
+	})
+}
+
 // BenchmarkPushChunkFanOutQueued is the same fan-out into QueuedClients whose Run goroutines drain
 // into a discarding sink: the cost a real subscriber adds.
 func BenchmarkPushChunkFanOutQueued(b *testing.B) {

@@ -5,7 +5,7 @@
 //
 // The manager is the middle of the data path:
 //
-//	upstream.Runner ──PushChunk / CloseStream / HandleStreamError──> Manager
+//	upstream.Runner ──Handle.PushChunk / CloseStream / HandleStreamError──> Manager
 //	Manager ──SendChunk / StreamClosed (or NotifyStreamClosed)──> Client (one per subscriber)
 //	QueuedClient.Run ──Deliver / Closed(ClosedError)──> Sink (gateway SSE writer, plugin transport session)
 //
@@ -41,7 +41,9 @@
 // so an owner can tell whether anyone still wants a stream. Config.Observer, when set, is told of
 // every stream opened and closed, once each and outside the locks; the command counts streams
 // with it, and Usage gives what the manager retains (the retained_* gauges). PushChunk tells no
-// one, so counting chunks is left to the producers.
+// one, so counting chunks is left to the producers. A producer that feeds one stream for its whole
+// life holds it by a Handle (Manager.Handle): its pushes answer as pushes by ID do, and its
+// AfterClose callback runs once, on the goroutine that closes the stream, outside the locks.
 //
 // # Memory and quotas
 //
@@ -120,6 +122,39 @@
 // streams finished per rung against 2,649-2,809, total CPU 5.05-5.14 s against 5.29-5.48;
 // chunk lateness p99 107-177 ms against 133-162, within the noise; RSS 254-257 MiB against
 // 239-245, the extra streams finished and retained (see below).
+//
+// The upstream runner pushes through a Handle, which holds the stream itself: no lookup by ID
+// per chunk (hashing the 36-byte ID, walking the map's trie, comparing the key: about 250 of the
+// gateway's 5,582 user-space perf samples at 256 Gemini streams, issue 15). A push by handle
+// checks the shutdown flag first, as a lookup does, and on a refusal looks the ID up to answer as
+// a push by ID would (ErrNotFound once the stream was forgotten, also when a new stream has its
+// ID). The runner's close watch is the handle's AfterClose callback, run by whoever closes the
+// stream, instead of a goroutine per stream waiting on Done (see upstream's Performance). The
+// callbacks are a list in the stream, taken under its lock once it closed and run after: the
+// stream's inactivity count became an int32 beside its mutex, in what was padding, so that the
+// list's pointer keeps the stream in its 384-byte size class. One push serves both ways in (the
+// stream held, or looked up inside it), so Push, PushChunk and the Handle's are inlined wrappers
+// and a push by ID makes the calls it made before. Alternately against main (cb7fa88), load
+// average 2.7-3.5:
+//
+//	go test -run '^$' -bench 'PushChunkFanOut/clients=1$|PushChunkHandle|PushManyStreams' -benchmem ./manager
+//
+// PushChunk by handle 62-90 ns; by ID 85-101 ns against main's 74-104 (6 alternating runs; 0
+// allocs all; one stream, its cache lines hot). BenchmarkPushManyStreams, 1,000 streams in turn:
+// 82-151 ns by handle against 118-246 by ID.
+//
+// A stream's ring starts at the size closed streams' rings reached (ringSizer: a moving average
+// of log2 of the slots, so a few long streams among many short ones do not pull it up), rounded
+// up to its allocation's size class, where it grew by append from one slot: a 64-chunk stream
+// reallocated it seven times, 10 KB allocated for 5 KB kept, about 33 of the 168 MB a
+// 1,000-stream Gemini run allocated. A stream longer than the average grows by append from
+// there; the push path is unchanged (append while the ring is not full). Against the commit
+// before, alternately: BenchmarkStreamLifecycle 15,436-15,441 B in 28 allocations and 42-63 us
+// against 8,926-8,932 B in 22 and 26-36 us; BenchmarkStreamMemory/closed allocates 24.4 MB for
+// its 1,000 streams instead of 30.7 and retains the same 18,200 bytes a stream. Replay (get) is
+// untouched.
+//
+//	go test -run '^$' -bench 'StreamLifecycle|StreamMemory' -benchmem ./manager
 //
 // Creates draw their stream's instance UUID, allocate it and arm its inactivity timer outside
 // Manager.mu, which every create, close and forget takes: in a CPU profile of

@@ -1,5 +1,11 @@
 package manager
 
+import (
+	"math"
+	"slices"
+	"sync/atomic"
+)
+
 // history keeps the newest chunks of a stream: at most max of them and, beyond the newest one, at
 // most maxBytes of chunk data. The retained chunks are the IDs first..last, consecutive, so chunk id
 // lives in slot (id-1-base) % max: the slice grows by append until it holds max chunks, then wraps. head
@@ -22,6 +28,40 @@ type history struct {
 func newHistory(size int, maxBytes int64) history {
 	return history{max: uint64(size), maxBytes: maxBytes}
 }
+
+// reserve gives the ring room for about n chunks (HistorySize at most) before the first is
+// added; the room is rounded up to the allocation's size, as append rounds it.
+func (h *history) reserve(n int) {
+	if n > 1 {
+		h.buf = slices.Grow(h.buf, int(min(uint64(n), h.max)))
+	}
+}
+
+// reached is how many slots the ring grew to: every chunk pushed, up to HistorySize.
+func (h *history) reached() uint64 {
+	return min(h.last-h.base, h.max)
+}
+
+// ringSizer learns how large the rings of a manager's streams grow, so that a new stream's ring
+// is allocated once at about that size: grown by append from one slot, a 64-chunk stream's ring
+// was reallocated seven times (1, 2, 4, ... 64 slots of 80 bytes), 10 KB allocated for 5 KB
+// kept, about a fifth of all a 1,000-stream Gemini run allocated (issue 15). It keeps a moving
+// average of log2 of the slots closed streams reached, weighting the newest close 1/8: a
+// geometric mean, which a few long streams among many short ones do not pull up as they would
+// an arithmetic one (a short stream holds its ring's unused slots until it closes). A stream
+// longer than that grows by append from there. Closes race on it without a lock: a lost update
+// only delays the average a little.
+type ringSizer struct {
+	log2 atomic.Uint64 // math.Float64bits of the average
+}
+
+func (r *ringSizer) observe(slots uint64) {
+	old := math.Float64frombits(r.log2.Load())
+	r.log2.Store(math.Float64bits(old + (math.Log2(float64(max(slots, 1)))-old)/8))
+}
+
+// size is the average in slots, rounded up.
+func (r *ringSizer) size() int { return int(math.Ceil(math.Exp2(math.Float64frombits(r.log2.Load())))) }
 
 // count returns the number of retained chunks.
 func (h *history) count() uint64 {

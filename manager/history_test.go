@@ -243,3 +243,49 @@ func BenchmarkHistoryArchive(b *testing.B) {
 		})
 	}
 }
+
+// A new ring starts at the size closed streams' rings reached: all of a steady length, or most
+// of a mix with a few long streams among many short ones, which do not pull it up.
+func TestRingSizerLearnsTheTypicalRing(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		slots    func(i int) uint64
+		min, max int
+	}{
+		{"none yet", nil, 0, 1},
+		{"all 64", func(int) uint64 { return 64 }, 64, 64},
+		{"empty streams", func(int) uint64 { return 0 }, 0, 1},
+		{"32 to 96", func(i int) uint64 { return uint64(32 + i%65) }, 50, 70},
+		{"a long one in ten", func(i int) uint64 { return []uint64{1, 1, 1, 1, 1, 1, 1, 1, 1, 4096}[i%10] }, 1, 8}, // the arithmetic mean: 410
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r ringSizer
+			for i := range 1000 {
+				if tc.slots != nil {
+					r.observe(tc.slots(i))
+				}
+			}
+			require.GreaterOrEqual(t, r.size(), tc.min)
+			require.LessOrEqual(t, r.size(), tc.max)
+		})
+	}
+}
+
+// A ring reserved ahead holds what a grown one does, and never more slots than HistorySize in use.
+func TestHistoryReserve(t *testing.T) {
+	for _, tc := range []struct{ size, reserve, pushed int }{{4096, 64, 64}, {4096, 64, 100}, {3, 64, 10}, {8, 0, 9}} {
+		h := newHistory(tc.size, math.MaxInt64)
+		h.reserve(tc.reserve)
+		if tc.reserve > 1 {
+			require.GreaterOrEqual(t, cap(h.buf), min(tc.reserve, tc.size))
+		}
+		for id := uint64(1); id <= uint64(tc.pushed); id++ {
+			h.push(id, 1)
+		}
+		require.LessOrEqual(t, len(h.buf), tc.size)
+		require.Equal(t, uint64(min(tc.pushed, tc.size)), h.reached())
+		for id := h.oldest(); id <= h.last; id++ {
+			require.Equal(t, id, h.get(id).ID)
+		}
+	}
+}

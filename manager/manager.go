@@ -34,6 +34,7 @@ type Manager struct {
 	mirrors  *tenant            // what the mirrors hold: outside every tenant's quota (mirror.go)
 
 	bytes atomic.Int64 // chunk data in every stream's history; see budget.go
+	rings ringSizer    // the first size of a new stream's ring
 }
 
 // StreamOptions configures CreateStreamWith.
@@ -78,8 +79,8 @@ func (m *Manager) CreateStreamWith(_ context.Context, opts StreamOptions) (strin
 }
 
 // create makes the stream CreateStreamWith describes and returns it. What needs no lock (the
-// stream's allocations, its instance ID, its inactivity timer) is done outside m.mu, which every
-// create and close of the manager takes.
+// stream's allocations, its instance ID, its inactivity timer and, once it is admitted, its ring)
+// is done outside m.mu, which every create and close of the manager takes.
 func (m *Manager) create(opts StreamOptions) (*stream, error) {
 	id := opts.ID
 	var idErr error
@@ -92,13 +93,16 @@ func (m *Manager) create(opts StreamOptions) (*stream, error) {
 	if err := m.insert(s, opts, idErr); err != nil {
 		return nil, err
 	}
-	if m.cfg.InactivityTimeout != NoTimeout {
-		s.mu.Lock()
-		if s.status == StatusActive { // not closed (CloseStream, Shutdown) since it was added
+	s.mu.Lock()
+	if s.status == StatusActive { // not closed (CloseStream, Shutdown) since it was added
+		if s.hist.buf == nil { // no push yet
+			s.hist.reserve(m.rings.size())
+		}
+		if m.cfg.InactivityTimeout != NoTimeout {
 			s.idle = time.AfterFunc(m.idleTick(), func() { m.checkIdle(s) })
 		}
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	return s, nil
 }
 
@@ -262,7 +266,7 @@ func (m *Manager) unregister(s *stream, clientID string) {
 // PushChunk assigns ch the stream's next ID and sends it to every client, in push order. It never
 // waits on a client; failures follow Config.OnClientSendError.
 func (m *Manager) PushChunk(ctx context.Context, streamID string, ch Chunk) error {
-	_, err := m.Push(ctx, streamID, ch)
+	_, err := m.push(ctx, nil, streamID, ch)
 	return err
 }
 
@@ -271,17 +275,30 @@ func (m *Manager) PushChunk(ctx context.Context, streamID string, ch Chunk) erro
 // A chunk whose bytes do not fit in the budget is refused with a *LimitError wrapping
 // ErrBudgetExhausted; the stream stays active. A mirror refuses it with ErrMirror (see PushAt).
 func (m *Manager) Push(ctx context.Context, streamID string, ch Chunk) (uint64, error) {
-	s, err := m.stream(streamID)
-	if err != nil {
-		return 0, err
+	return m.push(ctx, nil, streamID, ch)
+}
+
+// push is Push onto s, a Handle's stream, or when s is nil the stream streamID. The wrappers
+// (Push, PushChunk, Handle's) are inlined, so that a push costs no more calls than the lookup
+// and this.
+func (m *Manager) push(ctx context.Context, s *stream, streamID string, ch Chunk) (uint64, error) {
+	if s == nil {
+		var err error
+		if s, err = m.stream(streamID); err != nil {
+			return 0, err
+		}
+	} else if m.shutdown.Load() {
+		return 0, ErrShutdown // as the lookup by ID would answer
 	}
 	s.mu.Lock()
 	if s.status != StatusActive || s.mirror {
+		closed := s.status != StatusActive
 		s.mu.Unlock()
-		return 0, s.refusePush()
+		return 0, m.refusePush(s, closed)
 	}
 	drop, need, ok := m.admit(s, len(ch.Data))
 	if !ok {
+		var err error
 		s.mu.Unlock()
 		if drop, err = m.makeRoom(s, len(ch.Data), need); err != nil {
 			return 0, err
@@ -398,12 +415,15 @@ func (m *Manager) failLocked(ctx context.Context, s *stream, se *StreamError, te
 	return sendErr
 }
 
-// closed finishes a close outside the stream lock: it frees the capacity, retains the stream,
-// schedules it to be forgotten, notifies the clients and then the Observer.
+// closed finishes a close outside the stream lock: it runs the AfterClose callbacks, frees the
+// capacity, retains the stream, schedules it to be forgotten, notifies the clients and then the
+// Observer.
 func (m *Manager) closed(ctx context.Context, s *stream, clients []Client, end ClosedError) {
+	s.runHooks()
 	m.mu.Lock()
 	if !s.mirror {
 		m.active--
+		m.rings.observe(s.hist.reached()) // no push adds to the closed history any more
 	}
 	s.tenant.streams--
 	if !m.shutdown.Load() {

@@ -145,14 +145,6 @@ func (s *stream) nextIs(id uint64) error {
 	return nil
 }
 
-// refusePush is Push's refusal of a closed stream or a mirror. s.mu must be held.
-func (s *stream) refusePush() error {
-	if s.status != StatusActive {
-		return closedPush(s.id)
-	}
-	return fmt.Errorf("push to stream %s: %w", s.id, ErrMirror)
-}
-
 // mirrorRoom is the slow path of a PushAt of chunk id, n bytes, that did not fit, need bytes
 // short. Like makeRoom it forgets retained closed streams and then lets the mirror roll within
 // what it holds; where makeRoom would refuse, it keeps the chunk alone, over the budget by at most

@@ -42,6 +42,9 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		clients, closed := s.closeLocked(StatusError, ReasonShuttingDown, shutdownErr, now)
 		end := s.endLocked()
 		s.mu.Unlock()
+		if closed {
+			s.runHooks()
+		}
 		for _, c := range clients {
 			m.notifyClosed(ctx, c, end)
 			if d, ok := c.(Drainer); ok {

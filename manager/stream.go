@@ -20,6 +20,7 @@ type stream struct {
 	mirror   bool          // its chunk IDs come from elsewhere (mirror.go)
 
 	mu       sync.Mutex
+	quiet    int32 // inactivity ticks in a row without a push; next to mu, in what was padding
 	status   Status
 	closedAt time.Time
 	first    time.Time
@@ -31,10 +32,10 @@ type stream struct {
 	passive  int            // clients that are Passive
 	idle     *time.Timer    // inactivity check; nil when disabled
 	seenLast uint64         // hist.last at the previous inactivity tick
-	quiet    int            // inactivity ticks in a row without a push
 	forgetAt time.Time      // RetainClosed after it closed, when the reaper forgets it; guarded by Manager.mu
 	retained *list.Element  // the stream in Manager.retained once it closed; guarded by Manager.mu
 	tenantAt *list.Element  // the stream in tenant.retained once it closed; guarded by Manager.mu
+	hooks    *closeHook     // the AfterClose callbacks, newest first; run and let go by the close
 }
 
 // newStream makes a stream of tenant t; create passes nil and sets it once the stream is admitted.

@@ -2,7 +2,9 @@ package upstream_test
 
 import (
 	"context"
+	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -173,4 +175,70 @@ func BenchmarkCancelLatency(b *testing.B) {
 	if fake.CancelledCount() != b.N {
 		b.Fatalf("the fake saw %d cancelled requests, want %d", fake.CancelledCount(), b.N)
 	}
+}
+
+// BenchmarkOpenStreams holds openStreams streams open at once, each stalled after its first
+// event, and reports what one open stream costs the process: goroutines and goroutine stack
+// bytes (MemStats.StackInuse after a GC), through the manager's handles ("handle") and through a
+// stream layer without them ("by ID": PushChunk by ID and a goroutine waiting on Done). The counts
+// include the fake's side of each connection, alike in both.
+func BenchmarkOpenStreams(b *testing.B) {
+	const openStreams = 500
+	for _, l := range layers {
+		b.Run(l.name, func(b *testing.B) {
+			fake := upstreamtest.NewServer(b, upstreamtest.Script{Steps: []upstreamtest.Step{
+				upstreamtest.Event(upstreamtest.Chunks("one ")[0]), upstreamtest.Stall(),
+			}})
+			m, err := manager.New(manager.Config{MaxConcurrentStreams: openStreams})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = m.Shutdown(context.Background()) }()
+			p, err := upstream.NewGemini(upstream.GeminiConfig{BaseURL: fake.URL(), Credential: staticBearer("t")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			streams, _ := l.wrap(m)
+			r, err := upstream.NewRunner(upstream.RunnerConfig{Provider: p, Manager: streams})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.CloseIdleConnections()
+			var goroutines, stack float64
+			for range b.N {
+				goroutines, stack = openAtOnce(b, m, r, openStreams)
+			}
+			b.ReportMetric(goroutines, "goroutines/stream")
+			b.ReportMetric(stack, "stack_B/stream")
+		})
+	}
+}
+
+// openAtOnce runs n streams on r until each has pushed its first chunk, measures, then closes
+// them and waits for their runs.
+func openAtOnce(b *testing.B, m *manager.Manager, r *upstream.Runner, n int) (goroutines, stack float64) {
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	g0 := runtime.NumGoroutine()
+	ids := make([]string, n)
+	var runs sync.WaitGroup
+	for i := range ids {
+		ids[i], _ = m.CreateStream(ctx, "")
+		runs.Go(func() { _ = r.Run(ctx, ids[i], geminiReq) })
+	}
+	for _, id := range ids {
+		for info, _ := m.Info(ctx, id); info.LastChunkID == 0; info, _ = m.Info(ctx, id) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms1)
+	goroutines = float64(runtime.NumGoroutine()-g0) / float64(n)
+	stack = float64(ms1.StackInuse-ms0.StackInuse) / float64(n)
+	for _, id := range ids {
+		_ = m.CloseStream(ctx, id, "bench")
+	}
+	runs.Wait()
+	return goroutines, stack
 }

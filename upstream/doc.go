@@ -19,15 +19,18 @@
 //	                                 simulator's in-process pipe), no redirects followed
 //	  -> response body               watched: first-event and idle timeouts, its end kept
 //	  -> sse.Reader                  one event at a time, up to RunnerConfig.MaxEventSize
-//	  -> Streams.PushChunk           Data copied once (the manager keeps it), Event "" for
+//	  -> manager.Handle.PushChunk    (Streams.PushChunk by ID without StreamHandles)
+//	                                 Data copied once (the manager keeps it), Event "" for
 //	                                 "message", Time = when the event's last byte was read;
 //	                                 Metrics.ChunkPushed
 //	  -> Streams.CloseStream("completed") or HandleStreamError(err, terminate=true)
 //
 // Run blocks until the stream ends, and returns an error only when there is no stream to report
 // into (unknown stream, manager shut down); a request the provider cannot build fails the stream
-// with 400 INVALID_ARGUMENT. A goroutine per Run watches manager.Done: when anyone else
-// closes the stream, the upstream request's context is cancelled at once and Run returns. Every
+// with 400 INVALID_ARGUMENT. When anyone else closes the stream, the upstream request's context
+// is cancelled at once and Run returns: the stream's handle runs a callback as it closes
+// (manager.Handle.AfterClose), or, for a Streams without StreamHandles (cluster.Node), a
+// goroutine per Run waits on Done. Every
 // failure is reported into the stream, once, as an error chunk; an error before the first event is
 // therefore the stream's first chunk, which the gateway turns into an HTTP status and body.
 //
@@ -261,6 +264,19 @@
 //     work 0.19-0.20 s -> 0.07-0.08 s. BenchmarkStreamRequest/gateway 308 -> 307 allocations;
 //     BenchmarkInterChunkGap's gateway_added_chunk_latency_p50 21.4 and 28.4 -> 18.7 and 24.2
 //     us; the parser is unchanged.
+//   - The runner holds its stream by a manager.Handle when its Streams has StreamHandles, as
+//     the manager, the stream layer outside cluster mode, has (cmd/streamgate's
+//     TestTheRunnerHoldsItsStreamsByHandleOutsideClusterMode): each push skips the lookup by ID
+//     (manager's Performance), and the handle's AfterClose callback replaces Run's goroutine
+//     waiting on Done, so an open Gemini stream has 5 goroutines instead of 6.
+//     BenchmarkOpenStreams (500 streams open at once, stalled after their first event; the
+//     fake's side of each connection counted too): 5.0 goroutines and 20.9-23.7 KB of stacks per
+//     stream through handles against 6.0 and 24.5-26.7 KB by ID. The callback's allocations (the
+//     hook, its stop func, the runner's closure) equal the goroutine's: BenchmarkStreamRequest's
+//     gateway request makes 306 allocations and 26,885-26,907 B against main's 308-309 and
+//     27,229-27,253 (the 2 and about 340 B are the manager's ring sizing), alternately, 4 rounds
+//     of 5000x, load average 2.7-3.5; its cpu_us/op moved within the noise (205-336 main,
+//     233-325 here). BenchmarkCancelLatency (CloseStream to Run's return) p50 11-26 us both.
 //
 // Left as they are, with the reasons:
 //
@@ -273,10 +289,6 @@
 //     checking the handler's request context, a chain of WithValue layers, before every wait.
 //   - Metrics.ChunkPushed resolves its series per chunk (a map lookup of the source label);
 //     resolving it once per stream needs a per-stream handle in the Metrics interface.
-//   - The watch goroutine of Run, which cancels the upstream request when someone else closes
-//     the stream: without it BenchmarkStreamRequest makes 2-3 allocations and about 100 B less per
-//     request, and its CPU change is below the noise; replacing it by a close callback would add
-//     a method to Streams, *manager.Manager and cluster.Node.
 //   - The runner goroutine's stack grows twice (Run's 1 KiB frame, then Transport.roundTrip):
 //     runtime.newstack is about 3.7% of the gateway's CPU in BenchmarkStreamRequest. The
 //     goroutine is the gateway's (startGeneration) and Go has no way to start one with a larger
@@ -294,6 +306,7 @@
 //	go test -run '^$' -bench 'StreamRequest/gateway' -benchtime 20000x -cpuprofile cpu.out ./gateway
 //	go test -run '^$' -bench 'RunnerStreams' -benchtime 256000x -cpuprofile cpu.out ./upstream
 //	go tool pprof -top -cum -focus 'session..read' -ignore 'syscall\.|Syscall' upstream.test cpu.out
+//	go test -run '^$' -bench 'OpenStreams|CancelLatency' -benchtime 3x ./upstream
 //	loadtest -mode gemini -streamgate streamgate -ladder 1000 -level-time 6s
 //
 // A/B against main (2ff8f12) with all three changes, on 2 shared cores (load averages 1-8, so

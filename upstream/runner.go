@@ -29,7 +29,19 @@ type Streams interface {
 	Info(ctx context.Context, streamID string) (manager.StreamInfo, error)
 }
 
-var _ Streams = (*manager.Manager)(nil)
+// StreamHandles is the optional side of a Streams that hands out a stream's manager.Handle. The
+// runner then pushes each chunk through the handle, without a lookup by ID, and learns of the
+// stream's close from the handle's AfterClose callback instead of a goroutine waiting on Done.
+// *manager.Manager has it (the stream layer of a gateway without cluster mode); cluster.Node
+// does not, since its pushes go through its own path, and the runner uses PushChunk and Done.
+type StreamHandles interface {
+	Handle(ctx context.Context, streamID string) (manager.Handle, error)
+}
+
+var (
+	_ Streams       = (*manager.Manager)(nil)
+	_ StreamHandles = (*manager.Manager)(nil)
+)
 
 // ReasonSkippedPrefix starts the close reason of a stream whose upstream error a Decider skipped.
 const ReasonSkippedPrefix = "upstream error skipped: "
@@ -206,7 +218,7 @@ func (r *Runner) CloseIdleConnections() {
 // manager's error).
 func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 	start := time.Now()
-	done, err := r.streams.Done(ctx, streamID)
+	handle, held, done, err := r.hold(ctx, streamID)
 	if err != nil {
 		return fmt.Errorf("run upstream for stream %s: %w", streamID, err)
 	}
@@ -215,6 +227,7 @@ func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 		return fmt.Errorf("run upstream for stream %s: %w", streamID, err)
 	}
 	s := r.newSession(streamID, info.Labels[manager.LabelSource], req, start)
+	s.handle, s.held = handle, held
 	first, err := r.provider.StreamRequest(ctx, req)
 	if errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnsupported) {
 		code, status := http.StatusBadRequest, "INVALID_ARGUMENT"
@@ -227,10 +240,37 @@ func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 		s.report(ctx, res)
 		return nil
 	}
+	// Someone else closing the stream cancels the upstream request: the handle's close callback
+	// does it, run by whoever closes the stream, or else a goroutine waiting on done.
 	rctx, cancel := context.WithCancelCause(ctx)
-	var watch sync.WaitGroup
-	defer watch.Wait()
 	defer cancel(nil)
+	if held {
+		stop := handle.AfterClose(func() { cancel(errStreamClosed) })
+		defer stop()
+	} else {
+		defer watchDone(rctx, cancel, done)()
+	}
+	res := s.run(rctx, first, err)
+	r.finish(context.WithoutCancel(ctx), streamID, res)
+	s.report(ctx, res)
+	return nil
+}
+
+// hold returns the stream's handle when the runner's Streams has StreamHandles (held), or else
+// its Done channel.
+func (r *Runner) hold(ctx context.Context, streamID string) (h manager.Handle, held bool, done <-chan struct{}, err error) {
+	if hs, ok := r.streams.(StreamHandles); ok {
+		h, err = hs.Handle(ctx, streamID)
+		return h, true, nil, err
+	}
+	done, err = r.streams.Done(ctx, streamID)
+	return manager.Handle{}, false, done, err
+}
+
+// watchDone cancels rctx with errStreamClosed once done is closed, on a goroutine of its own.
+// The func it returns ends the watch and waits for the goroutine.
+func watchDone(rctx context.Context, cancel context.CancelCauseFunc, done <-chan struct{}) (release func()) {
+	var watch sync.WaitGroup
 	watch.Go(func() {
 		select {
 		case <-done:
@@ -238,10 +278,10 @@ func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 		case <-rctx.Done():
 		}
 	})
-	res := s.run(rctx, first, err)
-	r.finish(context.WithoutCancel(ctx), streamID, res)
-	s.report(ctx, res)
-	return nil
+	return func() {
+		cancel(nil)
+		watch.Wait()
+	}
 }
 
 // finish closes the stream as res says.

@@ -59,6 +59,8 @@ const maxErrorBody = 64 << 10
 type session struct {
 	r         *Runner
 	streamID  string
+	handle    manager.Handle // the stream, when held: pushed to without a lookup by ID
+	held      bool
 	source    string // the stream's manager.LabelSource, the label of its chunks' metric
 	req       Request
 	seq       *sequence
@@ -281,7 +283,13 @@ func (s *session) push(ctx context.Context, typ string, data []byte, at time.Tim
 	if typ == sse.DefaultType {
 		typ = ""
 	}
-	err := s.r.streams.PushChunk(ctx, s.streamID, manager.Chunk{Event: typ, Data: data, Time: at})
+	ch := manager.Chunk{Event: typ, Data: data, Time: at}
+	var err error
+	if s.held {
+		err = s.handle.PushChunk(ctx, ch)
+	} else {
+		err = s.r.streams.PushChunk(ctx, s.streamID, ch)
+	}
 	switch {
 	case err == nil:
 		return true, nil

@@ -5,9 +5,26 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/streamgate/streamgate/cluster"
 	"github.com/streamgate/streamgate/configs"
 	"github.com/streamgate/streamgate/manager"
+	"github.com/streamgate/streamgate/upstream"
 )
+
+// Without cluster mode the runner's stream layer is the manager itself, so it pushes through
+// stream handles and watches closes without a goroutine per stream. The cluster's Node must not
+// offer handles: its pushes of the streams it owns go through its own path.
+func TestTheRunnerHoldsItsStreamsByHandleOutsideClusterMode(t *testing.T) {
+	m, err := manager.New(managerConfig(configs.Default().Manager, nil))
+	require.NoError(t, err)
+	var local upstream.Streams = streamsOf(m, nil)
+	_, ok := local.(upstream.StreamHandles)
+	require.True(t, ok, "%T has no handles", local)
+
+	var node upstream.Streams = (*cluster.Node)(nil)
+	_, ok = node.(upstream.StreamHandles)
+	require.False(t, ok, "cluster.Node hands out the manager's handles")
+}
 
 // The manager gets every memory limit of the file, and a manager accepts them.
 func TestManagerConfigCarriesTheMemoryLimits(t *testing.T) {
