@@ -454,6 +454,7 @@
 // through a geminiSink to a discarding response. Main's and this build's test binaries, run
 // alternately from each tree's gateway directory (load average 2-8, shared with other work):
 //
+//	go test -c -o /tmp/gw.test ./gateway   # in each tree, main's with the benchmark's file added
 //	/tmp/gw.test -test.run '^$' -test.bench GeminiDeliverCold -test.benchtime 300x
 //	/tmp/gw.test -test.run '^$' -test.bench '^BenchmarkInterChunkGap$' -test.benchtime 300x
 //	/tmp/gw.test -test.run '^$' -test.bench StreamRequest -test.benchmem -test.benchtime 5000x
