@@ -438,6 +438,46 @@
 // benchmarks moved within their spread between rounds. Starting every goroutine at the minimum
 // stack (GODEBUG=adaptivestackstart=0) changed neither RSS nor CPU at 1,000 streams (two rounds).
 //
+// A chunk's path to a Gemini-route caller (and to an events-route subscriber, which shares it)
+// touches fewer objects since (issue 15): at 256 streams a chunk arrives 20 ms after the last
+// and finds its state cold, so each object and cache line it touches costs. The connection limit
+// counts connections through http.Server's ConnState instead of wrapping each one (listener.go:
+// netutil.LimitListener's conn was an interface call and a cold object on every read and write);
+// the frames are written and flushed straight to net/http's response behind gin's writer, which
+// keeps the status set before the first frame while the sseWriter counts the bytes for the access
+// line (sseWriter.bypass), and no ResponseController walks the writers at every flush; a
+// geminiSink holds its sseWriter as a field, whose per-write fields come first. In the manager a
+// QueuedClient holds its queue as a field (one object per push, not two), and Run takes once per
+// wake-up and learns of its context's end from the queue's state rather than from ctx.Err, which
+// walked the request context's chain of values at every wake-up. BenchmarkGeminiDeliverCold puts
+// one chunk to each of 256 (or 4,096) streams in turn, each with one queued client writing
+// through a geminiSink to a discarding response. Main's and this build's test binaries, run
+// alternately from each tree's gateway directory (load average 2-8, shared with other work):
+//
+//	go test -c -o /tmp/gw.test ./gateway   # in each tree, main's with the benchmark's file added
+//	/tmp/gw.test -test.run '^$' -test.bench GeminiDeliverCold -test.benchtime 300x
+//	/tmp/gw.test -test.run '^$' -test.bench '^BenchmarkInterChunkGap$' -test.benchtime 300x
+//	/tmp/gw.test -test.run '^$' -test.bench StreamRequest -test.benchmem -test.benchtime 5000x
+//	/tmp/gw.test -test.run '^$' -test.bench EventsDeliver -test.benchtime 3000x
+//
+//	figure (rounds), median [range]            main                   this build
+//	GeminiDeliverCold/256 cpu-ns/delivery (12)  2,233 [1,420-2,775]     1,969 [1,190-2,499]
+//	GeminiDeliverCold/4096 (12)                 3,122 [2,091-3,970]     3,292 [1,911-3,707]
+//	added per-chunk p50, gateway (4)           30 [28-37] us          26 [22-30] us
+//	  its ratio to the proxy's                 1.53-2.34x             1.56-2.56x
+//	added per-chunk p99, gateway (4)           294-364 us             139-256 us
+//	StreamRequest/gateway cpu_us/op (7)        237 [191-262]          199 [173-394]
+//	StreamRequest allocs, bytes per request    308, 27.2 kB           306, 27.3 kB
+//	EventsDeliver/1000 cpu-ns/delivery (8)     552-993                562-844
+//
+// The gains are within the spread between rounds on this machine but for the cold 256-stream
+// case's median, the p99 and the allocations; EventsDeliver/1, a ping-pong of one push and one
+// delivery, is 10-30% slower in wall time in most rounds, as the subscriber parks sooner after
+// its write (at 20 ms a chunk it parks either way). PushChunk stays at 0 allocs. Tried and not
+// kept: the queued client waiting on a sync.Cond of its queue instead of the wake channel (an
+// object fewer per chunk): GeminiDeliverCold and EventsDeliver within the spread, and two ways
+// to wait in one queue.
+//
 // Tried and not kept, too: a pool of the server's background goroutines (a finished runner's
 // goroutine waiting 5 s for the next generation, with the 16 KiB stack it grew) took copystack
 // and newstack from 3.8% to 0.5% of StreamRequest/gateway's CPU profile, but three alternating

@@ -51,7 +51,7 @@ func (s *Server) events(c *gin.Context) error {
 	ctx := c.Request.Context()
 	frames := s.frames.acquire(info.ID)
 	defer s.frames.release(info.ID, frames)
-	sink := &eventsSink{sseWriter: newSSEWriter(c.Writer, info.ID, s.cfg.StalledWriteTimeout), frames: frames, handOff: s.handsOff(info.ID)}
+	sink := &eventsSink{sseWriter: s.sseWriterFor(c, info.ID), frames: frames, handOff: s.handsOff(info.ID)}
 	sub, err := s.register(ctx, info.ID, info.Labels[manager.LabelSource], sink, after)
 	if errors.Is(err, manager.ErrHistoryTrimmed) {
 		return reword(err, fmt.Sprintf("chunks after %d of stream %q are no longer kept; resume from a later chunk", after, info.ID))

@@ -76,9 +76,14 @@ func (s *Server) streamGenerate(c *gin.Context, model string) error {
 	}
 	var sink sseSink
 	if alt == "sse" {
-		sink = &geminiSink{sseWriter: newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout)}
+		g := new(geminiSink)
+		g.init(c.Writer, streamID, s.cfg.StalledWriteTimeout)
+		g.bypass(requestFrom(ctx))
+		sink = g
 	} else {
-		sink = newArraySink(c.Writer, streamID, s.cfg.StalledWriteTimeout)
+		a := newArraySink(c.Writer, streamID, s.cfg.StalledWriteTimeout)
+		a.bypass(requestFrom(ctx))
+		sink = a
 	}
 	sub, err := s.register(ctx, streamID, SourceGemini, sink, 0)
 	if err != nil {

@@ -17,10 +17,12 @@ var errResponseEnded = errors.New("response ended with an error")
 // geminiSink writes a stream to a Gemini-route caller exactly as Gemini does: data-only frames,
 // `data: <json>\r\n\r\n`, and errors as Gemini's error body. The response headers wait for the
 // first chunk, so that an error before any data is answered with its own HTTP status.
+//
+// The sseWriter is part of the sink, so that a chunk's delivery touches one object, not two.
 type geminiSink struct {
-	*sseWriter
 	frames uint64 // data frames written: the ?after=N that resumes after them
 	ended  bool   // an error was written; the response is over
+	sseWriter
 }
 
 var _ sseSink = (*geminiSink)(nil)

@@ -18,7 +18,7 @@ func (s *Server) streamChat(c *gin.Context, model string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	sink := &openAISink{sseWriter: newSSEWriter(c.Writer, streamID, s.cfg.StalledWriteTimeout)}
+	sink := &openAISink{sseWriter: s.sseWriterFor(c, streamID)}
 	sub, err := s.register(ctx, streamID, SourceOpenAI, sink, 0)
 	if err != nil {
 		s.closeStream(ctx, streamID, "could not register the caller")

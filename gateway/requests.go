@@ -29,6 +29,7 @@ type request struct {
 	who      auth.Identity // the caller, once authenticate identified it
 	streamID string        // the stream the request is about, once known
 	id       string        // the request ID
+	bypassed int           // body bytes written past gin's writer (sseWriter.bypass)
 
 	logger  slog.Logger
 	handler lazyHandler
@@ -127,7 +128,7 @@ func (s *Server) finish(c *gin.Context, r *request, start time.Time) {
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(d)/float64(time.Millisecond)),
-		slog.Int("bytes", max(c.Writer.Size(), 0)),
+		slog.Int("bytes", max(c.Writer.Size(), 0)+r.bypassed),
 		slog.String("key_id", who.KeyID),
 		slog.String("tenant", who.Tenant),
 	)

@@ -154,9 +154,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	ln = limitListener(ln, s.cfg.MaxConnections, s.log)
+	limited := limitListener(ln, s.cfg.MaxConnections, s.log)
+	srv.ConnState = limited.connState
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(limited) }()
 	var serveErr error
 	select {
 	case <-ctx.Done():

@@ -434,7 +434,7 @@ func (s *Server) watchStreams(c *gin.Context, all bool) error {
 			return err
 		}
 	}
-	sw := newSSEWriter(c.Writer, "", s.cfg.StalledWriteTimeout)
+	sw := s.sseWriterFor(c, "")
 	defer sw.finish()
 	if err := sw.writeEvents(snapshot); err != nil {
 		return nil // the client left

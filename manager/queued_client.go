@@ -56,13 +56,15 @@ type QueueConfig struct {
 // the manager at the next push, and Run returns ErrSlowClient after delivering what was queued before
 // the overflow. The owner may then register a new client from LastID.
 type QueuedClient struct {
+	// q is first and part of the client, so that the manager's Active and SendChunk at every
+	// push touch one object, not two.
+	q        queue
 	id       string
 	sink     Sink
 	maxBatch int
 	maxBytes int
 	passive  bool
 	log      *slog.Logger
-	q        *queue
 	lastID   atomic.Uint64
 	running  atomic.Bool
 	done     chan struct{}
@@ -92,16 +94,17 @@ func NewQueuedClient(id string, sink Sink, cfg QueueConfig) (*QueuedClient, erro
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &QueuedClient{
+	c := &QueuedClient{
 		id:       id,
 		sink:     sink,
 		maxBatch: cfg.MaxBatch,
 		maxBytes: cfg.MaxBatchBytes,
 		passive:  cfg.Passive,
 		log:      cfg.Logger,
-		q:        newQueue(cfg.Size, cfg.MaxBytes),
 		done:     make(chan struct{}),
-	}, nil
+	}
+	c.q.init(cfg.Size, cfg.MaxBytes)
+	return c, nil
 }
 
 // ID implements Client.
@@ -145,8 +148,9 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 	defer close(c.done)
 	defer c.q.active.Store(false)
 	// The end of ctx wakes the loop like a chunk does, so that it waits on one channel: a
-	// two-way select at every wake-up costs more than the rest of the loop (issue 15).
-	stop := context.AfterFunc(ctx, c.q.signal)
+	// two-way select at every wake-up costs more than the rest of the loop (issue 15). It is
+	// part of the queue's state, so that a wake-up checks no context either.
+	stop := context.AfterFunc(ctx, c.q.stop)
 	defer stop()
 	var spare []Chunk
 	for {
@@ -155,17 +159,20 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 			return err
 		}
 		spare = recycle(batch)
+		// A batch holds everything queued before its state was read, and nothing is queued after
+		// an overflow or a close: once it is delivered, that state is final. Anything else that
+		// happens after the take signals wake, so a wake-up takes once, rather than once more to
+		// find the queue empty.
 		switch {
-		case len(batch) > 0:
-			continue
 		case st.full:
 			c.log.Warn("client dropped: queue full", "client_id", c.id, "last_chunk_id", c.LastID())
 			return ErrSlowClient
 		case st.end != nil:
 			return c.sink.Closed(ctx, *st.end)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
+		case st.stopped && len(batch) == 0:
+			return ctx.Err()
+		case st.stopped:
+			continue // what is queued still goes out first, as it did
 		}
 		<-c.q.wake
 	}
