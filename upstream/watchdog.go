@@ -25,15 +25,19 @@ type watchdog struct {
 	last atomic.Int64 // when bytes last arrived, in nanoseconds since base
 	base time.Time    // when the attempt started: the origin of last, read from the monotonic clock
 
-	mu     sync.Mutex // serialises the timer's expiry with firstEvent and stop
-	phase  watchPhase // guarded by mu
+	mu    sync.Mutex // serialises the timer's expiry with firstEvent and stop
+	phase watchPhase // guarded by mu
+	// from is when the first event came, since base: the idle timeout counts from it as from a
+	// read. It is not stored in last, which stamps the events still buffered from the read that
+	// brought the first one (lastRead). Guarded by mu.
+	from   time.Duration
 	timer  *time.Timer
 	idle   time.Duration
 	cancel context.CancelCauseFunc
 
 	// _ pads the watchdog to 128 bytes, a size class whose objects start on a cache line, so
 	// that the fields a read touches share one line (TestWatchdogSize).
-	_ [24]byte
+	_ [16]byte
 }
 
 // watchPhase is what a watchdog's timer stands for.
@@ -85,26 +89,27 @@ func (w *watchdog) lastRead() time.Time {
 	return w.base.Add(time.Duration(w.last.Load()))
 }
 
-// silence is how long ago bytes last arrived.
+// silence is how long ago bytes last arrived, or the first event came if that was later. mu
+// must be held.
 func (w *watchdog) silence() time.Duration {
-	return time.Since(w.base) - time.Duration(w.last.Load())
+	return time.Since(w.base) - max(time.Duration(w.last.Load()), w.from)
 }
 
 // firstEvent switches from the first-event timeout to the idle timeout, counted from now. It does
 // nothing once the watchdog expired or stopped.
 func (w *watchdog) firstEvent() {
-	w.touch()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.phase != watchFirst {
 		return
 	}
 	w.phase = watchIdle
+	w.from = time.Since(w.base)
 	if w.idle == NoTimeout {
 		w.timer.Stop()
 		return
 	}
-	w.timer.Reset(w.idle - w.silence())
+	w.timer.Reset(w.idle)
 }
 
 // expire is the timer's function. In the idle phase it re-arms the timer when bytes arrived since

@@ -216,3 +216,24 @@ func TestWatchdogSize(t *testing.T) {
 	require.Equal(t, uintptr(64), unsafe.Offsetof(w.base)+unsafe.Sizeof(w.base))
 	require.Equal(t, uintptr(128), unsafe.Sizeof(w))
 }
+
+// TestWatchdogFirstEventKeepsLastRead: the first event starts the idle timeout at its own time,
+// but lastRead stays the time of the read, which still stamps the events that read brought after
+// the first one.
+func TestWatchdogFirstEventKeepsLastRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &cancelLog{start: time.Now()}
+		w := newWatchdog(Timeouts{FirstEvent: time.Minute, Idle: time.Second}, log.cancel)
+		defer w.stop()
+		body := w.watch(strings.NewReader("data: 1\n\ndata: 2\n\n"), nil)
+		time.Sleep(300 * time.Millisecond)
+		_, err := body.Read(make([]byte, 64))
+		require.NoError(t, err)
+		read := time.Now()
+		time.Sleep(200 * time.Millisecond) // the parser's work, long on this clock
+		w.firstEvent()
+		require.True(t, w.lastRead().Equal(read), "lastRead %v, want %v", w.lastRead(), read)
+		time.Sleep(time.Hour)
+		require.Equal(t, []cancelAt{{500*time.Millisecond + time.Second, errIdle}}, log.cancels())
+	})
+}
