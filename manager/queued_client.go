@@ -154,6 +154,7 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 	defer stop()
 	var spare []Chunk
 	for {
+		lent := cap(spare) // the buffer take hands the producer when it finds chunks
 		batch, st := c.q.take(spare)
 		if err := c.deliver(ctx, batch); err != nil {
 			return err
@@ -162,7 +163,8 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 		// A batch holds everything queued before its state was read, and nothing is queued after
 		// an overflow or a close: once it is delivered, that state is final. Anything else that
 		// happens after the take signals wake, so a wake-up takes once, rather than once more to
-		// find the queue empty.
+		// find the queue empty; except after a burst, whose buffers only a take that finds the
+		// queue empty gives back (idleCap).
 		switch {
 		case st.full:
 			c.log.Warn("client dropped: queue full", "client_id", c.id, "last_chunk_id", c.LastID())
@@ -173,6 +175,8 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 			return ctx.Err()
 		case st.stopped:
 			continue // what is queued still goes out first, as it did
+		case len(batch) > 0 && max(cap(batch), lent) > idleCap:
+			continue
 		}
 		<-c.q.wake
 	}
