@@ -128,6 +128,12 @@ type attemptTrace struct {
 // operationGenerateContent; Call.operation for a unary call) on model, a child of ctx's span, and
 // returns the context to make the attempt in.
 func (r *Runner) startAttempt(ctx context.Context, operation, model, streamID string, n int) (context.Context, *attemptTrace) {
+	if r.noTracing {
+		// The no-op tracer ignores the name and the options: building them cost the attempt's
+		// path to the upstream an allocation or more of attributes before its request was sent.
+		ctx, span := r.tracer.Start(ctx, operation)
+		return ctx, &attemptTrace{span: span}
+	}
 	attrs := make([]attribute.KeyValue, 0, 5)
 	attrs = append(attrs, attrOperationName.String(operation), attrProviderName.String(r.genAI), attrAttempt.Int(n))
 	if model != "" {
