@@ -159,6 +159,9 @@ func (r *Runner) prepare(ctx context.Context, hreq *http.Request) {
 
 // firstChunk marks the generation's first chunk, read at t, on the attempt's span.
 func (a *attemptTrace) firstChunk(t time.Time) {
+	if !a.span.IsRecording() {
+		return // the option would be allocated for nothing, between the first push and its write
+	}
 	a.span.AddEvent(eventFirstChunk, trace.WithTimestamp(t))
 }
 
