@@ -490,7 +490,7 @@
 // BenchmarkTTFB printed each mark's median, in us from the client's request start; six
 // alternating rounds of 2,000 requests of main's (9ab16dc) and this build's binaries, load
 // average 2-5. The proxy's handler is entered at ~26 us and its request reaches the fake ~38 us
-// later; its client has the first event at ~170 us, the gateway's at ~245:
+// later; its client has the first event at 160-180 us, the gateway's at ~245:
 //
 //	stage (us)                                              main    this
 //	the request enters observe                              27.1    27.7
