@@ -524,4 +524,60 @@
 // was not traced further. Per chunk no gain showed: the wake-up saved is traded for two
 // coroutine switches and a clock read per write (the stall check). The old hand-off stays: the
 // runner blocks in its next read right after the push, so the woken subscriber runs on the same P.
+//
+// The Gemini route's time to the first byte, stage by stage (2026-12-02, third session). A
+// throwaway timer (branch x2's internal/xt, never in main) marked each stage of a request and
+// BenchmarkTTFB printed each mark's median, in us from the client's request start; six
+// alternating rounds of 2,000 requests of main's (9ab16dc) and this build's binaries, load
+// average 2-5. The proxy's handler is entered at ~26 us and its request reaches the fake ~38 us
+// later; its client has the first event at 160-180 us, the gateway's at ~245:
+//
+//	stage (us)                                              main    this
+//	the request enters observe                              27.1    27.7
+//	  middleware: request ID, span, auth, limits, CORS      +7.6    +7.5
+//	  ?alt= and the body read                               +6.6    +6.4
+//	  newStream: the manager's create ~7 (two UUIDs, the    +9.7    +9.5
+//	  labels' copy, the insert, the ring), feed and plugins
+//	  the sink and the registration                         +3.5    +3.2
+//	  runner goroutine started, Run's setup, the request    +13.3   +13.1
+//	  the attempt's span                                    +3.2    +1.6
+//	  the attempt's context, watchdog, headers              +3.1    +2.6
+//	the runner calls RoundTrip                              73.0    72.2
+//	  -> the fake's handler, which flushes its first event  +57.6   +60.6
+//	  -> RoundTrip returns                                  +26.6   +28.2
+//	  -> first push (headers checked, the event parsed)     +9.7    +9.8
+//	  -> the sink's Deliver (the hand-off)                  +6.5    +6.2
+//	  -> written and flushed (headers, frame, flush)        +14.6   +15.2
+//	  -> the client has it                                  +54.3   +49.2
+//
+// Kept (three commits, upstream and manager): with the no-op tracer an attempt's span is started
+// without its name and attributes and the first chunk's span event is not built; Run reads the
+// stream's source label from its manager.Handle (Handle.Labels) instead of a second lookup (Info);
+// a create builds its too-many-streams error only when it refuses. BenchmarkStreamRequest's
+// gateway request: 305 -> 297 allocations, 26.9 -> 26.4 kB. Added TTFB p50, gateway to proxy,
+// six alternating rounds (load 7.5-9.5): main 1.59-1.78x (median 1.67), this 1.52-1.78x (1.69);
+// p99 0.81-2.44x and 0.69-2.50x; cpu_us/op within the spread between rounds. So the cuts are
+// real but below what the TTFB can show: a few us of a ~75 us gap.
+//
+// Tried and not kept, each with the stage timer, 3-5 alternating rounds: (1) a yield
+// (runtime.Gosched) in the runner after the first push, so that the woken handler writes before
+// the runner's first-chunk bookkeeping and its next read: push -> Deliver 6.8 -> 2.1 us, but
+// flushed -> client 58 -> 73 us, TTFB ratio 1.69 -> 1.79x, since the runner's deferred work then
+// ran between the caller's flush and the client's wake-up. (2) Starting the generation right
+// after newStream, before the sink and the registration (from chunk 0, replaying what was
+// pushed), with a yield: the request left sooner (newStream done -> RoundTrip 21.3 -> 16.0 us),
+// but the handler's registration then ran while the request travelled to the fake, which took as
+// long as before; ratio 1.67 -> 1.66x, within the spread, and it would have the caller register
+// on a stream that may have failed, closed and been forgotten already. (3) A yield after the
+// start alone: no change. On the shared 2 cores the goroutines of one request run one after
+// another, and an idle P does not pick a woken goroutine up sooner than the busy one gets to it:
+// the time to the first byte is the sum of the CPU of every stage, run with cold caches, and
+// reordering stages moves time between them without shortening the sum. What 1.1x needs is the
+// setup itself cut several-fold (the manager's create, the middleware, the runner's goroutine and
+// setup), not a new order; no single stage is more than ~10 us of the ~45 before the round trip.
+//
+//	git -C /work/wt/x2 diff main -- gateway upstream internal   # the stage timer
+//	go test -c -o /tmp/gw.test ./gateway   # in each tree; then, alternately, from its gateway directory:
+//	/tmp/gw.test -test.run '^$' -test.bench '^BenchmarkTTFB$' -test.benchtime 2000x
+//	/tmp/gw.test -test.run '^$' -test.bench '^BenchmarkStreamRequest$' -test.benchmem -test.benchtime 5000x
 package gateway

@@ -28,6 +28,10 @@ func (m *Manager) Handle(_ context.Context, streamID string) (Handle, error) {
 // ID returns the ID of the handle's stream.
 func (h Handle) ID() string { return h.s.id }
 
+// Labels returns the labels of the handle's stream, as its StreamInfo.Labels: shared, never
+// written after the stream's creation, to be read only. Unlike Info it takes no lock.
+func (h Handle) Labels() map[string]string { return h.s.labels }
+
 // PushChunk is Manager.PushChunk on the handle's stream.
 func (h Handle) PushChunk(ctx context.Context, ch Chunk) error {
 	_, err := h.m.push(ctx, h.s, "", ch)

@@ -137,16 +137,20 @@ func (m *Manager) insert(s *stream, opts StreamOptions, idErr error) error {
 
 // capacityLocked checks that t may have one stream more. m.mu must be held.
 func (m *Manager) capacityLocked(t *tenant) error {
-	tooMany := &LimitError{Op: "create stream", Err: ErrTooManyStreams, Tenant: t.name, RetryAfter: LimitRetryAfter}
 	switch {
 	case m.active >= m.cfg.MaxConcurrentStreams:
-		tooMany.Limit = int64(m.cfg.MaxConcurrentStreams)
-		return tooMany
+		return tooManyStreams(t, false, m.cfg.MaxConcurrentStreams)
 	case t.streams >= t.quota.MaxStreams:
-		tooMany.PerTenant, tooMany.Limit = true, int64(t.quota.MaxStreams)
-		return tooMany
+		return tooManyStreams(t, true, t.quota.MaxStreams)
 	}
 	return m.roomForStreamLocked(t)
+}
+
+// tooManyStreams is capacityLocked's refusal, built only for a refusal: made up front, the error
+// escaped and was allocated by every create, under m.mu.
+func tooManyStreams(t *tenant, perTenant bool, limit int) error {
+	return &LimitError{Op: "create stream", Err: ErrTooManyStreams, Tenant: t.name, PerTenant: perTenant,
+		Limit: int64(limit), RetryAfter: LimitRetryAfter}
 }
 
 // stream looks a stream up, active or retained, without m.mu. It reads the map before the

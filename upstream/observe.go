@@ -128,6 +128,12 @@ type attemptTrace struct {
 // operationGenerateContent; Call.operation for a unary call) on model, a child of ctx's span, and
 // returns the context to make the attempt in.
 func (r *Runner) startAttempt(ctx context.Context, operation, model, streamID string, n int) (context.Context, *attemptTrace) {
+	if r.noTracing {
+		// The no-op tracer ignores the name and the options: building them cost the attempt's
+		// path to the upstream an allocation or more of attributes before its request was sent.
+		ctx, span := r.tracer.Start(ctx, operation)
+		return ctx, &attemptTrace{span: span}
+	}
 	attrs := make([]attribute.KeyValue, 0, 5)
 	attrs = append(attrs, attrOperationName.String(operation), attrProviderName.String(r.genAI), attrAttempt.Int(n))
 	if model != "" {
@@ -153,6 +159,9 @@ func (r *Runner) prepare(ctx context.Context, hreq *http.Request) {
 
 // firstChunk marks the generation's first chunk, read at t, on the attempt's span.
 func (a *attemptTrace) firstChunk(t time.Time) {
+	if !a.span.IsRecording() {
+		return // the option would be allocated for nothing, between the first push and its write
+	}
 	a.span.AddEvent(eventFirstChunk, trace.WithTimestamp(t))
 }
 

@@ -92,6 +92,7 @@ type Runner struct {
 	transport  http.RoundTripper
 	metrics    Metrics
 	tracer     trace.Tracer
+	noTracing  bool // tracer is the no-op one: an attempt's span is neither named nor attributed
 	propagator propagation.TextMapPropagator // nil: none
 }
 
@@ -141,6 +142,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		tp = noop.NewTracerProvider()
 	}
 	r.tracer = tp.Tracer(tracerName)
+	_, r.noTracing = r.tracer.(noop.Tracer)
 	r.transport = newTransport(timeouts.Connect)
 	if tp, ok := cfg.Provider.(Transporter); ok {
 		r.transport = tp.Transport()
@@ -222,11 +224,11 @@ func (r *Runner) Run(ctx context.Context, streamID string, req Request) error {
 	if err != nil {
 		return fmt.Errorf("run upstream for stream %s: %w", streamID, err)
 	}
-	info, err := r.streams.Info(ctx, streamID)
+	source, err := r.source(ctx, streamID, handle, held)
 	if err != nil {
 		return fmt.Errorf("run upstream for stream %s: %w", streamID, err)
 	}
-	s := r.newSession(streamID, info.Labels[manager.LabelSource], req, start)
+	s := r.newSession(streamID, source, req, start)
 	s.handle, s.held = handle, held
 	first, err := r.provider.StreamRequest(ctx, req)
 	if errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnsupported) {
@@ -265,6 +267,16 @@ func (r *Runner) hold(ctx context.Context, streamID string) (h manager.Handle, h
 	}
 	done, err = r.streams.Done(ctx, streamID)
 	return manager.Handle{}, false, done, err
+}
+
+// source returns the stream's manager.LabelSource: from its handle when held, which needs no
+// second lookup of the stream on the way to the upstream request, or else from its Info.
+func (r *Runner) source(ctx context.Context, streamID string, h manager.Handle, held bool) (string, error) {
+	if held {
+		return h.Labels()[manager.LabelSource], nil
+	}
+	info, err := r.streams.Info(ctx, streamID)
+	return info.Labels[manager.LabelSource], err
 }
 
 // watchDone cancels rctx with errStreamClosed once done is closed, on a goroutine of its own.
