@@ -525,7 +525,30 @@
 // coroutine switches and a clock read per write (the stall check). The old hand-off stays: the
 // runner blocks in its next read right after the push, so the woken subscriber runs on the same P.
 //
-// The Gemini route's time to the first byte, stage by stage (2026-12-02, third session). A
+// Where the CPU gap is (2026-12-02, second session, main at cb7fa88). perf stat on the two
+// processes of cmd/loadtest -mode gemini -ladder 256 -level-time 10s, 5 s each mid-rung: both
+// make the same number of system calls (262k and 260k) and spend the same time in the kernel
+// (perf record -F 2999 -g -p PID: 3,650 and 3,673 kernel samples), so the gap is user space:
+// 2,969 samples for the proxy, 5,582 for streamgate. It is diffuse: no streamgate function had
+// more than 2% of the samples, the largest being the manager's lookup of the stream by ID in a
+// sync.Map (about 250 samples with hashing and compare), the watchdog's timer re-arm per read
+// (about 110), the request context's Err walk per wake-up (120), the queued client's first
+// touches (an atomic load of QueuedClient.Active, 62 samples: a cache miss), the connection
+// limit's wrapper (58) and gin's writer (57). At 256 streams each chunk comes 20 ms after the
+// last, so its path runs with cold caches and costs about as many misses as the objects and
+// indirections it touches: this session's cuts (manager handles, the lazy watchdog, the queue
+// inside its queued client, no conn wrapper, frames past gin's writer) each remove some.
+//
+// Tried and not kept: the runner writing the lone Gemini caller's frames itself after each push
+// instead of waking the handler (branch x1; the queued client's wake-up skipped, its delivery
+// run under a mutex by whichever goroutine got there). Two alternating rounds of -ladder
+// 256,1000 -level-time 6s against main's binary: CPU per stream at 256 streams 3.27 and 3.02 ms
+// against main's 3.32 and 3.19, at 1,000 1.55 and 1.59 ms against 1.52 and 1.53; and the first
+// frame later, not sooner (stage marks in BenchmarkTTFB: push to flushed 31 us against 23),
+// because the runner's stack grows again in the write path. So the hand-off's wake-up is not
+// where the per-chunk cost is.
+//
+// The Gemini route's time to the first byte, stage by stage (2026-12-02, second session). A
 // throwaway timer (branch x2's internal/xt, never in main) marked each stage of a request and
 // BenchmarkTTFB printed each mark's median, in us from the client's request start; six
 // alternating rounds of 2,000 requests of main's (9ab16dc) and this build's binaries, load
