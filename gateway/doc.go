@@ -478,6 +478,43 @@
 // object fewer per chunk): GeminiDeliverCold and EventsDeliver within the spread, and two ways
 // to wait in one queue.
 //
+// Memory per open Gemini-route stream (issue 15's RSS target; second session). With GOGC 100
+// the heap goal is the live heap plus as much again as the live heap and the stacks together,
+// so a byte of stack costs about two of RSS. An open stream's goroutines on the gateway's side,
+// stalled upstream after the first event, and their stacks after a few GCs (measured per
+// goroutine from the runtime's g records in a throwaway test, 300 streams; the proxy has all but
+// the runner):
+//
+//	goroutine                                   parked in                       in use   stack
+//	handler (net/http conn, gin, middleware)    manager.QueuedClient.Run        4,136 B  16 KiB
+//	runner (startGeneration)                    the upstream body's read        4,440 B   8 KiB
+//	transport readLoop, writeLoop               net/http                    976, 664 B   4 KiB each
+//	net/http's backgroundRead of the caller     the connection's read             608 B   2 KiB
+//
+// The handler's stack grows to 16 KiB while it sets the stream up, and a GC halves a stack only
+// while what is in use plus 800 bytes (stackNosplit) is under a quarter of it, 4,096 bytes: the
+// handler parked with 4,936. The frames on it were net/http's conn.serve (1,104 B) and gin's
+// handleHTTPRequest (416), then this package's observe (280), cors (176), modelAction (224) and
+// streamGenerate (480), then subscriber.run (208) and QueuedClient.Run (368). observe, cors,
+// modelAction and streamGenerate now do their work in helpers that are not inlined (begin,
+// corsHeaders, parseModelAction, openGenerate) and call on from frames of 32-96 bytes, so the
+// handler parks with 3,272 bytes in use and its stack is halved to 8 KiB at the next GCs. That
+// leaves 24 bytes of margin: a frame grown on that path (those four, subscriber.run,
+// QueuedClient.Run) brings the 16 KiB back.
+// BenchmarkOpenGeminiStreams (300 open streams through the gateway; the in-process fake's two
+// goroutines per stream, 10 KiB of stacks, counted too), two alternating rounds of main's
+// (9ab16dc) and this build's test binaries, load average 1.5-2.5: 7.0 goroutines, 46,312 and
+// 46,749 -> 37,465 and 38,448 stack bytes and 55.0-55.1 kB of live heap (unchanged) per stream.
+// The runner's 4,440 bytes (the read path: Run's frame, the watchdog, net/http's body and
+// chunked readers, bufio, poll) cannot get under 8 KiB's quarter, nor net/http's goroutines
+// under theirs. Of the live heap (-memprofilerate 512, profile written with the streams open),
+// half is net/http's bufio readers and writers, 4 KiB each on both sides of both connections,
+// as the proxy has; upstream/sse.Reader's 4 KiB buffer is 4 of the 55-59 kB. Over HTTP/2 (Gemini itself)
+// the transport's readLoop, writeLoop and buffers are per connection, not per stream.
+//
+//	go test -run '^$' -bench OpenGeminiStreams -benchtime 2x ./gateway
+//	go tool objdump -s 'Server..streamGenerate$' gateway.test | grep 'SUBQ.*SP'   # a frame's size
+//
 // Tried and not kept, too: a pool of the server's background goroutines (a finished runner's
 // goroutine waiting 5 s for the next generation, with the 16 KiB stack it grew) took copystack
 // and newstack from 3.8% to 0.5% of StreamRequest/gateway's CPU profile, but three alternating

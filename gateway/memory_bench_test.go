@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/streamgate/streamgate/upstream/upstreamtest"
 )
 
 // idleSubscribers is how many idle connections each memory measurement holds.
@@ -177,4 +179,68 @@ func plainSSEServer(b testing.TB) string {
 		_ = srv.Shutdown(ctx)
 	})
 	return ln.Addr().String()
+}
+
+// BenchmarkOpenGeminiStreams holds openGeminiStreams Gemini-route streams open at once through
+// the gateway, each stalled upstream after its first event, and reports what one open stream
+// costs the process, from runtime.MemStats after a few GCs (which halve a stack less than a
+// quarter used): goroutines, goroutine stack bytes, and live heap. The fake upstream runs in this process, so its side of each connection (two goroutines,
+// 10 KiB of stacks) is counted too; the callers are raw connections that read the first frame
+// and hold on.
+func BenchmarkOpenGeminiStreams(b *testing.B) {
+	const openGeminiStreams = 300
+	script := upstreamtest.Script{Steps: []upstreamtest.Step{
+		upstreamtest.Event(upstreamtest.Chunks("one ", "two")[0]), upstreamtest.Stall(),
+	}}
+	e := newEnv(b, options{quiet: true, script: &script})
+	addr := strings.TrimPrefix(e.url, "http://")
+	request := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nx-goog-api-key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		streamPath, aliceKey, len(generateBody), generateBody)
+	var goroutines, stack, heap float64
+	for range b.N {
+		var ms0, ms1 runtime.MemStats
+		settle(&ms0)
+		g0 := runtime.NumGoroutine()
+		conns := make([]net.Conn, 0, openGeminiStreams)
+		buf := make([]byte, 4096)
+		for range openGeminiStreams {
+			c, err := net.Dial("tcp", addr)
+			require.NoError(b, err)
+			conns = append(conns, c)
+			_, err = c.Write([]byte(request))
+			require.NoError(b, err)
+			var got []byte
+			for !bytes.Contains(got, []byte("data: ")) || !bytes.HasSuffix(got, []byte("\r\n\r\n\r\n")) {
+				n, err := c.Read(buf)
+				require.NoError(b, err, "%q", got)
+				got = append(got, buf[:n]...)
+			}
+			require.True(b, bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK")), "%q", got)
+		}
+		settle(&ms1)
+		n := float64(openGeminiStreams)
+		goroutines = float64(runtime.NumGoroutine()-g0) / n
+		stack = float64(ms1.StackInuse-ms0.StackInuse) / n
+		heap = float64(ms1.HeapAlloc-ms0.HeapAlloc) / n
+		for _, c := range conns {
+			c.Close()
+		}
+		require.Eventually(b, func() bool {
+			ids, err := e.m.ActiveStreamIDs(context.Background())
+			return err == nil && len(ids) == 0
+		}, 10*time.Second, 5*time.Millisecond, "the streams of the callers that left stayed open")
+	}
+	b.ReportMetric(goroutines, "goroutines/stream")
+	b.ReportMetric(stack, "stack_B/stream")
+	b.ReportMetric(heap, "heap_B/stream")
+}
+
+// settle lets goroutines reach their waits, runs GCs until stacks have shrunk as far as they
+// will (each GC halves a stack at most once) and reads ms.
+func settle(ms *runtime.MemStats) {
+	time.Sleep(100 * time.Millisecond)
+	for range 4 {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(ms)
 }
