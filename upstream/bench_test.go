@@ -87,16 +87,7 @@ func BenchmarkRunnerThroughput(b *testing.B) {
 }
 
 func benchRun(b *testing.B, sc upstreamtest.Script, want int, cfg upstream.RunnerConfig) {
-	fake := upstreamtest.NewServer(b, sc)
-	m, err := manager.New(manager.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = m.Shutdown(context.Background()) }()
-	p, err := upstream.NewGemini(upstream.GeminiConfig{BaseURL: fake.URL(), Credential: staticBearer("t")})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, m, p := benchStack(b, sc, manager.Config{})
 	cfg.Provider, cfg.Manager = p, m
 	r, err := upstream.NewRunner(cfg)
 	if err != nil {
@@ -128,16 +119,7 @@ func benchRun(b *testing.B, sc upstreamtest.Script, want int, cfg upstream.Runne
 // one stream; "cancel-p50-µs" and "cancel-max-µs" report the latency from CloseStream to Run's return.
 func BenchmarkCancelLatency(b *testing.B) {
 	chunks := upstreamtest.Chunks("one ", "two")
-	fake := upstreamtest.NewServer(b, upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Event(chunks[0]), upstreamtest.Stall()}})
-	m, err := manager.New(manager.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = m.Shutdown(context.Background()) }()
-	p, err := upstream.NewGemini(upstream.GeminiConfig{BaseURL: fake.URL(), Credential: staticBearer("t")})
-	if err != nil {
-		b.Fatal(err)
-	}
+	fake, m, p := benchStack(b, upstreamtest.Script{Steps: []upstreamtest.Step{upstreamtest.Event(chunks[0]), upstreamtest.Stall()}}, manager.Config{})
 	r, err := upstream.NewRunner(upstream.RunnerConfig{Provider: p, Manager: m})
 	if err != nil {
 		b.Fatal(err)
@@ -186,18 +168,9 @@ func BenchmarkOpenStreams(b *testing.B) {
 	const openStreams = 500
 	for _, l := range layers {
 		b.Run(l.name, func(b *testing.B) {
-			fake := upstreamtest.NewServer(b, upstreamtest.Script{Steps: []upstreamtest.Step{
+			_, m, p := benchStack(b, upstreamtest.Script{Steps: []upstreamtest.Step{
 				upstreamtest.Event(upstreamtest.Chunks("one ")[0]), upstreamtest.Stall(),
-			}})
-			m, err := manager.New(manager.Config{MaxConcurrentStreams: openStreams})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = m.Shutdown(context.Background()) }()
-			p, err := upstream.NewGemini(upstream.GeminiConfig{BaseURL: fake.URL(), Credential: staticBearer("t")})
-			if err != nil {
-				b.Fatal(err)
-			}
+			}}, manager.Config{MaxConcurrentStreams: openStreams})
 			streams, _ := l.wrap(m)
 			r, err := upstream.NewRunner(upstream.RunnerConfig{Provider: p, Manager: streams})
 			if err != nil {
@@ -241,4 +214,21 @@ func openAtOnce(b *testing.B, m *manager.Manager, r *upstream.Runner, n int) (go
 	}
 	runs.Wait()
 	return goroutines, stack
+}
+
+// benchStack starts a fake Gemini playing sc and returns it, a manager made with cfg, shut down
+// when the benchmark ends, and a Gemini provider for the fake.
+func benchStack(b *testing.B, sc upstreamtest.Script, cfg manager.Config) (*upstreamtest.Server, *manager.Manager, *upstream.Gemini) {
+	b.Helper()
+	fake := upstreamtest.NewServer(b, sc)
+	m, err := manager.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	p, err := upstream.NewGemini(upstream.GeminiConfig{BaseURL: fake.URL(), Credential: staticBearer("t")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fake, m, p
 }

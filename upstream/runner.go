@@ -92,7 +92,7 @@ type Runner struct {
 	transport  http.RoundTripper
 	metrics    Metrics
 	tracer     trace.Tracer
-	noTracing  bool // tracer is the no-op one: an attempt's span is neither named nor attributed
+	noTracing  bool                          // tracer is the no-op one: an attempt's span is neither named nor attributed
 	propagator propagation.TextMapPropagator // nil: none
 }
 

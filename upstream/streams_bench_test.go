@@ -1,7 +1,6 @@
 package upstream_test
 
 import (
-	"context"
 	"sync"
 	"syscall"
 	"testing"
@@ -24,17 +23,8 @@ import (
 func BenchmarkRunnerStreams(b *testing.B) {
 	const streams = 256
 	perStream := max(1, b.N/streams)
-	fake := upstreamtest.NewServer(b, upstreamtest.Gemini(upstreamtest.Texts(perStream, 64)...).Paced(20*time.Millisecond))
-	m, err := manager.New(manager.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = m.Shutdown(context.Background()) }()
+	_, m, p := benchStack(b, upstreamtest.Gemini(upstreamtest.Texts(perStream, 64)...).Paced(20*time.Millisecond), manager.Config{})
 	metrics, err := telemetry.NewMetrics(telemetry.MetricsConfig{MaxModels: telemetry.DefaultMaxModels})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := upstream.NewGemini(upstream.GeminiConfig{BaseURL: fake.URL(), Credential: staticBearer("t")})
 	if err != nil {
 		b.Fatal(err)
 	}
