@@ -188,51 +188,57 @@ func plainSSEServer(b testing.TB) string {
 // 10 KiB of stacks) is counted too; the callers are raw connections that read the first frame
 // and hold on.
 func BenchmarkOpenGeminiStreams(b *testing.B) {
-	const openGeminiStreams = 300
-	script := upstreamtest.Script{Steps: []upstreamtest.Step{
-		upstreamtest.Event(upstreamtest.Chunks("one ", "two")[0]), upstreamtest.Stall(),
-	}}
-	e := newEnv(b, options{quiet: true, script: &script})
-	addr := strings.TrimPrefix(e.url, "http://")
-	request := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nx-goog-api-key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		streamPath, aliceKey, len(generateBody), generateBody)
 	var goroutines, stack, heap float64
 	for range b.N {
-		var ms0, ms1 runtime.MemStats
-		settle(&ms0)
-		g0 := runtime.NumGoroutine()
-		conns := make([]net.Conn, 0, openGeminiStreams)
-		buf := make([]byte, 4096)
-		for range openGeminiStreams {
-			c, err := net.Dial("tcp", addr)
-			require.NoError(b, err)
-			conns = append(conns, c)
-			_, err = c.Write([]byte(request))
-			require.NoError(b, err)
-			var got []byte
-			for !bytes.Contains(got, []byte("data: ")) || !bytes.HasSuffix(got, []byte("\r\n\r\n\r\n")) {
-				n, err := c.Read(buf)
-				require.NoError(b, err, "%q", got)
-				got = append(got, buf[:n]...)
-			}
-			require.True(b, bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK")), "%q", got)
-		}
-		settle(&ms1)
-		n := float64(openGeminiStreams)
-		goroutines = float64(runtime.NumGoroutine()-g0) / n
-		stack = float64(ms1.StackInuse-ms0.StackInuse) / n
-		heap = float64(ms1.HeapAlloc-ms0.HeapAlloc) / n
-		for _, c := range conns {
-			c.Close()
-		}
-		require.Eventually(b, func() bool {
-			ids, err := e.m.ActiveStreamIDs(context.Background())
-			return err == nil && len(ids) == 0
-		}, 10*time.Second, 5*time.Millisecond, "the streams of the callers that left stayed open")
+		goroutines, stack, heap = openGeminiStreams(b, 300)
 	}
 	b.ReportMetric(goroutines, "goroutines/stream")
 	b.ReportMetric(stack, "stack_B/stream")
 	b.ReportMetric(heap, "heap_B/stream")
+}
+
+// openGeminiStreams opens n Gemini-route streams through a new gateway, each stalled upstream
+// after its first event, and returns what one costs: goroutines, stack bytes and live heap bytes.
+// It closes them and waits for their streams to end before it returns.
+func openGeminiStreams(tb testing.TB, n int) (goroutines, stack, heap float64) {
+	script := upstreamtest.Script{Steps: []upstreamtest.Step{
+		upstreamtest.Event(upstreamtest.Chunks("one ", "two")[0]), upstreamtest.Stall(),
+	}}
+	e := newEnv(tb, options{quiet: true, script: &script})
+	addr := strings.TrimPrefix(e.url, "http://")
+	request := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nx-goog-api-key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		streamPath, aliceKey, len(generateBody), generateBody)
+	var ms0, ms1 runtime.MemStats
+	settle(&ms0)
+	g0 := runtime.NumGoroutine()
+	conns := make([]net.Conn, 0, n)
+	buf := make([]byte, 4096)
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(tb, err)
+		conns = append(conns, c)
+		_, err = c.Write([]byte(request))
+		require.NoError(tb, err)
+		var got []byte
+		for !bytes.Contains(got, []byte("data: ")) || !bytes.HasSuffix(got, []byte("\r\n\r\n\r\n")) {
+			k, err := c.Read(buf)
+			require.NoError(tb, err, "%q", got)
+			got = append(got, buf[:k]...)
+		}
+		require.True(tb, bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK")), "%q", got)
+	}
+	settle(&ms1)
+	goroutines = float64(runtime.NumGoroutine()-g0) / float64(n)
+	stack = float64(ms1.StackInuse-ms0.StackInuse) / float64(n)
+	heap = float64(ms1.HeapAlloc-ms0.HeapAlloc) / float64(n)
+	for _, c := range conns {
+		c.Close()
+	}
+	require.Eventually(tb, func() bool {
+		ids, err := e.m.ActiveStreamIDs(context.Background())
+		return err == nil && len(ids) == 0
+	}, 10*time.Second, 5*time.Millisecond, "the streams of the callers that left stayed open")
+	return goroutines, stack, heap
 }
 
 // settle lets goroutines reach their waits, runs GCs until stacks have shrunk as far as they

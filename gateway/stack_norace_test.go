@@ -1,0 +1,25 @@
+//go:build !race
+
+package gateway_test
+
+import "testing"
+
+// TestOpenGeminiStreamStack holds the goroutines and stack an open Gemini-route stream costs
+// below what it was before the handler parked on an 8 KiB stack (46.3-46.7 kB per stream, the fake's side
+// included; 37.5-38.4 kB since): the setup frames observe, cors, modelAction and streamGenerate
+// call out of line keep the parked handler under a quarter of 16 KiB with a margin of a few dozen
+// bytes, so a frame that grows on that path brings the 16 KiB back (gateway/doc.go,
+// Performance). The race detector changes every frame, so this runs without it; make test runs
+// it so.
+func TestOpenGeminiStreamStack(t *testing.T) {
+	goroutines, stack, _ := openGeminiStreams(t, 100)
+	// Seven per stream: the handler, net/http's background read, the runner, the transport's read
+	// and write loops, and the fake's two; one more (before the runner's close watcher became the
+	// stream handle's AfterClose) makes it 8.
+	if goroutines >= 7.5 {
+		t.Errorf("an open Gemini stream costs %.2f goroutines, want 7", goroutines)
+	}
+	if stack > 42_000 {
+		t.Errorf("an open Gemini stream holds %.0f B of goroutine stacks, want at most 42,000 (the handler's stack no longer halves at GC?)", stack)
+	}
+}
