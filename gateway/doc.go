@@ -500,7 +500,8 @@
 // corsHeaders, parseModelAction, openGenerate) and call on from frames of 32-96 bytes, so the
 // handler parks with 3,272 bytes in use and its stack is halved to 8 KiB at the next GCs. That
 // leaves 24 bytes of margin: a frame grown on that path (those four, subscriber.run,
-// QueuedClient.Run) brings the 16 KiB back.
+// QueuedClient.Run) brings the 16 KiB back, and TestOpenGeminiStreamStack (stack_norace_test.go,
+// which make test runs without the race detector, since it changes every frame) then fails.
 // BenchmarkOpenGeminiStreams (300 open streams through the gateway; the in-process fake's two
 // goroutines per stream, 10 KiB of stacks, counted too), two alternating rounds of main's
 // (9ab16dc) and this build's test binaries, load average 1.5-2.5: 7.0 goroutines, 46,312 and
