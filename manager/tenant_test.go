@@ -185,3 +185,28 @@ func TestQuotaDefaultsAndValidation(t *testing.T) {
 		})
 	}
 }
+
+// A create refused for too many streams says every field of the limit that refused it: the
+// global limit (PerTenant false) or the tenant's quota, which the global one is checked before.
+func TestTooManyStreamsLimitError(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  manager.Config
+		want manager.LimitError
+	}{
+		{"global", manager.Config{MaxConcurrentStreams: 2, DefaultQuota: manager.Quota{MaxStreams: 2}},
+			manager.LimitError{Op: "create stream", Err: manager.ErrTooManyStreams, Tenant: "acme", Limit: 2, RetryAfter: manager.LimitRetryAfter}},
+		{"tenant", manager.Config{MaxConcurrentStreams: 3, DefaultQuota: manager.Quota{MaxStreams: 2}},
+			manager.LimitError{Op: "create stream", Err: manager.ErrTooManyStreams, Tenant: "acme", PerTenant: true, Limit: 2, RetryAfter: manager.LimitRetryAfter}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := newManager(t, tc.cfg)
+			tenantStream(t, m, "acme")
+			tenantStream(t, m, "acme")
+			_, err := m.CreateStreamWith(ctx, manager.StreamOptions{Labels: map[string]string{manager.LabelTenant: "acme"}})
+			var le *manager.LimitError
+			require.ErrorAs(t, err, &le)
+			require.Equal(t, tc.want, *le)
+		})
+	}
+}
