@@ -11,10 +11,15 @@ import (
 const DefaultMaxEventSize = 32 << 20
 
 const (
-	// initialBufferSize is the size of a Reader's first read buffer; it doubles as needed. An
-	// upstream stream's reads are usually one event of a few hundred bytes each, and every open
-	// stream holds its buffer: 4 KiB rather than 16 saves 12 KiB per stream, and the parser's
-	// benchmarks did not change (upstream/doc.go, Performance).
+	// firstBufferSize is the size of a Reader's first read buffer. An upstream stream's reads
+	// are usually one event of a few hundred bytes each, and every open stream holds its buffer
+	// while it waits for the next read: 1 KiB rather than 4 saves 3 KiB per open stream (issue
+	// 15; it was 16 KiB before that). The buffer doubles when an event does not fit, and, up to
+	// burstBufferSize, when the last read filled it: a source with more at hand than one event
+	// (a file, a replay, a fast upstream) is then read in large reads, as before.
+	firstBufferSize = 1 << 10
+	burstBufferSize = 16 << 10
+	// initialBufferSize bounds the data, event type and ID buffers Reset keeps for reuse.
 	initialBufferSize = 4 << 10
 	// maxEmptyReads is how many (0, nil) reads in a row a Reader accepts before giving up.
 	maxEmptyReads = 100
@@ -43,6 +48,7 @@ type Reader struct {
 
 	buf        []byte
 	start, end int        // buf[start:end] has been read but not consumed
+	filled     bool       // the last read filled buf: makeRoom grows it up to burstBufferSize
 	lf, cr     byteSearch // progress of the searches for line terminators
 	skipLF     bool       // the last line ended with a CR at the end of buf; a LF that follows is part of it
 	bomDone    bool       // the start of the stream has been checked for a BOM
@@ -77,7 +83,7 @@ func NewReader(r io.Reader) *Reader {
 // pooled Reader holds little memory. Event.Data returned before is no longer valid.
 func (r *Reader) Reset(rd io.Reader) {
 	buf := r.buf
-	if len(buf) > initialBufferSize {
+	if len(buf) > firstBufferSize {
 		buf = nil
 	}
 	*r = Reader{
@@ -407,12 +413,14 @@ func (r *Reader) fill() error {
 	}
 	r.makeRoom()
 	for range maxEmptyReads {
+		room := len(r.buf) - r.end
 		n, err := r.rd.Read(r.buf[r.end:])
-		if n < 0 || n > len(r.buf)-r.end {
+		if n < 0 || n > room {
 			r.err = fmt.Errorf("sse: read event stream: reader returned invalid count %d", n)
 			return r.err
 		}
 		r.end += n
+		r.filled = n == room
 		if err != nil {
 			if err != io.EOF { //nolint:errorlint // io.Reader returns io.EOF itself, unwrapped
 				err = fmt.Errorf("sse: read event stream: %w", err)
@@ -432,8 +440,8 @@ func (r *Reader) fill() error {
 }
 
 // makeRoom makes space at the end of buf: it moves the unconsumed bytes to the front, or doubles
-// buf when they fill it. An aliased data buffer is copied out first so buf never holds more than
-// the event being built plus one read.
+// buf when they fill it or, below burstBufferSize, when the last read filled it. An aliased data
+// buffer is copied out first so buf never holds more than the event being built plus one read.
 func (r *Reader) makeRoom() {
 	if !r.alias && r.start == r.end {
 		r.shift(r.start)
@@ -446,9 +454,11 @@ func (r *Reader) makeRoom() {
 	}
 	if r.start > 0 {
 		r.shift(r.start)
-		return
+		if !r.filled || len(r.buf) >= burstBufferSize {
+			return
+		}
 	}
-	grown := make([]byte, max(2*len(r.buf), initialBufferSize))
+	grown := make([]byte, max(2*len(r.buf), firstBufferSize))
 	copy(grown, r.buf[:r.end])
 	r.buf = grown
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -170,7 +171,7 @@ func TestReaderEmptyReads(t *testing.T) {
 func TestReaderInvalidReadCount(t *testing.T) {
 	r := sse.NewReader(readerFunc(func(p []byte) (int, error) { return len(p) + 1, nil }))
 	_, err := r.Next()
-	require.EqualError(t, err, "sse: read event stream: reader returned invalid count 4097") // one more than the 4 KiB first buffer
+	require.EqualError(t, err, "sse: read event stream: reader returned invalid count 1025") // one more than the 1 KiB first buffer
 	r = sse.NewReader(readerFunc(func([]byte) (int, error) { return -1, nil }))
 	_, err = r.Next()
 	require.EqualError(t, err, "sse: read event stream: reader returned invalid count -1")
@@ -346,4 +347,42 @@ func TestReaderAllocations(t *testing.T) {
 			assert.LessOrEqual(t, allocs, tc.want)
 		})
 	}
+}
+
+// sizeRecorder records the room each Read is offered.
+type sizeRecorder struct {
+	r     io.Reader
+	rooms []int
+}
+
+func (s *sizeRecorder) Read(p []byte) (int, error) {
+	s.rooms = append(s.rooms, len(p))
+	return s.r.Read(p)
+}
+
+// TestReaderBufferFollowsReads pins the read buffer's sizing (issue 15): an upstream that sends
+// one event per read is read into the 1 KiB first buffer for the whole stream, since every open
+// stream holds its buffer; a source with more at hand is read in reads that double up to 16 KiB.
+func TestReaderBufferFollowsReads(t *testing.T) {
+	event := "data: " + strings.Repeat("x", 300) + "\n\n"
+	t.Run("one event per read", func(t *testing.T) {
+		rec := &sizeRecorder{r: &chunkReader{r: strings.NewReader(strings.Repeat(event, 64)), sizes: []int{len(event)}}}
+		r := sse.NewReader(rec)
+		for range 64 {
+			_, err := r.Next()
+			require.NoError(t, err)
+		}
+		require.Equal(t, 1<<10, slices.Max(rec.rooms))
+	})
+	t.Run("bulk", func(t *testing.T) {
+		rec := &sizeRecorder{r: strings.NewReader(strings.Repeat(event, 1000))}
+		r := sse.NewReader(rec)
+		for range 1000 {
+			_, err := r.Next()
+			require.NoError(t, err)
+		}
+		require.Equal(t, 1<<10, rec.rooms[0])
+		require.LessOrEqual(t, slices.Max(rec.rooms), 16<<10)
+		require.Greater(t, slices.Max(rec.rooms), 15<<10, "a bulk source is read in reads of up to 16 KiB")
+	})
 }
