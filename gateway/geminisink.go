@@ -27,28 +27,46 @@ type geminiSink struct {
 
 var _ sseSink = (*geminiSink)(nil)
 
-// Deliver implements manager.Sink.
+// Deliver implements manager.Sink. The frames are encoded in a call of their own, whose frame
+// (a Chunk and an sse.Event) is gone before the write: the caller's first write goes deepest,
+// through net/http's header writing, and the handler's stack must not outgrow 8 KiB there
+// (gateway/doc.go, Performance).
 func (g *geminiSink) Deliver(_ context.Context, chunks []manager.Chunk) error {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	bp := getFrameBuffer()
-	defer putFrameBuffer(bp)
+	defer g.release(bp)
+	if se := g.encode(bp, chunks); se != nil {
+		return g.failLocked(*bp, se)
+	}
+	return g.writeLocked(*bp)
+}
+
+// release ends a Deliver: it gives its frame buffer back and unlocks.
+func (g *geminiSink) release(bp *[]byte) {
+	putFrameBuffer(bp)
+	g.mu.Unlock()
+}
+
+// encode appends the frames of chunks to *bp, up to the first that is an error or cannot be
+// encoded, whose error it returns.
+//
+//go:noinline
+func (g *geminiSink) encode(bp *[]byte, chunks []manager.Chunk) *manager.StreamError {
 	buf := *bp
-	for _, ch := range chunks {
+	defer func() { *bp = buf }()
+	for i := range chunks {
+		ch := &chunks[i]
 		if ch.Err != nil {
-			*bp = buf
-			return g.failLocked(buf, ch.Err)
+			return ch.Err
 		}
-		next, encErr := sse.AppendEvent(buf, sse.Event{Data: ch.Data}, false, sse.CRLF)
-		if encErr != nil {
-			*bp = buf
-			return g.failLocked(buf, unencodable(ch.ID, encErr))
+		next, err := sse.AppendEvent(buf, sse.Event{Data: ch.Data}, false, sse.CRLF)
+		if err != nil {
+			return unencodable(ch.ID, err)
 		}
 		buf = next
 		g.frames++
 	}
-	*bp = buf
-	return g.writeLocked(buf)
+	return nil
 }
 
 // Closed implements manager.Sink. Only a stream that completed ends the response cleanly; any

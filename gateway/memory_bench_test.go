@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -188,19 +189,29 @@ func plainSSEServer(b testing.TB) string {
 // 10 KiB of stacks) is counted too; the callers are raw connections that read the first frame
 // and hold on.
 func BenchmarkOpenGeminiStreams(b *testing.B) {
-	var goroutines, stack, heap float64
+	var cost streamCost
 	for range b.N {
-		goroutines, stack, heap = openGeminiStreams(b, 300)
+		cost = openGeminiStreams(b, 300)
 	}
-	b.ReportMetric(goroutines, "goroutines/stream")
-	b.ReportMetric(stack, "stack_B/stream")
-	b.ReportMetric(heap, "heap_B/stream")
+	b.ReportMetric(cost.goroutines, "goroutines/stream")
+	b.ReportMetric(cost.stack, "stack_B/stream")
+	b.ReportMetric(cost.grown, "grown_stack_B/stream")
+	b.ReportMetric(cost.heap, "heap_B/stream")
+}
+
+// streamCost is what one open stream costs, per stream.
+type streamCost struct {
+	goroutines float64
+	stack      float64 // goroutine stack bytes after a few GCs
+	grown      float64 // goroutine stack bytes before any GC: as large as the stacks grew
+	heap       float64 // live heap bytes
 }
 
 // openGeminiStreams opens n Gemini-route streams through a new gateway, each stalled upstream
-// after its first event, and returns what one costs: goroutines, stack bytes and live heap bytes.
-// It closes them and waits for their streams to end before it returns.
-func openGeminiStreams(tb testing.TB, n int) (goroutines, stack, heap float64) {
+// after its first event, and returns what one costs. The GC is off while they open, so that
+// the stacks are measured as large as they grew before the GCs that halve them. It closes them
+// and waits for their streams to end before it returns.
+func openGeminiStreams(tb testing.TB, n int) streamCost {
 	script := upstreamtest.Script{Steps: []upstreamtest.Step{
 		upstreamtest.Event(upstreamtest.Chunks("one ", "two")[0]), upstreamtest.Stall(),
 	}}
@@ -208,9 +219,10 @@ func openGeminiStreams(tb testing.TB, n int) (goroutines, stack, heap float64) {
 	addr := strings.TrimPrefix(e.url, "http://")
 	request := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nx-goog-api-key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 		streamPath, aliceKey, len(generateBody), generateBody)
-	var ms0, ms1 runtime.MemStats
+	var ms0, grown, ms1 runtime.MemStats
 	settle(&ms0)
 	g0 := runtime.NumGoroutine()
+	gcPercent := debug.SetGCPercent(-1)
 	conns := make([]net.Conn, 0, n)
 	buf := make([]byte, 4096)
 	for range n {
@@ -227,10 +239,16 @@ func openGeminiStreams(tb testing.TB, n int) (goroutines, stack, heap float64) {
 		}
 		require.True(tb, bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK")), "%q", got)
 	}
+	time.Sleep(100 * time.Millisecond) // the goroutines reach their waits
+	runtime.ReadMemStats(&grown)
+	debug.SetGCPercent(gcPercent)
 	settle(&ms1)
-	goroutines = float64(runtime.NumGoroutine()-g0) / float64(n)
-	stack = float64(ms1.StackInuse-ms0.StackInuse) / float64(n)
-	heap = float64(ms1.HeapAlloc-ms0.HeapAlloc) / float64(n)
+	cost := streamCost{
+		goroutines: float64(runtime.NumGoroutine()-g0) / float64(n),
+		stack:      float64(ms1.StackInuse-ms0.StackInuse) / float64(n),
+		grown:      float64(grown.StackInuse-ms0.StackInuse) / float64(n),
+		heap:       float64(ms1.HeapAlloc-ms0.HeapAlloc) / float64(n),
+	}
 	for _, c := range conns {
 		c.Close()
 	}
@@ -238,7 +256,7 @@ func openGeminiStreams(tb testing.TB, n int) (goroutines, stack, heap float64) {
 		ids, err := e.m.ActiveStreamIDs(context.Background())
 		return err == nil && len(ids) == 0
 	}, 10*time.Second, 5*time.Millisecond, "the streams of the callers that left stayed open")
-	return goroutines, stack, heap
+	return cost
 }
 
 // settle lets goroutines reach their waits, runs GCs until stacks have shrunk as far as they

@@ -87,7 +87,15 @@ func (s *Server) register(ctx context.Context, streamID, source string, sink sse
 // run writes the stream to the response until the stream closes, the response ends (an error
 // frame, a write that failed) or ctx does.
 func (sub *subscriber) run(ctx context.Context) {
-	switch err := sub.qc.Run(ctx); {
+	sub.ended(sub.qc.Run(ctx))
+}
+
+// ended handles how run ended. It is apart, and not inlined, so that its frame is not on the
+// handler's stack under Run's writes (gateway/doc.go, Performance).
+//
+//go:noinline
+func (sub *subscriber) ended(err error) {
+	switch {
 	case err == nil:
 		sub.closed = true
 	case errors.Is(err, errResponseEnded):

@@ -143,15 +143,20 @@ func (c *QueuedClient) LastID() uint64 { return c.lastID.Load() }
 // It must be called once.
 func (c *QueuedClient) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
-		return fmt.Errorf("queued client %s: Run called twice", c.id)
+		return c.ranTwice()
 	}
-	defer close(c.done)
-	defer c.q.active.Store(false)
 	// The end of ctx wakes the loop like a chunk does, so that it waits on one channel: a
 	// two-way select at every wake-up costs more than the rest of the loop (issue 15). It is
 	// part of the queue's state, so that a wake-up checks no context either.
-	stop := context.AfterFunc(ctx, c.q.stop)
-	defer stop()
+	defer c.ran(context.AfterFunc(ctx, c.q.stop))
+	return c.loop(ctx)
+}
+
+// loop is Run's delivery loop. Run, loop and deliver are kept small, and what is rare done in
+// calls of its own, since a Gemini caller's handler runs them under the sink's first write,
+// which goes deepest, through net/http's header writing: the handler's stack must not outgrow
+// 8 KiB there (gateway/doc.go, Performance).
+func (c *QueuedClient) loop(ctx context.Context) error {
 	var spare []Chunk
 	for {
 		lent := cap(spare) // the buffer take hands the producer when it finds chunks
@@ -167,10 +172,9 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 		// queue empty gives back (idleCap).
 		switch {
 		case st.full:
-			c.log.Warn("client dropped: queue full", "client_id", c.id, "last_chunk_id", c.LastID())
-			return ErrSlowClient
+			return c.dropped()
 		case st.end != nil:
-			return c.sink.Closed(ctx, *st.end)
+			return c.closed(ctx, st.end)
 		case st.stopped && len(batch) == 0:
 			return ctx.Err()
 		case st.stopped:
@@ -182,19 +186,57 @@ func (c *QueuedClient) Run(ctx context.Context) error {
 	}
 }
 
+// ran ends a Run: it stops watching Run's context, then marks the client inactive and done.
+func (c *QueuedClient) ran(stop func() bool) {
+	stop()
+	c.q.active.Store(false)
+	close(c.done)
+}
+
+//go:noinline
+func (c *QueuedClient) ranTwice() error {
+	return fmt.Errorf("queued client %s: Run called twice", c.id)
+}
+
+// closed tells the sink of the stream's close.
+//
+//go:noinline
+func (c *QueuedClient) closed(ctx context.Context, end *ClosedError) error {
+	return c.sink.Closed(ctx, *end)
+}
+
+// dropped logs and returns the end of a client whose queue overflowed. It and deliverFailed
+// are apart, and not inlined, so that their frames are not on Run's stack under the sink's
+// writes: a Gemini caller's handler runs Run, and its stack must not outgrow 8 KiB there
+// (gateway/doc.go, Performance).
+//
+//go:noinline
+func (c *QueuedClient) dropped() error {
+	c.log.Warn("client dropped: queue full", "client_id", c.id, "last_chunk_id", c.LastID())
+	return ErrSlowClient
+}
+
 func (c *QueuedClient) deliver(ctx context.Context, batch []Chunk) error {
 	for len(batch) > 0 {
 		n := c.batchLen(batch)
 		if err := c.sink.Deliver(ctx, batch[:n]); err != nil {
-			if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
-				return ctxErr
-			}
-			return fmt.Errorf("deliver to client %s: %w", c.id, err)
+			return c.deliverFailed(ctx, err)
 		}
 		c.lastID.Store(batch[n-1].ID)
 		batch = batch[n:]
 	}
 	return nil
+}
+
+// deliverFailed is the error Run returns for a Deliver that failed: ctx's own error when ctx
+// ended it.
+//
+//go:noinline
+func (c *QueuedClient) deliverFailed(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+		return ctxErr
+	}
+	return fmt.Errorf("deliver to client %s: %w", c.id, err)
 }
 
 // batchLen returns how many of the chunks go in the next Deliver: at least one, at most MaxBatch,
