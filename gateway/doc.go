@@ -491,13 +491,15 @@
 //	transport readLoop, writeLoop               net/http                    976, 664 B   4 KiB each
 //	net/http's backgroundRead of the caller     the connection's read             608 B   2 KiB
 //
-// The handler's stack grows to 16 KiB while it sets the stream up, and a GC halves a stack only
+// The handler's stack grows to 16 KiB (at its first write, it turned out: see the third
+// session's section below, which keeps it at 8 KiB throughout), and a GC halves a stack only
 // while what is in use plus 800 bytes (stackNosplit) is under a quarter of it, 4,096 bytes: the
 // handler parked with 4,936. The frames on it were net/http's conn.serve (1,104 B) and gin's
 // handleHTTPRequest (416), then this package's observe (280), cors (176), modelAction (224) and
 // streamGenerate (480), then subscriber.run (208) and QueuedClient.Run (368). observe, cors,
 // modelAction and streamGenerate now do their work in helpers that are not inlined (begin,
-// corsHeaders, parseModelAction, openGenerate) and call on from frames of 32-96 bytes, so the
+// corsHeaders, parseModelAction, openGenerate; cors has since returned before the route's
+// handler runs, and is not on the stack) and call on from frames of 32-96 bytes, so the
 // handler parks with 3,272 bytes in use and its stack is halved to 8 KiB at the next GCs. That
 // leaves 24 bytes of margin: a frame grown on that path (those four, subscriber.run,
 // QueuedClient.Run) brings the 16 KiB back, and TestOpenGeminiStreamStack (stack_norace_test.go,
@@ -679,4 +681,58 @@
 //	go run ./cmd/loadtest -mode gemini -ladder 1000 -level-time 6s               # 2, then -retain-closed 1s
 //	go run ./cmd/loadtest -subscribers 10000 -rate 50 -duration 20s              # and -rate 1
 //	go test -run '^$' -bench . -benchmem ./manager ./upstream/sse ./plugins      # PushChunkFanOut, Reader*, Transport*
+//
+// Memory per open stream, third session of 2026-12-02 (main at 5d89f3a, "before"). A live-heap
+// profile of the gateway at 1,000 streams (cmd/loadtest -ladder 1000 -retain-closed 1s with
+// admin pprof on, GODEBUG=memprofilerate=2048, /debug/pprof/heap?gc=1) and the goroutines'
+// stacks by creator (a throwaway test reading runtime.allgs) showed two cuts:
+//
+//   - upstream/sse.Reader's read buffer starts at 1 KiB, not 4, and doubles up to 16 KiB while
+//     reads fill it: one event per read (an upstream's) keeps 1 KiB, a bulk source is read in
+//     large reads as before (TestReaderBufferFollowsReads). Heap per open stream in
+//     BenchmarkOpenGeminiStreams 55.7 -> 52.6 kB; the Reader benchmarks within their spread.
+//   - The caller's handler no longer grows its stack to 16 KiB at the first frame. That write's
+//     flush goes through net/http's header writing (chunkWriter.writeHeader's 2,816-byte frame,
+//     then the header sort), 7.3 kB under conn.serve, which with the 928-byte stack guard is
+//     past 8 KiB; the stack was halved only at the stream's first GC. Found with
+//     debug.SetMaxStack(8192) in that throwaway test (the overflow's traceback, under
+//     GOTRACEBACK=system, gives every frame's sp). cors now returns before the route's handler
+//     instead of calling it, and QueuedClient.Run (its loop apart, one deferred call),
+//     deliver, geminiSink.Deliver (encoding in a call of its own) and subscriber.run (its end
+//     handled apart) put ~600 fewer bytes under the write: ~300 bytes of margin (a 256-byte
+//     pad in subscriber.run still fits, a 512-byte one does not). Stacks per open stream
+//     before any GC 45.2-47.8 -> 36.9-37.2 kB; TestOpenGeminiStreamStack holds both figures.
+//
+// Before and after, binaries run alternately on the quiet machine (load average under 3 but in
+// one TTFB pair), with the commands of the second session's table above:
+//
+//	figure (rounds)                                  before            after             target
+//	RSS, one 1,000-stream rung, -retain-closed 1s    1.53-1.65x (3)    1.46-1.52x (3)    1.5x
+//	  the same, MiB (proxy 127-135)                  207-214           191-193
+//	RSS, one 1,000-stream rung, default retention    1.66-1.81x (5)    1.65-1.74x (5)    1.5x
+//	CPU per stream at 1,000 streams (one rung)       1.12-1.17x (6)    1.07-1.14x (7)    1.1x
+//	CPU per stream at 256 streams (ladder)           1.33x (2)         1.25-1.33x (2)    -
+//	streams sustained, 256/512/768/1000 (2)          768 vs 512,       768 vs 768,       1.1x
+//	                                                 256 vs 512        512 vs 512
+//	added TTFB p50, ratio to the proxy's (4)         1.54-1.61x        1.49-1.65x        1.1x
+//	added per-chunk latency p50 (2)                  1.45-1.47x        1.44-1.52x        1.1x
+//	StreamRequest allocs per request                 295               295
+//
+// What the remaining gaps are made of. RSS at 1,000 streams, default retention, 211-218 MiB
+// against the proxy's 127-128 (the proxy holds a 32 KiB copy buffer per stream that the
+// gateway does not): the binary's file-backed pages (RssFile 26 MB against 12; a 60 MB binary
+// with gin's render formats, gRPC for plugins, the OpenTelemetry exporters and rueidis, 23 MB
+// resident already when idle); the retained history, the resume feature (~16 MB of chunk data
+// live with 1 s retention, 14 MB more with the default 5 minutes), plus the GC's headroom of as
+// much again; the runner's goroutine (8 KiB of stack per stream, counted again in the heap
+// goal); the ring's 80-byte slots (5 kB per stream). Together they are the gap; the tried
+// alternative to the runner (inline serving) lost on CPU, and the history is what a proxy does
+// not keep. The time to the first byte is the sum of every stage's CPU with cold caches (the
+// second session's stage table): ~45 us of setup before the round trip (authentication, limits,
+// the stream record, the caller's registration, the runner) where the proxy spends ~12, and the
+// return path's parse, push and hand-off; 1.1x of the proxy's ~100 us leaves ~10 us for all of
+// it.
+//
+//	go run ./cmd/loadtest -mode gemini -ladder 1000 -level-time 6s -retain-closed 1s
+//	go test -run '^$' -bench OpenGeminiStreams -benchtime 2x ./gateway   # heap, stack, grown_stack per stream
 package gateway
