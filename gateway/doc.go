@@ -501,8 +501,9 @@
 // corsHeaders, parseModelAction, openGenerate; cors has since returned before the route's
 // handler runs, and is not on the stack) and call on from frames of 32-96 bytes, so the
 // handler parks with 3,272 bytes in use and its stack is halved to 8 KiB at the next GCs. That
-// leaves 24 bytes of margin: a frame grown on that path (those four, subscriber.run,
-// QueuedClient.Run) brings the 16 KiB back, and TestOpenGeminiStreamStack (stack_norace_test.go,
+// left 24 bytes of margin (some 700 since the third session's cuts to cors, subscriber.run and
+// QueuedClient.Run): a frame grown on that path (observe, modelAction, streamGenerate,
+// subscriber.run, QueuedClient.Run) brings the 16 KiB back, and TestOpenGeminiStreamStack (stack_norace_test.go,
 // which make test runs without the race detector, since it changes every frame) then fails.
 // BenchmarkOpenGeminiStreams (300 open streams through the gateway; the in-process fake's two
 // goroutines per stream, 10 KiB of stacks, counted too), two alternating rounds of main's
@@ -688,8 +689,9 @@
 // stacks by creator (a throwaway test reading runtime.allgs) showed two cuts:
 //
 //   - upstream/sse.Reader's read buffer starts at 1 KiB, not 4, and doubles up to 16 KiB while
-//     reads fill it: one event per read (an upstream's) keeps 1 KiB, a bulk source is read in
-//     large reads as before (TestReaderBufferFollowsReads). Heap per open stream in
+//     reads fill rooms of half the buffer or more: an upstream's small reads keep 1 KiB,
+//     whether or not they end on an event's end, and a bulk source is read in large reads as
+//     before (TestReaderBufferFollowsReads). Heap per open stream in
 //     BenchmarkOpenGeminiStreams 55.7 -> 52.6 kB; the Reader benchmarks within their spread.
 //   - The caller's handler no longer grows its stack to 16 KiB at the first frame. That write's
 //     flush goes through net/http's header writing (chunkWriter.writeHeader's 2,816-byte frame,

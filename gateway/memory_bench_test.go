@@ -223,6 +223,7 @@ func openGeminiStreams(tb testing.TB, n int) streamCost {
 	settle(&ms0)
 	g0 := runtime.NumGoroutine()
 	gcPercent := debug.SetGCPercent(-1)
+	tb.Cleanup(func() { debug.SetGCPercent(gcPercent) }) // also when a require below fails
 	conns := make([]net.Conn, 0, n)
 	buf := make([]byte, 4096)
 	for range n {

@@ -243,7 +243,8 @@
 //     runs of main's and this tree's test binaries, benchstat: ReaderGemini 136.5 -> 140.1 ns
 //     ±29%/15%, GatewayFrames 244 -> 260 ns ±25%/32%, MultiLine 526 -> 515 ns, 8MiBEvent 8.4 ->
 //     8.1 ms, all p > 0.5; 8MiBEvent makes 16 allocations instead of 14). It is 1 KiB since,
-//     doubling up to 16 KiB while reads fill it (issue 15, third session: gateway/doc.go).
+//     doubling up to 16 KiB while reads fill half of it or more (issue 15, third session:
+//     gateway/doc.go).
 //   - Runner.send calls the transport's RoundTrip itself, as ReverseProxy does, instead of
 //     http.Client.Do, which copies the request headers and makes a closure for redirects it
 //     would follow (about 3% of BenchmarkStreamRequest's gateway CPU), although the runner

@@ -50,8 +50,8 @@
 // The Reader searches for line endings with bytes.IndexByte and remembers how far it searched, so
 // each input byte is examined a bounded number of times whatever the read sizes: time is linear in
 // the input. Its buffer starts at 1 KiB and doubles for a line that does not fit and, up to 16
-// KiB, while reads fill it (a source with more at hand than one event), so memory stays within a
-// small multiple of the largest event or read. Reset reuses a Reader for another
+// KiB, while reads fill rooms of half the buffer or more (a source with more at hand than the
+// buffer), so memory stays within a small multiple of the largest event or read. Reset reuses a Reader for another
 // stream, keeping its buffers unless they grew.
 //
 // # Writing

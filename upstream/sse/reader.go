@@ -15,8 +15,11 @@ const (
 	// are usually one event of a few hundred bytes each, and every open stream holds its buffer
 	// while it waits for the next read: 1 KiB rather than 4 saves 3 KiB per open stream (issue
 	// 15; it was 16 KiB before that). The buffer doubles when an event does not fit, and, up to
-	// burstBufferSize, when the last read filled it: a source with more at hand than one event
-	// (a file, a replay, a fast upstream) is then read in large reads, as before.
+	// burstBufferSize, when the last read filled the room it was given and that room was at
+	// least half the buffer: a source with more at hand (a file, a replay, a fast upstream) is
+	// then read in large reads, as before, while small reads that do not end on an event's end
+	// (the room left at the buffer's end shrinks until the unread bytes move to the front) do
+	// not make it grow.
 	firstBufferSize = 1 << 10
 	burstBufferSize = 16 << 10
 	// initialBufferSize bounds the data, event type and ID buffers Reset keeps for reuse.
@@ -48,7 +51,7 @@ type Reader struct {
 
 	buf        []byte
 	start, end int        // buf[start:end] has been read but not consumed
-	filled     bool       // the last read filled buf: makeRoom grows it up to burstBufferSize
+	filled     bool       // the last read filled a room of half buf or more: makeRoom grows buf up to burstBufferSize
 	lf, cr     byteSearch // progress of the searches for line terminators
 	skipLF     bool       // the last line ended with a CR at the end of buf; a LF that follows is part of it
 	bomDone    bool       // the start of the stream has been checked for a BOM
@@ -79,8 +82,10 @@ func NewReader(r io.Reader) *Reader {
 }
 
 // Reset makes the Reader read a new event stream from r, as a Reader from NewReader(r) would. It
-// keeps its buffers for reuse unless an event made them grow past the initial size, so that a
-// pooled Reader holds little memory. Event.Data returned before is no longer valid.
+// keeps its buffers for reuse unless they grew past firstBufferSize (the read buffer) or
+// initialBufferSize (the data, event type and ID buffers), so that a pooled Reader holds little
+// memory and starts every stream on a 1 KiB read buffer. Event.Data returned before is no
+// longer valid.
 func (r *Reader) Reset(rd io.Reader) {
 	buf := r.buf
 	if len(buf) > firstBufferSize {
@@ -420,7 +425,7 @@ func (r *Reader) fill() error {
 			return r.err
 		}
 		r.end += n
-		r.filled = n == room
+		r.filled = n == room && 2*room >= len(r.buf)
 		if err != nil {
 			if err != io.EOF { //nolint:errorlint // io.Reader returns io.EOF itself, unwrapped
 				err = fmt.Errorf("sse: read event stream: %w", err)

@@ -374,12 +374,28 @@ func TestReaderBufferFollowsReads(t *testing.T) {
 		}
 		require.Equal(t, 1<<10, slices.Max(rec.rooms))
 	})
+	// Reads that end inside events: the room left at the buffer's end shrinks read by read
+	// until the unread bytes move to the front, and the read that fills a small room left
+	// there must not make the buffer grow (it did once, to 16 KiB for every such stream).
+	for _, size := range []int{250, 350, len(event) + 1} {
+		t.Run("reads of "+strconv.Itoa(size), func(t *testing.T) {
+			rec := &sizeRecorder{r: &chunkReader{r: strings.NewReader(strings.Repeat(event, 64)), sizes: []int{size}}}
+			r := sse.NewReader(rec)
+			for range 64 {
+				ev, err := r.Next()
+				require.NoError(t, err)
+				require.Len(t, ev.Data, 300)
+			}
+			require.Equal(t, 1<<10, slices.Max(rec.rooms))
+		})
+	}
 	t.Run("bulk", func(t *testing.T) {
 		rec := &sizeRecorder{r: strings.NewReader(strings.Repeat(event, 1000))}
 		r := sse.NewReader(rec)
 		for range 1000 {
-			_, err := r.Next()
+			ev, err := r.Next()
 			require.NoError(t, err)
+			require.Equal(t, strings.Repeat("x", 300), string(ev.Data))
 		}
 		require.Equal(t, 1<<10, rec.rooms[0])
 		require.LessOrEqual(t, slices.Max(rec.rooms), 16<<10)
