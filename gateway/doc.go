@@ -501,7 +501,7 @@
 // corsHeaders, parseModelAction, openGenerate; cors has since returned before the route's
 // handler runs, and is not on the stack) and call on from frames of 32-96 bytes, so the
 // handler parks with 3,272 bytes in use and its stack is halved to 8 KiB at the next GCs. That
-// left 24 bytes of margin (some 700 since the third session's cuts to cors, subscriber.run and
+// left 24 bytes of margin (some 500 since the third session's cuts to cors, subscriber.run and
 // QueuedClient.Run): a frame grown on that path (observe, modelAction, streamGenerate,
 // subscriber.run, QueuedClient.Run) brings the 16 KiB back, and TestOpenGeminiStreamStack (stack_norace_test.go,
 // which make test runs without the race detector, since it changes every frame) then fails.

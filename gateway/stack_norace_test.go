@@ -8,7 +8,7 @@ import "testing"
 // below what it was before the handler parked on an 8 KiB stack (46.3-46.7 kB per stream, the
 // fake's side included; 37.5-38.4 kB since): the setup frames observe, modelAction and
 // streamGenerate call out of line keep the parked handler under a quarter of 16 KiB (a margin
-// of a few dozen bytes at first, some 700 since cors left the path and subscriber.run and
+// of a few dozen bytes at first, some 500 since cors left the path and subscriber.run and
 // QueuedClient.Run shrank), so a frame that grows on that path brings the 16 KiB back
 // (gateway/doc.go, Performance). It also holds the stacks as large as they grew before any GC
 // to as much: the caller's first frame, whose write goes through net/http's header writing, is
