@@ -193,6 +193,8 @@ func (c *QueuedClient) ran(stop func() bool) {
 	close(c.done)
 }
 
+// ranTwice is the error of a second Run.
+//
 //go:noinline
 func (c *QueuedClient) ranTwice() error {
 	return fmt.Errorf("queued client %s: Run called twice", c.id)
